@@ -1,0 +1,450 @@
+"""`Docket`: the registry of task functions and the producer's side of a store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, ParamSpec, Self, overload
+
+from .execution import (
+    CorruptPayload,
+    Disposition,
+    Execution,
+    TaskCall,
+    TaskFunction,
+    check_key,
+    check_when,
+    from_micros,
+    load_payload,
+    new_key,
+    to_micros,
+    utc_now,
+)
+from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
+from .stores.base import Entry, RunningTask, ScheduledTask
+
+P = ParamSpec("P")
+
+DEFAULT_URL = "redis://localhost:6379/0"
+ADD_CHUNK = 1000
+
+
+def default_url() -> str:
+    return os.environ.get("STREW_URL") or DEFAULT_URL
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name or len(name) > 200 or any(c in name for c in "{}\n\r\0"):
+        raise ValueError(
+            f"name must be 1 to 200 characters without braces or line breaks, got {name!r}"
+        )
+    return name
+
+
+def check_positive(value: object, name: str) -> timedelta:
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{name} must be a timedelta, got {value!r}")
+    if value <= timedelta(0):
+        raise ValueError(f"{name} must be a positive duration, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RunningExecution:
+    execution: Execution
+    worker: str
+    lease_deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    name: str
+    last_seen: datetime
+    tasks: frozenset[str]
+    """Keys of the tasks this worker holds right now."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocketSnapshot:
+    taken: datetime
+    total_tasks: int
+    """Scheduled plus running."""
+    future: list[Execution]
+    """The earliest scheduled tasks (up to the limit asked for), in due order."""
+    running: list[RunningExecution]
+    workers: list[WorkerInfo]
+
+
+def _not_registered(name: str) -> TaskFunction:
+    def not_registered(*args: object, **kwargs: object) -> None:
+        raise KeyError(f"task {name!r} is not registered on this docket")
+
+    not_registered.__name__ = name
+    return not_registered
+
+
+class Docket:
+    """A named collection of tasks in one store.
+
+    ``url`` selects the store: ``redis://``, ``rediss://`` and ``unix://`` for a Redis or
+    Valkey server, ``memory://`` (optionally ``memory://some-name``) for the in-process store.
+    It defaults to ``$STREW_URL``, then ``redis://localhost:6379/0``. Nothing connects until
+    the first operation.
+    """
+
+    def __init__(
+        self,
+        name: str = "strew",
+        url: str | None = None,
+        heartbeat_interval: timedelta = timedelta(seconds=2),
+        missed_heartbeats: int = 5,
+    ) -> None:
+        self.name = check_name(name)
+        self.url = validate_url(default_url() if url is None else url)
+        self.heartbeat_interval = check_positive(heartbeat_interval, "heartbeat_interval")
+        if not isinstance(missed_heartbeats, int) or missed_heartbeats < 1:
+            raise ValueError(
+                f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
+            )
+        self.missed_heartbeats = missed_heartbeats
+        self.tasks: dict[str, TaskFunction] = {}
+        self.store: Store = open_store(self.url, self.name)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.store.close()
+
+    def __repr__(self) -> str:
+        return f"Docket(name={self.name!r}, url={self.url!r})"
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def register(self, function: TaskFunction, names: Sequence[str] | None = None) -> None:
+        """Make ``function`` runnable by workers of this docket, under its ``__name__`` or
+        under each of ``names``."""
+        if not callable(function):
+            raise TypeError(f"function must be callable, got {function!r}")
+        if names is None:
+            name = getattr(function, "__name__", None)
+            if not isinstance(name, str) or name == "<lambda>":
+                raise ValueError(f"function {function!r} has no usable __name__; pass names=[...]")
+            names = [name]
+        if isinstance(names, str) or not names:
+            raise TypeError(f"names must be a non-empty list of strings, got {names!r}")
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"names must hold non-empty strings, got {name!r}")
+        for name in names:
+            self.tasks[name] = function
+
+    def _resolve(self, function: TaskFunction | str) -> tuple[TaskFunction, str]:
+        if isinstance(function, str):
+            if function not in self.tasks:
+                known = ", ".join(sorted(self.tasks)) or "none"
+                raise KeyError(f"unknown task name {function!r} (registered: {known})")
+            return self.tasks[function], function
+        if not callable(function):
+            raise TypeError(f"function must be a callable or a task name, got {function!r}")
+        for name, registered in self.tasks.items():
+            if registered is function:
+                return function, name
+        self.register(function)
+        return function, function.__name__
+
+    # -- building executions ----------------------------------------------------------------
+
+    def _execution(
+        self,
+        function: TaskFunction,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        when: datetime | None,
+        key: str | None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[Execution, Entry]:
+        moment = utc_now() if when is None else when
+        execution = Execution(
+            self,
+            function,
+            name,
+            args,
+            kwargs,
+            new_key() if key is None else key,
+            moment,
+            meta=meta,
+        )
+        entry = Entry(execution.key, to_micros(moment), execution.payload())
+        return execution, entry
+
+    def _check_schedule_args(self, when: datetime | None, key: str | None) -> None:
+        if when is not None:
+            check_when(when)
+        if key is not None:
+            check_key(key)
+
+    @overload
+    def add(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, Awaitable[Execution]]: ...
+
+    @overload
+    def add(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., Awaitable[Execution]]: ...
+
+    def add(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., Awaitable[Execution]]:
+        """Schedule a call: ``await docket.add(fn, when=..., key=...)(*args, **kwargs)``.
+
+        ``when`` defaults to now. A ``key`` that is already scheduled or running is not added
+        again (the execution's disposition says ``ALREADY_SCHEDULED``); without a key every
+        add gets a fresh one.
+        """
+        return self._scheduler(function, when, key, replace=False)
+
+    @overload
+    def replace(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, Awaitable[Execution]]: ...
+
+    @overload
+    def replace(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., Awaitable[Execution]]: ...
+
+    def replace(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., Awaitable[Execution]]:
+        """Schedule a call under ``key``, superseding whatever is scheduled under it. A run
+        of that key already in progress finishes; the new one starts after it."""
+        if key is None:
+            raise TypeError("replace needs a key: key=None cannot supersede anything")
+        return self._scheduler(function, when, key, replace=True)
+
+    def _scheduler(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None,
+        key: str | None,
+        *,
+        replace: bool,
+    ) -> Callable[..., Awaitable[Execution]]:
+        self._check_schedule_args(when, key)
+        resolved, name = self._resolve(function)
+
+        async def scheduler(*args: Any, **kwargs: Any) -> Execution:
+            execution, entry = self._execution(resolved, name, args, kwargs, when, key)
+            [written] = await self.store.schedule([entry], replace=replace)
+            execution.disposition = (
+                Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
+            )
+            return execution
+
+        return scheduler
+
+    @overload
+    def call(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, TaskCall]: ...
+
+    @overload
+    def call(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., TaskCall]: ...
+
+    def call(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., TaskCall]:
+        """Build a `TaskCall` for `add_many` without writing anything."""
+        self._check_schedule_args(when, key)
+        resolved, name = self._resolve(function)
+
+        def specifier(*args: Any, **kwargs: Any) -> TaskCall:
+            return TaskCall(
+                resolved,
+                args,
+                kwargs,
+                new_key() if key is None else key,
+                utc_now() if when is None else when,
+                name,
+            )
+
+        return specifier
+
+    async def add_many(
+        self, calls: Iterable[TaskCall], *, chunk_size: int = ADD_CHUNK
+    ) -> list[Execution]:
+        """Schedule many calls in ``len(calls) / chunk_size`` round trips.
+
+        Each call behaves as `add` would (a key already scheduled keeps its schedule). Every
+        call is checked and serialised before anything is written. Each chunk is written
+        atomically; the batch as a whole is not (use `Agenda.scatter` for all-or-nothing):
+        a chunk the store refuses marks its executions ``FAILED`` with the error attached,
+        and an unreachable store raises `StoreUnavailable`.
+        """
+        return await self._schedule_many(calls, replace=False, chunk_size=chunk_size)
+
+    async def replace_many(
+        self, calls: Iterable[TaskCall], *, chunk_size: int = ADD_CHUNK
+    ) -> list[Execution]:
+        """Like `add_many`, but each call supersedes what is scheduled under its key."""
+        return await self._schedule_many(calls, replace=True, chunk_size=chunk_size)
+
+    def prepare(
+        self, calls: Iterable[TaskCall], meta: dict[str, Any] | None = None
+    ) -> tuple[list[Execution], list[Entry]]:
+        """Check and serialise calls without writing: the first half of every batch write."""
+        executions: list[Execution] = []
+        entries: list[Entry] = []
+        for index, call in enumerate(calls):
+            if not isinstance(call, TaskCall):
+                raise TypeError(
+                    f"calls[{index}] must be a TaskCall (see Docket.call), got {call!r}"
+                )
+            check_when(call.when, f"calls[{index}].when")
+            check_key(call.key)
+            if call.function_name not in self.tasks:
+                self.register(call.function, [call.function_name])
+            execution, entry = self._execution(
+                call.function,
+                call.function_name,
+                call.args,
+                call.kwargs,
+                call.when,
+                call.key,
+                meta=meta,
+            )
+            executions.append(execution)
+            entries.append(entry)
+        return executions, entries
+
+    async def _schedule_many(
+        self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
+    ) -> list[Execution]:
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        executions, entries = self.prepare(calls)
+        for start in range(0, len(entries), chunk_size):
+            chunk = slice(start, start + chunk_size)
+            try:
+                written = await self.store.schedule(entries[chunk], replace=replace)
+            except StoreUnavailable:
+                raise
+            except StoreError as error:
+                for execution in executions[chunk]:
+                    execution.disposition = Disposition.FAILED
+                    execution.schedule_exception = error
+                continue
+            for execution, flag in zip(executions[chunk], written, strict=True):
+                execution.disposition = (
+                    Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
+                )
+        return executions
+
+    # -- the rest of the lifecycle ----------------------------------------------------------
+
+    async def cancel(self, key: str) -> None:
+        """Remove a scheduled task so it never runs; if it is running, ask its worker to
+        cancel it (best effort: a task already finishing may still complete)."""
+        await self.store.cancel([check_key(key)])
+
+    async def clear(self) -> int:
+        """Drop every scheduled task (running ones finish). Returns how many were dropped."""
+        return await self.store.clear()
+
+    def execution_from(
+        self, key: str, payload: bytes, disposition: Disposition = Disposition.LOADED
+    ) -> Execution:
+        """Rebuild the `Execution` a store payload describes. Raises `CorruptPayload`."""
+        envelope = load_payload(payload)
+        function = self.tasks.get(envelope.function_name) or _not_registered(envelope.function_name)
+        return Execution(
+            self,
+            function,
+            envelope.function_name,
+            envelope.args,
+            envelope.kwargs,
+            key,
+            from_micros(envelope.when),
+            envelope.attempt,
+            disposition,
+            meta=envelope.meta,
+        )
+
+    async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
+        """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+        raw = await self.store.snapshot(limit)
+        future = [self._readable(task) for task in raw.scheduled]
+        running = [
+            RunningExecution(self._readable(task), task.worker, from_micros(task.lease_deadline))
+            for task in raw.running
+        ]
+        held: dict[str, set[str]] = {}
+        for task in raw.running:
+            held.setdefault(task.worker, set()).add(task.key)
+        workers = [
+            WorkerInfo(seen.name, from_micros(seen.last_seen), frozenset(held.get(seen.name, ())))
+            for seen in raw.workers
+        ]
+        return DocketSnapshot(
+            from_micros(raw.now), raw.scheduled_total + len(raw.running), future, running, workers
+        )
+
+    def _readable(self, task: ScheduledTask | RunningTask) -> Execution:
+        try:
+            return self.execution_from(task.key, task.payload)
+        except CorruptPayload:
+            due = task.due if isinstance(task, ScheduledTask) else task.lease_deadline
+            return Execution(
+                self,
+                _not_registered("<corrupt>"),
+                "<corrupt>",
+                (),
+                {},
+                task.key,
+                from_micros(due),
+            )
+
+    async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
+        """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""
+        check_when(start, "start")
+        check_when(end, "end")
+        if end <= start:
+            raise ValueError(f"end must be after start, got start={start} end={end}")
+        if not isinstance(buckets, int) or buckets < 1:
+            raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
+        return await self.store.histogram(to_micros(start), to_micros(end), buckets)

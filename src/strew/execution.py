@@ -1,0 +1,242 @@
+"""What one task is: `Execution`, its `Disposition`, and the payload envelope.
+
+The envelope is what a store keeps for a task: a pickle of a small tuple. Arguments made only
+of built-in values (numbers, strings, bytes, dates, and lists, tuples, sets and dicts of them)
+go through plain `pickle`, several times faster than cloudpickle; anything else (instances,
+functions, lambdas, classes defined in ``__main__``) goes through cloudpickle, which pickles
+by value what another process could not import. Both write a standard pickle stream, so a
+worker reads either with `pickle.loads`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import pickle
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+if TYPE_CHECKING:
+    from .docket import Docket
+
+TaskFunction = Callable[..., Any]
+
+ENVELOPE_VERSION = 1
+MAX_KEY_LENGTH = 1024
+
+
+class Disposition(enum.Enum):
+    """What happened when a caller tried to schedule a task."""
+
+    LOADED = "loaded"
+    """Not the result of a scheduling attempt (read back from the store by a worker)."""
+
+    SCHEDULED = "scheduled"
+    """The task was written to the schedule."""
+
+    ALREADY_SCHEDULED = "already_scheduled"
+    """A task with this key was already scheduled or running; the earlier one was kept."""
+
+    STRUCK = "struck"
+    """A strike rule blocked the call; nothing was written."""
+
+    FAILED = "failed"
+    """The store refused this task (batch forms only; the error is on the execution)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_micros(when: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding)."""
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def new_key() -> str:
+    """A fresh, time-ordered task key: 48 bits of milliseconds then 80 random bits, in the
+    UUIDv7 layout, so keys sort by creation time."""
+    millis = time.time_ns() // 1_000_000
+    random_bits = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | random_bits
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def check_key(key: object) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a string, got {type(key).__name__} {key!r}")
+    if not key:
+        raise ValueError("key must not be empty, got ''")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(
+            f"key must be at most {MAX_KEY_LENGTH} characters, got {len(key)} ({key[:40]!r}...)"
+        )
+    return key
+
+
+def check_when(when: object, name: str = "when") -> datetime:
+    if not isinstance(when, datetime):
+        raise TypeError(f"{name} must be a timezone-aware datetime, got {when!r}")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(
+            f"{name} must be timezone-aware (for example datetime.now(timezone.utc)), "
+            f"got naive {when!r}"
+        )
+    return when
+
+
+def dump_payload(
+    function_name: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    when: int,
+    attempt: int,
+    meta: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Serialise a task call; raise TypeError naming the task if an argument cannot be."""
+    body = (ENVELOPE_VERSION, function_name, args, dict(kwargs), when, attempt, meta or None)
+    if _is_plain(body, 6):
+        return pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        return bytes(cloudpickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception as error:
+        raise TypeError(
+            f"the arguments of task {function_name!r} cannot be serialised: {error}"
+        ) from error
+
+
+_PLAIN_SCALARS = (str, int, float, bool, bytes, type(None), datetime, timedelta, date, Decimal)
+
+
+def _is_plain(value: object, depth: int) -> bool:
+    """True when ``value`` holds only built-in values that any process can unpickle."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return type(value) in _PLAIN_TYPES
+    if depth == 0:
+        return False
+    if type(value) in (tuple, list, set, frozenset):
+        assert isinstance(value, tuple | list | set | frozenset)
+        return all(_is_plain(item, depth - 1) for item in value)
+    if type(value) is dict:
+        assert isinstance(value, dict)
+        return all(_is_plain(k, depth - 1) and _is_plain(v, depth - 1) for k, v in value.items())
+    return False
+
+
+_PLAIN_TYPES = {*_PLAIN_SCALARS}
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    function_name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    when: int
+    attempt: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class CorruptPayload(ValueError):
+    """A stored payload could not be read back as a task."""
+
+
+def load_payload(payload: bytes) -> Envelope:
+    try:
+        body = pickle.loads(payload)
+        version, function_name, args, kwargs, when, attempt, meta = body
+    except Exception as error:
+        raise CorruptPayload(f"unreadable task payload ({len(payload)} bytes): {error}") from error
+    if version != ENVELOPE_VERSION or not isinstance(function_name, str):
+        raise CorruptPayload(f"unknown task payload version {version!r}")
+    return Envelope(function_name, tuple(args), dict(kwargs), int(when), int(attempt), meta or {})
+
+
+@dataclass(frozen=True)
+class TaskCall:
+    """A fully resolved request to schedule one task, built by `Docket.call` and written in
+    bulk by `Docket.add_many`."""
+
+    function: TaskFunction
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    key: str
+    when: datetime
+    function_name: str
+
+
+class Execution:
+    """One scheduled (or running) call of a task function."""
+
+    def __init__(
+        self,
+        docket: Docket,
+        function: TaskFunction,
+        function_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: str,
+        when: datetime,
+        attempt: int = 1,
+        disposition: Disposition = Disposition.LOADED,
+        redelivered: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.docket = docket
+        self.function = function
+        self.function_name = function_name
+        self.args = args
+        self.kwargs = kwargs
+        self.key = key
+        self.when = when
+        self.attempt = attempt
+        self.disposition = disposition
+        self.redelivered = redelivered
+        self.meta: dict[str, Any] = meta or {}
+        self.schedule_exception: BaseException | None = None
+
+    @property
+    def scatter_id(self) -> str | None:
+        """The id of the `Agenda.scatter` that scheduled this task, if one did."""
+        value = self.meta.get("scatter")
+        return value if isinstance(value, str) else None
+
+    def payload(self) -> bytes:
+        return dump_payload(
+            self.function_name,
+            self.args,
+            self.kwargs,
+            to_micros(self.when),
+            self.attempt,
+            self.meta,
+        )
+
+    def call_repr(self) -> str:
+        parts = [repr(a) for a in self.args]
+        parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        text = ", ".join(parts)
+        if len(text) > 120:
+            text = text[:117] + "..."
+        return f"{self.function_name}({text})"
+
+    def __repr__(self) -> str:
+        return (
+            f"Execution({self.call_repr()}, key={self.key!r}, when={self.when.isoformat()}, "
+            f"attempt={self.attempt}, disposition={self.disposition.name})"
+        )

@@ -1,0 +1,85 @@
+-- Take up to `limit` tasks under a lease, expired leases first, then due tasks.
+-- KEYS: 1 schedule, 2 payloads, 3 leases (zset key -> deadline), 4 running (hash key -> payload),
+--       5 tokens (hash key -> token), 6 dues (hash key -> due time of the run)
+-- ARGV: 1 token prefix ("worker/"), 2 limit, 3 lease (us), 4 horizon (us), 5 first token number
+-- Returns {now, next_due or "", scheduled count, running count, then per claim:
+--          key, token, payload, due, redelivered (1/0)}
+local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local prefix, limit, lease, horizon = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local serial = tonumber(ARGV[5])
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local deadline = string.format('%d', now + lease)
+
+local out = {string.format('%d', now), '', 0, 0}
+local taken = 0
+
+local function take(key, payload, due, redelivered)
+  local token = prefix .. serial
+  serial = serial + 1
+  taken = taken + 1
+  redis.call('ZADD', leases, deadline, key)
+  redis.call('HSET', tokens, key, token)
+  out[#out + 1] = key
+  out[#out + 1] = token
+  out[#out + 1] = payload
+  out[#out + 1] = due
+  out[#out + 1] = redelivered
+end
+
+if limit > 0 then
+  local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)
+  for _, key in ipairs(expired) do
+    take(key, redis.call('HGET', running, key), redis.call('HGET', dues, key), 1)
+  end
+end
+
+if taken < limit then
+  local upto = string.format('%d', now + horizon)
+  local skipped = 0
+  while taken < limit do
+    local want = limit - taken
+    local due = redis.call('ZRANGEBYSCORE', schedule, '-inf', upto, 'WITHSCORES', 'LIMIT', skipped, want)
+    if #due == 0 then break end
+    for i = 1, #due, 2 do
+      local key, at = due[i], due[i + 1]
+      if redis.call('ZSCORE', leases, key) then
+        skipped = skipped + 1  -- an earlier run of this key is still going; it waits
+      else
+        local payload = redis.call('HGET', payloads, key)
+        redis.call('ZREM', schedule, key)
+        redis.call('HDEL', payloads, key)
+        redis.call('HSET', running, key, payload)
+        redis.call('HSET', dues, key, at)
+        take(key, payload, at, 0)
+      end
+    end
+    if #due < want * 2 then break end
+  end
+end
+
+-- The earliest moment anything else becomes claimable.
+local next_due = nil
+local first_lease = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+if first_lease[2] then next_due = tonumber(first_lease[2]) end
+local offset = 0
+while true do
+  local head = redis.call('ZRANGE', schedule, offset, offset + 15, 'WITHSCORES')
+  if #head == 0 then break end
+  local found = false
+  for i = 1, #head, 2 do
+    if not redis.call('ZSCORE', leases, head[i]) then
+      local at = tonumber(head[i + 1])
+      if next_due == nil or at < next_due then next_due = at end
+      found = true
+      break
+    end
+  end
+  if found or #head < 32 then break end
+  offset = offset + 16
+end
+if next_due then out[2] = string.format('%d', next_due) end
+out[3] = redis.call('ZCARD', schedule)
+out[4] = redis.call('ZCARD', leases)
+return out

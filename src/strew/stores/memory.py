@@ -1,0 +1,274 @@
+"""The in-process store: the embedded default for demos, tests and one-process apps.
+
+A second real implementation of the `Store` contract, in plain Python. No method awaits
+between reading and writing its state, so on one event loop each call is atomic, exactly as
+the contract asks. Dockets in one process that open the same ``memory://`` URL share a store,
+so a producer and a worker built from separate `Docket` objects see the same tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sortedcontainers import SortedList
+
+from .base import (
+    CancelRequested,
+    Claim,
+    ClaimResult,
+    Entry,
+    Finish,
+    Notice,
+    Release,
+    RunningTask,
+    ScheduledTask,
+    StoreSnapshot,
+    Wake,
+    WorkerSeen,
+    token_for,
+)
+
+Clock = Callable[[], int]
+
+
+def system_clock() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class _Lease:
+    token: str
+    deadline: int
+    payload: bytes
+    due: int
+
+
+class MemoryStore:
+    """All state of one docket: a dict of payloads beside a sorted list of (due, key).
+
+    Ties in due time are broken by key, the same order a Redis sorted set gives.
+    """
+
+    def __init__(self, clock: Clock = system_clock) -> None:
+        self._clock = clock
+        self._payloads: dict[str, tuple[int, bytes]] = {}
+        self._order: SortedList = SortedList()
+        self._leases: dict[str, _Lease] = {}
+        self._workers: dict[str, tuple[int, int]] = {}  # name -> (last seen, expires)
+        self._claims = itertools.count(1)
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _put(self, key: str, due: int, payload: bytes) -> None:
+        self._drop(key)
+        self._payloads[key] = (due, payload)
+        self._order.add((due, key))
+
+    def _drop(self, key: str) -> bool:
+        current = self._payloads.pop(key, None)
+        if current is None:
+            return False
+        self._order.remove((current[0], key))
+        return True
+
+    def _in_order(self) -> Iterator[tuple[int, str]]:
+        return iter(self._order)
+
+    def _earliest(self) -> int | None:
+        return int(self._order[0][0]) if self._order else None
+
+    def _publish(self, notice: Notice) -> None:
+        for loop, queue in list(self._subscribers):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(queue.put_nowait, notice)
+
+    def _wake_if_earlier(self, due: int, earliest: int | None) -> None:
+        if earliest is None or due < earliest:
+            self._publish(Wake(due))
+
+    def _owns(self, key: str, token: str) -> bool:
+        held = self._leases.get(key)
+        return held is not None and held.token == token
+
+    def _next_due(self) -> int | None:
+        candidates = [held.deadline for held in self._leases.values()]
+        for due, key in self._in_order():
+            if key not in self._leases:  # held back until the earlier run of its key ends
+                candidates.append(due)
+                break
+        return min(candidates) if candidates else None
+
+    # -- the contract ----------------------------------------------------------------------
+
+    async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]:
+        earliest = self._earliest()
+        first_new: int | None = None
+        written: list[bool] = []
+        for entry in entries:
+            if not replace and (entry.key in self._payloads or entry.key in self._leases):
+                written.append(False)
+                continue
+            self._put(entry.key, entry.due, entry.payload)
+            written.append(True)
+            if first_new is None or entry.due < first_new:
+                first_new = entry.due
+        if first_new is not None:
+            self._wake_if_earlier(first_new, earliest)
+        return written
+
+    async def cancel(self, keys: Sequence[str]) -> int:
+        removed = 0
+        for key in keys:
+            removed += self._drop(key)
+            if key in self._leases:
+                self._publish(CancelRequested(key))
+        return removed
+
+    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+        now = self._clock()
+        claims: list[Claim] = []
+        for key, held in self._leases.items():
+            if len(claims) >= limit:
+                break
+            if held.deadline <= now:
+                held.token = token_for(worker, next(self._claims))
+                held.deadline = now + lease
+                claims.append(Claim(key, held.token, held.payload, held.due, True))
+
+        taken: list[tuple[int, str]] = []
+        for due, key in self._in_order():
+            if len(claims) + len(taken) >= limit or due > now + horizon:
+                break
+            if key not in self._leases:
+                taken.append((due, key))
+        for due, key in taken:
+            _, payload = self._payloads[key]
+            self._drop(key)
+            token = token_for(worker, next(self._claims))
+            self._leases[key] = _Lease(token, now + lease, payload, due)
+            claims.append(Claim(key, token, payload, due, False))
+
+        return ClaimResult(claims, now, self._next_due(), len(self._payloads), len(self._leases))
+
+    async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
+        done: list[bool] = []
+        for item in finishes:
+            if not self._owns(item.key, item.token):
+                done.append(False)
+                continue
+            del self._leases[item.key]
+            done.append(True)
+            if item.key in self._payloads:
+                # A newer schedule of this key was waiting for this run to end.
+                self._publish(Wake(self._payloads[item.key][0]))
+            elif item.reschedule is not None:
+                entry = item.reschedule
+                earliest = self._earliest()
+                self._put(entry.key, entry.due, entry.payload)
+                self._wake_if_earlier(entry.due, earliest)
+        return done
+
+    async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
+        now = self._clock()
+        extended: list[bool] = []
+        for key, token in leases:
+            owned = self._owns(key, token)
+            if owned:
+                self._leases[key].deadline = now + lease
+            extended.append(owned)
+        return extended
+
+    async def release(self, releases: Sequence[Release]) -> list[bool]:
+        released: list[bool] = []
+        for item in releases:
+            if not self._owns(item.key, item.token):
+                released.append(False)
+                continue
+            held = self._leases.pop(item.key)
+            released.append(True)
+            earliest = self._earliest()
+            if item.key not in self._payloads:
+                self._put(item.key, item.due, held.payload)
+            self._wake_if_earlier(self._payloads[item.key][0], earliest)
+        return released
+
+    async def clear(self) -> int:
+        dropped = len(self._payloads)
+        self._payloads.clear()
+        self._order.clear()
+        return dropped
+
+    async def snapshot(self, limit: int) -> StoreSnapshot:
+        now = self._clock()
+        scheduled = [
+            ScheduledTask(key, due, self._payloads[key][1])
+            for due, key in itertools.islice(self._in_order(), limit)
+        ]
+        running = [
+            RunningTask(key, held.token, held.deadline, held.payload)
+            for key, held in self._leases.items()
+        ]
+        workers = [
+            WorkerSeen(name, seen)
+            for name, (seen, expires) in sorted(self._workers.items())
+            if expires > now
+        ]
+        return StoreSnapshot(now, len(self._payloads), scheduled, running, workers)
+
+    async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
+        edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
+        positions = [self._order.bisect_left((edge, "")) for edge in edges]
+        return [positions[i + 1] - positions[i] for i in range(buckets)]
+
+    async def heartbeat(self, worker: str, ttl: int) -> None:
+        now = self._clock()
+        self._workers[worker] = (now, now + ttl)
+        for name, (_, expires) in list(self._workers.items()):
+            if expires <= now:
+                del self._workers[name]
+
+    async def forget_worker(self, worker: str) -> None:
+        self._workers.pop(worker, None)
+
+    async def now(self) -> int:
+        return self._clock()
+
+    async def notifications(self) -> AsyncIterator[Notice]:
+        subscriber = (asyncio.get_running_loop(), asyncio.Queue[Notice]())
+        self._subscribers.append(subscriber)
+        try:
+            yield Wake(0)
+            while True:
+                yield await subscriber[1].get()
+        finally:
+            self._subscribers.remove(subscriber)
+
+    async def destroy(self) -> None:
+        await self.clear()
+        self._leases.clear()
+        self._workers.clear()
+
+    async def close(self) -> None:
+        return None
+
+
+_registry: dict[tuple[str, str], MemoryStore] = {}
+_registry_lock = threading.Lock()
+
+
+def memory_store(url: str, docket: str, clock: Clock | None = None) -> MemoryStore:
+    """The process-wide store for ``(url, docket)``, created on first use.
+
+    ``clock`` only applies when this call creates the store.
+    """
+    with _registry_lock:
+        store = _registry.get((url, docket))
+        if store is None:
+            store = _registry[(url, docket)] = MemoryStore(clock or system_clock)
+        return store

@@ -1,0 +1,319 @@
+"""The Redis store (Redis 7+, Valkey; Cluster-safe key layout).
+
+Every multi-key step is one Lua script from ``lua/``, loaded once and called by SHA (redis-py
+falls back to loading it again after a server restart). All keys of one docket share the hash
+tag ``{name}``, so a Redis Cluster keeps them in one slot and every script stays legal there.
+
+The layout, for a docket called ``emails``::
+
+    strew:{emails}:schedule   sorted set  task key -> due time (us), immediate and future alike
+    strew:{emails}:payloads   hash        task key -> payload of a scheduled task
+    strew:{emails}:leases     sorted set  task key -> lease deadline (us) of a running task
+    strew:{emails}:running    hash        task key -> payload of a running task
+    strew:{emails}:tokens     hash        task key -> token of the claim holding it
+    strew:{emails}:dues       hash        task key -> due time of the running task
+    strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
+    strew:{emails}:seen       hash        worker -> last heartbeat (us)
+
+A running task's payload lives apart from the scheduled ones so that ``replace`` can schedule
+the next run of a key while the current one is still going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import suppress
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from .base import (
+    CancelRequested,
+    Claim,
+    ClaimResult,
+    Entry,
+    Finish,
+    Notice,
+    Release,
+    RunningTask,
+    ScheduledTask,
+    StoreError,
+    StoreSnapshot,
+    StoreUnavailable,
+    Wake,
+    WorkerSeen,
+)
+
+logger = logging.getLogger("strew.store")
+
+T = TypeVar("T")
+
+_SCRIPTS = ("schedule", "claim", "finish", "extend", "release", "cancel", "snapshot", "heartbeat")
+
+
+def _load_lua(name: str) -> str:
+    return resources.files("strew.stores").joinpath("lua", f"{name}.lua").read_text("utf-8")
+
+
+def _cancelling() -> bool:
+    # redis-py can swallow a cancellation mid-command; never loop on after one was asked for.
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore:
+    """One docket's state in one Redis (or Valkey) database."""
+
+    def __init__(self, url: str, docket: str, *, connect_timeout: float = 2.0) -> None:
+        self.url = url
+        self.docket = docket
+        self._client: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=connect_timeout,
+            socket_keepalive=True,
+            health_check_interval=15,
+            # Fail fast: a producer should hear that Redis is down in well under a second or
+            # two, not after the client's default minute of retries. Workers retry on their own.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
+        )
+        prefix = f"strew:{{{docket}}}:"
+        self.schedule_key = prefix + "schedule"
+        self.payloads_key = prefix + "payloads"
+        self.leases_key = prefix + "leases"
+        self.running_key = prefix + "running"
+        self.tokens_key = prefix + "tokens"
+        self.dues_key = prefix + "dues"
+        self.workers_key = prefix + "workers"
+        self.seen_key = prefix + "seen"
+        self.wake_channel = prefix + "wake"
+        self.cancel_channel = prefix + "cancel"
+        self._task_keys = [
+            self.schedule_key,
+            self.payloads_key,
+            self.leases_key,
+            self.running_key,
+            self.tokens_key,
+            self.dues_key,
+        ]
+        self._scripts: dict[str, AsyncScript] = {
+            name: self._client.register_script(_load_lua(name)) for name in _SCRIPTS
+        }
+        self._serial = itertools.count(1)
+
+    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise StoreUnavailable(
+                f"could not reach Redis at {self._safe_url()} to {what}: {error}"
+            ) from error
+        except RedisError as error:
+            raise StoreError(f"Redis refused to {what}: {error}") from error
+
+    def _safe_url(self) -> str:
+        # Never print a password that came in the URL.
+        scheme, sep, rest = self.url.partition("://")
+        if "@" in rest:
+            rest = "***@" + rest.split("@", 1)[1]
+        return f"{scheme}{sep}{rest}"
+
+    async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any:
+        script = self._scripts[name]
+        return await self._call(what, lambda: script(keys=keys, args=args))
+
+    # -- the contract ----------------------------------------------------------------------
+
+    async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]:
+        if not entries:
+            return []
+        args: list[Any] = ["1" if replace else "0", self.wake_channel]
+        for entry in entries:
+            args.extend((entry.key, str(entry.due), entry.payload))
+        keys = [self.schedule_key, self.payloads_key, self.leases_key]
+        written = await self._script("schedule", "schedule tasks", keys, args)
+        return [bool(flag) for flag in written]
+
+    async def cancel(self, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        script_keys = [self.schedule_key, self.payloads_key, self.leases_key]
+        removed = await self._script(
+            "cancel", "cancel tasks", script_keys, [self.cancel_channel, *keys]
+        )
+        return int(removed)
+
+    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+        first = next(self._serial)
+        # Reserve `limit` serial numbers for the tokens of this claim.
+        for _ in range(max(limit - 1, 0)):
+            next(self._serial)
+        reply = await self._script(
+            "claim",
+            "claim due tasks",
+            self._task_keys,
+            [f"{worker}/", limit, lease, horizon, first],
+        )
+        now, next_due, scheduled, running = reply[:4]
+        claims = [
+            Claim(
+                key=_text(reply[i]),
+                token=_text(reply[i + 1]),
+                payload=bytes(reply[i + 2]),
+                due=int(reply[i + 3]),
+                redelivered=bool(int(reply[i + 4])),
+            )
+            for i in range(4, len(reply), 5)
+        ]
+        return ClaimResult(
+            claims,
+            int(now),
+            int(next_due) if next_due not in (b"", "") else None,
+            int(scheduled),
+            int(running),
+        )
+
+    async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
+        if not finishes:
+            return []
+        args: list[Any] = [self.wake_channel]
+        for item in finishes:
+            again = item.reschedule
+            args.extend(
+                (
+                    item.key,
+                    item.token,
+                    str(again.due) if again else "",
+                    again.payload if again else b"",
+                )
+            )
+        done = await self._script("finish", "acknowledge tasks", self._task_keys, args)
+        return [bool(flag) for flag in done]
+
+    async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
+        if not leases:
+            return []
+        args: list[Any] = [lease]
+        for key, token in leases:
+            args.extend((key, token))
+        extended = await self._script(
+            "extend", "extend leases", [self.leases_key, self.tokens_key], args
+        )
+        return [bool(flag) for flag in extended]
+
+    async def release(self, releases: Sequence[Release]) -> list[bool]:
+        if not releases:
+            return []
+        args: list[Any] = [self.wake_channel]
+        for item in releases:
+            args.extend((item.key, item.token, str(item.due)))
+        released = await self._script("release", "release tasks", self._task_keys, args)
+        return [bool(flag) for flag in released]
+
+    async def clear(self) -> int:
+        async def clear() -> int:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zcard(self.schedule_key)
+                pipe.unlink(self.schedule_key, self.payloads_key)
+                count, _ = await pipe.execute()
+            return int(count)
+
+        return await self._call("clear the schedule", clear)
+
+    async def snapshot(self, limit: int) -> StoreSnapshot:
+        keys = [*self._task_keys[:5], self.workers_key, self.seen_key]
+        now, total, scheduled, held, live = await self._script(
+            "snapshot", "take a snapshot", keys, [limit]
+        )
+        return StoreSnapshot(
+            now=int(now),
+            scheduled_total=int(total),
+            scheduled=[
+                ScheduledTask(_text(scheduled[i]), int(float(scheduled[i + 1])), scheduled[i + 2])
+                for i in range(0, len(scheduled), 3)
+            ],
+            running=[
+                RunningTask(
+                    _text(held[i]), _text(held[i + 1]), int(float(held[i + 2])), held[i + 3]
+                )
+                for i in range(0, len(held), 4)
+            ],
+            workers=[WorkerSeen(_text(live[i]), int(live[i + 1])) for i in range(0, len(live), 2)],
+        )
+
+    async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
+        edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
+
+        async def count() -> list[int]:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for low, high in itertools.pairwise(edges):
+                    pipe.zcount(self.schedule_key, low, f"({high}")
+                return [int(n) for n in await pipe.execute()]
+
+        return await self._call("count scheduled tasks", count)
+
+    async def heartbeat(self, worker: str, ttl: int) -> None:
+        await self._script(
+            "heartbeat", "record a heartbeat", [self.workers_key, self.seen_key], [worker, ttl]
+        )
+
+    async def forget_worker(self, worker: str) -> None:
+        async def forget() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zrem(self.workers_key, worker)
+                pipe.hdel(self.seen_key, worker)
+                await pipe.execute()
+
+        await self._call("forget a worker", forget)
+
+    async def now(self) -> int:
+        seconds, micros = await self._call("read the server clock", self._client.time)
+        return int(seconds) * 1_000_000 + int(micros)
+
+    async def notifications(self) -> AsyncIterator[Notice]:
+        backoff = 0.05
+        while not _cancelling():
+            pubsub: PubSub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.wake_channel, self.cancel_channel)
+                backoff = 0.05
+                # Anything published while we were not subscribed is lost: look again.
+                yield Wake(0)
+                while not _cancelling():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    channel, data = _text(message["channel"]), _text(message["data"])
+                    if channel == self.wake_channel:
+                        yield Wake(int(float(data)))
+                    else:
+                        yield CancelRequested(data)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                logger.warning("lost the notification channel of %s: %s", self.docket, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def destroy(self) -> None:
+        keys = [*self._task_keys, self.workers_key, self.seen_key]
+        await self._call("delete the docket", lambda: self._client.delete(*keys))
+
+    async def close(self) -> None:
+        await self._client.aclose()

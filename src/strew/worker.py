@@ -1,0 +1,599 @@
+"""`Worker`: claim due tasks, run them on time, acknowledge them, never lose one.
+
+One `asyncio.TaskGroup` holds everything a running worker does, each piece a named task:
+
+* the **claimer** (this coroutine) takes due tasks under a lease, as many as there are free
+  slots, and otherwise sleeps until the earliest due time, woken early by the store when an
+  earlier task arrives;
+* one **runner** per claimed task: it waits for the exact due time (tasks due within
+  ``prefetch`` are claimed a little early), runs the function, and queues its acknowledgement;
+* the **acker** sends queued acknowledgements in batches, one round trip for many tasks;
+* the **renewer** pushes the lease deadline of every running task forward;
+* the **listener** turns store notifications into wake-ups and cancellations;
+* the **heartbeat** keeps this worker on the list of live ones.
+
+A worker that dies (even by SIGKILL) simply stops renewing: once ``redelivery_timeout`` passes,
+another worker claims its tasks again. At least once, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from .docket import Docket, check_positive
+from .execution import CorruptPayload, Execution, TaskFunction, from_micros, load_payload
+from .stores.base import (
+    CancelRequested,
+    Claim,
+    Entry,
+    Finish,
+    Release,
+    StoreError,
+    Wake,
+)
+
+logger = logging.getLogger("strew.worker")
+
+MICROS = 1_000_000
+
+
+def _micros(value: timedelta) -> int:
+    return (value.days * 86_400 + value.seconds) * MICROS + value.microseconds
+
+
+def cancelling() -> bool:
+    """True once someone asked the current task to stop.
+
+    The helper loops check this as well as relying on CancelledError: a client library that
+    swallows a cancellation (turning it into an error the loop logs and survives) must not
+    leave a worker unable to stop.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _local_micros() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(eq=False)
+class _Running:
+    claim: Claim
+    task: asyncio.Task[None] | None = None
+    started: bool = False
+    hand_back: bool = False
+    """Set when shutdown interrupts the task: release it instead of acknowledging."""
+    cancel_requested: bool = False
+
+
+@dataclass
+class _Stats:
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    redelivered: int = 0
+    released: int = 0
+    lost_leases: int = 0
+    lateness: list[float] = field(default_factory=list)
+
+
+class Worker:
+    """Runs the tasks of one docket.
+
+    Args:
+        docket: the docket whose tasks this worker runs (its registered functions).
+        name: unique among live workers; defaults to ``host#pid#random``.
+        concurrency: how many tasks run at once.
+        redelivery_timeout: the lease length. A task whose worker stops renewing its lease
+            (a crash, a kill -9, a lost network) is claimed again this long after the last
+            renewal.
+        reconnection_delay: the longest back-off between attempts while the store is down.
+        shutdown_grace: on stop, how long running tasks may take to finish before they are
+            cancelled and handed back for another worker to run.
+        poll_ceiling: the longest the worker sleeps without asking the store, in case a
+            wake-up was lost.
+        prefetch: tasks due this soon are claimed early and started locally at their exact
+            due time.
+        unknown_task_delay: a task whose function this worker does not know is put back this
+            far in the future (another worker, or a later deploy, may know it).
+    """
+
+    def __init__(
+        self,
+        docket: Docket,
+        name: str | None = None,
+        concurrency: int = 10,
+        redelivery_timeout: timedelta = timedelta(minutes=5),
+        reconnection_delay: timedelta = timedelta(seconds=5),
+        shutdown_grace: timedelta = timedelta(seconds=30),
+        poll_ceiling: timedelta = timedelta(seconds=1),
+        prefetch: timedelta = timedelta(milliseconds=50),
+        unknown_task_delay: timedelta = timedelta(seconds=30),
+    ) -> None:
+        if not isinstance(docket, Docket):
+            raise TypeError(f"docket must be a Docket, got {docket!r}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+        self.docket = docket
+        self.name = name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}"
+        self.concurrency = concurrency
+        self.redelivery_timeout = check_positive(redelivery_timeout, "redelivery_timeout")
+        self.reconnection_delay = check_positive(reconnection_delay, "reconnection_delay")
+        if not isinstance(shutdown_grace, timedelta) or shutdown_grace < timedelta(0):
+            raise ValueError(
+                f"shutdown_grace must be a duration of zero or more, got {shutdown_grace!r}"
+            )
+        self.shutdown_grace = shutdown_grace
+        self.poll_ceiling = check_positive(poll_ceiling, "poll_ceiling")
+        if not isinstance(prefetch, timedelta) or prefetch < timedelta(0):
+            raise ValueError(f"prefetch must be a duration of zero or more, got {prefetch!r}")
+        self.prefetch = prefetch
+        self.unknown_task_delay = check_positive(unknown_task_delay, "unknown_task_delay")
+        self.stats = _Stats()
+        self._store = docket.store
+        self._running: dict[str, _Running] = {}
+        self._finished: list[Finish] = []
+        self._released: list[Release] = []
+        self._limits: dict[str, int] = {}
+        self._runs: dict[str, int] = {}
+        self._offset = 0  # store clock minus local clock, in microseconds
+        self._active = False
+        self._stopping = asyncio.Event()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Worker(name={self.name!r}, docket={self.docket.name!r})"
+
+    # -- public entry points ----------------------------------------------------------------
+
+    async def run_until_finished(self) -> None:
+        """Run until nothing is scheduled or running in the docket (future tasks included:
+        the worker waits for them)."""
+        await self._run(forever=False)
+
+    async def run_forever(self) -> None:
+        """Run until `stop` is called or the process receives SIGTERM or SIGINT."""
+        await self._run(forever=True, signals=True)
+
+    async def run_at_most(self, iterations_by_key: Mapping[str, int]) -> None:
+        """Like `run_until_finished`, but each listed key runs at most the given number of
+        times; further runs of it are dropped. For bounding self-rescheduling tasks in tests."""
+        for key, limit in iterations_by_key.items():
+            if not isinstance(limit, int) or limit < 0:
+                raise ValueError(f"iterations for key {key!r} must be >= 0, got {limit!r}")
+        self._limits = dict(iterations_by_key)
+        try:
+            await self._run(forever=False)
+        finally:
+            self._limits = {}
+
+    def stop(self) -> None:
+        """Ask the worker to stop: no more claims; running tasks get ``shutdown_grace``."""
+        self._stopping.set()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def _run(self, *, forever: bool, signals: bool = False) -> None:
+        if self._active:
+            raise RuntimeError(f"{self!r} is already running")
+        self._active = True
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._acks_waiting = asyncio.Event()
+        self._listening = asyncio.Event()
+        uninstall = self._install_signal_handlers() if signals else None
+        logger.info(
+            "worker %s started on docket %s (concurrency %d)",
+            self.name,
+            self.docket.name,
+            self.concurrency,
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                helpers = [
+                    group.create_task(self._listen(), name=f"strew {self.name} listener"),
+                    group.create_task(self._beat(), name=f"strew {self.name} heartbeat"),
+                    group.create_task(self._renew(), name=f"strew {self.name} renewer"),
+                    group.create_task(self._ack(forever), name=f"strew {self.name} acker"),
+                ]
+                try:
+                    await self._claim_loop(group, forever)
+                    await self._drain()
+                finally:
+                    for helper in helpers:
+                        helper.cancel()
+            await self._flush_final()
+        finally:
+            if uninstall:
+                uninstall()
+            self._active = False
+            with suppress(StoreError):
+                await self._store.forget_worker(self.name)
+            logger.info("worker %s stopped", self.name)
+
+    def _install_signal_handlers(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        loop = asyncio.get_running_loop()
+        caught: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            caught.append(signum)
+            if len(caught) == 1:
+                logger.info(
+                    "worker %s got %s: finishing running tasks (up to %s), then stopping",
+                    self.name,
+                    signal.Signals(signum).name,
+                    self.shutdown_grace,
+                )
+                self.stop()
+            else:
+                logger.warning(
+                    "worker %s: second signal, handing running tasks back now", self.name
+                )
+                self.shutdown_grace = timedelta(0)
+                self._slot_freed.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+
+        def uninstall() -> None:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+        return uninstall
+
+    async def _claim_loop(self, group: asyncio.TaskGroup, forever: bool) -> None:
+        backoff = 0.05
+        lease = _micros(self.redelivery_timeout)
+        horizon = _micros(self.prefetch)
+        ceiling = self.poll_ceiling.total_seconds()
+        # Claim only once cancellations can reach us (a store that is down does not hold us
+        # here for long: the claim below then fails and backs off).
+        await self._wait_for(self._listening, timeout=self.reconnection_delay.total_seconds())
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._wait_for(self._slot_freed, timeout=ceiling)
+                continue
+            self._wake.clear()
+            before = _local_micros()
+            try:
+                result = await self._store.claim(self.name, free, lease, horizon)
+            except StoreError as error:
+                logger.warning(
+                    "worker %s could not claim tasks: %s; retrying in %.2fs",
+                    self.name,
+                    error,
+                    backoff,
+                )
+                await self._wait_for(self._wake, timeout=backoff)
+                backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
+                continue
+            backoff = 0.05
+            self._offset = result.now - (before + _local_micros()) // 2
+            for claim in result.claims:
+                self._start(group, claim)
+            if len(result.claims) >= free:
+                continue
+            if (
+                not forever
+                and not self._running
+                and not self._finished
+                and result.scheduled == 0
+                and result.running == 0
+            ):
+                return
+            if result.next_due is None:
+                delay = ceiling
+            else:
+                delay = (result.next_due - horizon - result.now) / MICROS
+                delay = min(max(delay, 0.001), ceiling)
+            await self._wait_for(self._wake, timeout=delay)
+
+    async def _wait_for(self, event: asyncio.Event, timeout: float) -> None:
+        """Wait until ``event`` or a stop request, at most ``timeout`` seconds."""
+        waiters = [
+            asyncio.ensure_future(event.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _start(self, group: asyncio.TaskGroup, claim: Claim) -> None:
+        self.stats.claimed += 1
+        running = _Running(claim)
+        self._running[claim.key] = running
+        running.task = group.create_task(self._execute(running), name=f"strew task {claim.key}")
+
+    # -- running one task -------------------------------------------------------------------
+
+    async def _execute(self, running: _Running) -> None:
+        claim = running.claim
+        try:
+            await self._execute_claim(running)
+        except asyncio.CancelledError:
+            if running.hand_back:
+                self._released.append(Release(claim.key, claim.token, claim.due))
+                self._acks_waiting.set()
+            else:
+                raise
+        finally:
+            self._running.pop(claim.key, None)
+            self._slot_freed.set()
+
+    def _done(self, claim: Claim, reschedule: Entry | None = None) -> None:
+        self._finished.append(Finish(claim.key, claim.token, reschedule))
+        self._acks_waiting.set()
+
+    async def _execute_claim(self, running: _Running) -> None:
+        claim = running.claim
+        try:
+            envelope = load_payload(claim.payload)
+        except CorruptPayload as error:
+            logger.error("task %s has a corrupt payload and is dropped: %s", claim.key, error)
+            self._done(claim)
+            return
+
+        function = self.docket.tasks.get(envelope.function_name)
+        if function is None:
+            retry_at = claim.due + _micros(self.unknown_task_delay)
+            retry_at = max(
+                retry_at, _local_micros() + self._offset + _micros(self.unknown_task_delay)
+            )
+            logger.error(
+                "task %s (key %s) is not registered on worker %s; it goes back on the "
+                "schedule for %s (registered: %s)",
+                envelope.function_name,
+                claim.key,
+                self.name,
+                self.unknown_task_delay,
+                ", ".join(sorted(self.docket.tasks)) or "none",
+            )
+            self._done(claim, Entry(claim.key, retry_at, claim.payload))
+            return
+
+        if claim.key in self._limits:
+            runs = self._runs.get(claim.key, 0)
+            if runs >= self._limits[claim.key]:
+                logger.info("task %s reached its run limit of %d; dropped", claim.key, runs)
+                self._done(claim)
+                return
+            self._runs[claim.key] = runs + 1
+
+        execution = Execution(
+            self.docket,
+            function,
+            envelope.function_name,
+            envelope.args,
+            envelope.kwargs,
+            claim.key,
+            from_micros(envelope.when),
+            envelope.attempt,
+            redelivered=claim.redelivered,
+            meta=envelope.meta,
+        )
+        wait = (claim.due - self._offset - _local_micros()) / MICROS
+        if wait > 0 and not claim.redelivered:
+            await asyncio.sleep(wait)
+        running.started = True
+        late = (_local_micros() + self._offset - claim.due) / 1000
+        if claim.redelivered:
+            self.stats.redelivered += 1
+        else:
+            self.stats.lateness.append(late)
+        logger.info(
+            "%s started %s (key %s, %.1f ms late%s)",
+            execution.function_name,
+            execution.call_repr(),
+            claim.key,
+            late,
+            ", redelivered" if claim.redelivered else "",
+        )
+        started = time.perf_counter()
+        try:
+            await self._call(function, execution)
+        except asyncio.CancelledError:
+            if running.cancel_requested and not running.hand_back:
+                self.stats.cancelled += 1
+                logger.info("%s cancelled (key %s)", execution.function_name, claim.key)
+                self._done(claim)
+                return
+            raise
+        except Exception:
+            self.stats.failed += 1
+            logger.exception(
+                "%s failed (key %s) after %.1f ms",
+                execution.function_name,
+                claim.key,
+                (time.perf_counter() - started) * 1000,
+            )
+            self._done(claim)
+            return
+        self.stats.succeeded += 1
+        logger.info(
+            "%s finished (key %s) in %.1f ms",
+            execution.function_name,
+            claim.key,
+            (time.perf_counter() - started) * 1000,
+        )
+        self._done(claim)
+
+    async def _call(self, function: TaskFunction, execution: Execution) -> Any:
+        if inspect.iscoroutinefunction(function):
+            return await function(*execution.args, **execution.kwargs)
+        result = await asyncio.to_thread(function, *execution.args, **execution.kwargs)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    # -- the helpers --------------------------------------------------------------------------
+
+    async def _ack(self, forever: bool) -> None:
+        """Send acknowledgements in batches: whatever piled up while the last batch flew."""
+        backoff = 0.05
+        while not cancelling():
+            await self._acks_waiting.wait()
+            self._acks_waiting.clear()
+            try:
+                await self._flush()
+            except StoreError as error:
+                logger.warning("worker %s could not acknowledge tasks: %s", self.name, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
+                self._acks_waiting.set()
+                continue
+            backoff = 0.05
+            if not forever:
+                self._wake.set()
+
+    async def _flush(self) -> None:
+        # Entries leave the lists only once the store has them: a batch interrupted half-way
+        # is sent again, which is harmless (a token finishes once; the second time is a no-op).
+        finishes = self._finished[:]
+        if finishes:
+            results = await self._store.finish(finishes)
+            del self._finished[: len(finishes)]
+            lost = results.count(False)
+            if lost:
+                self.stats.lost_leases += lost
+                logger.warning(
+                    "worker %s finished %d task(s) whose lease had already passed to another "
+                    "worker (they may have run twice)",
+                    self.name,
+                    lost,
+                )
+        releases = self._released[:]
+        if releases:
+            await self._store.release(releases)
+            del self._released[: len(releases)]
+            self.stats.released += len(releases)
+
+    async def _flush_final(self) -> None:
+        delay = 0.05
+        deadline = time.monotonic() + max(self.reconnection_delay.total_seconds(), 1.0)
+        while self._finished or self._released:
+            try:
+                await self._flush()
+            except StoreError as error:
+                if time.monotonic() > deadline:
+                    logger.error(
+                        "worker %s stopped with %d unacknowledged task(s): %s; they will be "
+                        "redelivered after %s",
+                        self.name,
+                        len(self._finished) + len(self._released),
+                        error,
+                        self.redelivery_timeout,
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _renew(self) -> None:
+        lease = _micros(self.redelivery_timeout)
+        interval = max(min(self.redelivery_timeout.total_seconds() / 4, 30.0), 0.01)
+        while not cancelling():
+            await asyncio.sleep(interval)
+            held = [(key, running.claim.token) for key, running in self._running.items()]
+            if not held:
+                continue
+            try:
+                extended = await self._store.extend(held, lease)
+            except StoreError as error:
+                logger.warning("worker %s could not renew leases: %s", self.name, error)
+                continue
+            for (key, _), ok in zip(held, extended, strict=True):
+                if not ok and key in self._running:
+                    logger.warning(
+                        "worker %s lost the lease on task %s; another worker may run it too",
+                        self.name,
+                        key,
+                    )
+
+    async def _beat(self) -> None:
+        interval = self.docket.heartbeat_interval
+        ttl = _micros(interval) * self.docket.missed_heartbeats
+        while not cancelling():
+            try:
+                await self._store.heartbeat(self.name, ttl)
+            except StoreError as error:
+                logger.warning("worker %s could not send a heartbeat: %s", self.name, error)
+            await asyncio.sleep(interval.total_seconds())
+
+    async def _listen(self) -> None:
+        while not cancelling():
+            try:
+                async for notice in self._store.notifications():
+                    if isinstance(notice, Wake):
+                        self._listening.set()
+                        self._wake.set()
+                    elif isinstance(notice, CancelRequested):
+                        self._cancel(notice.key)
+            except StoreError as error:  # pragma: no cover - stores reconnect on their own
+                logger.warning("worker %s lost notifications: %s", self.name, error)
+                await asyncio.sleep(self.reconnection_delay.total_seconds())
+
+    def _cancel(self, key: str) -> None:
+        running = self._running.get(key)
+        if running is not None and running.task is not None:
+            running.cancel_requested = True
+            running.task.cancel()
+
+    async def _drain(self) -> None:
+        """Stop: hand back tasks not yet started, give running ones their grace."""
+        for running in list(self._running.values()):
+            if not running.started and running.task is not None:
+                running.hand_back = True
+                running.task.cancel()
+        deadline = time.monotonic() + self.shutdown_grace.total_seconds()
+        while self._running:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.shutdown_grace == timedelta(0):
+                break
+            self._slot_freed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), timeout=left)
+        tasks = []
+        for running in list(self._running.values()):
+            if running.task is not None:
+                logger.warning(
+                    "worker %s hands back task %s, still running after the shutdown grace",
+                    self.name,
+                    running.claim.key,
+                )
+                running.hand_back = True
+                running.task.cancel()
+                tasks.append(running.task)
+        if tasks:
+            await asyncio.wait(tasks)

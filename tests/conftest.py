@@ -1,0 +1,71 @@
+"""Fixtures: every test that touches a store runs against Redis and the memory store."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from strew import Docket
+from strew.stores.memory import _registry
+
+from .helpers import RedisServer, test_redis_url
+
+STORES = ["memory", "redis"]
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def docket_name(request: pytest.FixtureRequest) -> str:
+    """A docket name no other test (or earlier run) uses."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:60]
+    return f"test-{readable}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def store_url(store_kind: str, docket_name: str) -> str:
+    return f"memory://{docket_name}" if store_kind == "memory" else test_redis_url()
+
+
+async def leftover_keys(url: str, name: str) -> list[bytes]:
+    client = aioredis.Redis.from_url(url)
+    try:
+        return [key async for key in client.scan_iter(match=f"strew:{{{name}}}:*")]
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def docket(store_url: str, docket_name: str) -> AsyncIterator[Docket]:
+    """A docket of the test's own; everything it stored is deleted afterwards, and the test
+    fails if deleting the known keys left any unknown ones behind."""
+    async with Docket(name=docket_name, url=store_url) as docket:
+        yield docket
+        await docket.store.destroy()
+    if store_url.startswith("redis"):
+        assert await leftover_keys(store_url, docket_name) == []
+    _registry.pop((store_url, docket_name), None)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of the test's own (AOF on), for restarts and failures."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_strew_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="strew")
