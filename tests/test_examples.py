@@ -1,0 +1,24 @@
+"""The runnable examples the docs point to run here, so they never rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_quickstart_greets_jane_then_johnny_and_nobody_else() -> None:
+    quickstart = load("quickstart")
+    assert await quickstart.main() == ["Jane", "Johnny"]
