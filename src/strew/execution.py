@@ -117,9 +117,26 @@ def dump_payload(
     try:
         return bytes(cloudpickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception as error:
-        raise TypeError(
-            f"the arguments of task {function_name!r} cannot be serialised: {error}"
-        ) from error
+        raise TypeError(_unpicklable(function_name, args, kwargs, error)) from error
+
+
+def _unpicklable(
+    function_name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], error: Exception
+) -> str:
+    """Name the first argument that cannot be serialised, so the caller knows which to fix."""
+    labelled = [(f"args[{i}]", value) for i, value in enumerate(args)]
+    labelled += [(f"kwargs[{name!r}]", value) for name, value in kwargs.items()]
+    for label, value in labelled:
+        try:
+            cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as own:
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            return (
+                f"argument {label} of task {function_name!r} cannot be serialised, "
+                f"got {shown} ({type(own).__name__}: {own})"
+            )
+    return f"the arguments of task {function_name!r} cannot be serialised: {error}"
 
 
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None), datetime, timedelta, date, Decimal)
