@@ -1,0 +1,41 @@
+"""The ``strew`` command: run workers, look inside a docket, clear it.
+
+Every option can also come from a ``STREW_*`` environment variable (``--url`` from
+``STREW_URL``, ``--concurrency`` from ``STREW_CONCURRENCY``...), and every duration accepts
+``250ms``, ``30s``, ``5m``, ``1h``, ``1h30m`` or plain seconds. Exit codes: 0 done, 1 the
+store failed, 2 the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from .. import __version__
+from .clear import clear
+from .snapshot import snapshot
+from .worker import worker
+
+app = typer.Typer(
+    name="strew",
+    help="Distributed background tasks on Redis that scatter a batch evenly over time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(worker)
+app.command()(snapshot)
+app.command()(clear)
+
+
+@app.command()
+def version() -> None:
+    """Print the version of strew."""
+    typer.echo(f"strew {__version__}")
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app(prog_name="strew")
+
+
+__all__ = ["app", "main"]

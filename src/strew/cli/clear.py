@@ -1,0 +1,51 @@
+"""``strew clear``: drop every scheduled task of a docket."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ..docket import DEFAULT_URL, Docket
+from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+
+
+def clear(
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            envvar="STREW_YES",
+            help="Do not ask for confirmation.",
+        ),
+    ] = False,
+) -> None:
+    """Drop every scheduled task of a docket. Running tasks finish; nothing else changes."""
+    run(_clear(url, docket, yes))
+
+
+async def _clear(url: str, name: str, yes: bool) -> None:
+    console = Console()
+    async with Docket(name, url) as docket:
+        if not yes:
+            # Counting first makes the question concrete ("drop 12,000 tasks?"); the count
+            # printed afterwards is what was actually dropped, which may differ slightly.
+            taken = await docket.snapshot(0)
+            scheduled = taken.total_tasks - len(taken.running)
+            if scheduled == 0:
+                console.print(f"Docket {name} at {safe_url(url)} has no scheduled tasks.")
+                return
+            typer.confirm(
+                f"Drop all {scheduled:,} scheduled tasks of docket {name!r} at {safe_url(url)}?",
+                abort=True,
+            )
+        dropped = await docket.clear()
+    console.print(
+        f"Dropped {dropped:,} scheduled task{'' if dropped == 1 else 's'} "
+        f"from docket {name} at {safe_url(url)}.",
+        soft_wrap=True,
+    )

@@ -1,0 +1,89 @@
+"""What every command shares: the ``--url`` and ``--docket`` options, and how a command
+turns a store failure into a clear message and an exit code instead of a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..docket import DEFAULT_URL, check_name
+from ..stores import StoreError, StoreUnavailable, validate_url
+
+T = TypeVar("T")
+
+# Exit codes: 0 done, 1 the store failed or refused, 2 the command line was wrong (what
+# Typer uses for its own usage errors, so a script can tell the two apart).
+EXIT_STORE = 1
+EXIT_USAGE = 2
+
+
+def _url(value: str) -> str:
+    try:
+        return validate_url(value)
+    except (TypeError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def _docket_name(value: str) -> str:
+    try:
+        return check_name(value)
+    except (TypeError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="STREW_URL",
+        metavar="URL",
+        parser=_url,
+        help="The store: redis://host:port/db, rediss://..., unix:///path, or memory://.",
+    ),
+]
+DocketOption = Annotated[
+    str,
+    typer.Option(
+        "--docket",
+        envvar="STREW_DOCKET",
+        metavar="NAME",
+        parser=_docket_name,
+        help="The docket's name: workers and producers of one docket share it.",
+    ),
+]
+DEFAULT_DOCKET = "strew"
+__all__ = ["DEFAULT_DOCKET", "DEFAULT_URL", "DocketOption", "UrlOption", "run"]
+
+
+def stderr() -> Console:
+    return Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_STORE) -> NoReturn:
+    """Print ``Error: message`` on stderr (never wrapped, so it stays greppable) and exit."""
+    stderr().print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a store that cannot be reached or refuses ends the command
+    with its message and exit code 1."""
+    try:
+        return asyncio.run(coroutine)
+    except StoreUnavailable as error:
+        fail(f"{error}")
+    except StoreError as error:
+        fail(f"{error}")
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password masked, fit to print."""
+    scheme, separator, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return f"{scheme}{separator}{rest}"

@@ -1,0 +1,204 @@
+"""``strew snapshot``: what a docket holds right now, in a few tables and a histogram."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ..docket import DEFAULT_URL, Docket, DocketSnapshot
+from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from .durations import format_duration, positive_duration
+from .render import clock, due_text, histogram, offset_labels, relative
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ARGUMENTS_WIDTH = 40
+
+
+def snapshot(
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            envvar="STREW_LIMIT",
+            min=0,
+            help="How many of the earliest scheduled tasks to list (only these are read, so "
+            "the command stays fast on huge dockets).",
+        ),
+    ] = 20,
+    window: Annotated[
+        timedelta,
+        typer.Option(
+            "--window",
+            envvar="STREW_WINDOW",
+            parser=positive_duration,
+            metavar="DURATION",
+            show_default=False,
+            help="How far ahead the load histogram looks. \\[default: 1h]",
+        ),
+    ] = timedelta(hours=1),
+    buckets: Annotated[
+        int,
+        typer.Option(
+            "--buckets",
+            envvar="STREW_BUCKETS",
+            min=1,
+            max=1000,
+            help="How many slices the histogram cuts the window into.",
+        ),
+    ] = 24,
+) -> None:
+    """Show running tasks, the next scheduled ones, live workers, and the load ahead."""
+    run(_snapshot(url, docket, limit, window, buckets))
+
+
+async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets: int) -> None:
+    console = Console()
+    async with Docket(name, url) as docket:
+        taken = await docket.snapshot(limit)
+        now = taken.taken
+        scheduled_total = taken.total_tasks - len(taken.running)
+        console.print(
+            Text.assemble(
+                ("Docket ", "bold"),
+                (name, "bold cyan"),
+                f" at {safe_url(url)}, {clock(now)}",
+            ),
+            soft_wrap=True,
+        )
+        if taken.total_tasks == 0:
+            console.print("Nothing scheduled and nothing running: the docket is empty.")
+            if taken.workers:
+                console.print(_workers_table(taken, now))
+            else:
+                console.print("No live workers.")
+            return
+        end = now + window
+        counts = await docket.scheduled_histogram(now, end, buckets)
+        [overdue] = await docket.scheduled_histogram(_EPOCH, now, 1)
+
+    console.print(
+        f"{taken.total_tasks:,} tasks: {scheduled_total:,} scheduled "
+        f"({overdue:,} due or overdue), {len(taken.running):,} running; "
+        f"{len(taken.workers):,} live worker{'' if len(taken.workers) == 1 else 's'}",
+        soft_wrap=True,
+    )
+    console.print()
+    if taken.running:
+        console.print(_running_table(taken, now))
+    else:
+        console.print("Running: none.")
+    console.print()
+    console.print(_scheduled_table(taken, scheduled_total, now))
+    hidden = scheduled_total - len(taken.future)
+    if hidden > 0:
+        console.print(f"... and {hidden:,} more")
+    console.print()
+    if taken.workers:
+        console.print(_workers_table(taken, now))
+    else:
+        console.print("No live workers.")
+    console.print()
+    console.print(_functions_table(taken, scheduled_total))
+    console.print()
+    # The tasks a snapshot and a histogram see may differ by whatever ran in between.
+    later = max(scheduled_total - overdue - sum(counts), 0)
+    step = format_duration(window / buckets)
+    title = (
+        f"Scheduled load over the next {format_duration(window)} from {clock(now)}, "
+        f"{buckets} slice{'' if buckets == 1 else 's'} of {step} "
+        f"({overdue:,} already due, {later:,} later)"
+    )
+    console.print(histogram(counts, offset_labels(now, end, buckets), title=title))
+
+
+def _arguments(execution_repr: str, function_name: str) -> str:
+    # call_repr is "name(args)": the function has its own column, keep the arguments.
+    inner = execution_repr[len(function_name) :]
+    return inner if len(inner) <= ARGUMENTS_WIDTH else inner[: ARGUMENTS_WIDTH - 3] + "..."
+
+
+def _running_table(taken: DocketSnapshot, now: datetime) -> Table:
+    table = Table(title=f"Running ({len(taken.running):,})", title_justify="left")
+    table.add_column("Key", overflow="fold")
+    table.add_column("Function")
+    table.add_column("Arguments", overflow="ellipsis", no_wrap=True)
+    table.add_column("Worker", overflow="fold")
+    table.add_column("Due")
+    table.add_column("Lease")
+    for running in sorted(taken.running, key=lambda r: r.execution.when):
+        execution = running.execution
+        lease = running.lease_deadline - now
+        table.add_row(
+            execution.key,
+            execution.function_name,
+            _arguments(execution.call_repr(), execution.function_name),
+            running.worker,
+            relative(execution.when, now),
+            f"expires in {format_duration(lease)}"
+            if lease >= timedelta(0)
+            else Text(f"expired {format_duration(-lease)} ago", style="red"),
+        )
+    return table
+
+
+def _scheduled_table(taken: DocketSnapshot, scheduled_total: int, now: datetime) -> Table:
+    shown = len(taken.future)
+    title = (
+        f"Scheduled ({scheduled_total:,})"
+        if shown >= scheduled_total
+        else f"Scheduled (first {shown:,} of {scheduled_total:,})"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("Key", overflow="fold")
+    table.add_column("Function")
+    table.add_column("Arguments", overflow="ellipsis", no_wrap=True)
+    table.add_column("Due at (UTC)")
+    table.add_column("Due")
+    for execution in taken.future:
+        table.add_row(
+            execution.key,
+            execution.function_name,
+            _arguments(execution.call_repr(), execution.function_name),
+            clock(execution.when),
+            due_text(execution.when, now),
+        )
+    return table
+
+
+def _workers_table(taken: DocketSnapshot, now: datetime) -> Table:
+    table = Table(title=f"Workers ({len(taken.workers):,})", title_justify="left")
+    table.add_column("Name", overflow="fold")
+    table.add_column("Last seen")
+    table.add_column("Running", justify="right")
+    for seen in sorted(taken.workers, key=lambda w: w.name):
+        table.add_row(seen.name, relative(seen.last_seen, now), f"{len(seen.tasks):,}")
+    return table
+
+
+def _functions_table(taken: DocketSnapshot, scheduled_total: int) -> Group:
+    scheduled = Counter(execution.function_name for execution in taken.future)
+    running = Counter(r.execution.function_name for r in taken.running)
+    partial = len(taken.future) < scheduled_total
+    table = Table(title="Tasks by function", title_justify="left")
+    table.add_column("Function")
+    table.add_column("Scheduled" + ("*" if partial else ""), justify="right")
+    table.add_column("Running", justify="right")
+    for function in sorted(scheduled.keys() | running.keys()):
+        table.add_row(function, f"{scheduled[function]:,}", f"{running[function]:,}")
+    if not partial:
+        return Group(table)
+    # Counting every function would mean reading every payload; say plainly that we did not.
+    note = Text(
+        f"* partial: counted from the {len(taken.future):,} listed of {scheduled_total:,} "
+        f"scheduled tasks (raise --limit to count more)",
+        style="dim",
+    )
+    return Group(table, note)

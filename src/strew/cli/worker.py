@@ -1,0 +1,223 @@
+"""``strew worker``: run the tasks of a docket until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sys
+import time
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from ..docket import DEFAULT_URL, Docket
+from ..worker import Worker
+from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
+from .durations import duration, format_duration, positive_duration
+from .loading import TaskImportError, import_tasks
+
+logger = logging.getLogger("strew.cli")
+
+
+class LoggingLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
+
+
+class _UtcFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+            datefmt="%Y-%m-%d %H:%M:%S",
+        )
+        # UTC with a Z, so lines from workers in different time zones sort and compare as-is.
+        self.converter = _utc
+
+
+def configure_logging(level: LoggingLevel) -> None:
+    """One line per record on stderr, timestamped to the millisecond. The level applies to
+    every logger, so ``--logging-level DEBUG`` also shows the Redis client's records."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_UtcFormatter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.value)
+
+
+def _duration_help(text: str, default: timedelta) -> str:
+    # Escaped: Typer's help is Rich markup, where a bare [default: ...] is a style tag.
+    return f"{text} \\[default: {format_duration(default)}]"
+
+
+def worker(
+    tasks: Annotated[
+        list[str],
+        typer.Option(
+            "--tasks",
+            envvar="STREW_TASKS",
+            metavar="MODULE[:ATTRIBUTE]",
+            help="Task functions to run: module:attribute naming a list of functions, or a "
+            "module whose `tasks` attribute is one. Repeat for several; STREW_TASKS takes "
+            "several separated by spaces.",
+        ),
+    ],
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            envvar="STREW_WORKER_NAME",
+            metavar="NAME",
+            help="This worker's name, unique among live workers \\[default: host#pid#random].",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", envvar="STREW_CONCURRENCY", min=1, help="Tasks run at once."),
+    ] = 10,
+    redelivery_timeout: Annotated[
+        timedelta,
+        typer.Option(
+            "--redelivery-timeout",
+            envvar="STREW_REDELIVERY_TIMEOUT",
+            parser=positive_duration,
+            metavar="DURATION",
+            show_default=False,
+            help=_duration_help(
+                "Lease length: a task whose worker dies runs again this long after its last "
+                "lease renewal.",
+                timedelta(minutes=5),
+            ),
+        ),
+    ] = timedelta(minutes=5),
+    shutdown_grace: Annotated[
+        timedelta,
+        typer.Option(
+            "--shutdown-grace",
+            envvar="STREW_SHUTDOWN_GRACE",
+            parser=duration,
+            metavar="DURATION",
+            show_default=False,
+            help=_duration_help(
+                "On SIGTERM, how long running tasks may take to finish before they are "
+                "handed back to another worker.",
+                timedelta(seconds=30),
+            ),
+        ),
+    ] = timedelta(seconds=30),
+    prefetch: Annotated[
+        timedelta,
+        typer.Option(
+            "--prefetch",
+            envvar="STREW_PREFETCH",
+            parser=duration,
+            metavar="DURATION",
+            show_default=False,
+            help=_duration_help(
+                "Tasks due this soon are claimed early and started at their exact due time.",
+                timedelta(milliseconds=50),
+            ),
+        ),
+    ] = timedelta(milliseconds=50),
+    poll_ceiling: Annotated[
+        timedelta,
+        typer.Option(
+            "--poll-ceiling",
+            envvar="STREW_POLL_CEILING",
+            parser=positive_duration,
+            metavar="DURATION",
+            show_default=False,
+            help=_duration_help(
+                "The longest the worker sleeps without asking the store (in case a wake-up "
+                "was lost).",
+                timedelta(seconds=1),
+            ),
+        ),
+    ] = timedelta(seconds=1),
+    reconnection_delay: Annotated[
+        timedelta,
+        typer.Option(
+            "--reconnection-delay",
+            envvar="STREW_RECONNECTION_DELAY",
+            parser=positive_duration,
+            metavar="DURATION",
+            show_default=False,
+            help=_duration_help(
+                "The longest pause between attempts while the store is down.",
+                timedelta(seconds=5),
+            ),
+        ),
+    ] = timedelta(seconds=5),
+    logging_level: Annotated[
+        LoggingLevel,
+        typer.Option(
+            "--logging-level",
+            envvar="STREW_LOGGING_LEVEL",
+            case_sensitive=False,
+            help="INFO shows one line per task start (with how late it started) and finish.",
+        ),
+    ] = LoggingLevel.INFO,
+) -> None:
+    """Run the tasks of a docket until SIGTERM or SIGINT.
+
+    On the first signal the worker stops claiming, lets running tasks finish (for up to the
+    shutdown grace), hands the rest back, and exits 0. A second signal hands running tasks
+    back at once.
+    """
+    functions = []
+    for spec in tasks:
+        try:
+            functions.extend(import_tasks(spec))
+        except TaskImportError as error:
+            fail(f"--tasks: {error}", EXIT_USAGE)
+    if not functions:
+        fail(f"--tasks: {', '.join(map(repr, tasks))} named no task functions", EXIT_USAGE)
+
+    configure_logging(logging_level)
+    the_docket = Docket(docket, url)
+    for function in functions:
+        try:
+            the_docket.register(function)
+        except (TypeError, ValueError) as error:
+            fail(f"--tasks: cannot register {function!r}: {error}", EXIT_USAGE)
+    try:
+        the_worker = Worker(
+            the_docket,
+            name=name,
+            concurrency=concurrency,
+            redelivery_timeout=redelivery_timeout,
+            reconnection_delay=reconnection_delay,
+            shutdown_grace=shutdown_grace,
+            poll_ceiling=poll_ceiling,
+            prefetch=prefetch,
+        )
+    except (TypeError, ValueError) as error:
+        fail(str(error), EXIT_USAGE)
+    run(_work(the_docket, the_worker))
+
+
+async def _work(docket: Docket, worker: Worker) -> None:
+    async with docket:
+        # Fail fast on a wrong URL or a server that is down, with one clear line, instead of
+        # a worker that starts and then logs retries forever.
+        await docket.store.now()
+        if docket.url.startswith("memory://"):
+            logger.warning(
+                "docket %s uses the in-process memory store: only tasks this process "
+                "schedules itself will run",
+                docket.name,
+            )
+        logger.info("tasks: %s", ", ".join(sorted(docket.tasks)))
+        await worker.run_forever()
