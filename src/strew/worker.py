@@ -203,7 +203,12 @@ class Worker:
         if self._active:
             raise RuntimeError(f"{self!r} is already running")
         self._active = True
+        # A stop() that came before this run began (say, right after create_task) must
+        # still end it: carry the request over to this run's event instead of dropping it.
+        stop_requested = self._stopping.is_set()
         self._stopping = asyncio.Event()
+        if stop_requested:
+            self._stopping.set()
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._acks_waiting = asyncio.Event()
@@ -234,6 +239,7 @@ class Worker:
             if uninstall:
                 uninstall()
             self._active = False
+            self._stopping.clear()  # a later run starts afresh
             with suppress(StoreError):
                 await self._store.forget_worker(self.name)
             logger.info("worker %s stopped", self.name)
