@@ -1,5 +1,6 @@
 """strew: distributed background tasks on Redis that scatter a batch evenly over time."""
 
+from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
 from .docket import Docket, DocketSnapshot, RunningExecution, WorkerInfo
 from .execution import Disposition, Execution, TaskCall
 from .stores import StoreError, StoreUnavailable
@@ -8,11 +9,15 @@ from .worker import Worker
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agenda",
+    "AgendaEntry",
     "Disposition",
     "Docket",
     "DocketSnapshot",
     "Execution",
     "RunningExecution",
+    "ScatterError",
+    "Scattered",
     "StoreError",
     "StoreUnavailable",
     "TaskCall",

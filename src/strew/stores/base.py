@@ -240,3 +240,54 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections. The store may not be used afterwards."""
         ...
+
+    # -- batches: the storage side of `Agenda.scatter` --------------------------------------
+    #
+    # A batch has an id chosen by the caller. Its entries are either *staged* (invisible to
+    # workers) and then *committed* in one atomic step, or written straight to the schedule
+    # chunk by chunk. Either way the keys it wrote are remembered as its *members*, so that one
+    # call can cancel what is left of it.
+
+    async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
+        """Add ``entries`` to the stage of ``batch``, atomically per call.
+
+        Nothing staged is seen by `claim`, `snapshot`, `histogram` or `clear`. The whole stage
+        is forgotten ``ttl`` microseconds after its last write unless it is committed first:
+        the backstop for a producer that died (or lost the store) half-way through. A key
+        staged twice keeps its later entry. Returns how many entries the stage now holds.
+        """
+        ...
+
+    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+        """Move the whole stage of ``batch`` onto the schedule in one atomic step.
+
+        Each staged entry is written as `schedule` without ``replace`` would: a key already
+        scheduled or running keeps its earlier schedule, and is returned in the list of
+        skipped keys. The written keys become the batch's members (see `cancel_batch`) for
+        ``members_ttl`` microseconds. The stage is gone afterwards. If the stage does not
+        hold exactly ``expected`` entries (part of it expired, or it was discarded or
+        cancelled meanwhile) nothing is written, the stage is dropped and `StoreError` is
+        raised.
+        """
+        ...
+
+    async def discard_batch(self, batch: str) -> None:
+        """Drop the stage of ``batch`` without writing anything (failed or abandoned
+        scatters). Harmless when there is no such stage."""
+        ...
+
+    async def schedule_batch(
+        self, batch: str, entries: Sequence[Entry], members_ttl: int
+    ) -> list[bool]:
+        """`schedule` without ``replace``, and, in the same atomic step, add the keys it
+        wrote to the members of ``batch`` (kept ``members_ttl`` microseconds from now).
+        Used by streamed scatters, one chunk per call."""
+        ...
+
+    async def cancel_batch(self, batch: str) -> int:
+        """Atomically remove from the schedule every member of ``batch`` that is still
+        scheduled at the due time the batch gave it (a key scheduled again since, at another
+        time, is left alone); running tasks finish. Drops the batch's members and any stage
+        it still has, so a commit still to come fails instead of writing. Returns how many
+        scheduled tasks were removed."""
+        ...

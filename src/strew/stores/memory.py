@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sortedcontainers import SortedList
 
@@ -27,6 +28,7 @@ from .base import (
     Release,
     RunningTask,
     ScheduledTask,
+    StoreError,
     StoreSnapshot,
     Wake,
     WorkerSeen,
@@ -34,10 +36,19 @@ from .base import (
 )
 
 Clock = Callable[[], int]
+T = TypeVar("T")
 
 
 def system_clock() -> int:
     return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class _Expiring(Generic[T]):
+    """A keyed collection forgotten at ``expires`` (store clock), like a Redis key's TTL."""
+
+    items: dict[str, T]
+    expires: int
 
 
 @dataclass(slots=True)
@@ -62,6 +73,8 @@ class MemoryStore:
         self._workers: dict[str, tuple[int, int]] = {}  # name -> (last seen, expires)
         self._claims = itertools.count(1)
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]] = []
+        self._stages: dict[str, _Expiring[Entry]] = {}  # batch -> staged entries by key
+        self._members: dict[str, _Expiring[int]] = {}  # batch -> due time by member key
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -253,9 +266,82 @@ class MemoryStore:
         await self.clear()
         self._leases.clear()
         self._workers.clear()
+        self._stages.clear()
+        self._members.clear()
 
     async def close(self) -> None:
         return None
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def _live(self, table: dict[str, _Expiring[T]], batch: str) -> _Expiring[T] | None:
+        found = table.get(batch)
+        if found is not None and found.expires <= self._clock():
+            del table[batch]
+            return None
+        return found
+
+    def _remember(self, batch: str, written: dict[str, int], ttl: int) -> None:
+        members = self._live(self._members, batch)
+        if members is None:
+            members = self._members[batch] = _Expiring({}, 0)
+        members.items.update(written)
+        members.expires = self._clock() + ttl
+
+    async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
+        stage = self._live(self._stages, batch)
+        if stage is None:
+            stage = self._stages[batch] = _Expiring({}, 0)
+        for entry in entries:
+            stage.items[entry.key] = entry
+        stage.expires = self._clock() + ttl
+        return len(stage.items)
+
+    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+        stage = self._live(self._stages, batch)
+        self._stages.pop(batch, None)
+        staged = 0 if stage is None else len(stage.items)
+        if stage is None or staged != expected:
+            raise StoreError(
+                f"the stage of batch {batch!r} holds {staged} of {expected} entries "
+                "(expired, discarded or cancelled); nothing was written"
+            )
+        earliest = self._earliest()
+        skipped: list[str] = []
+        written: dict[str, int] = {}
+        for key, entry in stage.items.items():
+            if key in self._payloads or key in self._leases:
+                skipped.append(key)
+            else:
+                self._put(key, entry.due, entry.payload)
+                written[key] = entry.due
+        if written:
+            self._remember(batch, written, members_ttl)
+            self._wake_if_earlier(min(written.values()), earliest)
+        return skipped
+
+    async def discard_batch(self, batch: str) -> None:
+        self._stages.pop(batch, None)
+
+    async def schedule_batch(
+        self, batch: str, entries: Sequence[Entry], members_ttl: int
+    ) -> list[bool]:
+        flags = await self.schedule(entries, replace=False)
+        written = {entry.key: entry.due for entry, flag in zip(entries, flags, strict=True) if flag}
+        if written:
+            self._remember(batch, written, members_ttl)
+        return flags
+
+    async def cancel_batch(self, batch: str) -> int:
+        self._stages.pop(batch, None)
+        members = self._live(self._members, batch)
+        self._members.pop(batch, None)
+        removed = 0
+        for key, due in (members.items if members else {}).items():
+            current = self._payloads.get(key)
+            if current is not None and current[0] == due:
+                removed += self._drop(key)
+        return removed
 
 
 _registry: dict[tuple[str, str], MemoryStore] = {}

@@ -14,6 +14,9 @@ The layout, for a docket called ``emails``::
     strew:{emails}:dues       hash        task key -> due time of the running task
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
+    strew:{emails}:stage:ID:dues      sorted set  staged key -> due, of a scatter not committed
+    strew:{emails}:stage:ID:payloads  hash        staged key -> payload (both expire)
+    strew:{emails}:batch:ID   sorted set  key -> due of each task scatter ID wrote (expires)
 
 A running task's payload lives apart from the scheduled ones so that ``replace`` can schedule
 the next run of a key while the current one is still going.
@@ -60,6 +63,7 @@ logger = logging.getLogger("strew.store")
 T = TypeVar("T")
 
 _SCRIPTS = ("schedule", "claim", "finish", "extend", "release", "cancel", "snapshot", "heartbeat")
+_BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
 
 
 def _load_lua(name: str) -> str:
@@ -70,6 +74,11 @@ def _cancelling() -> bool:
     # redis-py can swallow a cancellation mid-command; never loop on after one was asked for.
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def _millis(micros: int) -> int:
+    """A TTL in whole milliseconds, rounded up and at least 1 (PEXPIRE rejects 0)."""
+    return max(1, -(-micros // 1000))
 
 
 def _text(value: Any) -> str:
@@ -112,7 +121,8 @@ class RedisStore:
             self.dues_key,
         ]
         self._scripts: dict[str, AsyncScript] = {
-            name: self._client.register_script(_load_lua(name)) for name in _SCRIPTS
+            name: self._client.register_script(_load_lua(name))
+            for name in (*_SCRIPTS, *_BATCH_SCRIPTS)
         }
         self._serial = itertools.count(1)
 
@@ -311,9 +321,79 @@ class RedisStore:
                 with suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
+    # -- batches ---------------------------------------------------------------------------
+
+    def _stage_keys(self, batch: str) -> list[str]:
+        prefix = f"strew:{{{self.docket}}}:stage:{batch}:"
+        return [prefix + "dues", prefix + "payloads"]
+
+    def _members_key(self, batch: str) -> str:
+        return f"strew:{{{self.docket}}}:batch:{batch}"
+
+    async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
+        args: list[Any] = [_millis(ttl)]
+        for entry in entries:
+            args.extend((entry.key, str(entry.due), entry.payload))
+        if not entries:
+            return int(
+                await self._call(
+                    "stage tasks", lambda: self._client.zcard(self._stage_keys(batch)[0])
+                )
+            )
+        staged = await self._script("stage_batch", "stage tasks", self._stage_keys(batch), args)
+        return int(staged)
+
+    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+        keys = [
+            self.schedule_key,
+            self.payloads_key,
+            self.leases_key,
+            *self._stage_keys(batch),
+            self._members_key(batch),
+        ]
+        args = [self.wake_channel, expected, _millis(members_ttl)]
+        skipped = await self._script("commit_batch", "commit staged tasks", keys, args)
+        return [_text(key) for key in skipped]
+
+    async def discard_batch(self, batch: str) -> None:
+        keys = self._stage_keys(batch)
+        await self._call("discard staged tasks", lambda: self._client.delete(*keys))
+
+    async def schedule_batch(
+        self, batch: str, entries: Sequence[Entry], members_ttl: int
+    ) -> list[bool]:
+        if not entries:
+            return []
+        args: list[Any] = [self.wake_channel, _millis(members_ttl)]
+        for entry in entries:
+            args.extend((entry.key, str(entry.due), entry.payload))
+        keys = [self.schedule_key, self.payloads_key, self.leases_key, self._members_key(batch)]
+        written = await self._script("schedule_batch", "schedule tasks", keys, args)
+        return [bool(flag) for flag in written]
+
+    async def cancel_batch(self, batch: str) -> int:
+        keys = [
+            self.schedule_key,
+            self.payloads_key,
+            self._members_key(batch),
+            *self._stage_keys(batch),
+        ]
+        removed = await self._script("cancel_batch", "cancel a batch", keys, [])
+        return int(removed)
+
     async def destroy(self) -> None:
         keys = [*self._task_keys, self.workers_key, self.seen_key]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
+        await self._call("delete the docket's batches", self._destroy_batches)
+
+    async def _destroy_batches(self) -> None:
+        # Batch keys carry an id in their name, so they are found by pattern; the docket name
+        # is escaped because glob characters are legal in it.
+        name = "".join("\\" + c if c in "\\*?[]^" else c for c in self.docket)
+        for pattern in (f"strew:{{{name}}}:stage:*", f"strew:{{{name}}}:batch:*"):
+            found = [key async for key in self._client.scan_iter(match=pattern, count=1000)]
+            if found:
+                await self._client.delete(*found)
 
     async def close(self) -> None:
         await self._client.aclose()

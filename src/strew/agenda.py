@@ -1,0 +1,548 @@
+"""`Agenda`: collect a batch of task calls, then scatter them evenly over a window of time.
+
+Planning (when each task goes) is a pure function of the entry count, the window, the jitter,
+a seed and, for a levelled scatter, the load already scheduled; `Agenda.plan` shows it without
+writing anything. Writing goes through the store's batch operations: by default every task is
+*staged* where no worker reads it and then *committed* in one atomic step, so a scatter that
+raises has scheduled nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import replace
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
+
+from .execution import (
+    Disposition,
+    Execution,
+    TaskCall,
+    TaskFunction,
+    check_key,
+    check_when,
+    from_micros,
+    new_key,
+    to_micros,
+    utc_now,
+)
+from .stores.base import Entry, Store, StoreError
+
+if TYPE_CHECKING:
+    from .docket import Docket
+
+P = ParamSpec("P")
+
+DEFAULT_CHUNK = 5_000
+LEVEL_SLICES = 500
+"""A levelled scatter reads the existing load in at most this many slices of its window."""
+
+Progress = Callable[[int, int], object]
+Seed = int | str | bytes | None
+
+
+class AgendaEntry(NamedTuple):
+    """One call recorded on an agenda (unpacks like a 4-tuple)."""
+
+    function: TaskFunction | str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    key: str | None
+
+
+class ScatterError(StoreError):
+    """A streamed scatter (``atomic=False``) stopped part-way.
+
+    ``scheduled`` holds the executions that were written before it stopped (they stay
+    scheduled); ``executions`` holds one execution per entry, those never written marked
+    ``FAILED``. The cause is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, scatter_id: str, executions: list[Execution]) -> None:
+        super().__init__(message)
+        self.scatter_id = scatter_id
+        self.executions = executions
+        self.scheduled = [e for e in executions if e.disposition is Disposition.SCHEDULED]
+
+
+class Scattered(list[Execution]):
+    """What `Agenda.scatter` returns: one execution per entry, in order, plus the scatter's
+    id (None for an empty agenda, which writes nothing)."""
+
+    def __init__(self, executions: Sequence[Execution] = (), scatter_id: str | None = None):
+        super().__init__(executions)
+        self.scatter_id = scatter_id
+
+
+# -- the pure planning functions -------------------------------------------------------------
+
+
+def window_length(
+    count: int,
+    over: timedelta | None = None,
+    rate: float | None = None,
+    every: timedelta | None = None,
+) -> int:
+    """The window in microseconds: ``over`` itself, or what ``count`` tasks need at one per
+    ``every`` (or ``rate`` per second) from the first to the last. Exactly one must be given;
+    each is checked here, with an error naming it and its value."""
+    given = [
+        name
+        for name, value in (("over", over), ("rate", rate), ("every", every))
+        if value is not None
+    ]
+    if len(given) != 1:
+        shown = ", ".join(given) if given else "none"
+        raise ValueError(f"give exactly one of over=, rate= or every=, got {shown}")
+    gaps = max(count - 1, 0)
+    if over is not None:
+        return _micros(_positive(over, "over"))
+    if every is not None:
+        return gaps * _micros(_positive(every, "every"))
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise TypeError(f"rate must be a number of tasks per second, got {rate!r}")
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(
+            f"rate must be a positive, finite number of tasks per second, got {rate!r}"
+        )
+    return round(gaps * 1_000_000 / rate)
+
+
+def plan_offsets(
+    count: int,
+    window: int,
+    jitter: int = 0,
+    rng: random.Random | None = None,
+    existing: Sequence[int] | None = None,
+) -> list[int]:
+    """Where each of ``count`` tasks goes, in microseconds from the window's start.
+
+    Evenly spaced, both ends included (one task alone sits in the middle), or, given the
+    ``existing`` load per equal slice of the window, water-filled into its valleys. Jitter
+    then moves each task by an independent uniform offset in ``[-jitter, +jitter]`` and
+    clamps it back into ``[0, window]``: a jittered task never leaves its window.
+    """
+    if count <= 0:
+        return []
+    if existing is not None and window > 0 and len(existing) > 0:
+        offsets = _levelled(count, window, existing)
+    elif count == 1:
+        offsets = [window // 2]
+    else:
+        offsets = [i * window // (count - 1) for i in range(count)]
+    if jitter > 0:
+        rng = rng or random.Random()
+        offsets = [
+            min(window, max(0, offset + round(rng.uniform(-jitter, jitter)))) for offset in offsets
+        ]
+    return offsets
+
+
+def level_shares(existing: Sequence[int], count: int) -> list[int]:
+    """How many of ``count`` new tasks each slice gets so that existing + new is as flat as
+    possible: the lowest slices are filled to a common level first (water-filling), and the
+    fractions left are handed out by largest remainder, earliest slice first on ties."""
+    lowest = sorted(existing)
+    below = 0
+    level = Fraction(0)
+    for filled, height in enumerate(lowest, start=1):
+        below += height
+        level = Fraction(count + below, filled)
+        if filled == len(lowest) or level <= lowest[filled]:
+            break
+    exact = [max(Fraction(0), level - height) for height in existing]
+    shares = [math.floor(share) for share in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda b: (shares[b] - exact[b], b))
+    for b in by_remainder[: count - sum(shares)]:
+        shares[b] += 1
+    return shares
+
+
+def _levelled(count: int, window: int, existing: Sequence[int]) -> list[int]:
+    slices = len(existing)
+    edges = [window * b // slices for b in range(slices + 1)]
+    offsets: list[int] = []
+    for b, share in enumerate(level_shares(existing, count)):
+        low, width = edges[b], edges[b + 1] - edges[b]
+        # Centred in equal sub-slices, so neighbouring slices' tasks never bunch at an edge.
+        offsets.extend(low + (2 * k + 1) * width // (2 * share) for k in range(share))
+    return offsets
+
+
+def level_slices(count: int, window: int) -> int:
+    return max(1, min(LEVEL_SLICES, count, window))
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _positive(value: object, name: str) -> timedelta:
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{name} must be a timedelta, got {value!r}")
+    if value <= timedelta(0):
+        raise ValueError(f"{name} must be a positive duration, got {value}")
+    return value
+
+
+def _jitter(value: object) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, timedelta):
+        raise TypeError(f"jitter must be a timedelta, got {value!r}")
+    if value < timedelta(0):
+        raise ValueError(f"jitter must be a non-negative duration, got {value}")
+    return _micros(value)
+
+
+def _seed(value: object) -> Seed:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | str | bytes)):
+        raise TypeError(f"seed must be an int, str, bytes or None, got {value!r}")
+    return value
+
+
+def _end(start: datetime, window: int) -> datetime:
+    try:
+        return start + timedelta(microseconds=window)
+    except OverflowError:
+        raise ValueError(
+            f"the window ({timedelta(microseconds=window)} from start={start}) ends past the "
+            "last date a datetime can hold"
+        ) from None
+
+
+def check_scatter_id(scatter_id: object) -> str:
+    if not isinstance(scatter_id, str):
+        raise TypeError(f"scatter_id must be a string, got {scatter_id!r}")
+    if not scatter_id or len(scatter_id) > 200 or any(c in scatter_id for c in "{}*?[]\n\r\0"):
+        raise ValueError(
+            f"scatter_id must be 1 to 200 characters without braces, globs or line breaks, "
+            f"got {scatter_id!r}"
+        )
+    return scatter_id
+
+
+# -- the agenda ------------------------------------------------------------------------------
+
+
+class Agenda:
+    """A batch of task calls to scatter over a window of time.
+
+    ``agenda.add(fn, key=...)(*args, **kwargs)`` records a call; ``await agenda.scatter(docket,
+    over=timedelta(minutes=10))`` schedules them all, evenly spaced. An agenda can be scattered
+    again (and again) and cleared; it never holds store state itself.
+    """
+
+    stage_ttl = timedelta(minutes=10)
+    """How long a staged, uncommitted scatter survives after its last chunk was written."""
+
+    members_grace = timedelta(hours=1)
+    """How long after its window ends a scatter can still be cancelled by id."""
+
+    def __init__(self) -> None:
+        self._entries: list[AgendaEntry] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[AgendaEntry]:
+        return iter(list(self._entries))
+
+    def __repr__(self) -> str:
+        return f"Agenda({len(self._entries)} entries)"
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    @overload
+    def add(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        key: str | None = None,
+    ) -> Callable[P, None]: ...
+
+    @overload
+    def add(self, function: str, key: str | None = None) -> Callable[..., None]: ...
+
+    def add(self, function: TaskFunction | str, key: str | None = None) -> Callable[..., None]:
+        """Record a call: ``agenda.add(fn, key="a")(*args, **kwargs)``.
+
+        ``function`` is a task function or the name of one registered on the docket it will
+        be scattered to. ``key`` makes the scheduled task idempotent; a ``key=`` passed to the
+        second call is an ordinary argument of the task.
+        """
+        if not isinstance(function, str) and not callable(function):
+            raise TypeError(f"function must be a callable or a task name, got {function!r}")
+        if isinstance(function, str) and not function:
+            raise ValueError("function must not be an empty task name, got ''")
+        if key is not None:
+            check_key(key)
+
+        def record(*args: Any, **kwargs: Any) -> None:
+            self._entries.append(AgendaEntry(function, args, kwargs, key))
+
+        return record
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan(
+        self,
+        over: timedelta | None = None,
+        start: datetime | None = None,
+        jitter: timedelta | None = None,
+        *,
+        seed: Seed = None,
+        rate: float | None = None,
+        every: timedelta | None = None,
+        existing: Sequence[int] | None = None,
+    ) -> list[datetime]:
+        """When each entry would be scheduled, in entry order, without writing anything.
+
+        The same arguments and ``seed`` give the same times as `scatter`. ``existing`` is
+        the load already scheduled in equal slices of the window (what `scatter(level=True)`
+        reads from the store); given it, the plan is levelled around that load.
+        ``start`` defaults to now on this machine's clock.
+        """
+        start, window, jitter_us, seed = self._check_plan(over, start, jitter, seed, rate, every)
+        if existing is not None:
+            existing = [int(n) for n in existing]
+            if any(n < 0 for n in existing):
+                raise ValueError(f"existing must hold non-negative counts, got {existing!r}")
+        return _times(start, self._offsets(window, jitter_us, seed, existing))
+
+    def _check_plan(
+        self,
+        over: object,
+        start: object,
+        jitter: object,
+        seed: object,
+        rate: object,
+        every: object,
+    ) -> tuple[datetime, int, int, Seed]:
+        window = window_length(len(self._entries), over, rate, every)  # type: ignore[arg-type]
+        jitter_us = _jitter(jitter)
+        seed = _seed(seed)
+        begin = utc_now() if start is None else check_when(start, "start")
+        _end(begin, window)
+        return begin, window, jitter_us, seed
+
+    def _offsets(
+        self, window: int, jitter: int, seed: Seed, existing: Sequence[int] | None
+    ) -> list[int]:
+        return plan_offsets(len(self._entries), window, jitter, random.Random(seed), existing)
+
+    # -- scattering -------------------------------------------------------------------------
+
+    async def scatter(
+        self,
+        docket: Docket,
+        over: timedelta | None = None,
+        start: datetime | None = None,
+        jitter: timedelta | None = None,
+        *,
+        seed: Seed = None,
+        atomic: bool = True,
+        level: bool = False,
+        rate: float | None = None,
+        every: timedelta | None = None,
+        on_progress: Progress | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+    ) -> Scattered:
+        """Schedule every entry on ``docket``, spread over a window; one `Execution` per
+        entry, in entry order, each with its disposition.
+
+        The window is ``over`` long, or as long as the entries need at ``rate`` per second or
+        one per ``every`` (exactly one of the three). It starts at ``start`` (default: now
+        on the store's clock). With ``level=True`` the batch is placed around what is already
+        scheduled in the window so that the combined load is as flat as possible.
+
+        Every argument is checked, every task name resolved and every call serialised before
+        anything is written. ``atomic=True`` (the default) stages the batch in chunks of
+        ``chunk_size`` where no worker sees it and commits it in one step: if this raises,
+        none of its tasks was scheduled. ``atomic=False`` writes chunk by chunk and raises
+        `ScatterError` carrying what was already scheduled. ``on_progress(done, total)``
+        (plain or async) is called after each chunk; if it raises, the scatter fails.
+        """
+        window, jitter_us, seed, chunk_size = self._check_scatter(
+            docket, over, start, jitter, seed, atomic, level, rate, every, on_progress, chunk_size
+        )
+        if not self._entries:
+            return Scattered()
+        calls = self._calls(docket)
+        store = docket.store
+        now = await store.now()
+        begin = from_micros(now) if start is None else start
+        end = _end(begin, window)
+        existing = None
+        if level and window > 0:
+            slices = level_slices(len(calls), window)
+            existing = await store.histogram(to_micros(begin), to_micros(end), slices)
+
+        scatter_id = new_key()
+        offsets = self._offsets(window, jitter_us, seed, existing)
+        calls = [
+            replace(call, when=when)
+            for call, when in zip(calls, _times(begin, offsets), strict=True)
+        ]
+        executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})
+        for execution in executions:
+            execution.meta = dict(execution.meta)  # each its own, not one shared dict
+
+        members_ttl = max(to_micros(end) - now, 0) + _micros(self.members_grace)
+        write = self._commit if atomic else self._stream
+        await write(store, scatter_id, executions, entries, members_ttl, on_progress, chunk_size)
+        return Scattered(executions, scatter_id)
+
+    @staticmethod
+    async def cancel(docket: Docket, scatter_id: str) -> int:
+        """Cancel every task of the scatter ``scatter_id`` that has not started: remove it
+        from the schedule (running tasks finish). A key scheduled again since at another time
+        is left alone. Works until the scatter's window ended `members_grace` ago. Returns how
+        many tasks were removed."""
+        return await docket.store.cancel_batch(check_scatter_id(scatter_id))
+
+    def _check_scatter(
+        self,
+        docket: object,
+        over: object,
+        start: object,
+        jitter: object,
+        seed: object,
+        atomic: object,
+        level: object,
+        rate: object,
+        every: object,
+        on_progress: object,
+        chunk_size: object,
+    ) -> tuple[int, int, Seed, int]:
+        from .docket import Docket
+
+        if not isinstance(docket, Docket):
+            raise TypeError(f"docket must be a Docket, got {docket!r}")
+        window = window_length(len(self._entries), over, rate, every)  # type: ignore[arg-type]
+        jitter_us = _jitter(jitter)
+        checked_seed = _seed(seed)
+        if start is not None:
+            _end(check_when(start, "start"), window)
+        for name, flag in (("atomic", atomic), ("level", level)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        if on_progress is not None and not callable(on_progress):
+            raise TypeError(f"on_progress must be callable(done, total), got {on_progress!r}")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        return window, jitter_us, checked_seed, chunk_size
+
+    def _calls(self, docket: Docket) -> list[TaskCall]:
+        # Every name is resolved before any function is registered, so a KeyError leaves the
+        # docket exactly as it was.
+        for index, entry in enumerate(self._entries):
+            if isinstance(entry.function, str) and entry.function not in docket.tasks:
+                known = ", ".join(sorted(docket.tasks)) or "none"
+                raise KeyError(
+                    f"agenda entry {index}: unknown task name {entry.function!r} "
+                    f"(registered: {known})"
+                )
+        placeholder = utc_now()
+        return [
+            docket.call(entry.function, placeholder, entry.key)(*entry.args, **entry.kwargs)
+            for entry in self._entries
+        ]
+
+    async def _commit(
+        self,
+        store: Store,
+        scatter_id: str,
+        executions: list[Execution],
+        entries: list[Entry],
+        members_ttl: int,
+        on_progress: Progress | None,
+        chunk_size: int,
+    ) -> None:
+        stage_ttl = _micros(self.stage_ttl)
+        first = _first_of_each_key(executions)
+        staged = 0
+        try:
+            for low in range(0, len(entries), chunk_size):
+                chunk = [
+                    entries[i] for i in range(low, min(low + chunk_size, len(entries))) if first[i]
+                ]
+                if chunk:
+                    staged += len(chunk)
+                    held = await store.stage_batch(scatter_id, chunk, stage_ttl)
+                    if held != staged:
+                        raise StoreError(
+                            f"scatter {scatter_id}: the stage holds {held} of {staged} tasks "
+                            "(expired or cancelled while it was written); nothing was scheduled"
+                        )
+                await _report(on_progress, min(low + chunk_size, len(entries)), len(entries))
+            skipped = set(await store.commit_batch(scatter_id, staged, members_ttl))
+        except BaseException:
+            # Best effort: the stage's TTL is the backstop when the store is unreachable.
+            with suppress(Exception):
+                await store.discard_batch(scatter_id)
+            raise
+        for execution, is_first in zip(executions, first, strict=True):
+            written = is_first and execution.key not in skipped
+            execution.disposition = (
+                Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
+            )
+
+    async def _stream(
+        self,
+        store: Store,
+        scatter_id: str,
+        executions: list[Execution],
+        entries: list[Entry],
+        members_ttl: int,
+        on_progress: Progress | None,
+        chunk_size: int,
+    ) -> None:
+        for low in range(0, len(entries), chunk_size):
+            high = min(low + chunk_size, len(entries))
+            try:
+                written = await store.schedule_batch(scatter_id, entries[low:high], members_ttl)
+                for execution, flag in zip(executions[low:high], written, strict=True):
+                    execution.disposition = (
+                        Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
+                    )
+                await _report(on_progress, high, len(entries))
+            except Exception as error:
+                for execution in executions:
+                    if execution.disposition is Disposition.LOADED:
+                        execution.disposition = Disposition.FAILED
+                        execution.schedule_exception = error
+                done = sum(e.disposition is Disposition.SCHEDULED for e in executions)
+                raise ScatterError(
+                    f"scatter {scatter_id} stopped after scheduling {done} of "
+                    f"{len(executions)} tasks: {error}",
+                    scatter_id,
+                    executions,
+                ) from error
+
+
+def _times(start: datetime, offsets: Sequence[int]) -> list[datetime]:
+    return [start + timedelta(microseconds=offset) for offset in offsets]
+
+
+def _first_of_each_key(executions: Sequence[Execution]) -> list[bool]:
+    # A key twice in one agenda behaves as two adds would: the first wins.
+    seen: set[str] = set()
+    first: list[bool] = []
+    for execution in executions:
+        first.append(execution.key not in seen)
+        seen.add(execution.key)
+    return first
+
+
+async def _report(on_progress: Progress | None, done: int, total: int) -> None:
+    if on_progress is None:
+        return
+    result = on_progress(done, total)
+    if inspect.isawaitable(result):
+        await result

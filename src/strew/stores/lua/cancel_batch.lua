@@ -1,0 +1,28 @@
+-- Remove what is left of a batch from the schedule, and forget the batch.
+-- KEYS: 1 schedule, 2 payloads, 3 members (zset key -> due), 4 stage dues, 5 stage payloads
+-- Returns how many scheduled tasks were removed.
+local schedule, payloads, members = KEYS[1], KEYS[2], KEYS[3]
+local PAGE = 1000
+local removed = 0
+local count = redis.call('ZCARD', members)
+for offset = 0, count - 1, PAGE do
+  local page = redis.call('ZRANGE', members, offset, offset + PAGE - 1, 'WITHSCORES')
+  local keys = {}
+  for i = 1, #page, 2 do keys[#keys + 1] = page[i] end
+  local current = redis.call('ZMSCORE', schedule, unpack(keys))
+  local doomed = {}
+  for j, key in ipairs(keys) do
+    -- Only the schedule this batch wrote: a key scheduled again since at another time (a
+    -- replace, a retry) belongs to someone else now.
+    if current[j] and tonumber(current[j]) == tonumber(page[2 * j]) then
+      doomed[#doomed + 1] = key
+    end
+  end
+  if #doomed > 0 then
+    removed = removed + redis.call('ZREM', schedule, unpack(doomed))
+    redis.call('HDEL', payloads, unpack(doomed))
+  end
+end
+-- A stage still being written loses its entries, so its commit fails instead of writing.
+redis.call('DEL', members, KEYS[4], KEYS[5])
+return removed

@@ -1,0 +1,66 @@
+-- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage is
+-- not what the producer wrote) none of it.
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage dues, 5 stage payloads, 6 members
+-- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms)
+-- Returns the keys skipped because they were already scheduled or running.
+local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
+local dues, staged, members = KEYS[4], KEYS[5], KEYS[6]
+
+local count = redis.call('ZCARD', dues)
+if count ~= tonumber(ARGV[2]) then
+  -- Part of the stage expired or was cancelled: writing the rest would be a partial scatter.
+  redis.call('DEL', dues, staged)
+  return redis.error_reply('STAGE_INCOMPLETE the stage holds ' .. count .. ' of ' .. ARGV[2] ..
+    ' entries (expired, discarded or cancelled); nothing was written')
+end
+
+local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
+local earliest = head[2] and tonumber(head[2]) or nil
+local wake = nil
+
+-- Pages keep every command's argument list within unpack()'s stack and make the whole move a
+-- handful of commands per thousand tasks instead of several per task.
+local PAGE = 1000
+local skipped = {}
+for offset = 0, count - 1, PAGE do
+  local page = redis.call('ZRANGE', dues, offset, offset + PAGE - 1, 'WITHSCORES')
+  local keys = {}
+  for i = 1, #page, 2 do keys[#keys + 1] = page[i] end
+  local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
+  local running = redis.call('ZMSCORE', leases, unpack(keys))
+  local bodies = redis.call('HMGET', staged, unpack(keys))
+  local zargs, hargs = {}, {}
+  for j, key in ipairs(keys) do
+    if scheduled[j] or running[j] then
+      skipped[#skipped + 1] = key
+    else
+      local due = page[2 * j]
+      zargs[#zargs + 1] = due
+      zargs[#zargs + 1] = key
+      hargs[#hargs + 1] = key
+      hargs[#hargs + 1] = bodies[j]
+      local at = tonumber(due)
+      if earliest == nil or at < earliest then
+        earliest = at
+        wake = due
+      end
+    end
+  end
+  if #zargs > 0 then
+    redis.call('ZADD', schedule, unpack(zargs))
+    redis.call('HSET', payloads, unpack(hargs))
+  end
+end
+
+-- What is left of the stage's dues is exactly the written keys: it becomes the members index.
+for first = 1, #skipped, PAGE do
+  redis.call('ZREM', dues, unpack(skipped, first, math.min(first + PAGE - 1, #skipped)))
+end
+redis.call('DEL', staged)
+if redis.call('EXISTS', dues) == 1 then
+  redis.call('RENAME', dues, members)
+  redis.call('PEXPIRE', members, ARGV[3])
+end
+
+if wake then redis.call('PUBLISH', ARGV[1], wake) end
+return skipped

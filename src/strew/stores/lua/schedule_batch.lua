@@ -1,0 +1,51 @@
+-- Schedule one chunk of a streamed batch (as schedule.lua without replace) and remember the
+-- keys it wrote as the batch's members, in one step.
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 members (zset key -> due)
+-- ARGV: 1 wake channel, 2 members ttl (ms), then key, due, payload triples.
+-- Returns one 1/0 per entry: 1 when written, 0 when its key was already scheduled or running.
+local schedule, payloads, leases, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
+local earliest = head[2] and tonumber(head[2]) or nil
+local wake = nil
+
+local PAGE = 1000
+local written = {}
+local seen = {}  -- a key twice in one chunk: the first one wins, as with separate adds
+for first = 3, #ARGV, 3 * PAGE do
+  local last = math.min(first + 3 * PAGE - 1, #ARGV)
+  local keys = {}
+  for i = first, last, 3 do keys[#keys + 1] = ARGV[i] end
+  local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
+  local running = redis.call('ZMSCORE', leases, unpack(keys))
+  local zargs, hargs = {}, {}
+  for j, key in ipairs(keys) do
+    local i = first + 3 * (j - 1)
+    if scheduled[j] or running[j] or seen[key] then
+      written[#written + 1] = 0
+    else
+      seen[key] = true
+      zargs[#zargs + 1] = ARGV[i + 1]
+      zargs[#zargs + 1] = key
+      hargs[#hargs + 1] = key
+      hargs[#hargs + 1] = ARGV[i + 2]
+      written[#written + 1] = 1
+      local at = tonumber(ARGV[i + 1])
+      if earliest == nil or at < earliest then
+        earliest = at
+        wake = ARGV[i + 1]
+      end
+    end
+  end
+  if #zargs > 0 then
+    redis.call('ZADD', schedule, unpack(zargs))
+    redis.call('HSET', payloads, unpack(hargs))
+    redis.call('ZADD', members, unpack(zargs))
+  end
+end
+if redis.call('EXISTS', members) == 1 then
+  redis.call('PEXPIRE', members, ARGV[2])
+end
+
+if wake then redis.call('PUBLISH', ARGV[1], wake) end
+return written
