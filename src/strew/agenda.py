@@ -440,13 +440,19 @@ class Agenda:
 
     def _calls(self, docket: Docket) -> list[TaskCall]:
         # Every name is resolved before any function is registered, so a KeyError leaves the
-        # docket exactly as it was.
+        # docket exactly as it was; a name that a function on this agenda brings along counts.
+        known = set(docket.tasks)
+        known.update(
+            getattr(entry.function, "__name__", "")
+            for entry in self._entries
+            if not isinstance(entry.function, str)
+        )
         for index, entry in enumerate(self._entries):
-            if isinstance(entry.function, str) and entry.function not in docket.tasks:
-                known = ", ".join(sorted(docket.tasks)) or "none"
+            if isinstance(entry.function, str) and entry.function not in known:
+                registered = ", ".join(sorted(docket.tasks)) or "none"
                 raise KeyError(
                     f"agenda entry {index}: unknown task name {entry.function!r} "
-                    f"(registered: {known})"
+                    f"(registered: {registered})"
                 )
         placeholder = utc_now()
         return [
