@@ -12,6 +12,7 @@ import typer
 
 from .. import __version__
 from .clear import clear
+from .scatter import scatter
 from .snapshot import snapshot
 from .worker import worker
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.command()(worker)
 app.command()(snapshot)
 app.command()(clear)
+app.command()(scatter)
 
 
 @app.command()

@@ -101,3 +101,25 @@ def clock(moment: datetime) -> str:
     """A UTC timestamp to the millisecond, the form logs use."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def count_into_slices(
+    moments: Sequence[datetime], start: datetime, end: datetime, buckets: int
+) -> list[int]:
+    """How many of ``moments`` fall in each of ``buckets`` equal slices of ``[start, end]``.
+
+    The end is included (in the last slice), because a scatter puts its last task exactly
+    there; moments outside the window are not counted. A zero-length window (one task, or
+    ``every`` with a single entry) counts everything at ``start`` in the first slice.
+    """
+    if buckets < 1:
+        raise ValueError(f"buckets must be at least 1, got {buckets!r}")
+    counts = [0] * buckets
+    span = (end - start).total_seconds()
+    for moment in moments:
+        if moment < start or moment > end:
+            continue
+        offset = (moment - start).total_seconds()
+        index = 0 if span <= 0 else min(int(offset / span * buckets), buckets - 1)
+        counts[index] += 1
+    return counts

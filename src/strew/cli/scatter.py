@@ -1,0 +1,352 @@
+"""``strew scatter``: spread a file of task arguments evenly over a window of time."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..agenda import Agenda, window_length
+from ..docket import DEFAULT_URL, Docket
+from ..execution import Disposition, from_micros, utc_now
+from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
+from .durations import duration, format_duration, positive_duration
+from .loading import TaskImportError, import_tasks
+from .render import clock, count_into_slices, histogram, offset_labels
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    key: str | None
+
+
+class ArgsFileError(ValueError):
+    """A line of the arguments file that is not one task's arguments; names the line."""
+
+
+def parse_args_lines(lines: Iterable[str], source: str, function: Callable[..., Any]) -> list[Line]:
+    """One `Line` per non-blank line: a JSON array is the positional arguments, a JSON object
+    holds ``"args"`` (array), ``"kwargs"`` (object) and ``"key"`` (string), each optional.
+
+    Every line is also checked against ``function``'s signature, so a batch whose 9,000th line
+    lacks an argument fails here, before anything is written, instead of in a worker later.
+    """
+    try:
+        signature: inspect.Signature | None = inspect.signature(function)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        signature = None
+    parsed: list[Line] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        where = f"{source} line {number}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ArgsFileError(f"{where}: not JSON ({error.msg}): {text.strip()[:80]!r}") from None
+        line = _line(value, where)
+        if signature is not None:
+            try:
+                signature.bind(*line.args, **line.kwargs)
+            except TypeError as error:
+                raise ArgsFileError(
+                    f"{where}: the arguments do not fit {function.__name__}{signature}: {error}"
+                ) from None
+        parsed.append(line)
+    return parsed
+
+
+def _line(value: object, where: str) -> Line:
+    if isinstance(value, list):
+        return Line(tuple(value), {}, None)
+    if not isinstance(value, dict):
+        raise ArgsFileError(
+            f"{where}: expected a JSON array of arguments or an object with "
+            f'"args", "kwargs" and "key", got {type(value).__name__} {value!r}'
+        )
+    unknown = sorted(set(value) - {"args", "kwargs", "key"})
+    if unknown:
+        raise ArgsFileError(
+            f'{where}: unknown field(s) {", ".join(map(repr, unknown))}; use "args", '
+            f'"kwargs" and "key"'
+        )
+    args = value.get("args", [])
+    kwargs = value.get("kwargs", {})
+    key = value.get("key")
+    if not isinstance(args, list):
+        raise ArgsFileError(f'{where}: "args" must be a JSON array, got {args!r}')
+    if not isinstance(kwargs, dict):
+        raise ArgsFileError(f'{where}: "kwargs" must be a JSON object, got {kwargs!r}')
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ArgsFileError(f'{where}: "key" must be a non-empty string, got {key!r}')
+    return Line(tuple(args), dict(kwargs), key)
+
+
+def _start(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2030-01-01T09:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no time zone: add Z or an offset such as +02:00")
+    return moment
+
+
+def scatter(
+    task: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:FUNCTION",
+            envvar="STREW_TASK",
+            help="The task function, as an import string (workers must know it by the same name).",
+            show_default=False,
+        ),
+    ],
+    args_file: Annotated[
+        Path,
+        typer.Option(
+            "--args-file",
+            envvar="STREW_ARGS_FILE",
+            help='One task per line: a JSON array of arguments, or {"args": [...], '
+            '"kwargs": {...}, "key": "..."}. "-" reads standard input.',
+            allow_dash=True,
+        ),
+    ],
+    over: Annotated[
+        timedelta | None,
+        typer.Option(
+            "--over",
+            envvar="STREW_OVER",
+            parser=positive_duration,
+            metavar="DURATION",
+            help="The window's length (give --over, --rate or --every).",
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate",
+            envvar="STREW_RATE",
+            help="Tasks per second; the window is as long as the batch needs.",
+        ),
+    ] = None,
+    every: Annotated[
+        timedelta | None,
+        typer.Option(
+            "--every",
+            envvar="STREW_EVERY",
+            parser=positive_duration,
+            metavar="DURATION",
+            help="One task per this long; the window is as long as the batch needs.",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            envvar="STREW_START",
+            metavar="ISO-TIME",
+            help="When the window opens, e.g. 2030-01-01T09:00:00Z \\[default: now].",
+            show_default=False,
+        ),
+    ] = None,
+    jitter: Annotated[
+        timedelta | None,
+        typer.Option(
+            "--jitter",
+            envvar="STREW_JITTER",
+            parser=duration,
+            metavar="DURATION",
+            help="Move each task by a random amount up to this, staying in the window.",
+        ),
+    ] = None,
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            "--seed",
+            envvar="STREW_SEED",
+            help="Makes the jitter repeatable: the same seed plans the same times.",
+        ),
+    ] = None,
+    level: Annotated[
+        bool,
+        typer.Option(
+            "--level",
+            envvar="STREW_LEVEL",
+            help="Place the batch around what is already scheduled, to flatten the total load.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            envvar="STREW_DRY_RUN",
+            help="Only plan and draw the load; write nothing.",
+        ),
+    ] = False,
+    buckets: Annotated[
+        int,
+        typer.Option(
+            "--buckets",
+            envvar="STREW_BUCKETS",
+            min=1,
+            max=1000,
+            help="How many slices the load histogram cuts the window into.",
+        ),
+    ] = 24,
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+) -> None:
+    """Scatter one task per line of an arguments file evenly over a window of time.
+
+    Everything is read and checked first (a bad line names its number and nothing is
+    written); the batch is then written all-or-nothing, with a progress bar, and the planned
+    load is drawn as a histogram.
+    """
+    try:
+        functions = import_tasks(task)
+    except TaskImportError as error:
+        fail(f"MODULE:FUNCTION: {error}", EXIT_USAGE)
+    if len(functions) != 1:
+        fail(f"{task!r} names {len(functions)} functions; scatter needs exactly one", EXIT_USAGE)
+    [function] = functions
+    begin = _start(start)
+    try:
+        lines = _read(args_file, function)
+    except ArgsFileError as error:
+        fail(str(error), EXIT_USAGE)
+    except OSError as error:
+        fail(f"--args-file: cannot read {str(args_file)!r}: {error.strerror}", EXIT_USAGE)
+    agenda = Agenda()
+    for line in lines:
+        agenda.add(function, key=line.key)(*line.args, **line.kwargs)
+    chosen_seed: int | str | None = None
+    if seed is not None:
+        chosen_seed = int(seed) if seed.lstrip("-").isdigit() else seed
+    # A dry run plans from this machine's clock; a real scatter from the store's.
+    plan_start = begin or utc_now()
+    try:
+        window = window_length(len(agenda), over, rate, every)
+        # Planning once here checks every remaining argument before the store is touched.
+        planned = agenda.plan(over, plan_start, jitter, seed=chosen_seed, rate=rate, every=every)
+    except (TypeError, ValueError) as error:
+        fail(f"{_as_options(str(error))}", EXIT_USAGE)
+    if not lines:
+        Console().print(f"{args_file}: no tasks (the file has no lines); nothing to scatter.")
+        return
+    if dry_run:
+        _draw(Console(), planned, plan_start, window, buckets, dry_run=True)
+        return
+    run(
+        _scatter(agenda, url, docket, over, rate, every, begin, jitter, chosen_seed, level, buckets)
+    )
+
+
+def _as_options(message: str) -> str:
+    # The agenda speaks in keyword arguments; on the command line they are options.
+    for name in ("over", "rate", "every", "jitter", "start"):
+        message = message.replace(f"{name}=", f"--{name}").replace(f"{name} must", f"--{name} must")
+    return message
+
+
+def _read(path: Path, function: Callable[..., Any]) -> list[Line]:
+    if str(path) == "-":
+        import sys
+
+        return parse_args_lines(sys.stdin, "stdin", function)
+    with path.open(encoding="utf-8") as file:
+        return parse_args_lines(file, str(path), function)
+
+
+async def _scatter(
+    agenda: Agenda,
+    url: str,
+    name: str,
+    over: timedelta | None,
+    rate: float | None,
+    every: timedelta | None,
+    start: datetime | None,
+    jitter: timedelta | None,
+    seed: int | str | None,
+    level: bool,
+    buckets: int,
+) -> None:
+    console = Console()
+    async with Docket(name, url) as docket:
+        # The window opens at the store's "now" (as scatter would choose), fixed here so the
+        # histogram below is drawn over exactly the window that was planned.
+        begin = start or from_micros(await docket.store.now())
+        with Progress(
+            TextColumn("writing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            bar = progress.add_task("writing", total=len(agenda))
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            scattered = await agenda.scatter(
+                docket,
+                over,
+                begin,
+                jitter,
+                seed=seed,
+                level=level,
+                rate=rate,
+                every=every,
+                on_progress=on_progress,
+            )
+    outcomes = Counter(execution.disposition for execution in scattered)
+    when = [execution.when for execution in scattered]
+    console.print(
+        f"Scattered {len(scattered):,} task{'' if len(scattered) == 1 else 's'} of "
+        f"{scattered[0].function_name} on docket {name} at {safe_url(url)}: "
+        f"{outcomes[Disposition.SCHEDULED]:,} scheduled, "
+        f"{outcomes[Disposition.ALREADY_SCHEDULED]:,} already scheduled (kept). "
+        f"Scatter id {scattered.scatter_id}.",
+        soft_wrap=True,
+    )
+    window = window_length(len(agenda), over, rate, every)
+    _draw(console, when, begin, window, buckets, dry_run=False)
+
+
+def _draw(
+    console: Console,
+    planned: list[datetime],
+    start: datetime,
+    window: int,
+    buckets: int,
+    *,
+    dry_run: bool,
+) -> None:
+    end = start + timedelta(microseconds=window)
+    if window <= 0:
+        buckets = 1  # a single task: one slice at its moment
+    counts = count_into_slices(planned, start, end, buckets)
+    labels = offset_labels(start, end, buckets) if window > 0 else ["+0s"]
+    step = format_duration((end - start) / buckets)
+    title = (
+        f"{'Planned (dry run, nothing written)' if dry_run else 'Planned'} load: "
+        f"{len(planned):,} tasks over {format_duration(end - start)} from {clock(start)}, "
+        f"{buckets} slice{'' if buckets == 1 else 's'} of {step}"
+    )
+    console.print(histogram(counts, labels, title=title))
