@@ -46,6 +46,11 @@ def parse_args_lines(lines: Iterable[str], source: str, function: Callable[..., 
         signature: inspect.Signature | None = inspect.signature(function)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         signature = None
+    # Parameters without their annotations: "visit(url, depth=1)" reads better in an error.
+    shown = ", ".join(
+        str(parameter.replace(annotation=inspect.Parameter.empty))
+        for parameter in (signature.parameters.values() if signature else ())
+    )
     parsed: list[Line] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -61,7 +66,7 @@ def parse_args_lines(lines: Iterable[str], source: str, function: Callable[..., 
                 signature.bind(*line.args, **line.kwargs)
             except TypeError as error:
                 raise ArgsFileError(
-                    f"{where}: the arguments do not fit {function.__name__}{signature}: {error}"
+                    f"{where}: the arguments do not fit {function.__name__}({shown}): {error}"
                 ) from None
         parsed.append(line)
     return parsed
@@ -99,11 +104,9 @@ def _start(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO 8601 time such as 2030-01-01T09:00:00Z"
-        ) from None
+        fail(f"--start: {value!r} is not an ISO 8601 time such as 2030-01-01T09:00:00Z", EXIT_USAGE)
     if moment.tzinfo is None:
-        raise typer.BadParameter(f"{value!r} has no time zone: add Z or an offset such as +02:00")
+        fail(f"--start: {value!r} has no time zone: add Z or an offset such as +02:00", EXIT_USAGE)
     return moment
 
 

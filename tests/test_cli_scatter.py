@@ -1,0 +1,223 @@
+"""``strew scatter``: a file of arguments spread over a window, through a real process."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from strew import Docket
+from strew.cli.render import count_into_slices
+from strew.cli.scatter import ArgsFileError, parse_args_lines
+
+from . import helpers
+from .test_cli import flat, strew
+
+TASKS = """
+async def visit(url: str, depth: int = 1) -> None: ...
+"""
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return helpers.test_redis_url()
+
+
+@pytest.fixture
+async def redis_docket(docket_name: str, redis_url: str) -> AsyncIterator[Docket]:
+    async with Docket(docket_name, redis_url) as docket:
+        yield docket
+        await docket.store.destroy()
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert [key async for key in client.scan_iter(match=f"strew:{{{docket_name}}}:*")] == []
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> tuple[Path, str]:
+    """A directory holding a task module (by a unique name) and nothing else."""
+    name = f"strew_cli_scatter_tasks_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(TASKS)
+    return tmp_path, f"{name}:visit"
+
+
+def write_lines(path: Path, count: int) -> Path:
+    path.write_text("".join(json.dumps([f"https://example.test/{i}"]) + "\n" for i in range(count)))
+    return path
+
+
+# -- the arguments file, in-process ------------------------------------------------------------
+
+
+async def visit(url: str, depth: int = 1) -> None: ...
+
+
+def test_each_line_is_an_array_of_arguments_or_an_object_with_args_kwargs_and_key() -> None:
+    lines = parse_args_lines(
+        [
+            '["a"]\n',
+            "\n",
+            '{"args": ["b"], "kwargs": {"depth": 2}, "key": "b-2"}\n',
+            '{"kwargs": {"url": "c"}}\n',
+        ],
+        "items.jsonl",
+        visit,
+    )
+    assert [(line.args, line.kwargs, line.key) for line in lines] == [
+        (("a",), {}, None),
+        (("b",), {"depth": 2}, "b-2"),
+        ((), {"url": "c"}, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "complaint"),
+    [
+        ("[oops", "not JSON"),
+        ('"just a string"', "expected a JSON array of arguments or an object"),
+        ('{"arguments": []}', "unknown field(s) 'arguments'"),
+        ('{"args": "a"}', '"args" must be a JSON array'),
+        ('{"args": ["a"], "kwargs": []}', '"kwargs" must be a JSON object'),
+        ('{"args": ["a"], "key": 5}', '"key" must be a non-empty string'),
+        ("[]", "the arguments do not fit visit(url, depth=1): missing a required argument"),
+        ('["a", 1, 2]', "too many positional arguments"),
+    ],
+)
+def test_a_bad_line_is_an_error_naming_the_file_and_line_number(bad: str, complaint: str) -> None:
+    with pytest.raises(ArgsFileError) as caught:
+        parse_args_lines(['["fine"]\n', "\n", bad + "\n"], "items.jsonl", visit)
+    assert str(caught.value).startswith("items.jsonl line 3: ")
+    assert complaint in str(caught.value)
+
+
+def test_planned_times_are_counted_into_slices_with_the_end_included() -> None:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    end = start + timedelta(minutes=10)
+    moments = [start + timedelta(minutes=m) for m in (0, 1, 4.99, 5, 10)]
+    assert count_into_slices(moments, start, end, 2) == [3, 2]
+    assert count_into_slices([start - timedelta(1), end + timedelta(1)], start, end, 2) == [0, 0]
+    assert count_into_slices([start, start], start, start, 3) == [2, 0, 0]
+
+
+# -- through the command -----------------------------------------------------------------------
+
+
+async def test_a_dry_run_plans_and_draws_without_writing(
+    redis_docket: Docket, redis_url: str, workdir: tuple[Path, str]
+) -> None:
+    directory, task = workdir
+    items = write_lines(directory / "items.jsonl", 120)
+    result = await strew(
+        "scatter",
+        task,
+        "--over",
+        "1h",
+        "--jitter",
+        "5s",
+        "--seed",
+        "7",
+        "--buckets",
+        "6",
+        "--start",
+        "2030-01-01T09:00:00Z",
+        "--args-file",
+        str(items),
+        "--dry-run",
+        "--url",
+        redis_url,
+        "--docket",
+        redis_docket.name,
+        cwd=directory,
+    )
+    assert result.code == 0, result.err
+    assert "Planned (dry run, nothing written) load: 120 tasks over 1h" in result.out
+    assert "from 2030-01-01 09:00:00.000Z, 6 slices of 10m" in result.out
+    rows = [line.split() for line in result.out.splitlines() if line.strip().startswith("+")]
+    assert [row[0] for row in rows] == ["+0s", "+10m", "+20m", "+30m", "+40m", "+50m"]
+    assert sum(int(row[-1]) for row in rows) == 120
+    assert (await redis_docket.snapshot()).total_tasks == 0
+
+
+async def test_a_scatter_writes_every_line_over_the_window(
+    redis_docket: Docket, redis_url: str, workdir: tuple[Path, str]
+) -> None:
+    directory, task = workdir
+    items = write_lines(directory / "items.jsonl", 99)
+    with items.open("a") as file:
+        file.write(json.dumps({"args": ["keyed"], "kwargs": {"depth": 3}, "key": "the-key"}))
+    start = datetime(2030, 1, 1, 9, tzinfo=UTC)
+    env = {"STREW_URL": redis_url, "STREW_DOCKET": redis_docket.name, "STREW_OVER": "10m"}
+    args = ("scatter", task, "--args-file", str(items), "--start", start.isoformat())
+    result = await strew(*args, "--buckets", "4", env=env, cwd=directory)
+    assert result.code == 0, result.err
+    assert f"Scattered 100 tasks of visit on docket {redis_docket.name}" in result.out
+    assert "100 scheduled, 0 already scheduled" in result.out
+    assert "Planned load: 100 tasks over 10m from 2030-01-01 09:00:00.000Z" in result.out
+    snapshot = await redis_docket.snapshot(limit=1000)
+    assert snapshot.total_tasks == 100
+    times = sorted(execution.when for execution in snapshot.future)
+    assert (times[0], times[-1]) == (start, start + timedelta(minutes=10))
+    keyed = [e for e in snapshot.future if e.key == "the-key"]
+    assert [(e.function_name, e.args, e.kwargs) for e in keyed] == [
+        ("visit", ("keyed",), {"depth": 3})
+    ]
+    assert all(e.scatter_id for e in snapshot.future)
+
+    again = await strew(*args, env=env, cwd=directory)
+    assert again.code == 0, again.err
+    assert "99 scheduled, 1 already scheduled (kept)" in again.out
+
+
+async def test_a_bad_line_names_its_number_and_nothing_is_written(
+    redis_docket: Docket, redis_url: str, workdir: tuple[Path, str]
+) -> None:
+    directory, task = workdir
+    items = write_lines(directory / "items.jsonl", 10)
+    with items.open("a") as file:
+        file.write('{"args": ["x"], "kwargs": {"depht": 2}}\n')
+    result = await strew(
+        "scatter",
+        task,
+        "--rate",
+        "20",
+        "--args-file",
+        str(items),
+        "--url",
+        redis_url,
+        "--docket",
+        redis_docket.name,
+        cwd=directory,
+    )
+    assert result.code == 2
+    assert f"Error: {items} line 11: the arguments do not fit visit(" in result.err
+    assert "unexpected keyword argument 'depht'" in result.err
+    assert (await redis_docket.snapshot()).total_tasks == 0
+
+
+async def test_scatter_refuses_unclear_windows_and_times(workdir: tuple[Path, str]) -> None:
+    directory, task = workdir
+    items = write_lines(directory / "items.jsonl", 3)
+    base = ("scatter", task, "--args-file", str(items), "--dry-run")
+    neither = await strew(*base, cwd=directory)
+    assert neither.code == 2
+    assert "give exactly one of --over, --rate or --every, got none" in neither.err
+    both = await strew(*base, "--over", "5m", "--rate", "2", cwd=directory)
+    assert both.code == 2 and "got over, rate" in both.err
+    naive = await strew(*base, "--over", "5m", "--start", "2030-01-01T09:00", cwd=directory)
+    assert naive.code == 2 and "--start: '2030-01-01T09:00' has no time zone" in naive.err
+    duration = await strew(*base, "--over", "5 mins", cwd=directory)
+    assert duration.code == 2
+    assert "Invalid value for '--over'" in flat(duration.err)
+    missing = await strew(
+        "scatter", task, "--over", "5m", "--args-file", "nope.jsonl", cwd=directory
+    )
+    assert missing.code == 2 and "--args-file: cannot read 'nope.jsonl'" in missing.err
+    function = await strew(*base[:1], "nope_module_xyz:visit", *base[2:], "--over", "1m")
+    assert function.code == 2 and "no module named 'nope_module_xyz'" in function.err
