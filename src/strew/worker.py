@@ -412,7 +412,21 @@ class Worker:
         )
         wait = (claim.due - self._offset - _local_micros()) / MICROS
         if wait > 0 and not claim.redelivered:
-            await asyncio.sleep(wait)
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                # Cancelled while claimed early and waiting for its due time: acknowledge
+                # it, or its lease would lapse and another worker would run it after all.
+                if running.cancel_requested and not running.hand_back:
+                    self.stats.cancelled += 1
+                    logger.info(
+                        "%s cancelled before it started (key %s)",
+                        execution.function_name,
+                        claim.key,
+                    )
+                    self._done(claim)
+                    return
+                raise
         running.started = True
         late = (_local_micros() + self._offset - claim.due) / 1000
         if claim.redelivered:
