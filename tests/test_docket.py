@@ -251,3 +251,23 @@ def test_the_url_defaults_to_strew_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Docket("env-default").url == DEFAULT_URL
     monkeypatch.delenv("STREW_URL")
     assert Docket("env-default").url == DEFAULT_URL == "redis://localhost:6379/0"
+
+
+async def test_cancelling_a_task_claimed_early_keeps_it_from_ever_running(
+    docket: Docket,
+) -> None:
+    ran: list[str] = []
+
+    async def soon() -> None:
+        ran.append("ran")
+
+    # A long prefetch: the worker claims the task now and waits locally for its due time.
+    await docket.add(soon, when=datetime.now(UTC) + timedelta(seconds=3), key="soon")()
+    async with Worker(docket, prefetch=timedelta(seconds=30)) as worker:
+        run = asyncio.create_task(worker.run_until_finished())
+        await wait_until(lambda: "soon" in worker._running, message="the early claim")
+        await docket.cancel("soon")
+        await asyncio.wait_for(run, timeout=10)
+    assert ran == []
+    assert worker.stats.cancelled == 1
+    assert (await docket.snapshot()).total_tasks == 0
