@@ -123,3 +123,10 @@ def count_into_slices(
         index = 0 if span <= 0 else min(int(offset / span * buckets), buckets - 1)
         counts[index] += 1
     return counts
+
+
+def short_clock(moment: datetime, now: datetime) -> str:
+    """`clock` without the date when it is the same UTC day as ``now``: tables stay narrow."""
+    if moment.astimezone(UTC).date() == now.astimezone(UTC).date():
+        return clock(moment)[11:]
+    return clock(moment)

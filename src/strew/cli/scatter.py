@@ -301,6 +301,8 @@ async def _scatter(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            # Off a terminal a progress bar is noise in a log; the summary line says it all.
+            disable=not console.is_terminal,
         ) as progress:
             bar = progress.add_task("writing", total=len(agenda))
 

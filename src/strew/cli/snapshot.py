@@ -14,7 +14,7 @@ from rich.text import Text
 from ..docket import DEFAULT_URL, Docket, DocketSnapshot
 from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from .durations import format_duration, positive_duration
-from .render import clock, due_text, histogram, offset_labels, relative
+from .render import clock, due_text, histogram, offset_labels, relative, short_clock
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ARGUMENTS_WIDTH = 40
@@ -114,7 +114,7 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
     title = (
         f"Scheduled load over the next {format_duration(window)} from {clock(now)}, "
         f"{buckets} slice{'' if buckets == 1 else 's'} of {step} "
-        f"({overdue:,} already due, {later:,} later)"
+        f"({overdue:,} already due, {later:,} beyond it)"
     )
     console.print(histogram(counts, offset_labels(now, end, buckets), title=title))
 
@@ -167,7 +167,7 @@ def _scheduled_table(taken: DocketSnapshot, scheduled_total: int, now: datetime)
             execution.key,
             execution.function_name,
             _arguments(execution.call_repr(), execution.function_name),
-            clock(execution.when),
+            short_clock(execution.when, now),
             due_text(execution.when, now),
         )
     return table
