@@ -1,0 +1,1 @@
+"""Benchmarks: strew against pydocket on the same Redis. ``python -m bench`` runs them all."""

@@ -1,0 +1,342 @@
+"""What every benchmark shares: a throwaway Redis, arguments, medians, tables, JSON results.
+
+Each benchmark runs strew and pydocket against the same Redis in one process, one after the
+other (never at the same time: this is a 2-core machine and they would steal each other's
+CPU), repeats the whole comparison ``--runs`` times and reports medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+# -- arguments -------------------------------------------------------------------------------
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every benchmark takes; scripts add their own."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(
+        "--url",
+        default=None,
+        help="Redis to use (default: start a throwaway redis-server on a free loopback port)",
+    )
+    p.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
+    p.add_argument("--no-save", action="store_true", help="do not write bench/results/<name>.json")
+    return p
+
+
+# -- Redis -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def redis_server(url: str | None) -> Iterator[str]:
+    """Yield a Redis URL: ``url`` when given, else a redis-server of our own that persists
+    nothing (so timings do not include disk writes and memory figures are ours alone)."""
+    if url is not None:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not installed: apt-get install redis-server, or pass --url")
+    port = free_port()
+    directory = tempfile.mkdtemp(prefix="strew-bench-redis-")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            directory,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    served = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(served)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"redis-server on port {port} did not start") from None
+                time.sleep(0.02)
+        client.close()
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def redis_version(url: str) -> str:
+    client = redis.Redis.from_url(url)
+    try:
+        return str(client.info("server")["redis_version"])
+    finally:
+        client.close()
+
+
+async def used_memory(url: str) -> int:
+    """Redis ``used_memory`` after a full GC of our side (so nothing is still in flight)."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        info = await client.info("memory")
+        return int(info["used_memory"])
+    finally:
+        await client.aclose()
+
+
+async def delete_keys(url: str, *patterns: str) -> int:
+    """Delete every key matching the patterns (our own dockets only; never a flush)."""
+    client = aioredis.Redis.from_url(url)
+    deleted = 0
+    try:
+        for pattern in patterns:
+            batch: list[Any] = []
+            async for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += int(await client.unlink(*batch))
+                    batch = []
+            if batch:
+                deleted += int(await client.unlink(*batch))
+    finally:
+        await client.aclose()
+    return deleted
+
+
+def pydocket_url(url: str) -> str:
+    """The URL pydocket gets: redis-py 8 caps a connection pool at 100 connections, and
+    pydocket takes one per running task plus its own, so at concurrency 100 it would fail
+    with "Too many connections". Lifting the cap is configuration, not a code change."""
+    if "max_connections=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "max_connections=10000"
+
+
+def strew_patterns(name: str) -> list[str]:
+    return [f"strew:{{{name}}}:*"]
+
+
+def pydocket_patterns(name: str) -> list[str]:
+    # pydocket keeps a docket's keys under its name (with a hash tag in newer versions).
+    return [f"{name}:*", f"{{{name}}}:*", f"{{{name}}}*"]
+
+
+async def forget(url: str, name: str) -> None:
+    """Remove what either library left behind for docket ``name``."""
+    await delete_keys(url, *strew_patterns(name), *pydocket_patterns(name))
+
+
+def docket_name(bench: str, system: str) -> str:
+    return f"bench-{bench}-{system}-{uuid.uuid4().hex[:8]}"
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank: a value that was actually observed."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return float(ordered[rank - 1])
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    if denominator == 0 or denominator != denominator:  # zero or NaN
+        return float("nan")
+    return numerator / denominator
+
+
+def settle() -> None:
+    """Between measurements: collect garbage so one system does not pay for the other's."""
+    gc.collect()
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    metric: str
+    strew: float | None
+    pydocket: float | None
+    unit: str = ""
+    better: str = "higher"
+    """Which direction is better: "higher" reports strew/pydocket, "lower" pydocket/strew,
+    so a ratio above 1 always means strew is ahead."""
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.strew is None or self.pydocket is None:
+            return None
+        if self.better == "higher":
+            return ratio(self.strew, self.pydocket)
+        return ratio(self.pydocket, self.strew)
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if value != value:
+        return "nan"
+    if abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".rstrip()
+
+
+def table(title: str, rows: Sequence[Row]) -> str:
+    header = ("metric", "strew", "pydocket", "strew advantage", "target")
+    lines = [
+        (
+            row.metric,
+            fmt(row.strew, row.unit),
+            fmt(row.pydocket, row.unit),
+            "-" if row.ratio is None else f"{row.ratio:.1f}x",
+            row.target,
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=True)]
+    out = [title, ""]
+    out.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    out.append("  ".join("-" * w for w in widths))
+    for line in lines:
+        out.append(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    return "\n".join(out)
+
+
+def histogram(title: str, counts: Sequence[int], label: str = "s", width: int = 50) -> str:
+    """A text bar chart: one line per bucket."""
+    peak = max(counts) if counts else 0
+    lines = [title]
+    for i, count in enumerate(counts):
+        bar = "#" * (round(count / peak * width) if peak else 0)
+        lines.append(f"  {i:>3}{label} {count:>5} {bar}")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {}
+    for package in ("strew", "pydocket", "redis"):
+        try:
+            out[package] = version(package)
+        except Exception:
+            out[package] = "?"
+    return out
+
+
+def save(name: str, args: argparse.Namespace, url: str, data: dict[str, Any]) -> None:
+    """Write ``bench/results/<name>.json`` with the numbers and where they came from."""
+    if getattr(args, "no_save", False):
+        return
+    RESULTS_DIR.mkdir(exist_ok=True)
+    document = {
+        "benchmark": name,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(),
+        "redis": redis_version(url),
+        "redis_url": "throwaway" if args.url is None else "given",
+        "args": {k: v for k, v in vars(args).items() if k not in ("url", "no_save")},
+        **data,
+    }
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(f"\nwrote {path.relative_to(BENCH_DIR.parent)}")
+
+
+def quiet_logs() -> None:
+    """Both libraries log every task at INFO; a benchmark must not pay for printing them."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("strew", "docket"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run(main: Any) -> None:
+    quiet_logs()
+    asyncio.run(main)
