@@ -236,3 +236,47 @@ async def test_a_stop_asked_for_before_the_run_starts_is_not_lost(docket: Docket
     run = asyncio.create_task(worker.run_forever())
     worker.stop()  # before the task above has had a chance to start
     await asyncio.wait_for(run, timeout=5)
+
+
+async def test_a_second_sigterm_hands_running_tasks_back_at_once(
+    docket: Docket, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    marker, log = tmp_path / "block.events", tmp_path / "worker.log"
+    await docket.add(_block_here, key="stubborn")(str(marker))
+    # A grace far longer than the test may take: only the second signal can end it early.
+    worker = spawn(docket.name, docket.url, "--grace", "300", log=log)
+    processes.append(worker)
+    await wait_until(lambda: events(marker) == ["started"], message="the task to start")
+
+    worker.send_signal(signal.SIGTERM)
+    await wait_until(lambda: "got SIGTERM" in log_of(log), message="the worker to hear it")
+    worker.send_signal(signal.SIGTERM)
+    assert await exited(worker) == 0, log_of(log)
+    assert "second signal" in log_of(log)
+    snapshot = await docket.snapshot()
+    assert [e.key for e in snapshot.future] == ["stubborn"] and snapshot.running == []
+    await docket.clear()
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it(
+    redis_server: RedisServer, docket_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    done: list[int] = []
+
+    async def work(i: int) -> None:
+        done.append(i)
+
+    async with Docket(docket_name, url=redis_server.url) as docket:
+        await docket.add_many([docket.call(work)(i) for i in range(5)])
+        redis_server.stop(kill=True)
+        worker = Worker(
+            docket,
+            reconnection_delay=timedelta(milliseconds=200),
+            poll_ceiling=timedelta(milliseconds=100),
+        )
+        run = asyncio.create_task(worker.run_until_finished())
+        await wait_until(lambda: "could not claim" in caplog.text, message="a failed claim")
+        redis_server.start()
+        await asyncio.wait_for(run, timeout=20)
+        assert sorted(done) == list(range(5))
+        assert (await docket.snapshot()).total_tasks == 0
