@@ -110,3 +110,43 @@ async def test_a_streamed_scatter_whose_redis_dies_reports_what_was_scheduled(
     # What was written can still be cancelled as one scatter.
     assert await Agenda.cancel(own_docket, error.scatter_id) == 19
     assert await scheduled(own_docket) == before
+
+
+async def test_a_commit_whose_reply_was_lost_is_read_back_as_committed(
+    own_docket: Docket, redis_server: RedisServer
+) -> None:
+    """The client retries a commit that timed out; the retry finds the stage already moved.
+    That must be reported as the success it was, not as a failure of scheduled tasks."""
+    from strew.stores.base import Entry
+    from strew.stores.redis import RedisStore, _load_lua
+
+    store = own_docket.store
+    assert isinstance(store, RedisStore)
+    now = await store.now()
+    await own_docket.add(task, key="taken")(0)
+    entries = [Entry(k, now + 60_000_000, b"p") for k in ("a", "taken", "b")]
+    await store.stage_batch("lost", entries, 60_000_000)
+
+    # The first attempt, run as the server would have run it before the reply went missing.
+    prefix = f"strew:{{{own_docket.name}}}:"
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        commit = client.register_script(_load_lua("commit_batch"))
+        keys = [
+            prefix + "schedule",
+            prefix + "payloads",
+            prefix + "leases",
+            prefix + "stage:lost:dues",
+            prefix + "stage:lost:payloads",
+            prefix + "batch:lost",
+            prefix + "stage:lost:outcome",
+        ]
+        assert await commit(keys=keys, args=[store.wake_channel, 3, 60_000, 60_000]) == [b"taken"]
+    finally:
+        await client.aclose()
+
+    # The retry: the stage is gone, and the store says so only if nothing was committed.
+    assert await store.commit_batch("lost", 3, 60_000_000) == ["taken"]
+    assert {k for k, _, _ in await scheduled(own_docket)} == {"a", "b", "taken"}
+    with pytest.raises(StoreError, match="STAGE_INCOMPLETE"):
+        await store.commit_batch("never-staged", 3, 60_000_000)

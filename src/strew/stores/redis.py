@@ -37,7 +37,7 @@ from redis.asyncio.client import PubSub
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -74,6 +74,16 @@ def _cancelling() -> bool:
     # redis-py can swallow a cancellation mid-command; never loop on after one was asked for.
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+COMMIT_OUTCOME_TTL_MS = 600_000
+"""How long a commit's outcome stays readable for a client whose reply was lost."""
+COMMIT_SETTLE_SECONDS = 60.0
+"""How long a client whose commit reply was lost waits for a still-running commit to end."""
+
+
+def _raise(error: BaseException) -> Any:
+    raise error
 
 
 def _millis(micros: int) -> int:
@@ -344,16 +354,58 @@ class RedisStore:
         return int(staged)
 
     async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+        outcome = f"strew:{{{self.docket}}}:stage:{batch}:outcome"
         keys = [
             self.schedule_key,
             self.payloads_key,
             self.leases_key,
             *self._stage_keys(batch),
             self._members_key(batch),
+            outcome,
         ]
-        args = [self.wake_channel, expected, _millis(members_ttl)]
-        skipped = await self._script("commit_batch", "commit staged tasks", keys, args)
-        return [_text(key) for key in skipped]
+        args: list[Any] = [
+            self.wake_channel,
+            expected,
+            _millis(members_ttl),
+            COMMIT_OUTCOME_TTL_MS,
+        ]
+        script = self._scripts["commit_batch"]
+        try:
+            skipped = await script(keys=keys, args=args)
+        except (RedisError, OSError) as error:
+            failure: BaseException = error
+        else:
+            with suppress(RedisError, OSError):
+                await self._client.delete(outcome)
+            return [_text(key) for key in skipped]
+        # A commit of a very large batch can outlast the socket timeout, and the client's retry
+        # then meets BUSY or an emptied stage: the first attempt may have committed everything,
+        # so ask before reporting a failure for tasks that are in fact scheduled.
+        found = await self._commit_outcome(outcome)
+        if found is None:
+            return await self._call("commit staged tasks", lambda: _raise(failure))
+        return found
+
+    async def _commit_outcome(self, outcome: str) -> list[str] | None:
+        """The skipped keys of a commit that happened, None if it did not (or if Redis cannot
+        be reached to say). Waits out a script still running (BUSY replies)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMMIT_SETTLE_SECONDS
+        while True:
+            try:
+                found = await self._client.lrange(outcome, 0, -1)
+            except ResponseError as error:
+                if "BUSY" not in str(error) or loop.time() > deadline:
+                    return None
+                await asyncio.sleep(0.1)
+                continue
+            except (RedisError, OSError):
+                return None
+            if not found:
+                return None
+            with suppress(RedisError, OSError):
+                await self._client.delete(outcome)
+            return [_text(key) for key in found[1:]]
 
     async def discard_batch(self, batch: str) -> None:
         keys = self._stage_keys(batch)

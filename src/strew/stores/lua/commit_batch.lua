@@ -1,10 +1,11 @@
 -- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage is
 -- not what the producer wrote) none of it.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage dues, 5 stage payloads, 6 members
--- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms)
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage dues, 5 stage payloads, 6 members,
+--       7 outcome (list: 'committed', then the skipped keys)
+-- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms)
 -- Returns the keys skipped because they were already scheduled or running.
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
-local dues, staged, members = KEYS[4], KEYS[5], KEYS[6]
+local dues, staged, members, outcome = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local count = redis.call('ZCARD', dues)
 if count ~= tonumber(ARGV[2]) then
@@ -61,6 +62,15 @@ if redis.call('EXISTS', dues) == 1 then
   redis.call('RENAME', dues, members)
   redis.call('PEXPIRE', members, ARGV[3])
 end
+
+-- A client whose reply was lost (a timeout on a very large commit) reads this to learn that
+-- the commit happened, instead of reporting a failure for tasks that are in fact scheduled.
+redis.call('DEL', outcome)
+redis.call('RPUSH', outcome, 'committed')
+for first = 1, #skipped, PAGE do
+  redis.call('RPUSH', outcome, unpack(skipped, first, math.min(first + PAGE - 1, #skipped)))
+end
+redis.call('PEXPIRE', outcome, ARGV[4])
 
 if wake then redis.call('PUBLISH', ARGV[1], wake) end
 return skipped
