@@ -478,3 +478,18 @@ def test_snapshot_and_clear_work_on_the_memory_store_in_process(
     assert "Dropped 3 scheduled tasks" in cleared.output
     empty = runner.invoke(app, ["snapshot", "--url", url, "--docket", name], env=ENV)
     assert "the docket is empty" in empty.output
+
+
+async def test_snapshot_with_limit_zero_lists_nothing_but_still_counts(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    redis_docket.register(record)
+    for i in range(3):
+        await redis_docket.add(record, when=later(60))("/dev/null", i)
+    result = await strew(
+        "snapshot", "--url", redis_url, "--docket", redis_docket.name, "--limit", "0"
+    )
+    assert result.code == 0, result.err
+    assert "Scheduled: 3, none listed (--limit 0)." in result.out
+    assert "Tasks by function" not in result.out
+    assert "Scheduled load over the next 1h" in result.out

@@ -96,18 +96,22 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
     else:
         console.print("Running: none.")
     console.print()
-    console.print(_scheduled_table(taken, scheduled_total, now))
     hidden = scheduled_total - len(taken.future)
-    if hidden > 0:
-        console.print(f"... and {hidden:,} more")
+    if taken.future:
+        console.print(_scheduled_table(taken, scheduled_total, now))
+        if hidden > 0:
+            console.print(f"... and {hidden:,} more")
+    else:
+        console.print(f"Scheduled: {scheduled_total:,}, none listed (--limit 0).")
     console.print()
     if taken.workers:
         console.print(_workers_table(taken, now))
     else:
         console.print("No live workers.")
     console.print()
-    console.print(_functions_table(taken, scheduled_total))
-    console.print()
+    if taken.future or taken.running:
+        console.print(_functions_table(taken, scheduled_total))
+        console.print()
     # The tasks a snapshot and a histogram see may differ by whatever ran in between.
     later = max(scheduled_total - overdue - sum(counts), 0)
     step = format_duration(window / buckets)
