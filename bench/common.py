@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -340,3 +340,122 @@ def quiet_logs() -> None:
 def run(main: Any) -> None:
     quiet_logs()
     asyncio.run(main)
+
+
+# -- timed runs: one worker, tasks that note when they started ------------------------------
+
+Schedule = Callable[[Any, Any, int], Awaitable[list[datetime]]]
+"""``schedule(docket, tick, n)`` puts ``tick(i)`` for i in range(n) on ``docket`` and returns
+each one's planned due time (index i); the same code serves strew and pydocket, whose
+``Docket`` APIs match."""
+
+
+@dataclass
+class Timed:
+    dues: list[float]
+    """Planned due time of task i, epoch seconds."""
+    starts: list[float]
+    """When task i actually started, ``time.time()`` read inside the task."""
+    schedule_seconds: float
+    run_seconds: float
+    gave_up: float | None = None
+    """When the run was abandoned (epoch seconds), if it was: tasks that had not started by
+    then count as started then, so their lateness is a lower bound."""
+
+    @property
+    def unstarted(self) -> int:
+        return sum(1 for s in self.starts if s != s)
+
+    @property
+    def lateness_ms(self) -> list[float]:
+        return [
+            ((self.gave_up if s != s and self.gave_up is not None else s) - d) * 1000
+            for s, d in zip(self.starts, self.dues, strict=True)
+        ]
+
+    def summary(self) -> dict[str, float]:
+        late = self.lateness_ms
+        return {
+            "unstarted": self.unstarted,
+            "p50_ms": percentile(late, 50),
+            "p99_ms": percentile(late, 99),
+            "max_ms": max(late),
+            "min_ms": min(late),
+            "schedule_seconds": self.schedule_seconds,
+            "run_seconds": self.run_seconds,
+        }
+
+
+def _tick(starts: list[float]) -> Callable[[int], Awaitable[None]]:
+    async def tick(i: int) -> None:
+        starts[i] = time.time()
+
+    return tick
+
+
+async def timed_run(
+    system: str,
+    url: str,
+    bench: str,
+    n: int,
+    schedule: Schedule,
+    concurrency: int | None = None,
+    give_up_after: float | None = None,
+) -> Timed:
+    """Schedule ``n`` ticks with ``schedule``, then run one worker at its default settings
+    (``concurrency`` aside) until everything has run, or until ``give_up_after`` seconds past
+    the last due time; return planned and actual starts."""
+    gave_up: float | None = None
+
+    async def until_finished(worker: Any, dues: list[datetime]) -> None:
+        nonlocal gave_up
+        if give_up_after is None:
+            await worker.run_until_finished()
+            return
+        limit = max(d.timestamp() for d in dues) + give_up_after
+        running = asyncio.ensure_future(worker.run_until_finished())
+        done, _ = await asyncio.wait([running], timeout=max(limit - time.time(), 0))
+        if running in done:
+            running.result()
+            return
+        gave_up = time.time()
+        running.cancel()
+        # A worker may turn the cancellation into a normal return; either way it is over.
+        with suppress(asyncio.CancelledError):
+            await running
+
+    starts = [float("nan")] * n
+    tick = _tick(starts)
+    name = docket_name(bench, system)
+    extra: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
+    try:
+        if system == "strew":
+            import strew
+
+            async with strew.Docket(name, url) as docket:
+                docket.register(tick)
+                began = time.perf_counter()
+                dues = await schedule(docket, tick, n)
+                scheduled = time.perf_counter() - began
+                worker = strew.Worker(docket, **extra)
+                began = time.perf_counter()
+                await until_finished(worker, dues)
+                ran = time.perf_counter() - began
+        else:
+            import docket as pydocket
+
+            async with pydocket.Docket(name, pydocket_url(url)) as docket:
+                docket.register(tick)
+                began = time.perf_counter()
+                dues = await schedule(docket, tick, n)
+                scheduled = time.perf_counter() - began
+                async with pydocket.Worker(docket, **extra) as other:
+                    began = time.perf_counter()
+                    await until_finished(other, dues)
+                    ran = time.perf_counter() - began
+    finally:
+        await forget(url, name)
+    timed = Timed([d.timestamp() for d in dues], starts, scheduled, ran, gave_up)
+    if timed.unstarted and gave_up is None:
+        raise RuntimeError(f"{system}: {timed.unstarted} of {n} tasks never ran")
+    return timed
