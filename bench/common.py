@@ -444,12 +444,12 @@ async def timed_run(
         else:
             import docket as pydocket
 
-            async with pydocket.Docket(name, pydocket_url(url)) as docket:
-                docket.register(tick)
+            async with pydocket.Docket(name, pydocket_url(url)) as theirs:
+                theirs.register(tick)
                 began = time.perf_counter()
-                dues = await schedule(docket, tick, n)
+                dues = await schedule(theirs, tick, n)
                 scheduled = time.perf_counter() - began
-                async with pydocket.Worker(docket, **extra) as other:
+                async with pydocket.Worker(theirs, **extra) as other:
                     began = time.perf_counter()
                     await until_finished(other, dues)
                     ran = time.perf_counter() - began
