@@ -180,33 +180,18 @@ def test_a_url_that_is_not_a_string_is_refused(docket_name: str) -> None:
         Docket(docket_name, url=b"redis://localhost")  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: validate_url echoes the whole URL, password included, when the port "
-    "is malformed (src/strew/stores/__init__.py)",
-)
 def test_a_malformed_url_error_never_shows_the_password(docket_name: str) -> None:
     with pytest.raises(ValueError, match="url") as raised:
         Docket(docket_name, url="redis://:sekrit-pw@localhost:notaport/0")
     assert "sekrit-pw" not in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: a database that is not a number ('/abc', '/0/extra') passes "
-    "validate_url and redis-py silently uses database 0 (src/strew/stores/__init__.py)",
-)
 @pytest.mark.parametrize("url", ["redis://localhost:6379/abc", "redis://localhost:6379/0/x"])
 def test_a_database_that_is_not_a_number_is_refused(docket_name: str, url: str) -> None:
     with pytest.raises(ValueError, match=says("url", repr(url))):
         Docket(docket_name, url=url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: 'memory:name' (no //) passes validate_url, then redis-py refuses it "
-    "with a message that names neither the argument nor memory:// (stores/__init__.py)",
-)
 def test_a_memory_url_without_slashes_is_refused_and_named(docket_name: str) -> None:
     with pytest.raises(ValueError, match=says("url", "'memory:x'")):
         Docket(docket_name, url="memory:x")

@@ -10,24 +10,43 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 SCHEMES = (*REDIS_SCHEMES, "memory")
 
 
+def masked(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        authority = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
 def validate_url(url: object) -> str:
-    """Check a store URL's shape without connecting; raise ValueError naming it if wrong."""
+    """Check a store URL's shape without connecting; raise naming it if it is wrong.
+
+    Messages show the URL with any password masked.
+    """
     if not isinstance(url, str):
         raise TypeError(f"url must be a string such as 'redis://localhost:6379/0', got {url!r}")
+    shown = masked(url)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise ValueError(
+            f"url must start with one of {', '.join(s + '://' for s in SCHEMES)}, got {shown!r}"
+        )
     try:
         parts = urlsplit(url)
-        if parts.scheme in ("redis", "rediss"):
+        if scheme in ("redis", "rediss"):
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as error:
-        raise ValueError(f"url is malformed: {url!r} ({error})") from None
-    if parts.scheme not in SCHEMES:
-        raise ValueError(
-            f"url must start with one of {', '.join(s + '://' for s in SCHEMES)}, got {url!r}"
-        )
-    if parts.scheme in ("redis", "rediss") and not parts.hostname:
-        raise ValueError(f"url has no host: {url!r}")
-    if parts.scheme == "unix" and not parts.path:
-        raise ValueError(f"url has no socket path: {url!r}")
+        raise ValueError(f"url is malformed: {shown!r} ({masked(str(error))})") from None
+    if scheme in ("redis", "rediss"):
+        if not parts.hostname:
+            raise ValueError(f"url has no host: {shown!r}")
+        if parts.path not in ("", "/") and not parts.path.lstrip("/").isdigit():
+            raise ValueError(f"url must end in a database number such as /0, got {shown!r}")
+    if scheme == "unix" and not parts.path:
+        raise ValueError(f"url has no socket path: {shown!r}")
     return url
 
 
@@ -43,4 +62,4 @@ def open_store(url: str, docket: str) -> Store:
     return RedisStore(url, docket)
 
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store", "validate_url"]
+__all__ = ["Store", "StoreError", "StoreUnavailable", "masked", "open_store", "validate_url"]
