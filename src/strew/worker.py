@@ -26,6 +26,7 @@ import signal
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -88,7 +89,8 @@ class _Stats:
     redelivered: int = 0
     released: int = 0
     lost_leases: int = 0
-    lateness: list[float] = field(default_factory=list)
+    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 
 
 class Worker:
@@ -254,10 +256,10 @@ class Worker:
             caught.append(signum)
             if len(caught) == 1:
                 logger.info(
-                    "worker %s got %s: finishing running tasks (up to %s), then stopping",
+                    "worker %s got %s: finishing running tasks (up to %.1fs), then stopping",
                     self.name,
                     signal.Signals(signum).name,
-                    self.shutdown_grace,
+                    self.shutdown_grace.total_seconds(),
                 )
                 self.stop()
             else:
@@ -434,8 +436,7 @@ class Worker:
         else:
             self.stats.lateness.append(late)
         logger.info(
-            "%s started %s (key %s, %.1f ms late%s)",
-            execution.function_name,
+            "started %s (key %s, %.1f ms late%s)",
             execution.call_repr(),
             claim.key,
             late,
