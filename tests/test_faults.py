@@ -160,12 +160,6 @@ async def test_a_producer_fails_fast_when_redis_is_down_and_hides_the_password(
     assert elapsed < 3.0, f"took {elapsed:.2f}s to report that Redis is down"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store bug: RedisStore sets no socket_timeout, so a producer talking to a Redis "
-    "that accepts connections but never answers (stopped, overloaded) waits forever "
-    "instead of raising StoreUnavailable (src/strew/stores/redis.py)",
-)
 async def test_a_producer_gives_up_on_a_redis_that_stopped_answering(
     redis_server: RedisServer, docket_name: str
 ) -> None:

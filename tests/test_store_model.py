@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -229,12 +228,6 @@ def test_the_memory_and_redis_stores_agree_on_random_operations() -> None:
     case().runTest()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store divergence: with several expired leases and a limited claim, the memory "
-    "store redelivers in the order the keys were first claimed (dict order), Redis in "
-    "lease-deadline then key order (src/strew/stores/memory.py claim)",
-)
 async def test_expired_leases_are_redelivered_in_the_same_order_by_both_stores(
     docket_name: str,
 ) -> None:

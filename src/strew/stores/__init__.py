@@ -11,13 +11,11 @@ SCHEMES = (*REDIS_SCHEMES, "memory")
 
 
 def masked(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages and logs."""
+    """``url`` with any user name and password replaced by ``***``, for messages and logs."""
     scheme, sep, rest = url.partition("://")
     authority, slash, tail = rest.partition("/")
     if "@" in authority:
-        userinfo, host = authority.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        authority = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+        authority = "***@" + authority.rsplit("@", 1)[1]
     return f"{scheme}{sep}{authority}{slash}{tail}"
 
 

@@ -75,8 +75,9 @@ class Finish:
     key: str
     token: str
     reschedule: Entry | None = None
-    """Scheduled in the same atomic step as the acknowledgement (retries, perpetual tasks).
-    Ignored if the key was scheduled again meanwhile (a ``replace`` wins)."""
+    """Scheduled under the same ``key`` (the entry's own key is not used) in the same atomic
+    step as the acknowledgement (retries, perpetual tasks). Ignored if the key was scheduled
+    again meanwhile (a ``replace`` wins)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,13 +146,15 @@ class MemoryStore:
     async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
         now = self._clock()
         claims: list[Claim] = []
-        for key, held in self._leases.items():
-            if len(claims) >= limit:
-                break
-            if held.deadline <= now:
-                held.token = token_for(worker, next(self._claims))
-                held.deadline = now + lease
-                claims.append(Claim(key, held.token, held.payload, held.due, True))
+        # Oldest expiry first, ties by key: the order a Redis sorted set of deadlines gives.
+        expired = sorted(
+            (held.deadline, key) for key, held in self._leases.items() if held.deadline <= now
+        )
+        for _, key in expired[:limit]:
+            held = self._leases[key]
+            held.token = token_for(worker, next(self._claims))
+            held.deadline = now + lease
+            claims.append(Claim(key, held.token, held.payload, held.due, True))
 
         taken: list[tuple[int, str]] = []
         for due, key in self._in_order():
@@ -183,7 +185,7 @@ class MemoryStore:
             elif item.reschedule is not None:
                 entry = item.reschedule
                 earliest = self._earliest()
-                self._put(entry.key, entry.due, entry.payload)
+                self._put(item.key, entry.due, entry.payload)
                 self._wake_if_earlier(entry.due, earliest)
         return done
 

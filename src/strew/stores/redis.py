@@ -41,6 +41,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from . import masked
 from .base import (
     CancelRequested,
     Claim,
@@ -98,7 +99,14 @@ def _text(value: Any) -> str:
 class RedisStore:
     """One docket's state in one Redis (or Valkey) database."""
 
-    def __init__(self, url: str, docket: str, *, connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        docket: str,
+        *,
+        connect_timeout: float = 2.0,
+        socket_timeout: float = 4.0,
+    ) -> None:
         self.url = url
         self.docket = docket
         self._client: aioredis.Redis = aioredis.Redis.from_url(
@@ -109,7 +117,15 @@ class RedisStore:
             health_check_interval=15,
             # Fail fast: a producer should hear that Redis is down in well under a second or
             # two, not after the client's default minute of retries. Workers retry on their own.
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
+            retry=Retry(
+                ExponentialBackoff(cap=0.2, base=0.05),
+                retries=2,
+                supported_errors=(RedisConnectionError,),
+            ),
+            # A server that accepts connections but stops answering (stopped, swamped) must
+            # turn into StoreUnavailable, not a hang. Timeouts are not retried: the command
+            # may have run, and the caller knows better whether to repeat it.
+            socket_timeout=socket_timeout,
         )
         prefix = f"strew:{{{docket}}}:"
         self.schedule_key = prefix + "schedule"
@@ -141,17 +157,10 @@ class RedisStore:
             return await operation()
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             raise StoreUnavailable(
-                f"could not reach Redis at {self._safe_url()} to {what}: {error}"
+                f"could not reach Redis at {masked(self.url)} to {what}: {error}"
             ) from error
         except RedisError as error:
             raise StoreError(f"Redis refused to {what}: {error}") from error
-
-    def _safe_url(self) -> str:
-        # Never print a password that came in the URL.
-        scheme, sep, rest = self.url.partition("://")
-        if "@" in rest:
-            rest = "***@" + rest.split("@", 1)[1]
-        return f"{scheme}{sep}{rest}"
 
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any:
         script = self._scripts[name]
