@@ -22,3 +22,9 @@ def load(name: str) -> ModuleType:
 async def test_the_quickstart_greets_jane_then_johnny_and_nobody_else() -> None:
     quickstart = load("quickstart")
     assert await quickstart.main() == ["Jane", "Johnny"]
+
+
+async def test_the_scatter_demo_runs_every_task_it_scattered() -> None:
+    demo = load("scatter_demo")
+    summary = await demo.main(count=60, seconds=1.5, live=False)
+    assert summary["tasks"] == 60
