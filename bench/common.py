@@ -217,10 +217,12 @@ class Row:
     """Which direction is better: "higher" reports strew/pydocket, "lower" pydocket/strew,
     so a ratio above 1 always means strew is ahead."""
     target: str = ""
+    compare: bool = True
+    """False for figures whose ratio means nothing (counts that may be zero)."""
 
     @property
     def ratio(self) -> float | None:
-        if self.strew is None or self.pydocket is None:
+        if self.strew is None or self.pydocket is None or not self.compare:
             return None
         if self.better == "higher":
             return ratio(self.strew, self.pydocket)
