@@ -159,7 +159,8 @@ async def test_snapshot_lists_the_earliest_tasks_and_draws_the_load_ahead(
     out = result.out
     assert "6 tasks: 6 scheduled (1 due or overdue), 0 running" in out
     assert "Scheduled (first 3 of 6)" in out
-    assert "late-one" in out and "overdue by 30s" in out
+    # 30 s when scheduled, plus however long the subprocess took to start on a busy machine.
+    assert "late-one" in out and re.search(r"overdue by 3\ds", out)
     assert "task-0" in out and "task-1" in out and "task-2" not in out
     assert "... and 3 more" in out
     assert "* partial: counted from the 3 listed of 6 scheduled tasks" in out
