@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strew import Agenda
-from strew.agenda import level_shares, plan_offsets, window_length
+from strew.planning import level_shares, plan_offsets, window_length
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 

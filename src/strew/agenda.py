@@ -10,13 +10,11 @@ raises has scheduled nothing.
 from __future__ import annotations
 
 import inspect
-import math
 import random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timedelta
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
 from .execution import (
@@ -31,7 +29,16 @@ from .execution import (
     to_micros,
     utc_now,
 )
+from .planning import (
+    Seed,
+    check_seed,
+    jitter_micros,
+    level_slices,
+    plan_offsets,
+    window_length,
+)
 from .stores.base import Entry, Store, StoreError
+from .timing import micros
 
 if TYPE_CHECKING:
     from .docket import Docket
@@ -39,11 +46,8 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 
 DEFAULT_CHUNK = 5_000
-LEVEL_SLICES = 500
-"""A levelled scatter reads the existing load in at most this many slices of its window."""
 
 Progress = Callable[[int, int], object]
-Seed = int | str | bytes | None
 
 
 class AgendaEntry(NamedTuple):
@@ -77,133 +81,6 @@ class Scattered(list[Execution]):
     def __init__(self, executions: Sequence[Execution] = (), scatter_id: str | None = None):
         super().__init__(executions)
         self.scatter_id = scatter_id
-
-
-# -- the pure planning functions -------------------------------------------------------------
-
-
-def window_length(
-    count: int,
-    over: timedelta | None = None,
-    rate: float | None = None,
-    every: timedelta | None = None,
-) -> int:
-    """The window in microseconds: ``over`` itself, or what ``count`` tasks need at one per
-    ``every`` (or ``rate`` per second) from the first to the last. Exactly one must be given;
-    each is checked here, with an error naming it and its value."""
-    given = [
-        name
-        for name, value in (("over", over), ("rate", rate), ("every", every))
-        if value is not None
-    ]
-    if len(given) != 1:
-        shown = ", ".join(given) if given else "none"
-        raise ValueError(f"give exactly one of over=, rate= or every=, got {shown}")
-    gaps = max(count - 1, 0)
-    if over is not None:
-        return _micros(_positive(over, "over"))
-    if every is not None:
-        return gaps * _micros(_positive(every, "every"))
-    if isinstance(rate, bool) or not isinstance(rate, int | float):
-        raise TypeError(f"rate must be a number of tasks per second, got {rate!r}")
-    if not math.isfinite(rate) or rate <= 0:
-        raise ValueError(
-            f"rate must be a positive, finite number of tasks per second, got {rate!r}"
-        )
-    return round(gaps * 1_000_000 / rate)
-
-
-def plan_offsets(
-    count: int,
-    window: int,
-    jitter: int = 0,
-    rng: random.Random | None = None,
-    existing: Sequence[int] | None = None,
-) -> list[int]:
-    """Where each of ``count`` tasks goes, in microseconds from the window's start.
-
-    Evenly spaced, both ends included (one task alone sits in the middle), or, given the
-    ``existing`` load per equal slice of the window, water-filled into its valleys. Jitter
-    then moves each task by an independent uniform offset in ``[-jitter, +jitter]`` and
-    clamps it back into ``[0, window]``: a jittered task never leaves its window.
-    """
-    if count <= 0:
-        return []
-    if existing is not None and window > 0 and len(existing) > 0:
-        offsets = _levelled(count, window, existing)
-    elif count == 1:
-        offsets = [window // 2]
-    else:
-        offsets = [i * window // (count - 1) for i in range(count)]
-    if jitter > 0:
-        rng = rng or random.Random()
-        offsets = [
-            min(window, max(0, offset + round(rng.uniform(-jitter, jitter)))) for offset in offsets
-        ]
-    return offsets
-
-
-def level_shares(existing: Sequence[int], count: int) -> list[int]:
-    """How many of ``count`` new tasks each slice gets so that existing + new is as flat as
-    possible: the lowest slices are filled to a common level first (water-filling), and the
-    fractions left are handed out by largest remainder, earliest slice first on ties."""
-    lowest = sorted(existing)
-    below = 0
-    level = Fraction(0)
-    for filled, height in enumerate(lowest, start=1):
-        below += height
-        level = Fraction(count + below, filled)
-        if filled == len(lowest) or level <= lowest[filled]:
-            break
-    exact = [max(Fraction(0), level - height) for height in existing]
-    shares = [math.floor(share) for share in exact]
-    by_remainder = sorted(range(len(exact)), key=lambda b: (shares[b] - exact[b], b))
-    for b in by_remainder[: count - sum(shares)]:
-        shares[b] += 1
-    return shares
-
-
-def _levelled(count: int, window: int, existing: Sequence[int]) -> list[int]:
-    slices = len(existing)
-    edges = [window * b // slices for b in range(slices + 1)]
-    offsets: list[int] = []
-    for b, share in enumerate(level_shares(existing, count)):
-        low, width = edges[b], edges[b + 1] - edges[b]
-        # Centred in equal sub-slices, so neighbouring slices' tasks never bunch at an edge.
-        offsets.extend(low + (2 * k + 1) * width // (2 * share) for k in range(share))
-    return offsets
-
-
-def level_slices(count: int, window: int) -> int:
-    return max(1, min(LEVEL_SLICES, count, window))
-
-
-def _micros(delta: timedelta) -> int:
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _positive(value: object, name: str) -> timedelta:
-    if not isinstance(value, timedelta):
-        raise TypeError(f"{name} must be a timedelta, got {value!r}")
-    if value <= timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, got {value}")
-    return value
-
-
-def _jitter(value: object) -> int:
-    if value is None:
-        return 0
-    if not isinstance(value, timedelta):
-        raise TypeError(f"jitter must be a timedelta, got {value!r}")
-    if value < timedelta(0):
-        raise ValueError(f"jitter must be a non-negative duration, got {value}")
-    return _micros(value)
-
-
-def _seed(value: object) -> Seed:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | str | bytes)):
-        raise TypeError(f"seed must be an int, str, bytes or None, got {value!r}")
-    return value
 
 
 def _end(start: datetime, window: int) -> datetime:
@@ -325,8 +202,8 @@ class Agenda:
         every: object,
     ) -> tuple[datetime, int, int, Seed]:
         window = window_length(len(self._entries), over, rate, every)  # type: ignore[arg-type]
-        jitter_us = _jitter(jitter)
-        seed = _seed(seed)
+        jitter_us = jitter_micros(jitter)
+        seed = check_seed(seed)
         begin = utc_now() if start is None else check_when(start, "start")
         _end(begin, window)
         return begin, window, jitter_us, seed
@@ -393,7 +270,7 @@ class Agenda:
         for execution in executions:
             execution.meta = dict(execution.meta)  # each its own, not one shared dict
 
-        members_ttl = max(to_micros(end) - now, 0) + _micros(self.members_grace)
+        members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
         write = self._commit if atomic else self._stream
         await write(store, scatter_id, executions, entries, members_ttl, on_progress, chunk_size)
         return Scattered(executions, scatter_id)
@@ -425,8 +302,8 @@ class Agenda:
         if not isinstance(docket, Docket):
             raise TypeError(f"docket must be a Docket, got {docket!r}")
         window = window_length(len(self._entries), over, rate, every)  # type: ignore[arg-type]
-        jitter_us = _jitter(jitter)
-        checked_seed = _seed(seed)
+        jitter_us = jitter_micros(jitter)
+        checked_seed = check_seed(seed)
         if start is not None:
             _end(check_when(start, "start"), window)
         for name, flag in (("atomic", atomic), ("level", level)):
@@ -470,7 +347,7 @@ class Agenda:
         on_progress: Progress | None,
         chunk_size: int,
     ) -> None:
-        stage_ttl = _micros(self.stage_ttl)
+        stage_ttl = micros(self.stage_ttl)
         first = _first_of_each_key(executions)
         staged = 0
         try:

@@ -25,6 +25,7 @@ from .execution import (
 )
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
 from .stores.base import Entry, RunningTask, ScheduledTask
+from .timing import check_positive
 
 P = ParamSpec("P")
 
@@ -44,14 +45,6 @@ def check_name(name: object) -> str:
             f"name must be 1 to 200 characters without braces or line breaks, got {name!r}"
         )
     return name
-
-
-def check_positive(value: object, name: str) -> timedelta:
-    if not isinstance(value, timedelta):
-        raise TypeError(f"{name} must be a timedelta, got {value!r}")
-    if value <= timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, got {value}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)

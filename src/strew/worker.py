@@ -34,7 +34,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from .docket import Docket, check_positive
+from .docket import Docket
 from .execution import CorruptPayload, Execution, TaskFunction, from_micros, load_payload
 from .stores.base import (
     CancelRequested,
@@ -45,14 +45,12 @@ from .stores.base import (
     StoreError,
     Wake,
 )
+from .timing import check_positive
+from .timing import micros as _micros
 
 logger = logging.getLogger("strew.worker")
 
 MICROS = 1_000_000
-
-
-def _micros(value: timedelta) -> int:
-    return (value.days * 86_400 + value.seconds) * MICROS + value.microseconds
 
 
 def cancelling() -> bool:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..docket import DEFAULT_URL, check_name
-from ..stores import StoreError, StoreUnavailable, validate_url
+from ..stores import StoreError, StoreUnavailable, masked, validate_url
 
 T = TypeVar("T")
 
@@ -81,9 +81,4 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         fail(f"{error}")
 
 
-def safe_url(url: str) -> str:
-    """``url`` with any password masked, fit to print."""
-    scheme, separator, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return f"{scheme}{separator}{rest}"
+safe_url = masked

@@ -15,9 +15,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..agenda import Agenda, window_length
+from ..agenda import Agenda
 from ..docket import DEFAULT_URL, Docket
 from ..execution import Disposition, from_micros, utc_now
+from ..planning import window_length
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
 from .durations import duration, format_duration, positive_duration
 from .loading import TaskImportError, import_tasks
