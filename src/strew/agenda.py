@@ -13,7 +13,6 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
@@ -250,22 +249,19 @@ class Agenda:
         )
         if not self._entries:
             return Scattered()
-        calls = self._calls(docket)
+        self._check_names(docket)
         store = docket.store
         now = await store.now()
         begin = from_micros(now) if start is None else start
         end = _end(begin, window)
         existing = None
         if level and window > 0:
-            slices = level_slices(len(calls), window)
+            slices = level_slices(len(self._entries), window)
             existing = await store.histogram(to_micros(begin), to_micros(end), slices)
 
         scatter_id = new_key()
         offsets = self._offsets(window, jitter_us, seed, existing)
-        calls = [
-            replace(call, when=when)
-            for call, when in zip(calls, _times(begin, offsets), strict=True)
-        ]
+        calls = self._calls(docket, _times(begin, offsets))
         executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})
         for execution in executions:
             execution.meta = dict(execution.meta)  # each its own, not one shared dict
@@ -315,7 +311,7 @@ class Agenda:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         return window, jitter_us, checked_seed, chunk_size
 
-    def _calls(self, docket: Docket) -> list[TaskCall]:
+    def _check_names(self, docket: Docket) -> None:
         # Every name is resolved before any function is registered, so a KeyError leaves the
         # docket exactly as it was; a name that a function on this agenda brings along counts.
         known = set(docket.tasks)
@@ -331,11 +327,21 @@ class Agenda:
                     f"agenda entry {index}: unknown task name {entry.function!r} "
                     f"(registered: {registered})"
                 )
-        placeholder = utc_now()
-        return [
-            docket.call(entry.function, placeholder, entry.key)(*entry.args, **entry.kwargs)
-            for entry in self._entries
-        ]
+
+    def _calls(self, docket: Docket, times: Sequence[datetime]) -> list[TaskCall]:
+        # Resolved once per distinct function, not once per entry: 100k entries of one task
+        # should cost one lookup.
+        resolved: dict[object, tuple[TaskFunction, str]] = {}
+        calls: list[TaskCall] = []
+        for entry, when in zip(self._entries, times, strict=True):
+            target = entry.function
+            marker: object = target if isinstance(target, str) else id(target)
+            if marker not in resolved:
+                resolved[marker] = docket.resolve(target)
+            function, name = resolved[marker]
+            key = new_key() if entry.key is None else check_key(entry.key)
+            calls.append(TaskCall(function, entry.args, entry.kwargs, key, when, name))
+        return calls
 
     async def _commit(
         self,

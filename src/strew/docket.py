@@ -142,7 +142,9 @@ class Docket:
         for name in names:
             self.tasks[name] = function
 
-    def _resolve(self, function: TaskFunction | str) -> tuple[TaskFunction, str]:
+    def resolve(self, function: TaskFunction | str) -> tuple[TaskFunction, str]:
+        """The function and the name workers know it by; registers an unregistered function,
+        raises KeyError for an unknown name."""
         if isinstance(function, str):
             if function not in self.tasks:
                 known = ", ".join(sorted(self.tasks)) or "none"
@@ -249,7 +251,7 @@ class Docket:
         replace: bool,
     ) -> Callable[..., Awaitable[Execution]]:
         self._check_schedule_args(when, key)
-        resolved, name = self._resolve(function)
+        resolved, name = self.resolve(function)
 
         async def scheduler(*args: Any, **kwargs: Any) -> Execution:
             execution, entry = self._execution(resolved, name, args, kwargs, when, key)
@@ -282,7 +284,7 @@ class Docket:
     ) -> Callable[..., TaskCall]:
         """Build a `TaskCall` for `add_many` without writing anything."""
         self._check_schedule_args(when, key)
-        resolved, name = self._resolve(function)
+        resolved, name = self.resolve(function)
 
         def specifier(*args: Any, **kwargs: Any) -> TaskCall:
             return TaskCall(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import os
 import pickle
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,11 +68,18 @@ def from_micros(micros: int) -> datetime:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Keys need to be unique, not secret: a generator seeded from the OS (and re-seeded in every
+# forked child, so two worker processes never share a sequence) costs a fraction of a
+# system call per key, which matters when one scatter makes a million of them.
+_key_random = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _key_random.seed(os.urandom(32)))
+
+
 def new_key() -> str:
     """A fresh, time-ordered task key: 48 bits of milliseconds then 80 random bits, in the
     UUIDv7 layout, so keys sort by creation time."""
     millis = time.time_ns() // 1_000_000
-    random_bits = int.from_bytes(os.urandom(10), "big")
+    random_bits = _key_random.getrandbits(80)
     value = (millis & 0xFFFF_FFFF_FFFF) << 80 | random_bits
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
@@ -139,25 +147,35 @@ def _unpicklable(
     return f"the arguments of task {function_name!r} cannot be serialised: {error}"
 
 
-_PLAIN_SCALARS = (str, int, float, bool, bytes, type(None), datetime, timedelta, date, Decimal)
+# Exact types only: a subclass (an enum, a model) may live in a module another process lacks.
+_PLAIN_TYPES = frozenset(
+    {str, int, float, bool, bytes, type(None), datetime, timedelta, date, Decimal}
+)
+_SEQUENCES = frozenset({tuple, list, set, frozenset})
 
 
 def _is_plain(value: object, depth: int) -> bool:
     """True when ``value`` holds only built-in values that any process can unpickle."""
-    if isinstance(value, _PLAIN_SCALARS):
-        return type(value) in _PLAIN_TYPES
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return True
     if depth == 0:
         return False
-    if type(value) in (tuple, list, set, frozenset):
+    if kind in _SEQUENCES:
         assert isinstance(value, tuple | list | set | frozenset)
-        return all(_is_plain(item, depth - 1) for item in value)
-    if type(value) is dict:
+        for item in value:
+            if type(item) not in _PLAIN_TYPES and not _is_plain(item, depth - 1):
+                return False
+        return True
+    if kind is dict:
         assert isinstance(value, dict)
-        return all(_is_plain(k, depth - 1) and _is_plain(v, depth - 1) for k, v in value.items())
+        for k, v in value.items():
+            if type(k) not in _PLAIN_TYPES and not _is_plain(k, depth - 1):
+                return False
+            if type(v) not in _PLAIN_TYPES and not _is_plain(v, depth - 1):
+                return False
+        return True
     return False
-
-
-_PLAIN_TYPES = {*_PLAIN_SCALARS}
 
 
 @dataclass(frozen=True, slots=True)
