@@ -109,11 +109,13 @@ class RedisStore:
     ) -> None:
         self.url = url
         self.docket = docket
+        # Keep-alive is a TCP option; a unix:// connection refuses the keyword.
+        tcp: dict[str, Any] = {} if url.startswith("unix://") else {"socket_keepalive": True}
         self._client: aioredis.Redis = aioredis.Redis.from_url(
             url,
+            **tcp,
             decode_responses=False,
             socket_connect_timeout=connect_timeout,
-            socket_keepalive=True,
             health_check_interval=15,
             # Fail fast: a producer should hear that Redis is down in well under a second or
             # two, not after the client's default minute of retries. Workers retry on their own.
