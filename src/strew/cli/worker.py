@@ -6,8 +6,9 @@ import enum
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -59,6 +60,20 @@ def _duration_help(text: str, default: timedelta) -> str:
     return f"{text} \\[default: {format_duration(default)}]"
 
 
+def _duration_option(
+    flag: str, text: str, default: timedelta, parser: Callable[[str], timedelta]
+) -> Any:
+    """A ``--flag DURATION`` option read from ``STREW_FLAG`` too, its default in the help."""
+    return typer.Option(
+        flag,
+        envvar="STREW_" + flag.removeprefix("--").upper().replace("-", "_"),
+        parser=parser,
+        metavar="DURATION",
+        show_default=False,
+        help=_duration_help(text, default),
+    )
+
+
 def worker(
     tasks: Annotated[
         list[str],
@@ -89,75 +104,49 @@ def worker(
     ] = 10,
     redelivery_timeout: Annotated[
         timedelta,
-        typer.Option(
+        _duration_option(
             "--redelivery-timeout",
-            envvar="STREW_REDELIVERY_TIMEOUT",
-            parser=positive_duration,
-            metavar="DURATION",
-            show_default=False,
-            help=_duration_help(
-                "Lease length: a task whose worker dies runs again this long after its last "
-                "lease renewal.",
-                timedelta(minutes=5),
-            ),
+            "Lease length: a task whose worker dies runs again this long after its last "
+            "lease renewal.",
+            timedelta(minutes=5),
+            positive_duration,
         ),
     ] = timedelta(minutes=5),
     shutdown_grace: Annotated[
         timedelta,
-        typer.Option(
+        _duration_option(
             "--shutdown-grace",
-            envvar="STREW_SHUTDOWN_GRACE",
-            parser=duration,
-            metavar="DURATION",
-            show_default=False,
-            help=_duration_help(
-                "On SIGTERM, how long running tasks may take to finish before they are "
-                "handed back to another worker.",
-                timedelta(seconds=30),
-            ),
+            "On SIGTERM, how long running tasks may take to finish before they are "
+            "handed back to another worker.",
+            timedelta(seconds=30),
+            duration,
         ),
     ] = timedelta(seconds=30),
     prefetch: Annotated[
         timedelta,
-        typer.Option(
+        _duration_option(
             "--prefetch",
-            envvar="STREW_PREFETCH",
-            parser=duration,
-            metavar="DURATION",
-            show_default=False,
-            help=_duration_help(
-                "Tasks due this soon are claimed early and started at their exact due time.",
-                timedelta(milliseconds=50),
-            ),
+            "Tasks due this soon are claimed early and started at their exact due time.",
+            timedelta(milliseconds=50),
+            duration,
         ),
     ] = timedelta(milliseconds=50),
     poll_ceiling: Annotated[
         timedelta,
-        typer.Option(
+        _duration_option(
             "--poll-ceiling",
-            envvar="STREW_POLL_CEILING",
-            parser=positive_duration,
-            metavar="DURATION",
-            show_default=False,
-            help=_duration_help(
-                "The longest the worker sleeps without asking the store (in case a wake-up "
-                "was lost).",
-                timedelta(seconds=1),
-            ),
+            "The longest the worker sleeps without asking the store (in case a wake-up was lost).",
+            timedelta(seconds=1),
+            positive_duration,
         ),
     ] = timedelta(seconds=1),
     reconnection_delay: Annotated[
         timedelta,
-        typer.Option(
+        _duration_option(
             "--reconnection-delay",
-            envvar="STREW_RECONNECTION_DELAY",
-            parser=positive_duration,
-            metavar="DURATION",
-            show_default=False,
-            help=_duration_help(
-                "The longest pause between attempts while the store is down.",
-                timedelta(seconds=5),
-            ),
+            "The longest pause between attempts while the store is down.",
+            timedelta(seconds=5),
+            positive_duration,
         ),
     ] = timedelta(seconds=5),
     logging_level: Annotated[
