@@ -15,6 +15,7 @@ from .clear import clear
 from .scatter import scatter
 from .snapshot import snapshot
 from .worker import worker
+from .workers import workers
 
 app = typer.Typer(
     name="strew",
@@ -27,6 +28,7 @@ app.command()(worker)
 app.command()(snapshot)
 app.command()(clear)
 app.command()(scatter)
+app.command()(workers)
 
 
 @app.command()

@@ -1,0 +1,88 @@
+"""Operating strew in production from the command line: `strew workers`, the built-in
+smoke-test tasks, the worker's health check and its log formats.
+
+Each test runs the command as users do, in a real process, against Redis; each uses a
+docket name of its own and deletes its keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from strew import Docket, Worker
+
+from . import helpers
+from .helpers import wait_until
+from .test_cli import strew
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return helpers.test_redis_url()
+
+
+@pytest.fixture
+async def redis_docket(docket_name: str, redis_url: str) -> AsyncIterator[Docket]:
+    async with Docket(docket_name, redis_url) as docket:
+        yield docket
+        await docket.store.destroy()
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert [key async for key in client.scan_iter(match=f"strew:{{{docket_name}}}:*")] == []
+    finally:
+        await client.aclose()
+
+
+# -- strew workers -----------------------------------------------------------------------------
+
+# One gate per test, made inside its event loop (an Event binds to the loop that first uses it).
+gates: dict[str, asyncio.Event] = {}
+
+
+async def hold() -> None:
+    """Runs until the test opens the gate, so its worker visibly holds it."""
+    await gates["hold"].wait()
+
+
+async def test_workers_says_plainly_when_none_is_alive(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    result = await strew("workers", "--url", redis_url, "--docket", redis_docket.name)
+    assert result.code == 0, result.err
+    assert f"Docket {redis_docket.name}" in result.out
+    assert "No live workers" in result.out
+    assert "same --url and --docket" in result.out
+
+
+async def test_workers_lists_a_live_worker_and_the_keys_it_holds(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    gates["hold"] = asyncio.Event()
+    redis_docket.register(hold)
+    await redis_docket.add(hold, key="held-one")()
+    await redis_docket.add(hold, key="held-two")()
+    worker = Worker(redis_docket, name="ops-worker-1", concurrency=4)
+    running = asyncio.create_task(worker.run_forever())
+    try:
+        await wait_until(lambda: worker.stats.claimed == 2, timeout=10, message="both claimed")
+
+        async def listed() -> bool:
+            snapshot = await redis_docket.snapshot(0)
+            return any(w.name == "ops-worker-1" and len(w.tasks) == 2 for w in snapshot.workers)
+
+        await wait_until(listed, timeout=10, message="the worker shows up holding both")
+        result = await strew("workers", "--url", redis_url, "--docket", redis_docket.name)
+    finally:
+        gates["hold"].set()
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+    assert result.code == 0, result.err
+    assert "Workers (1)" in result.out
+    row = next(line for line in result.out.splitlines() if "ops-worker-1" in line)
+    assert "held-one, held-two" in row
+    assert " 2 " in row
+    assert "ago" in row or "now" in row
