@@ -1,6 +1,19 @@
 """strew: distributed background tasks on Redis that scatter a batch evenly over time."""
 
 from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
+from .dependencies import (
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    Depends,
+    ExponentialRetry,
+    Retry,
+    Shared,
+    TaskArgument,
+    TaskKey,
+    TaskLogger,
+    Timeout,
+)
 from .docket import Docket, DocketSnapshot, RunningExecution, WorkerInfo
 from .execution import Disposition, Execution, TaskCall
 from .stores import StoreError, StoreUnavailable
@@ -11,16 +24,27 @@ __version__ = "0.1.0"
 __all__ = [
     "Agenda",
     "AgendaEntry",
+    "CurrentDocket",
+    "CurrentExecution",
+    "CurrentWorker",
+    "Depends",
     "Disposition",
     "Docket",
     "DocketSnapshot",
     "Execution",
+    "ExponentialRetry",
+    "Retry",
     "RunningExecution",
     "ScatterError",
     "Scattered",
+    "Shared",
     "StoreError",
     "StoreUnavailable",
+    "TaskArgument",
     "TaskCall",
+    "TaskKey",
+    "TaskLogger",
+    "Timeout",
     "Worker",
     "WorkerInfo",
     "__version__",

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
+from .dependencies import check_task
 from .execution import (
     CorruptPayload,
     Disposition,
@@ -139,6 +140,9 @@ class Docket:
         for name in names:
             if not isinstance(name, str) or not name:
                 raise ValueError(f"names must hold non-empty strings, got {name!r}")
+        # Dependency markers (Retry, Timeout, TaskArgument...) are checked now, so a bad one
+        # fails before any task of this function is scheduled.
+        check_task(function)
         for name in names:
             self.tasks[name] = function
 

@@ -28,14 +28,30 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from contextlib import suppress
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from .dependencies import (
+    Retry,
+    RetryRequested,
+    RunContext,
+    SharedScope,
+    Timeout,
+    markers_of,
+)
 from .docket import Docket
-from .execution import CorruptPayload, Execution, TaskFunction, from_micros, load_payload
+from .execution import (
+    CorruptPayload,
+    Execution,
+    TaskFunction,
+    dump_payload,
+    from_micros,
+    load_payload,
+    to_micros,
+)
 from .stores.base import (
     CancelRequested,
     Claim,
@@ -64,8 +80,20 @@ def cancelling() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def cancelling_count() -> int:
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()
+
+
 def _local_micros() -> int:
     return time.time_ns() // 1000
+
+
+class _TimedOut(TimeoutError):
+    """A run cut off by its `Timeout`: a failure like any other, so a `Retry` applies."""
+
+    def __init__(self, limit: timedelta) -> None:
+        super().__init__(f"timed out after {limit}")
 
 
 @dataclass(eq=False)
@@ -83,6 +111,8 @@ class _Stats:
     claimed: int = 0
     succeeded: int = 0
     failed: int = 0
+    retried: int = 0
+    """Runs that failed (or asked for another run) and were put back by their `Retry`."""
     cancelled: int = 0
     redelivered: int = 0
     released: int = 0
@@ -155,6 +185,7 @@ class Worker:
         self._offset = 0  # store clock minus local clock, in microseconds
         self._active = False
         self._stopping = asyncio.Event()
+        self._shared = SharedScope()
 
     async def __aenter__(self) -> Self:
         return self
@@ -213,6 +244,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._acks_waiting = asyncio.Event()
         self._listening = asyncio.Event()
+        self._shared = SharedScope()
         uninstall = self._install_signal_handlers() if signals else None
         logger.info(
             "worker %s started on docket %s (concurrency %d)",
@@ -236,6 +268,10 @@ class Worker:
                         helper.cancel()
             await self._flush_final()
         finally:
+            try:
+                await self._shared.close()
+            except Exception:
+                logger.exception("worker %s: cleaning up a Shared dependency failed", self.name)
             if uninstall:
                 uninstall()
             self._active = False
@@ -441,8 +477,13 @@ class Worker:
             ", redelivered" if claim.redelivered else "",
         )
         started = time.perf_counter()
+        markers = markers_of(function)
+        retry = next((m for _, m in markers if isinstance(m, Retry)), None)
         try:
-            await self._call(function, execution)
+            if markers:
+                await self._call_with_dependencies(function, execution, markers)
+            else:
+                await self._call(function, execution.args, execution.kwargs)
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.stats.cancelled += 1
@@ -450,15 +491,12 @@ class Worker:
                 self._done(claim)
                 return
             raise
-        except Exception:
+        except RetryRequested as request:
+            self._retry(claim, execution, retry, request, started)
+            return
+        except Exception as error:
             self.stats.failed += 1
-            logger.exception(
-                "%s failed (key %s) after %.1f ms",
-                execution.function_name,
-                claim.key,
-                (time.perf_counter() - started) * 1000,
-            )
-            self._done(claim)
+            self._failed(claim, execution, retry, error, started)
             return
         self.stats.succeeded += 1
         logger.info(
@@ -469,10 +507,134 @@ class Worker:
         )
         self._done(claim)
 
-    async def _call(self, function: TaskFunction, execution: Execution) -> Any:
+    async def _call_with_dependencies(
+        self, function: TaskFunction, execution: Execution, markers: list[tuple[str, Any]]
+    ) -> None:
+        # Bound only to learn which parameters the caller passed: those keep their values.
+        passed = inspect.signature(function).bind_partial(*execution.args, **execution.kwargs)
+        async with AsyncExitStack() as stack:  # per-run cleanups, whatever the outcome
+            context = RunContext(
+                self.docket, self, execution, dict(passed.arguments), stack, self._shared
+            )
+            kwargs = dict(execution.kwargs)
+            timeout: Timeout | None = None
+            for name, marker in markers:
+                if name in passed.arguments:
+                    continue
+                kwargs[name] = value = await marker.resolve(context, name)
+                if isinstance(value, Timeout):
+                    timeout = value
+            if timeout is None:
+                await self._call(function, execution.args, kwargs)
+                return
+            async with asyncio.timeout(None) as scope:
+                timeout.start(scope)
+                try:
+                    await self._call(function, execution.args, kwargs)
+                except asyncio.CancelledError:
+                    # Our own deadline, and nobody else (docket.cancel, shutdown) also
+                    # cancelling: a failure. Otherwise the cancellation goes on its way.
+                    if scope.expired() and cancelling_count() <= 1:
+                        raise _TimedOut(timeout.limit) from None
+                    raise
+            # asyncio.timeout turns its own cancellation into TimeoutError on the way out;
+            # _TimedOut (raised above) already said which limit it was.
+
+    def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
+        payload = dump_payload(
+            execution.function_name,
+            execution.args,
+            execution.kwargs,
+            due,
+            execution.attempt + 1,
+            execution.meta,
+        )
+        return Entry(claim.key, due, payload)
+
+    def _store_now(self) -> int:
+        return _local_micros() + self._offset
+
+    def _retry(
+        self,
+        claim: Claim,
+        execution: Execution,
+        retry: Retry | None,
+        request: RetryRequested,
+        started: float,
+    ) -> None:
+        """The task asked for another run (``retry.after`` / ``retry.at``)."""
+        name, attempt = execution.function_name, execution.attempt
+        if retry is None or retry.exhausted(attempt):
+            self.stats.failed += 1
+            logger.error(
+                "%s asked for a retry (key %s) after attempt %d, but %s; not retried",
+                name,
+                claim.key,
+                attempt,
+                "it has no Retry parameter"
+                if retry is None
+                else f"its Retry allows {retry.attempts} attempt(s)",
+            )
+            self._done(claim)
+            return
+        if request.when is not None:
+            due = to_micros(request.when)
+        else:
+            due = self._store_now() + _micros(request.delay or timedelta(0))
+        self.stats.retried += 1
+        logger.info(
+            "%s asked for a retry (key %s) after attempt %d, in %.1f ms; next run at %s",
+            name,
+            claim.key,
+            attempt,
+            (time.perf_counter() - started) * 1000,
+            from_micros(due).isoformat(),
+        )
+        self._done(claim, self._retry_entry(claim, execution, due))
+
+    def _failed(
+        self,
+        claim: Claim,
+        execution: Execution,
+        retry: Retry | None,
+        error: Exception,
+        started: float,
+    ) -> None:
+        name, attempt = execution.function_name, execution.attempt
+        elapsed = (time.perf_counter() - started) * 1000
+        if retry is None or retry.exhausted(attempt):
+            limit = "" if retry is None else f"; attempt {attempt} of {retry.attempts}, none left"
+            logger.error(
+                "%s failed (key %s) after %.1f ms%s",
+                name,
+                claim.key,
+                elapsed,
+                limit,
+                exc_info=error,
+            )
+            self._done(claim)
+            return
+        delay = retry.delay_after(attempt)
+        self.stats.retried += 1
+        logger.warning(
+            "%s failed (key %s) after %.1f ms on attempt %d of %s; retrying in %s",
+            name,
+            claim.key,
+            elapsed,
+            attempt,
+            "unlimited" if retry.attempts is None else retry.attempts,
+            delay,
+            exc_info=error,
+        )
+        due = self._store_now() + _micros(delay)
+        self._done(claim, self._retry_entry(claim, execution, due))
+
+    async def _call(
+        self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if inspect.iscoroutinefunction(function):
-            return await function(*execution.args, **execution.kwargs)
-        result = await asyncio.to_thread(function, *execution.args, **execution.kwargs)
+            return await function(*args, **kwargs)
+        result = await asyncio.to_thread(function, *args, **kwargs)
         if inspect.isawaitable(result):
             return await result
         return result

@@ -1,0 +1,237 @@
+"""Injected context, Depends and Shared, and the checks `register` makes on markers."""
+
+# Dependency markers are calls in defaults by design (pydocket's spelling); B008 would flag
+# every one. (pyproject could list them under flake8-bugbear extend-immutable-calls instead.)
+# ruff: noqa: B008
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from strew import (
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    Depends,
+    Docket,
+    Execution,
+    ExponentialRetry,
+    Retry,
+    Shared,
+    TaskArgument,
+    TaskKey,
+    TaskLogger,
+    Timeout,
+    Worker,
+)
+
+
+async def test_context_markers_are_filled_in_by_the_worker(docket: Docket) -> None:
+    seen: dict[str, Any] = {}
+
+    async def task(
+        n: int,
+        d: Docket = CurrentDocket(),
+        w: Worker = CurrentWorker(),
+        e: Execution = CurrentExecution(),
+        key: str = TaskKey(),
+        again: int = TaskArgument("n"),
+    ) -> None:
+        seen.update(n=n, d=d, w=w, e=e, key=key, again=again)
+
+    await docket.add(task, key="k1")(7)
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert seen["d"] is docket and seen["w"] is worker
+    assert seen["key"] == "k1" and seen["e"].key == "k1" and seen["e"].attempt == 1
+    assert seen["n"] == 7 and seen["again"] == 7
+
+
+async def test_a_value_the_caller_passed_is_kept(docket: Docket) -> None:
+    keys: list[str] = []
+
+    async def task(key: str = TaskKey()) -> None:
+        keys.append(key)
+
+    await docket.add(task, key="real")("given")
+    await docket.add(task, key="other")()
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert sorted(keys) == ["given", "other"]
+
+
+async def test_task_logger_records_carry_the_task_fields(
+    docket: Docket, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def chatty(log: logging.LoggerAdapter[logging.Logger] = TaskLogger()) -> None:
+        log.info("hello from the task")
+
+    await docket.add(chatty, key="talk")()
+    async with Worker(docket, name="w-log") as worker:
+        await worker.run_until_finished()
+    [record] = [r for r in caplog.records if r.getMessage() == "hello from the task"]
+    assert record.name == "strew.task.chatty"
+    assert record.__dict__["docket"] == docket.name
+    assert record.__dict__["worker"] == "w-log"
+    assert record.__dict__["task"] == "chatty"
+    assert record.__dict__["key"] == "talk"
+    assert record.__dict__["attempt"] == 1
+
+
+async def test_depends_resolves_nested_factories_once_per_run_and_cleans_up(
+    docket: Docket,
+) -> None:
+    events: list[str] = []
+
+    def base(customer: int = TaskArgument()) -> str:
+        events.append("base")
+        return f"c{customer}"
+
+    async def session(name: str = Depends(base)) -> AsyncIterator[str]:
+        events.append("open")
+        yield f"session({name})"
+        events.append("close")
+
+    def sync_resource() -> Iterator[int]:
+        yield 5
+        events.append("sync close")
+
+    async def task(
+        customer: int,
+        s: str = Depends(session),
+        again: str = Depends(base),
+        number: int = Depends(sync_resource),
+    ) -> None:
+        events.append(f"run {s} {again} {number}")
+
+    await docket.add(task)(3)
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert events == [
+        "base",
+        "open",
+        "run session(c3) c3 5",
+        "sync close",
+        "close",
+    ]
+
+
+async def test_depends_cleanup_runs_when_the_task_fails(docket: Docket) -> None:
+    events: list[str] = []
+
+    async def resource() -> AsyncIterator[str]:
+        events.append("open")
+        try:
+            yield "r"
+        finally:
+            events.append("close")
+
+    async def task(r: str = Depends(resource)) -> None:
+        events.append("run")
+        raise RuntimeError("boom")
+
+    await docket.add(task)()
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert events == ["open", "run", "close"]
+    assert worker.stats.failed == 1
+
+
+async def test_shared_is_made_once_for_many_tasks_and_closed_when_the_worker_stops(
+    docket: Docket,
+) -> None:
+    events: list[str] = []
+
+    async def pool(d: Docket = CurrentDocket()) -> AsyncIterator[str]:
+        events.append("open")
+        yield f"pool of {d.name}"
+        events.append("close")
+
+    used: list[str] = []
+
+    async def task(p: str = Shared(pool)) -> None:
+        used.append(p)
+
+    for _ in range(20):
+        await docket.add(task)()
+    async with Worker(docket, concurrency=5) as worker:
+        await worker.run_until_finished()
+    assert events == ["open", "close"]
+    assert used == [f"pool of {docket.name}"] * 20
+
+
+# -- checks at register time ----------------------------------------------------------------
+
+
+def bad_docket() -> Docket:
+    return Docket(name="never-used", url="memory://never-used")
+
+
+def test_two_retries_are_refused_at_register_time() -> None:
+    async def task(a: Retry = Retry(attempts=2), b: Retry = ExponentialRetry()) -> None: ...
+
+    with pytest.raises(ValueError, match=r"task .*task: parameter 'b' is a second Retry"):
+        bad_docket().register(task)
+
+
+def test_two_timeouts_are_refused_at_register_time() -> None:
+    t = timedelta(seconds=1)
+
+    async def task(a: Timeout = Timeout(t), b: Timeout = Timeout(t)) -> None: ...
+
+    with pytest.raises(ValueError, match=r"parameter 'b' is a second Timeout"):
+        bad_docket().register(task)
+
+
+def test_a_task_argument_naming_no_parameter_is_refused() -> None:
+    async def task(n: int, m: int = TaskArgument("missing")) -> None: ...
+
+    with pytest.raises(ValueError, match=r"parameter 'm' .*names 'missing'"):
+        bad_docket().register(task)
+
+
+def test_a_task_argument_inside_a_factory_is_checked_against_the_task() -> None:
+    def factory(customer_id: int = TaskArgument()) -> int:
+        return customer_id
+
+    async def task(customer: int, c: int = Depends(factory)) -> None: ...
+
+    with pytest.raises(ValueError, match=r"parameter 'c.customer_id' .*names 'customer_id'"):
+        bad_docket().register(task)
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        (Retry(attempts=0), r"attempts must be a positive integer or None, got 0"),
+        (Retry(delay=timedelta(seconds=-1)), r"delay must be a duration of zero or more"),
+        (
+            ExponentialRetry(minimum_delay=timedelta(seconds=-1)),
+            r"minimum_delay must be a duration of zero or more, got -1 day",
+        ),
+        (Timeout(timedelta(0)), r"limit must be a positive duration, got 0:00:00"),
+        (Timeout(timedelta(seconds=-3)), r"limit must be a positive duration"),
+    ],
+)
+def test_bad_settings_are_refused_naming_function_parameter_and_value(
+    marker: Any, message: str
+) -> None:
+    async def task(x: Any = marker) -> None: ...
+
+    with pytest.raises(ValueError, match=r"task .*task: parameter 'x' \(.*\): " + message):
+        bad_docket().register(task)
+
+
+async def test_add_registers_and_so_refuses_bad_markers_before_writing() -> None:
+    async def task(r: Retry = Retry(attempts=-2)) -> None: ...
+
+    docket = bad_docket()
+    with pytest.raises(ValueError, match="attempts must be"):
+        docket.add(task)
+    assert docket.tasks == {}
+    assert (await docket.snapshot()).total_tasks == 0
