@@ -8,7 +8,10 @@ docket name of its own and deletes its keys.
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,7 +20,7 @@ from strew import Docket, Worker
 
 from . import helpers
 from .helpers import wait_until
-from .test_cli import strew
+from .test_cli import flat, start_worker, stop, strew
 
 
 @pytest.fixture
@@ -86,3 +89,57 @@ async def test_workers_lists_a_live_worker_and_the_keys_it_holds(
     assert "held-one, held-two" in row
     assert " 2 " in row
     assert "ago" in row or "now" in row
+
+
+# -- built-in smoke-test tasks -----------------------------------------------------------------
+
+
+@pytest.fixture
+def user_tasks(tmp_path: Path) -> str:
+    """A module of the user's with one task, for ``--tasks``."""
+    name = f"strew_ops_tasks_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text("async def noop() -> None: ...\ntasks = [noop]\n")
+    return name
+
+
+async def test_a_trace_scheduled_from_the_cli_is_logged_by_a_worker_with_its_key(
+    redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
+) -> None:
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    scheduled = await strew("tasks", "trace", "hello from the deploy", *where)
+    assert scheduled.code == 0, scheduled.err
+    found = re.search(
+        r"Scheduled trace\('hello from the deploy'\) on docket .*: key (\S+), due", scheduled.out
+    )
+    assert found, scheduled.out
+    key = found.group(1)
+    failing = await strew("tasks", "fail", "expected failure", *where)
+    assert failing.code == 0, failing.err
+    later = await strew("tasks", "sleep", "0.01", *where, "--delay", "1h")
+    assert later.code == 0, later.err
+    assert "(in 1h)" in later.out
+    log = tmp_path / "worker.log"
+    process = await start_worker("--tasks", user_tasks, *where, cwd=tmp_path, log=log)
+    try:
+        await wait_until(
+            lambda: "fail failed" in log.read_text(), timeout=20, message="trace and fail ran"
+        )
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    assert "tasks: fail, noop, sleep, trace" in text
+    assert re.search(
+        rf"Z INFO +strew\.tasks: trace: hello from the deploy \(key {re.escape(key)}\)$",
+        text,
+        re.MULTILINE,
+    ), text
+    assert "SmokeTestFailure: expected failure" in text
+    # The delayed sleep is still waiting for its hour.
+    assert [e.function_name for e in (await redis_docket.snapshot()).future] == ["sleep"]
+
+
+async def test_a_negative_sleep_is_a_usage_error_before_connecting() -> None:
+    result = await strew("tasks", "sleep", "--url", "redis://127.0.0.1:1/0", "--", "-1")
+    assert result.code == 2
+    assert "Invalid value for 'seconds'" in flat(result.err)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import tasks as builtin
 from ..docket import DEFAULT_URL, Docket
 from ..worker import Worker
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
@@ -176,6 +177,9 @@ def worker(
 
     configure_logging(logging_level)
     the_docket = Docket(docket, url)
+    # The smoke-test tasks first, so a task of the user's with the same name replaces one.
+    for function in builtin.standard:
+        the_docket.register(function)
     for function in functions:
         try:
             the_docket.register(function)

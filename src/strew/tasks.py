@@ -1,0 +1,61 @@
+"""Built-in tasks for smoke tests: prove that scheduling, claiming and running work end to
+end in a deployment, without writing a task of your own.
+
+``strew worker`` registers them on every docket it runs (a task of the user's with the same
+name wins), and ``strew tasks trace|fail|sleep`` schedules one::
+
+    strew tasks trace "hello from the deploy" --delay 5s   # a worker logs it 5 s later
+    strew tasks fail "does failure reach the logs?"        # the worker logs the traceback
+    strew tasks sleep 30                                   # holds a worker slot for 30 s
+
+They are registered under their plain names ``trace``, ``fail`` and ``sleep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .execution import TaskFunction
+
+logger = logging.getLogger("strew.tasks")
+
+_TASK_NAME_PREFIX = "strew task "
+
+
+class SmokeTestFailure(Exception):
+    """What `fail` raises: an error nobody will mistake for a real one."""
+
+
+def _current_key() -> str:
+    # The worker runs each task in an asyncio task named "strew task <key>". Reading the key
+    # from there keeps these functions callable with their documented arguments only.
+    task = asyncio.current_task()
+    name = task.get_name() if task is not None else ""
+    return name.removeprefix(_TASK_NAME_PREFIX) if name.startswith(_TASK_NAME_PREFIX) else "?"
+
+
+async def trace(message: str) -> None:
+    """Log ``message`` at INFO on the ``strew.tasks`` logger, with the task's key."""
+    key = _current_key()
+    logger.info("trace: %s (key %s)", message, key, extra={"key": key})
+
+
+async def fail(message: str) -> None:
+    """Raise `SmokeTestFailure` with ``message``: the worker logs it as a failed task."""
+    raise SmokeTestFailure(message)
+
+
+async def sleep(seconds: float) -> None:
+    """Hold a worker slot for ``seconds`` (to watch leases, shutdown grace, `strew workers`)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise ValueError(f"seconds must be a number of zero or more, got {seconds!r}")
+    key = _current_key()
+    logger.info("sleep: %gs (key %s)", seconds, key, extra={"key": key})
+    await asyncio.sleep(seconds)
+
+
+standard: list[TaskFunction] = [trace, fail, sleep]
+"""The built-in tasks, in the form ``--tasks`` and `Docket.register` take."""
+
+__all__ = ["SmokeTestFailure", "fail", "sleep", "standard", "trace"]
