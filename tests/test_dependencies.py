@@ -6,9 +6,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -235,3 +239,30 @@ async def test_add_registers_and_so_refuses_bad_markers_before_writing() -> None
         docket.add(task)
     assert docket.tasks == {}
     assert (await docket.snapshot()).total_tasks == 0
+
+
+async def test_the_dependencies_example_runs_as_documented(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREW_URL", store_url)
+    demo = load_example("dependencies_demo")
+    assert await demo.main() == [
+        "pool opened",
+        "session 1 opened",
+        "synced 1 (customer-1)",
+        "session 1 closed",
+        "session 2 opened",
+        "synced 2 (customer-2)",
+        "session 2 closed",
+        "pool closed",
+    ]
+
+
+def load_example(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -135,3 +135,19 @@ def test_retry_limits() -> None:
     assert ExponentialRetry.forever().attempts is None
     with pytest.raises(ValueError, match="delay must be a duration of zero or more"):
         Retry().after(timedelta(seconds=-1))
+
+
+async def test_the_retry_example_runs_as_documented(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .test_dependencies import load_example
+
+    monkeypatch.setenv("STREW_URL", store_url)
+    demo = load_example("retry_demo")
+    assert await demo.main() == [
+        "flaky_call attempt 1",
+        "flaky_call attempt 2",
+        "flaky_call attempt 3",
+        "slow_call attempt 1",
+        "slow_call attempt 2",
+    ]
