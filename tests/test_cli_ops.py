@@ -143,3 +143,84 @@ async def test_a_negative_sleep_is_a_usage_error_before_connecting() -> None:
     result = await strew("tasks", "sleep", "--url", "redis://127.0.0.1:1/0", "--", "-1")
     assert result.code == 2
     assert "Invalid value for 'seconds'" in flat(result.err)
+
+
+# -- health check ------------------------------------------------------------------------------
+
+
+async def probe(port: int) -> int | None:
+    """The status code of ``GET /`` on the health port, None while nothing answers."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return None
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+    except (OSError, TimeoutError):
+        return None
+    finally:
+        writer.close()
+    parts = status.split()
+    return int(parts[1]) if len(parts) >= 2 else None
+
+
+async def answers(port: int, status: int) -> bool:
+    return await probe(port) == status
+
+
+async def test_the_health_check_follows_the_store_down_and_back_up(
+    redis_server: helpers.RedisServer, docket_name: str, tmp_path: Path, user_tasks: str
+) -> None:
+    port = helpers.free_port()
+    log = tmp_path / "worker.log"
+    process = await start_worker(
+        "--tasks",
+        user_tasks,
+        "--url",
+        redis_server.url,
+        "--docket",
+        docket_name,
+        "--reconnection-delay",
+        "200ms",
+        "--poll-ceiling",
+        "200ms",
+        "--shutdown-grace",
+        "1s",
+        cwd=tmp_path,
+        log=log,
+        env={"STREW_HEALTHCHECK_PORT": str(port)},
+    )
+    try:
+        await wait_until(lambda: answers(port, 200), timeout=20, interval=0.05, message="up")
+        redis_server.stop(kill=True)
+        await wait_until(lambda: answers(port, 503), timeout=20, interval=0.05, message="down")
+        redis_server.start()
+        await wait_until(lambda: answers(port, 200), timeout=20, interval=0.05, message="again")
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    assert f"health check on http://127.0.0.1:{port}/" in text
+
+
+async def test_the_health_check_answers_only_get_slash(
+    redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
+) -> None:
+    port = helpers.free_port()
+    log = tmp_path / "worker.log"
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    process = await start_worker(
+        "--tasks", user_tasks, *where, "--healthcheck-port", str(port), cwd=tmp_path, log=log
+    )
+    try:
+        await wait_until(lambda: answers(port, 200), timeout=20, interval=0.05, message="up")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 404")
+        writer.close()
+    finally:
+        code = await stop(process)
+    assert code == 0, log.read_text()

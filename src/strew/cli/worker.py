@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import sys
@@ -15,6 +16,7 @@ import typer
 from .. import tasks as builtin
 from ..docket import DEFAULT_URL, Docket
 from ..worker import Worker
+from . import health
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
 from .durations import duration, format_duration, positive_duration
 from .loading import TaskImportError, import_tasks
@@ -150,6 +152,18 @@ def worker(
             positive_duration,
         ),
     ] = timedelta(seconds=5),
+    healthcheck_port: Annotated[
+        int | None,
+        typer.Option(
+            "--healthcheck-port",
+            envvar="STREW_HEALTHCHECK_PORT",
+            min=1,
+            max=65535,
+            metavar="PORT",
+            help="Answer GET / on 127.0.0.1:PORT with 200 while the worker runs and its "
+            "store answers, 503 otherwise (for liveness probes). Off by default.",
+        ),
+    ] = None,
     logging_level: Annotated[
         LoggingLevel,
         typer.Option(
@@ -198,10 +212,10 @@ def worker(
         )
     except (TypeError, ValueError) as error:
         fail(str(error), EXIT_USAGE)
-    run(_work(the_docket, the_worker))
+    run(_work(the_docket, the_worker, healthcheck_port))
 
 
-async def _work(docket: Docket, worker: Worker) -> None:
+async def _work(docket: Docket, worker: Worker, healthcheck_port: int | None) -> None:
     async with docket:
         # Fail fast on a wrong URL or a server that is down, with one clear line, instead of
         # a worker that starts and then logs retries forever.
@@ -213,4 +227,17 @@ async def _work(docket: Docket, worker: Worker) -> None:
                 docket.name,
             )
         logger.info("tasks: %s", ", ".join(sorted(docket.tasks)))
-        await worker.run_forever()
+        if healthcheck_port is None:
+            await worker.run_forever()
+            return
+        running = asyncio.create_task(worker.run_forever(), name="strew worker run")
+        try:
+            server = await health.serve(
+                healthcheck_port, health.store_check(running, docket.store.now)
+            )
+        except OSError as error:
+            worker.stop()
+            await running
+            fail(f"--healthcheck-port: cannot listen on {health.HOST}:{healthcheck_port}: {error}")
+        async with server:
+            await running
