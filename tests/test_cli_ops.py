@@ -8,6 +8,7 @@ docket name of its own and deletes its keys.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -224,3 +225,53 @@ async def test_the_health_check_answers_only_get_slash(
     finally:
         code = await stop(process)
     assert code == 0, log.read_text()
+
+
+# -- logging formats ---------------------------------------------------------------------------
+
+
+async def test_json_logs_are_one_object_per_line_with_the_task_key(
+    redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
+) -> None:
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    scheduled = await strew("tasks", "trace", 'quotes " and ünïcode', *where)
+    assert scheduled.code == 0, scheduled.err
+    failing = await strew("tasks", "fail", "for the exception field", *where)
+    assert failing.code == 0, failing.err
+    log = tmp_path / "worker.log"
+    process = await start_worker(
+        "--tasks", user_tasks, *where, cwd=tmp_path, log=log, env={"STREW_LOGGING_FORMAT": "json"}
+    )
+    try:
+        await wait_until(lambda: "fail failed" in log.read_text(), timeout=20, message="ran")
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    records = [json.loads(line) for line in text.splitlines()]
+    assert all({"time", "level", "logger", "message"} <= record.keys() for record in records)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["time"]) for r in records)
+    [traced] = [r for r in records if r["logger"] == "strew.tasks"]
+    assert traced["level"] == "INFO"
+    assert traced["message"].startswith('trace: quotes " and ünïcode (key ')
+    assert traced["message"].endswith(f"(key {traced['key']})")
+    [failed] = [r for r in records if r["message"].startswith("fail failed")]
+    assert failed["level"] == "ERROR"
+    assert "SmokeTestFailure: for the exception field" in failed["exception"]
+    assert any(r["message"].endswith("stopped") for r in records)
+
+
+async def test_rich_logs_start_and_stop(
+    redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
+) -> None:
+    log = tmp_path / "worker.log"
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    process = await start_worker(
+        "--tasks", user_tasks, *where, "--logging-format", "rich", cwd=tmp_path, log=log
+    )
+    try:
+        await wait_until(lambda: "started on docket" in log.read_text(), timeout=20)
+    finally:
+        code = await stop(process)
+    assert code == 0, log.read_text()
+    assert "INFO" in log.read_text()

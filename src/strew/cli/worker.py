@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import sys
 import time
@@ -12,6 +13,8 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
 
 from .. import tasks as builtin
 from ..docket import DEFAULT_URL, Docket
@@ -46,11 +49,50 @@ class _UtcFormatter(logging.Formatter):
         self.converter = _utc
 
 
-def configure_logging(level: LoggingLevel) -> None:
-    """One line per record on stderr, timestamped to the millisecond. The level applies to
-    every logger, so ``--logging-level DEBUG`` also shows the Redis client's records."""
+class LoggingFormat(enum.StrEnum):
+    PLAIN = "plain"
+    RICH = "rich"
+    JSON = "json"
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors: time, level, logger, message, and the
+    task's ``key`` and an ``exception`` when the record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = time.strftime("%Y-%m-%dT%H:%M:%S", _utc(record.created))
+        entry: dict[str, object] = {
+            "time": f"{moment}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        key = getattr(record, "key", None)
+        if key is not None:
+            entry["key"] = str(key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        # ensure_ascii keeps every line plain ASCII whatever a task logs, so no collector
+        # chokes on an encoding; default=str so an odd object never loses the line.
+        return json.dumps(entry, ensure_ascii=True, default=str)
+
+
+def _handler(form: LoggingFormat) -> logging.Handler:
+    if form is LoggingFormat.RICH:
+        return RichHandler(
+            console=Console(stderr=True), rich_tracebacks=False, log_time_format="[%X]"
+        )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_UtcFormatter())
+    handler.setFormatter(_JsonFormatter() if form is LoggingFormat.JSON else _UtcFormatter())
+    return handler
+
+
+def configure_logging(level: LoggingLevel, form: LoggingFormat = LoggingFormat.PLAIN) -> None:
+    """Records go to stderr: ``plain`` one line each timestamped in UTC to the millisecond,
+    ``rich`` coloured columns for a terminal, ``json`` one object per line for collectors.
+    The level applies to every logger, so ``--logging-level DEBUG`` also shows the Redis
+    client's records."""
+    handler = _handler(form)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -173,6 +215,16 @@ def worker(
             help="INFO shows one line per task start (with how late it started) and finish.",
         ),
     ] = LoggingLevel.INFO,
+    logging_format: Annotated[
+        LoggingFormat,
+        typer.Option(
+            "--logging-format",
+            envvar="STREW_LOGGING_FORMAT",
+            case_sensitive=False,
+            help="plain: one line per record, UTC to the millisecond; rich: coloured, for a "
+            "terminal; json: one JSON object per line (time, level, logger, message, key).",
+        ),
+    ] = LoggingFormat.PLAIN,
 ) -> None:
     """Run the tasks of a docket until SIGTERM or SIGINT.
 
@@ -189,7 +241,7 @@ def worker(
     if not functions:
         fail(f"--tasks: {', '.join(map(repr, tasks))} named no task functions", EXIT_USAGE)
 
-    configure_logging(logging_level)
+    configure_logging(logging_level, logging_format)
     the_docket = Docket(docket, url)
     # The smoke-test tasks first, so a task of the user's with the same name replaces one.
     for function in builtin.standard:
