@@ -41,6 +41,7 @@ from .dependencies import (
     SharedScope,
     Timeout,
     markers_of,
+    signature_of,
 )
 from .docket import Docket
 from .execution import (
@@ -511,7 +512,7 @@ class Worker:
         self, function: TaskFunction, execution: Execution, markers: list[tuple[str, Any]]
     ) -> None:
         # Bound only to learn which parameters the caller passed: those keep their values.
-        passed = inspect.signature(function).bind_partial(*execution.args, **execution.kwargs)
+        passed = signature_of(function).bind_partial(*execution.args, **execution.kwargs)
         async with AsyncExitStack() as stack:  # per-run cleanups, whatever the outcome
             context = RunContext(
                 self.docket, self, execution, dict(passed.arguments), stack, self._shared

@@ -1,0 +1,52 @@
+"""Task behaviour declared as parameter defaults: injected context, Retry, Timeout, Depends.
+
+A task function asks for what it needs by giving a parameter a *dependency marker* as its
+default value, the same spellings pydocket uses::
+
+    async def sync_customer(
+        customer_id: int,
+        key: str = TaskKey(),
+        retry: Retry = ExponentialRetry(attempts=5),
+        timeout: Timeout = Timeout(timedelta(seconds=30)),
+        client: ApiClient = Depends(make_client),
+    ) -> None: ...
+
+Callers never pass these parameters; before each run the worker fills every parameter whose
+default is a marker and that the call did not pass. Markers are checked when the function is
+registered (`check_task`), so a bad one fails before any task of that function is written.
+"""
+
+from .base import Dependency, RunContext, markers_of, signature_of
+from .checks import check_task
+from .context import (
+    CurrentDocket,
+    CurrentExecution,
+    CurrentWorker,
+    TaskArgument,
+    TaskKey,
+    TaskLogger,
+)
+from .factories import Depends, Shared, SharedScope
+from .retry import ExponentialRetry, Retry, RetryRequested
+from .timeout import Timeout
+
+__all__ = [
+    "CurrentDocket",
+    "CurrentExecution",
+    "CurrentWorker",
+    "Dependency",
+    "Depends",
+    "ExponentialRetry",
+    "Retry",
+    "RetryRequested",
+    "RunContext",
+    "Shared",
+    "SharedScope",
+    "TaskArgument",
+    "TaskKey",
+    "TaskLogger",
+    "Timeout",
+    "check_task",
+    "markers_of",
+    "signature_of",
+]

@@ -1,0 +1,101 @@
+"""What every marker shares: `Dependency`, the `RunContext` it resolves in, `markers_of`
+which reads markers off a function, and the duration check their settings use."""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable
+from contextlib import (
+    AsyncExitStack,
+    suppress,
+)
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..execution import Execution
+
+if TYPE_CHECKING:
+    from ..docket import Docket
+    from ..worker import Worker
+    from .factories import SharedScope
+
+
+@dataclass
+class RunContext:
+    """What a dependency can see while one task run is being prepared."""
+
+    docket: Docket
+    worker: Worker
+    execution: Execution
+    arguments: dict[str, Any]
+    """The task's arguments by parameter name, as the caller passed them."""
+    stack: AsyncExitStack
+    """Closed after the run, whatever its outcome: per-run cleanups go here."""
+    shared: SharedScope
+    cache: dict[int, Any] = field(default_factory=dict)
+    """Values of `Depends` factories already made in this run, by id of the marker's factory."""
+
+
+class Dependency:
+    """Base of every marker. ``resolve`` makes the value one run gets."""
+
+    single: bool = False
+    """At most one parameter of a task may carry a marker of this kind (Retry, Timeout)."""
+
+    async def resolve(self, context: RunContext, parameter: str) -> Any:
+        raise NotImplementedError
+
+    def problem(self) -> str | None:
+        """What is wrong with this marker's settings, or None; reported at register time."""
+        return None
+
+    def nested(self) -> list[tuple[str, Dependency]]:
+        """Markers among the parameters of this marker's own factory, if it has one."""
+        return []
+
+
+# Weak keys: a worker reads the markers of every run, but a function that goes away (a task
+# defined inside a test, say) must not be kept alive by this cache.
+_markers: weakref.WeakKeyDictionary[Callable[..., Any], list[tuple[str, Dependency]]] = (
+    weakref.WeakKeyDictionary()
+)
+_signatures: weakref.WeakKeyDictionary[Callable[..., Any], inspect.Signature] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def markers_of(function: Callable[..., Any]) -> list[tuple[str, Dependency]]:
+    """The (parameter name, marker) pairs of ``function``, in signature order (cached)."""
+    with suppress(KeyError, TypeError):
+        return _markers[function]
+    try:
+        parameters = signature_of(function).parameters.values()
+    except (TypeError, ValueError):
+        found: list[tuple[str, Dependency]] = []
+    else:
+        found = [(p.name, p.default) for p in parameters if isinstance(p.default, Dependency)]
+    with suppress(TypeError):  # not weakly referenceable: simply not cached
+        _markers[function] = found
+    return found
+
+
+def signature_of(function: Callable[..., Any]) -> inspect.Signature:
+    """``inspect.signature(function)``, cached; raises as it does."""
+    with suppress(KeyError, TypeError):
+        return _signatures[function]
+    signature = inspect.signature(function)
+    with suppress(TypeError):
+        _signatures[function] = signature
+    return signature
+
+
+def check_duration(name: str, value: object, *, zero_ok: bool) -> str | None:
+    """What is wrong with a duration setting called ``name``, or None."""
+    if not isinstance(value, timedelta):
+        return f"{name} must be a timedelta, got {value!r}"
+    if value < timedelta(0) or (not zero_ok and value == timedelta(0)):
+        kind = "a duration of zero or more" if zero_ok else "a positive duration"
+        return f"{name} must be {kind}, got {value}"
+    return None
