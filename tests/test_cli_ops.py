@@ -258,6 +258,13 @@ async def test_json_logs_are_one_object_per_line_with_the_task_key(
     [failed] = [r for r in records if r["message"].startswith("fail failed")]
     assert failed["level"] == "ERROR"
     assert "SmokeTestFailure: for the exception field" in failed["exception"]
+    # The worker's own lines about a task carry its key too.
+    assert failed["key"] != traced["key"]
+    assert failed["message"].startswith(f"fail failed (key {failed['key']})")
+    assert any(
+        r["message"].startswith("trace finished") and r.get("key") == traced["key"] for r in records
+    )
+    assert all("key" not in r for r in records if r["message"].endswith("stopped"))
     assert any(r["message"].endswith("stopped") for r in records)
 
 

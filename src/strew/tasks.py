@@ -27,12 +27,23 @@ class SmokeTestFailure(Exception):
     """What `fail` raises: an error nobody will mistake for a real one."""
 
 
-def _current_key() -> str:
-    # The worker runs each task in an asyncio task named "strew task <key>". Reading the key
-    # from there keeps these functions callable with their documented arguments only.
-    task = asyncio.current_task()
+def current_key() -> str | None:
+    """The key of the task running in the current asyncio task, None outside one.
+
+    The worker runs each task in an asyncio task named ``strew task <key>``; reading the key
+    from there keeps these functions callable with their documented arguments only, and lets
+    a log handler tag any record logged while a task runs (synchronous tasks run in threads,
+    where there is no asyncio task, so their records go untagged)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        return None
     name = task.get_name() if task is not None else ""
-    return name.removeprefix(_TASK_NAME_PREFIX) if name.startswith(_TASK_NAME_PREFIX) else "?"
+    return name.removeprefix(_TASK_NAME_PREFIX) if name.startswith(_TASK_NAME_PREFIX) else None
+
+
+def _current_key() -> str:
+    return current_key() or "?"
 
 
 async def trace(message: str) -> None:
@@ -58,4 +69,4 @@ async def sleep(seconds: float) -> None:
 standard: list[TaskFunction] = [trace, fail, sleep]
 """The built-in tasks, in the form ``--tasks`` and `Docket.register` take."""
 
-__all__ = ["SmokeTestFailure", "fail", "sleep", "standard", "trace"]
+__all__ = ["SmokeTestFailure", "current_key", "fail", "sleep", "standard", "trace"]

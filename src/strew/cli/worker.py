@@ -77,13 +77,29 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=True, default=str)
 
 
+class _TaskKeyFilter(logging.Filter):
+    """Tags a record logged while a task runs (the worker's own started/finished lines, and
+    whatever an async task logs) with that task's key, so JSON logs can be filtered by it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "key", None) is None:
+            key = builtin.current_key()
+            if key is not None:
+                record.key = key
+        return True
+
+
 def _handler(form: LoggingFormat) -> logging.Handler:
     if form is LoggingFormat.RICH:
         return RichHandler(
             console=Console(stderr=True), rich_tracebacks=False, log_time_format="[%X]"
         )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if form is LoggingFormat.JSON else _UtcFormatter())
+    if form is LoggingFormat.JSON:
+        handler.setFormatter(_JsonFormatter())
+        handler.addFilter(_TaskKeyFilter())
+    else:
+        handler.setFormatter(_UtcFormatter())
     return handler
 
 
