@@ -231,6 +231,38 @@ def test_bad_settings_are_refused_naming_function_parameter_and_value(
         bad_docket().register(task)
 
 
+def test_a_shared_factory_may_not_ask_for_something_of_one_run() -> None:
+    def pool(key: str = TaskKey()) -> str:
+        return key
+
+    async def task(p: str = Shared(pool)) -> None: ...
+
+    with pytest.raises(ValueError, match=r"parameter 'p.key' \(TaskKey\(\)\): a Shared factory"):
+        bad_docket().register(task)
+
+
+def test_retry_inside_a_factory_is_refused() -> None:
+    def factory(retry: Retry = Retry(attempts=3)) -> int:
+        return 1
+
+    async def task(x: int = Depends(factory)) -> None: ...
+
+    with pytest.raises(ValueError, match=r"'x.retry' .*only works as a parameter of the task"):
+        bad_docket().register(task)
+
+
+def test_a_factory_that_depends_on_itself_is_refused() -> None:
+    def loop(x: int = 0) -> int:
+        return x
+
+    loop.__defaults__ = (Depends(loop),)
+
+    async def task(x: int = Depends(loop)) -> None: ...
+
+    with pytest.raises(ValueError, match=r"'x.x' .*the factory depends on itself"):
+        bad_docket().register(task)
+
+
 async def test_add_registers_and_so_refuses_bad_markers_before_writing() -> None:
     async def task(r: Retry = Retry(attempts=-2)) -> None: ...
 

@@ -44,6 +44,9 @@ class Dependency:
     single: bool = False
     """At most one parameter of a task may carry a marker of this kind (Retry, Timeout)."""
 
+    worker_wide: bool = False
+    """The value does not depend on the run, so a `Shared` factory may ask for it."""
+
     async def resolve(self, context: RunContext, parameter: str) -> Any:
         raise NotImplementedError
 

@@ -7,6 +7,7 @@ import inspect
 from ..execution import TaskFunction
 from .base import Dependency, markers_of
 from .context import TaskArgumentMarker
+from .factories import FactoryMarker, SharedMarker
 from .retry import Retry
 
 
@@ -34,7 +35,7 @@ def check_task(function: TaskFunction) -> None:
                 f"task {label}: parameter {name!r} has a dependency default ({marker!r}) but "
                 "is positional-only; the worker passes dependencies by name"
             )
-        _check_marker(label, name, marker, names, top=True, seen=set())
+        _check_marker(label, name, marker, names, within=None, ancestors=())
 
 
 def _check_marker(
@@ -43,29 +44,50 @@ def _check_marker(
     marker: Dependency,
     task_parameters: set[str],
     *,
-    top: bool,
-    seen: set[int],
+    within: Dependency | None,
+    ancestors: tuple[object, ...],
 ) -> None:
     """``path`` names the parameter for the error (``client.session.customer_id`` for a
-    marker nested in factories); its last part is the parameter itself."""
+    marker nested in factories); its last part is the parameter itself. ``within`` is the
+    factory marker this one is a parameter of (None: the task's own parameter)."""
     name = path.rpartition(".")[2]
+    shown = f"task {label}: parameter {path!r} ({marker!r})"
     problem = marker.problem()
     if problem:
-        raise ValueError(f"task {label}: parameter {path!r} ({marker!r}): {problem}")
+        raise ValueError(f"{shown}: {problem}")
+    if within is not None and marker.single:
+        raise ValueError(
+            f"{shown}: {type(marker).__name__} only works as a parameter of the task itself, "
+            f"not of a factory ({within!r})"
+        )
+    if isinstance(within, SharedMarker) and not marker.worker_wide:
+        raise ValueError(
+            f"{shown}: a Shared factory ({within!r}) lives as long as the worker, so its "
+            "parameters may only be CurrentDocket(), CurrentWorker() or Shared(...), not "
+            "something of one run"
+        )
     if isinstance(marker, TaskArgumentMarker):
         target = marker.name or name
-        if top and marker.name is None:
+        if within is None and marker.name is None:
             raise ValueError(
                 f"task {label}: parameter {path!r} is TaskArgument() without a name, which "
                 "would be its own value; name another parameter"
             )
         if target not in task_parameters:
             raise ValueError(
-                f"task {label}: parameter {path!r} ({marker!r}) names {target!r}, which is not "
-                f"a parameter of the task (parameters: {', '.join(sorted(task_parameters))})"
+                f"{shown} names {target!r}, which is not a parameter of the task "
+                f"(parameters: {', '.join(sorted(task_parameters))})"
             )
-    if id(marker) in seen:  # a factory that depends on itself: stop here, do not recurse
-        return
-    seen.add(id(marker))
+    if isinstance(marker, FactoryMarker):
+        if marker.factory in ancestors:
+            raise ValueError(f"{shown}: the factory depends on itself, which can never resolve")
+        ancestors = (*ancestors, marker.factory)
     for inner_name, inner in marker.nested():
-        _check_marker(label, f"{path}.{inner_name}", inner, task_parameters, top=False, seen=seen)
+        _check_marker(
+            label,
+            f"{path}.{inner_name}",
+            inner,
+            task_parameters,
+            within=marker,
+            ancestors=ancestors,
+        )

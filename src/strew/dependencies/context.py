@@ -16,9 +16,12 @@ from .base import Dependency, RunContext
 
 
 class _Context(Dependency):
-    def __init__(self, pick: Callable[[RunContext], Any], label: str) -> None:
+    def __init__(
+        self, pick: Callable[[RunContext], Any], label: str, worker_wide: bool = False
+    ) -> None:
         self._pick = pick
         self._label = label
+        self.worker_wide = worker_wide
 
     async def resolve(self, context: RunContext, parameter: str) -> Any:
         return self._pick(context)
@@ -29,12 +32,12 @@ class _Context(Dependency):
 
 def CurrentDocket() -> Docket:
     """The docket the running task belongs to."""
-    return cast("Docket", _Context(lambda c: c.docket, "CurrentDocket"))
+    return cast("Docket", _Context(lambda c: c.docket, "CurrentDocket", True))
 
 
 def CurrentWorker() -> Worker:
     """The worker running the task."""
-    return cast("Worker", _Context(lambda c: c.worker, "CurrentWorker"))
+    return cast("Worker", _Context(lambda c: c.worker, "CurrentWorker", True))
 
 
 def CurrentExecution() -> Execution:

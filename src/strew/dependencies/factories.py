@@ -42,7 +42,7 @@ def _call_form(factory: Factory) -> Factory:
     return factory
 
 
-class _FactoryDependency(Dependency):
+class FactoryMarker(Dependency):
     def __init__(self, factory: Factory) -> None:
         self.factory = factory
         self._form = _call_form(factory)
@@ -63,7 +63,7 @@ class _FactoryDependency(Dependency):
         return await _enter(self._form(**kwargs), stack)
 
 
-class _Depends(_FactoryDependency):
+class _Depends(FactoryMarker):
     async def resolve(self, context: RunContext, parameter: str) -> Any:
         # Once per run: two parameters (or two factories) asking for one factory share it.
         slot = id(self.factory)
@@ -75,7 +75,9 @@ class _Depends(_FactoryDependency):
         return f"Depends({getattr(self.factory, '__qualname__', self.factory)!r})"
 
 
-class _Shared(_FactoryDependency):
+class SharedMarker(FactoryMarker):
+    worker_wide = True
+
     async def resolve(self, context: RunContext, parameter: str) -> Any:
         return await context.shared.get(self, context)
 
@@ -114,7 +116,7 @@ def Shared(factory: Callable[..., R]) -> R: ...
 def Shared(factory: Factory) -> Any:
     """Like `Depends`, but one value for the worker's lifetime: made on first use, cleaned up
     when the worker stops. Its factory sees the run that first needed it."""
-    return _Shared(factory)
+    return SharedMarker(factory)
 
 
 class SharedScope:
@@ -125,7 +127,7 @@ class SharedScope:
         self._values: dict[int, Any] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, marker: _Shared, context: RunContext) -> Any:
+    async def get(self, marker: SharedMarker, context: RunContext) -> Any:
         slot = id(marker.factory)
         if slot in self._values:
             return self._values[slot]
