@@ -169,6 +169,30 @@ async def test_shared_is_made_once_for_many_tasks_and_closed_when_the_worker_sto
     assert used == [f"pool of {docket.name}"] * 20
 
 
+async def test_a_shared_value_may_use_another_shared_value(docket: Docket) -> None:
+    made: list[str] = []
+
+    def settings() -> dict[str, str]:
+        made.append("settings")
+        return {"dsn": "db://x"}
+
+    async def pool(config: dict[str, str] = Shared(settings)) -> str:
+        made.append("pool")
+        return f"pool({config['dsn']})"
+
+    used: list[str] = []
+
+    async def task(p: str = Shared(pool), config: dict[str, str] = Shared(settings)) -> None:
+        used.append(f"{p} {config['dsn']}")
+
+    for _ in range(5):
+        await docket.add(task)()
+    async with Worker(docket, concurrency=5) as worker:
+        await worker.run_until_finished()
+    assert made == ["settings", "pool"]
+    assert used == ["pool(db://x) db://x"] * 5
+
+
 # -- checks at register time ----------------------------------------------------------------
 
 

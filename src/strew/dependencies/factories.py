@@ -56,7 +56,7 @@ class FactoryMarker(Dependency):
     def nested(self) -> list[tuple[str, Dependency]]:
         return markers_of(self.factory)
 
-    async def _make(self, context: RunContext, stack: AsyncExitStack) -> Any:
+    async def make(self, context: RunContext, stack: AsyncExitStack) -> Any:
         kwargs = {
             name: await marker.resolve(context, name) for name, marker in markers_of(self.factory)
         }
@@ -68,7 +68,7 @@ class _Depends(FactoryMarker):
         # Once per run: two parameters (or two factories) asking for one factory share it.
         slot = id(self.factory)
         if slot not in context.cache:
-            context.cache[slot] = await self._make(context, context.stack)
+            context.cache[slot] = await self.make(context, context.stack)
         return context.cache[slot]
 
     def __repr__(self) -> str:
@@ -125,19 +125,25 @@ class SharedScope:
     def __init__(self) -> None:
         self.stack = AsyncExitStack()
         self._values: dict[int, Any] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._factories: list[Factory] = []
+        """Held so that the ids used as keys stay theirs while the worker runs."""
 
     async def get(self, marker: SharedMarker, context: RunContext) -> Any:
         slot = id(marker.factory)
         if slot in self._values:
             return self._values[slot]
-        # One lock for all: two tasks starting together must not both make the value, and a
-        # factory may itself need another Shared value (so no lock per factory to deadlock on).
-        async with self._lock:
+        # A lock per factory: two tasks starting together make the value once, and a Shared
+        # factory that needs another Shared value takes that one's lock, not its own again
+        # (register refuses cycles, so these locks cannot deadlock).
+        lock = self._locks.setdefault(slot, asyncio.Lock())
+        async with lock:
             if slot not in self._values:
-                self._values[slot] = await marker._make(context, self.stack)
+                self._values[slot] = await marker.make(context, self.stack)
+                self._factories.append(marker.factory)
             return self._values[slot]
 
     async def close(self) -> None:
         self._values.clear()
+        self._factories.clear()
         await self.stack.aclose()
