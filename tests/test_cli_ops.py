@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from typer.testing import CliRunner
 
 from strew import Docket, Worker
+from strew.cli import app
+from strew.stores.memory import _registry
 
 from . import helpers
 from .helpers import wait_until
-from .test_cli import flat, start_worker, stop, strew
+from .test_cli import ENV, flat, start_worker, stop, strew
 
 
 @pytest.fixture
@@ -282,3 +285,18 @@ async def test_rich_logs_start_and_stop(
         code = await stop(process)
     assert code == 0, log.read_text()
     assert "INFO" in log.read_text()
+
+
+def test_a_smoke_task_on_the_memory_store_warns_that_no_worker_will_see_it(
+    docket_name: str,
+) -> None:
+    url = f"memory://{docket_name}"
+    try:
+        result = CliRunner().invoke(
+            app, ["tasks", "trace", "hi", "--url", url, "--docket", docket_name], env=ENV
+        )
+    finally:
+        _registry.pop((url, docket_name), None)
+    assert result.exit_code == 0, result.output
+    assert "Scheduled trace('hi') on docket" in result.output
+    assert "no worker will see this task" in flat(result.output)

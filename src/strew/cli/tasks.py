@@ -15,7 +15,7 @@ from rich.console import Console
 from .. import tasks as builtin
 from ..docket import DEFAULT_URL, Docket
 from ..execution import TaskFunction
-from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url, stderr
 from .durations import duration, format_duration
 from .render import clock
 
@@ -79,6 +79,13 @@ async def _schedule(
         # No delay: let the docket stamp it with the store's clock, due at once.
         when = datetime.now(UTC) + delay if delay else None
         execution = await docket.add(function, when=when)(argument)
+    if url.startswith("memory://"):
+        # Said on stderr so a script reading stdout still gets the one line it expects.
+        stderr().print(
+            "[yellow]Warning:[/] the memory store lives in this process only: no worker will "
+            "see this task.",
+            soft_wrap=True,
+        )
     Console().print(
         f"Scheduled {execution.call_repr()} on docket {name} at {safe_url(url)}: "
         f"key {execution.key}, due {clock(execution.when)}"
