@@ -48,7 +48,7 @@ class Shape:
     drain: float  # the most the driver waits afterwards for the schedule to empty
 
 
-SHORT = Shape(tasks=5_000, producers=3, workers=4, seconds=60, kills=8, restarts=3, drain=90)
+SHORT = Shape(tasks=5_000, producers=3, workers=4, seconds=75, kills=10, restarts=4, drain=90)
 LONG = Shape(tasks=60_000, producers=4, workers=5, seconds=600, kills=60, restarts=20, drain=240)
 
 
@@ -124,7 +124,8 @@ class Run:
         how = self.rng.choice(["SIGKILL", "SIGTERM"])
         down = now_us()
         self.redis.stop(kill=how == "SIGKILL")
-        time.sleep(self.rng.uniform(0.2, 2.0))
+        # Sometimes longer than the lease: running tasks' leases may lapse while it is down.
+        time.sleep(self.rng.uniform(0.2, REDELIVERY * 1.75))
         self.redis.start()
         self.events.outages.append((down, now_us(), how))
 
@@ -255,6 +256,7 @@ class Report:
     unexplained_keys: list[str]
     extra_runs: int
     unscheduled_runs: int
+    retried_writes: int
     late: int
     lateness_ms: dict[str, float]
     raised: int
@@ -327,6 +329,7 @@ def analyse(run: Run, seconds: float, drained: bool, producers_ok: bool) -> Repo
         unexplained_keys=unexplained[:50],
         extra_runs=extra,
         unscheduled_runs=len(starts.keys() - scheduled.keys()),
+        retried_writes=sum(item.retries > 0 for item in scheduled.values()),
         late=late,
         lateness_ms={
             "p50": round(quantiles[49], 1),
@@ -353,6 +356,7 @@ def table(report: Report) -> str:
         ("worker crashes (unasked)", str(report.worker_crashes)),
         ("redis restarts", str(report.redis_restarts)),
         ("tasks scheduled", str(report.scheduled)),
+        ("  whose write was retried", str(report.retried_writes)),
         ("tasks executed", str(report.executed)),
         ("  of which raised", str(report.raised)),
         ("  hanging tasks scheduled", str(report.hung)),
