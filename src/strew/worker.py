@@ -41,7 +41,7 @@ from .dependencies import (
     SharedScope,
     Timeout,
     markers_of,
-    signature_of,
+    passed_arguments,
 )
 from .docket import Docket
 from .execution import (
@@ -511,16 +511,14 @@ class Worker:
     async def _call_with_dependencies(
         self, function: TaskFunction, execution: Execution, markers: list[tuple[str, Any]]
     ) -> None:
-        # Bound only to learn which parameters the caller passed: those keep their values.
-        passed = signature_of(function).bind_partial(*execution.args, **execution.kwargs)
+        # Parameters the caller passed keep their values; the rest with markers are filled.
+        passed = passed_arguments(function, execution.args, execution.kwargs)
         async with AsyncExitStack() as stack:  # per-run cleanups, whatever the outcome
-            context = RunContext(
-                self.docket, self, execution, dict(passed.arguments), stack, self._shared
-            )
+            context = RunContext(self.docket, self, execution, passed, stack, self._shared)
             kwargs = dict(execution.kwargs)
             timeout: Timeout | None = None
             for name, marker in markers:
-                if name in passed.arguments:
+                if name in passed:
                     continue
                 kwargs[name] = value = await marker.resolve(context, name)
                 if isinstance(value, Timeout):

@@ -16,7 +16,7 @@ default is a marker and that the call did not pass. Markers are checked when the
 registered (`check_task`), so a bad one fails before any task of that function is written.
 """
 
-from .base import Dependency, RunContext, markers_of, signature_of
+from .base import Dependency, RunContext, markers_of, passed_arguments
 from .checks import check_task
 from .context import (
     CurrentDocket,
@@ -48,5 +48,5 @@ __all__ = [
     "Timeout",
     "check_task",
     "markers_of",
-    "signature_of",
+    "passed_arguments",
 ]
