@@ -69,6 +69,22 @@ async def test_a_value_the_caller_passed_is_kept(docket: Docket) -> None:
     assert sorted(keys) == ["given", "other"]
 
 
+async def test_an_optional_task_argument_that_was_not_passed_is_none(docket: Docket) -> None:
+    seen: list[Any] = []
+
+    def region_of(region: str | None = TaskArgument(optional=True)) -> str:
+        return region or "default"
+
+    async def task(n: int, region: str | None = None, r: str = Depends(region_of)) -> None:
+        seen.append(r)
+
+    await docket.add(task)(1)
+    await docket.add(task)(2, "eu")
+    async with Worker(docket, concurrency=1) as worker:
+        await worker.run_until_finished()
+    assert sorted(seen) == ["default", "eu"]
+
+
 async def test_task_logger_records_carry_the_task_fields(
     docket: Docket, caplog: pytest.LogCaptureFixture
 ) -> None:

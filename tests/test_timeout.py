@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
@@ -87,3 +88,18 @@ async def test_a_docket_cancel_during_a_timed_run_is_a_cancellation(docket: Dock
 
 def test_remaining_before_the_run_starts_is_the_limit() -> None:
     assert Timeout(timedelta(seconds=3)).remaining() == timedelta(seconds=3)
+
+
+async def test_a_plain_function_past_its_limit_is_abandoned_as_failed(docket: Docket) -> None:
+    release = threading.Event()
+
+    def blocking(timeout: Timeout = Timeout(timedelta(milliseconds=20))) -> None:
+        release.wait(10)  # a thread cannot be interrupted; the run is abandoned instead
+
+    await docket.add(blocking)()
+    try:
+        async with Worker(docket) as worker:
+            await worker.run_until_finished()
+    finally:
+        release.set()
+    assert worker.stats.failed == 1 and worker.stats.succeeded == 0
