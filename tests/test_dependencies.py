@@ -141,6 +141,36 @@ async def test_depends_resolves_nested_factories_once_per_run_and_cleans_up(
     ]
 
 
+async def test_a_factory_returning_a_context_manager_is_entered_and_exited(
+    docket: Docket,
+) -> None:
+    events: list[str] = []
+
+    class Client:
+        async def __aenter__(self) -> Client:
+            events.append("enter")
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            events.append("exit")
+
+    class Lock:
+        def __enter__(self) -> str:
+            events.append("lock")
+            return "locked"
+
+        def __exit__(self, *exc: object) -> None:
+            events.append("unlock")
+
+    async def task(client: Client = Depends(Client), lock: str = Depends(Lock)) -> None:
+        events.append(f"run {type(client).__name__} {lock}")
+
+    await docket.add(task)()
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert events == ["enter", "lock", "run Client locked", "unlock", "exit"]
+
+
 async def test_depends_cleanup_runs_when_the_task_fails(docket: Docket) -> None:
     events: list[str] = []
 
