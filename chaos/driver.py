@@ -281,9 +281,19 @@ def why_again(pid: int, started: int, until: int, events: Events, retries: int) 
     return "unexplained"
 
 
-def analyse(run: Run, seconds: float, drained: bool, producers_ok: bool) -> Report:
-    scheduled = read_scheduled(run.logs)
-    starts, finishes = read_journals(run.logs)
+def analyse(
+    logs: Path,
+    events: Events,
+    shape: Shape,
+    seed: int,
+    seconds: float,
+    drained: bool = True,
+    producers_ok: bool = True,
+) -> Report:
+    """Compare what the producers scheduled (their files in ``logs``) with what the workers
+    started (their journals there)."""
+    scheduled = read_scheduled(logs)
+    starts, finishes = read_journals(logs)
     lost = sorted(scheduled.keys() - starts.keys())
     reasons: Counter[str] = Counter()
     unexplained: list[str] = []
@@ -296,7 +306,7 @@ def analyse(run: Run, seconds: float, drained: bool, producers_ok: bool) -> Repo
         extra += len(runs) - 1
         retries = scheduled[key].retries if key in scheduled else 0
         for (began, pid), (again, _) in itertools.pairwise(runs):
-            reason = why_again(pid, began, again, run.events, retries)
+            reason = why_again(pid, began, again, events, retries)
             reasons[reason] += 1
             if reason == "unexplained":
                 unexplained.append(key)
@@ -311,14 +321,14 @@ def analyse(run: Run, seconds: float, drained: bool, producers_ok: bool) -> Repo
     if not producers_ok:
         failures.append("a producer failed (see its output above)")
     if not drained:
-        failures.append(f"the schedule did not drain in {run.shape.drain:.0f}s")
-    if len(run.events.kills) < run.shape.kills:
-        failures.append(f"only {len(run.events.kills)} worker kills")
-    if len(run.events.outages) < run.shape.restarts:
-        failures.append(f"only {len(run.events.outages)} redis restarts")
+        failures.append(f"the schedule did not drain in {shape.drain:.0f}s")
+    if len(events.kills) < shape.kills:
+        failures.append(f"only {len(events.kills)} worker kills")
+    if len(events.outages) < shape.restarts:
+        failures.append(f"only {len(events.outages)} redis restarts")
     return Report(
-        seed=run.seed,
-        shape={k: float(v) for k, v in asdict(run.shape).items()},
+        seed=seed,
+        shape={k: float(v) for k, v in asdict(shape).items()},
         seconds=round(seconds, 1),
         scheduled=len(scheduled),
         executed=len(scheduled.keys() & starts.keys()),
@@ -338,9 +348,9 @@ def analyse(run: Run, seconds: float, drained: bool, producers_ok: bool) -> Repo
         },
         raised=sum(outcome == "raised" for outcome in finishes.values()),
         hung=sum(item.kind == "hang" for item in scheduled.values()),
-        worker_kills=len(run.events.kills),
-        worker_crashes=len(run.events.crashes),
-        redis_restarts=len(run.events.outages),
+        worker_kills=len(events.kills),
+        worker_crashes=len(events.crashes),
+        redis_restarts=len(events.outages),
         drained=drained,
         producers_ok=producers_ok,
         failures=failures,
@@ -409,7 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         producers_ok = all(p.returncode == 0 for p in run.producers)
     finally:
         run.stop_all()
-    report = analyse(run, time.monotonic() - began, drained, producers_ok)
+    report = analyse(
+        run.logs, run.events, shape, seed, time.monotonic() - began, drained, producers_ok
+    )
     (directory / "report.json").write_text(json.dumps(asdict(report), indent=2))
     if args.json:
         args.json.write_text(json.dumps(asdict(report), indent=2))
