@@ -177,7 +177,11 @@ class Run:
         """Wait (bounded) until every scheduled key started and nothing is left in Redis."""
         deadline = time.monotonic() + self.shape.drain
         for producer in self.producers:
-            producer.wait(timeout=max(1.0, deadline - time.monotonic()))
+            try:
+                producer.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"chaos: producer {producer.pid} is still writing", flush=True)
+                return False
         while time.monotonic() < deadline:
             self.replace_crashed()
             scheduled = read_scheduled(self.logs)
