@@ -28,21 +28,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from contextlib import AsyncExitStack, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from .dependencies import (
-    Retry,
-    RetryRequested,
-    RunContext,
-    SharedScope,
-    Timeout,
-    markers_of,
-    passed_arguments,
-)
+from .dependencies import Retry, RetryRequested, SharedScope, markers_of
+from .dependencies.running import call_with_dependencies
 from .docket import Docket
 from .execution import (
     CorruptPayload,
@@ -81,20 +74,8 @@ def cancelling() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def cancelling_count() -> int:
-    task = asyncio.current_task()
-    return 0 if task is None else task.cancelling()
-
-
 def _local_micros() -> int:
     return time.time_ns() // 1000
-
-
-class _TimedOut(TimeoutError):
-    """A run cut off by its `Timeout`: a failure like any other, so a `Retry` applies."""
-
-    def __init__(self, limit: timedelta) -> None:
-        super().__init__(f"timed out after {limit}")
 
 
 @dataclass(eq=False)
@@ -482,7 +463,9 @@ class Worker:
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
         try:
             if markers:
-                await self._call_with_dependencies(function, execution, markers)
+                await call_with_dependencies(
+                    self._call, function, execution, markers, self, self._shared
+                )
             else:
                 await self._call(function, execution.args, execution.kwargs)
         except asyncio.CancelledError:
@@ -507,37 +490,6 @@ class Worker:
             (time.perf_counter() - started) * 1000,
         )
         self._done(claim)
-
-    async def _call_with_dependencies(
-        self, function: TaskFunction, execution: Execution, markers: list[tuple[str, Any]]
-    ) -> None:
-        # Parameters the caller passed keep their values; the rest with markers are filled.
-        passed = passed_arguments(function, execution.args, execution.kwargs)
-        async with AsyncExitStack() as stack:  # per-run cleanups, whatever the outcome
-            context = RunContext(self.docket, self, execution, passed, stack, self._shared)
-            kwargs = dict(execution.kwargs)
-            timeout: Timeout | None = None
-            for name, marker in markers:
-                if name in passed:
-                    continue
-                kwargs[name] = value = await marker.resolve(context, name)
-                if isinstance(value, Timeout):
-                    timeout = value
-            if timeout is None:
-                await self._call(function, execution.args, kwargs)
-                return
-            async with asyncio.timeout(None) as scope:
-                timeout.start(scope)
-                try:
-                    await self._call(function, execution.args, kwargs)
-                except asyncio.CancelledError:
-                    # Our own deadline, and nobody else (docket.cancel, shutdown) also
-                    # cancelling: a failure. Otherwise the cancellation goes on its way.
-                    if scope.expired() and cancelling_count() <= 1:
-                        raise _TimedOut(timeout.limit) from None
-                    raise
-            # asyncio.timeout turns its own cancellation into TimeoutError on the way out;
-            # _TimedOut (raised above) already said which limit it was.
 
     def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
         payload = dump_payload(

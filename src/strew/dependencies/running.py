@@ -1,0 +1,72 @@
+"""One run of a task that has markers: resolve them, call the task under its `Timeout`, and
+clean up per-run values afterwards, whatever the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..execution import Execution, TaskFunction
+from .base import Dependency, RunContext, passed_arguments
+from .factories import SharedScope
+from .timeout import Timeout
+
+if TYPE_CHECKING:
+    from ..worker import Worker
+
+Call = Callable[[TaskFunction, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
+
+
+class TaskTimedOut(TimeoutError):
+    """A run cut off by its `Timeout`: a failure like any other, so a `Retry` applies."""
+
+    def __init__(self, limit: timedelta) -> None:
+        super().__init__(f"timed out after {limit}")
+
+
+async def call_with_dependencies(
+    call: Call,
+    function: TaskFunction,
+    execution: Execution,
+    markers: list[tuple[str, Dependency]],
+    worker: Worker,
+    shared: SharedScope,
+) -> None:
+    """Fill the marker parameters the caller did not pass and ``call`` the task with them.
+
+    Raises whatever the task (or a factory, or a cleanup) raised; `TaskTimedOut` when its
+    `Timeout` cut it off. Cleanups run outside the time limit, so a timed-out run still
+    closes what it opened.
+    """
+    passed = passed_arguments(function, execution.args, execution.kwargs)
+    async with AsyncExitStack() as stack:
+        context = RunContext(worker.docket, worker, execution, passed, stack, shared)
+        kwargs = dict(execution.kwargs)
+        timeout: Timeout | None = None
+        for name, marker in markers:
+            if name in passed:  # what the caller passed wins
+                continue
+            kwargs[name] = value = await marker.resolve(context, name)
+            if isinstance(value, Timeout):
+                timeout = value
+        if timeout is None:
+            await call(function, execution.args, kwargs)
+            return
+        async with asyncio.timeout(None) as scope:
+            timeout.start(scope)
+            try:
+                await call(function, execution.args, kwargs)
+            except asyncio.CancelledError:
+                # Our own deadline and nobody else (docket.cancel, a shutdown) cancelling
+                # too: a failure. Otherwise the cancellation goes on its way.
+                if scope.expired() and _cancelling() <= 1:
+                    raise TaskTimedOut(timeout.limit) from None
+                raise
+
+
+def _cancelling() -> int:
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()
