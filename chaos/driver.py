@@ -17,6 +17,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -273,13 +274,28 @@ class Report:
     failures: list[str]
 
 
-def why_again(pid: int, started: int, until: int, events: Events, retries: int) -> str:
+def read_lease_losses(logs: Path) -> set[str]:
+    """Keys whose worker logged that it lost the lease while running them."""
+    lost: set[str] = set()
+    for path in sorted(logs.glob("worker-*.err")):
+        lost.update(LEASE_LOST.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return lost
+
+
+LEASE_LOST = re.compile(r"lost the lease on task (\S+);")
+
+
+def why_again(
+    pid: int, started: int, until: int, events: Events, retries: int, lease_lost: bool = False
+) -> str:
     """Why a key ran again after the run (pid, started): the first fault that explains it."""
     if any(killed == pid and at >= started for killed, at in events.kills + events.crashes):
         return "worker killed"
     lease = int(REDELIVERY * 1_000_000)
     if any(down <= until and up + lease >= started for down, up, _ in events.outages):
         return "redis outage"
+    if lease_lost:
+        return "lease lapsed"
     if retries:
         return "producer retry"
     return "unexplained"
@@ -298,6 +314,7 @@ def analyse(
     started (their journals there)."""
     scheduled = read_scheduled(logs)
     starts, finishes = read_journals(logs)
+    lease_losses = read_lease_losses(logs)
     lost = sorted(scheduled.keys() - starts.keys())
     reasons: Counter[str] = Counter()
     unexplained: list[str] = []
@@ -310,7 +327,7 @@ def analyse(
         extra += len(runs) - 1
         retries = scheduled[key].retries if key in scheduled else 0
         for (began, pid), (again, _) in itertools.pairwise(runs):
-            reason = why_again(pid, began, again, events, retries)
+            reason = why_again(pid, began, again, events, retries, key in lease_losses)
             reasons[reason] += 1
             if reason == "unexplained":
                 unexplained.append(key)

@@ -49,6 +49,7 @@ def test_the_check_counts_a_lost_key_and_explains_duplicates(tmp_path: Path) -> 
         "k-outage 1000000 hang 0\n"
         "k-retry 1000000 ok 2\n"
         "k-odd 1000000 ok 0\n"
+        "k-lease 1000000 ok 0\n"
         "k-lost 1000000 ok 0\n"
         "k-torn 10"  # a torn last line is not a scheduled key
     )
@@ -58,25 +59,31 @@ def test_the_check_counts_a_lost_key_and_explains_duplicates(tmp_path: Path) -> 
     (tmp_path / "worker-13.log").write_text(
         "S k-retry 13 1000100\nF k-retry 13 1000200 ok\n"
         "S k-odd 13 1000100\nF k-odd 13 1000200 raised\n"
+        "S k-lease 13 1000100\nF k-lease 13 1000200 ok\n"
+    )
+    (tmp_path / "worker-13.err").write_text(
+        "... WARNING strew.worker worker w13 lost the lease on task k-lease; another ...\n"
     )
     (tmp_path / "worker-12.log").write_text(
         "S k-killed 12 3500000\nF k-killed 12 3600000 ok\n"
         "S k-outage 12 12000000\nF k-outage 12 15000000 hang\n"
         "S k-retry 12 1000300\nF k-retry 12 1000400 ok\n"
         "S k-odd 12 1000300\nF k-odd 12 1000400 ok\n"
+        "S k-lease 12 1000300\n"
         "S k-stray 12 1000300\n"
     )
     events = Events(kills=[(11, 1000150)], outages=[(9500000, 9900000, "SIGKILL")])
     report = analyse(tmp_path, events, SHORT, seed=1, seconds=1.0)
 
-    assert report.scheduled == 6
+    assert report.scheduled == 7
     assert report.lost_keys == ["k-lost"]
     assert report.failures[0] == "1 task(s) lost"
-    assert report.duplicated == 4
+    assert report.duplicated == 5
     assert report.duplicates_by_reason == {
         "worker killed": 1,
         "redis outage": 1,
         "producer retry": 1,
+        "lease lapsed": 1,
         "unexplained": 1,
     }
     assert report.unexplained_keys == ["k-odd"]
