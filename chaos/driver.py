@@ -256,6 +256,8 @@ class Report:
     executed: int
     lost: int
     lost_keys: list[str]
+    unfinished: int
+    unfinished_keys: list[str]
     duplicated: int
     duplicates_by_reason: dict[str, int]
     unexplained_keys: list[str]
@@ -316,6 +318,11 @@ def analyse(
     starts, finishes = read_journals(logs)
     lease_losses = read_lease_losses(logs)
     lost = sorted(scheduled.keys() - starts.keys())
+    # At least once means *completed* at least once: a run cut short by a kill must be
+    # followed by one that finished (or raised). A key whose every run was cut short was
+    # lost just the same, only later.
+    finished = {key for key, _ in finishes}
+    unfinished = sorted((scheduled.keys() & starts.keys()) - finished)
     reasons: Counter[str] = Counter()
     unexplained: list[str] = []
     duplicated = 0
@@ -339,6 +346,8 @@ def analyse(
     failures = []
     if lost:
         failures.append(f"{len(lost)} task(s) lost")
+    if unfinished:
+        failures.append(f"{len(unfinished)} task(s) started but never finished")
     if not producers_ok:
         failures.append("a producer failed (see its output above)")
     if not drained:
@@ -355,6 +364,8 @@ def analyse(
         executed=len(scheduled.keys() & starts.keys()),
         lost=len(lost),
         lost_keys=lost[:50],
+        unfinished=len(unfinished),
+        unfinished_keys=unfinished[:50],
         duplicated=duplicated,
         duplicates_by_reason=dict(reasons),
         unexplained_keys=unexplained[:50],
@@ -392,6 +403,7 @@ def table(report: Report) -> str:
         ("  of which raised", str(report.raised)),
         ("  hanging tasks scheduled", str(report.hung)),
         ("LOST (never started)", str(report.lost)),
+        ("UNFINISHED (no run completed)", str(report.unfinished)),
         ("duplicated (started twice+)", str(report.duplicated)),
         ("  extra runs, by cause", f"{report.extra_runs} ({reasons or 'none'})"),
         ("late > redelivery window", f"{report.late} (> {REDELIVERY:.0f} s)"),
@@ -449,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report), flush=True)
     if report.lost_keys:
         print(f"lost keys (first 50): {' '.join(report.lost_keys)}")
+    if report.unfinished_keys:
+        print(f"unfinished keys (first 50): {' '.join(report.unfinished_keys)}")
     if report.unexplained_keys:
         print(f"unexplained duplicates (first 50): {' '.join(report.unexplained_keys)}")
     if report.failures or args.keep:

@@ -34,6 +34,7 @@ def test_short_chaos_run_loses_nothing(tmp_path: Path) -> None:
     assert report["lost"] == 0
     assert report["scheduled"] >= 5_000
     assert report["executed"] == report["scheduled"]
+    assert report["unfinished"] == 0
     assert report["worker_kills"] >= 5
     assert report["redis_restarts"] >= 2
 
@@ -50,11 +51,15 @@ def test_the_check_counts_a_lost_key_and_explains_duplicates(tmp_path: Path) -> 
         "k-retry 1000000 ok 2\n"
         "k-odd 1000000 ok 0\n"
         "k-lease 1000000 ok 0\n"
+        "k-cut 1000000 ok 0\n"
         "k-lost 1000000 ok 0\n"
         "k-torn 10"  # a torn last line is not a scheduled key
     )
     (tmp_path / "worker-11.log").write_text(
-        "S k-ok 11 1000100\nF k-ok 11 1000200 ok\nS k-killed 11 1000100\nS k-outage 11 9000000\n"
+        "S k-ok 11 1000100\nF k-ok 11 1000200 ok\n"
+        "S k-killed 11 1000100\n"
+        "S k-cut 11 1000100\n"
+        "S k-outage 11 9000000\n"
     )
     (tmp_path / "worker-13.log").write_text(
         "S k-retry 13 1000100\nF k-retry 13 1000200 ok\n"
@@ -75,9 +80,10 @@ def test_the_check_counts_a_lost_key_and_explains_duplicates(tmp_path: Path) -> 
     events = Events(kills=[(11, 1000150)], outages=[(9500000, 9900000, "SIGKILL")])
     report = analyse(tmp_path, events, SHORT, seed=1, seconds=1.0)
 
-    assert report.scheduled == 7
+    assert report.scheduled == 8
     assert report.lost_keys == ["k-lost"]
-    assert report.failures[0] == "1 task(s) lost"
+    assert report.unfinished_keys == ["k-cut"]  # its worker was killed, it never ran again
+    assert report.failures[:2] == ["1 task(s) lost", "1 task(s) started but never finished"]
     assert report.duplicated == 5
     assert report.duplicates_by_reason == {
         "worker killed": 1,
