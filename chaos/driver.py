@@ -456,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         run.logs, run.events, shape, seed, time.monotonic() - began, drained, producers_ok
     )
     (directory / "report.json").write_text(json.dumps(asdict(report), indent=2))
+    # What was done when, in the journals' clock (microseconds), to replay the analysis.
+    (directory / "events.json").write_text(json.dumps(asdict(run.events), indent=2))
     if args.json:
         args.json.write_text(json.dumps(asdict(report), indent=2))
     print(table(report), flush=True)
