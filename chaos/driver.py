@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,17 +47,37 @@ class Shape:
     seconds: float  # how long the faults go on; producers schedule over most of it
     kills: int
     restarts: int
+    stops: int  # workers asked to stop (SIGTERM): running tasks get the grace, then go back
     drain: float  # the most the driver waits afterwards for the schedule to empty
 
 
-SHORT = Shape(tasks=5_000, producers=3, workers=4, seconds=75, kills=10, restarts=4, drain=90)
-LONG = Shape(tasks=60_000, producers=4, workers=5, seconds=600, kills=60, restarts=20, drain=240)
+SHORT = Shape(
+    tasks=5_000,
+    producers=3,
+    workers=4,
+    seconds=75,
+    kills=10,
+    restarts=4,
+    stops=3,
+    drain=90,
+)
+LONG = Shape(
+    tasks=60_000,
+    producers=4,
+    workers=5,
+    seconds=600,
+    kills=60,
+    restarts=20,
+    stops=15,
+    drain=240,
+)
 
 
 @dataclass
 class Events:
     kills: list[tuple[int, int]] = field(default_factory=list)  # (pid, micros)
     crashes: list[tuple[int, int]] = field(default_factory=list)  # workers that died unasked
+    stops: list[tuple[int, int]] = field(default_factory=list)  # (pid, micros) of SIGTERMs
     outages: list[tuple[int, int, str]] = field(default_factory=list)  # (down, up, how)
 
 
@@ -76,6 +97,8 @@ class Run:
         self.redis = RedisServer(directory / "redis")
         self.docket = f"chaos-{seed}-{os.getpid()}"
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.stopping: list[subprocess.Popen[bytes]] = []
+        self.stop_failures: list[str] = []
         self.producers: list[subprocess.Popen[bytes]] = []
         self.events = Events()
         self.python = sys.executable
@@ -121,6 +144,25 @@ class Run:
         self.events.kills.append((pid, now_us()))
         self.start_worker()
 
+    def stop_worker(self) -> None:
+        """SIGTERM a random worker and start its replacement without waiting for it: it hands
+        back what it has not started and gives running tasks the shutdown grace."""
+        pid = self.rng.choice(sorted(self.workers))
+        process = self.workers.pop(pid)
+        process.send_signal(signal.SIGTERM)
+        self.events.stops.append((pid, now_us()))
+        self.stopping.append(process)
+        self.start_worker()
+
+    def reap_stopped(self) -> None:
+        for process in list(self.stopping):
+            if process.poll() is not None:
+                self.stopping.remove(process)
+                if process.returncode != 0:
+                    self.stop_failures.append(
+                        f"worker {process.pid} exited {process.returncode} on SIGTERM"
+                    )
+
     def restart_redis(self) -> None:
         how = self.rng.choice(["SIGKILL", "SIGTERM"])
         down = now_us()
@@ -131,6 +173,7 @@ class Run:
         self.events.outages.append((down, now_us(), how))
 
     def replace_crashed(self) -> None:
+        self.reap_stopped()
         for pid, process in list(self.workers.items()):
             if process.poll() is not None:
                 del self.workers[pid]
@@ -143,7 +186,11 @@ class Run:
     def faults(self) -> list[tuple[float, str]]:
         """When each fault happens, seconds into the run: spread out, each a little random."""
         plan: list[tuple[float, str]] = []
-        for count, what in ((self.shape.kills, "kill"), (self.shape.restarts, "restart")):
+        for count, what in (
+            (self.shape.kills, "kill"),
+            (self.shape.restarts, "restart"),
+            (self.shape.stops, "stop"),
+        ):
             for i in range(count):
                 plan.append((self.shape.seconds * (i + self.rng.uniform(0.15, 0.85)) / count, what))
         return sorted(plan)
@@ -156,11 +203,14 @@ class Run:
                 time.sleep(min(0.1, max(0.0, at - (time.monotonic() - began))))
             if what == "kill":
                 self.kill_worker()
+            elif what == "stop":
+                self.stop_worker()
             else:
                 self.restart_redis()
             print(
                 f"chaos: {time.monotonic() - began:5.1f}s {what:7} "
-                f"(kills {len(self.events.kills)}, restarts {len(self.events.outages)})",
+                f"(kills {len(self.events.kills)}, restarts {len(self.events.outages)}, "
+                f"stops {len(self.events.stops)})",
                 flush=True,
             )
         while time.monotonic() - began < self.shape.seconds:
@@ -196,15 +246,22 @@ class Run:
         return False
 
     def stop_all(self) -> None:
-        for process in [*self.workers.values(), *self.producers]:
+        everyone = [*self.workers.values(), *self.stopping, *self.producers]
+        for process in everyone:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in [*self.workers.values(), *self.producers]:
+        for process in everyone:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.reap_stopped()
+        for process in self.workers.values():
+            if process.returncode != 0:
+                self.stop_failures.append(
+                    f"worker {process.pid} exited {process.returncode} on SIGTERM"
+                )
         self.redis.stop(kill=False)
 
 
@@ -270,6 +327,7 @@ class Report:
     hung: int
     worker_kills: int
     worker_crashes: int
+    worker_stops: int
     redis_restarts: int
     drained: bool
     producers_ok: bool
@@ -293,6 +351,8 @@ def why_again(
     """Why a key ran again after the run (pid, started): the first fault that explains it."""
     if any(killed == pid and at >= started for killed, at in events.kills + events.crashes):
         return "worker killed"
+    if any(stopped == pid and at >= started for stopped, at in events.stops):
+        return "worker stopped"
     lease = int(REDELIVERY * 1_000_000)
     if any(down <= until and up + lease >= started for down, up, _ in events.outages):
         return "redis outage"
@@ -311,6 +371,7 @@ def analyse(
     seconds: float,
     drained: bool = True,
     producers_ok: bool = True,
+    other_failures: Sequence[str] = (),
 ) -> Report:
     """Compare what the producers scheduled (their files in ``logs``) with what the workers
     started (their journals there)."""
@@ -343,7 +404,7 @@ def analyse(
     ]
     late = sum(ms > REDELIVERY * 1000 for ms in lateness)
     quantiles = statistics.quantiles(lateness, n=100) if len(lateness) > 1 else [0.0] * 99
-    failures = []
+    failures = list(other_failures)
     if lost:
         failures.append(f"{len(lost)} task(s) lost")
     if unfinished:
@@ -382,6 +443,7 @@ def analyse(
         hung=sum(item.kind == "hang" for item in scheduled.values()),
         worker_kills=len(events.kills),
         worker_crashes=len(events.crashes),
+        worker_stops=len(events.stops),
         redis_restarts=len(events.outages),
         drained=drained,
         producers_ok=producers_ok,
@@ -396,6 +458,7 @@ def table(report: Report) -> str:
         ("wall time", f"{report.seconds:.0f} s"),
         ("worker kills (SIGKILL)", str(report.worker_kills)),
         ("worker crashes (unasked)", str(report.worker_crashes)),
+        ("worker stops (SIGTERM)", str(report.worker_stops)),
         ("redis restarts", str(report.redis_restarts)),
         ("tasks scheduled", str(report.scheduled)),
         ("  whose write was retried", str(report.retried_writes)),
@@ -453,7 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         run.stop_all()
     report = analyse(
-        run.logs, run.events, shape, seed, time.monotonic() - began, drained, producers_ok
+        run.logs,
+        run.events,
+        shape,
+        seed,
+        time.monotonic() - began,
+        drained,
+        producers_ok,
+        run.stop_failures,
     )
     (directory / "report.json").write_text(json.dumps(asdict(report), indent=2))
     # What was done when, in the journals' clock (microseconds), to replay the analysis.

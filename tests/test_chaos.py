@@ -37,6 +37,7 @@ def test_short_chaos_run_loses_nothing(tmp_path: Path) -> None:
     assert report["unfinished"] == 0
     assert report["worker_kills"] >= 5
     assert report["redis_restarts"] >= 2
+    assert report["worker_stops"] >= 1
 
 
 def test_the_check_counts_a_lost_key_and_explains_duplicates(tmp_path: Path) -> None:
