@@ -16,6 +16,7 @@ import pickle
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -275,3 +276,19 @@ class Execution:
             f"Execution({self.call_repr()}, key={self.key!r}, when={self.when.isoformat()}, "
             f"attempt={self.attempt}, disposition={self.disposition.name})"
         )
+
+
+_running: ContextVar[Execution | None] = ContextVar("strew_execution", default=None)
+
+
+def current_execution() -> Execution | None:
+    """The execution a worker is running in this context (its asyncio task, or the thread a
+    plain function runs in), None outside one. Log filters and helpers read it; tasks should
+    prefer the `CurrentExecution()` dependency."""
+    return _running.get()
+
+
+def set_current_execution(execution: Execution) -> None:
+    """Called by the worker in the asyncio task that runs ``execution`` (each task has its
+    own context, so nothing needs resetting)."""
+    _running.set(execution)

@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .execution import TaskFunction
+from .execution import TaskFunction, current_execution
 
 logger = logging.getLogger("strew.tasks")
-
-_TASK_NAME_PREFIX = "strew task "
 
 
 class SmokeTestFailure(Exception):
@@ -28,18 +26,11 @@ class SmokeTestFailure(Exception):
 
 
 def current_key() -> str | None:
-    """The key of the task running in the current asyncio task, None outside one.
-
-    The worker runs each task in an asyncio task named ``strew task <key>``; reading the key
-    from there keeps these functions callable with their documented arguments only, and lets
-    a log handler tag any record logged while a task runs (synchronous tasks run in threads,
-    where there is no asyncio task, so their records go untagged)."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # no event loop in this thread
-        return None
-    name = task.get_name() if task is not None else ""
-    return name.removeprefix(_TASK_NAME_PREFIX) if name.startswith(_TASK_NAME_PREFIX) else None
+    """The key of the task running in this context (its asyncio task, or the thread a plain
+    task runs in), None outside one; lets a log handler tag any record logged while a task
+    runs."""
+    execution = current_execution()
+    return execution.key if execution is not None else None
 
 
 def _current_key() -> str:

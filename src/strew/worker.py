@@ -26,10 +26,8 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -41,69 +39,32 @@ from .execution import (
     CorruptPayload,
     Execution,
     TaskFunction,
-    dump_payload,
     from_micros,
     load_payload,
-    to_micros,
+    set_current_execution,
 )
 from .stores.base import (
-    CancelRequested,
     Claim,
     Entry,
     Finish,
     Release,
     StoreError,
-    Wake,
 )
 from .timing import check_positive
 from .timing import micros as _micros
+from .worker_loops import Running, Stats
+from .worker_outcomes import WorkerOutcomes
 
 logger = logging.getLogger("strew.worker")
 
 MICROS = 1_000_000
 
 
-def cancelling() -> bool:
-    """True once someone asked the current task to stop.
-
-    The helper loops check this as well as relying on CancelledError: a client library that
-    swallows a cancellation (turning it into an error the loop logs and survives) must not
-    leave a worker unable to stop.
-    """
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 def _local_micros() -> int:
     return time.time_ns() // 1000
 
 
-@dataclass(eq=False)
-class _Running:
-    claim: Claim
-    task: asyncio.Task[None] | None = None
-    started: bool = False
-    hand_back: bool = False
-    """Set when shutdown interrupts the task: release it instead of acknowledging."""
-    cancel_requested: bool = False
-
-
-@dataclass
-class _Stats:
-    claimed: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    """Runs that failed (or asked for another run) and were put back by their `Retry`."""
-    cancelled: int = 0
-    redelivered: int = 0
-    released: int = 0
-    lost_leases: int = 0
-    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
-
-
-class Worker:
+class Worker(WorkerOutcomes):
     """Runs the tasks of one docket.
 
     Args:
@@ -157,9 +118,9 @@ class Worker:
             raise ValueError(f"prefetch must be a duration of zero or more, got {prefetch!r}")
         self.prefetch = prefetch
         self.unknown_task_delay = check_positive(unknown_task_delay, "unknown_task_delay")
-        self.stats = _Stats()
+        self.stats = Stats()
         self._store = docket.store
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, Running] = {}
         self._finished: list[Finish] = []
         self._released: list[Release] = []
         self._limits: dict[str, int] = {}
@@ -357,13 +318,13 @@ class Worker:
 
     def _start(self, group: asyncio.TaskGroup, claim: Claim) -> None:
         self.stats.claimed += 1
-        running = _Running(claim)
+        running = Running(claim)
         self._running[claim.key] = running
         running.task = group.create_task(self._execute(running), name=f"strew task {claim.key}")
 
     # -- running one task -------------------------------------------------------------------
 
-    async def _execute(self, running: _Running) -> None:
+    async def _execute(self, running: Running) -> None:
         claim = running.claim
         try:
             await self._execute_claim(running)
@@ -377,11 +338,7 @@ class Worker:
             self._running.pop(claim.key, None)
             self._slot_freed.set()
 
-    def _done(self, claim: Claim, reschedule: Entry | None = None) -> None:
-        self._finished.append(Finish(claim.key, claim.token, reschedule))
-        self._acks_waiting.set()
-
-    async def _execute_claim(self, running: _Running) -> None:
+    async def _execute_claim(self, running: Running) -> None:
         claim = running.claim
         try:
             envelope = load_payload(claim.payload)
@@ -428,6 +385,7 @@ class Worker:
             redelivered=claim.redelivered,
             meta=envelope.meta,
         )
+        set_current_execution(execution)
         wait = (claim.due - self._offset - _local_micros()) / MICROS
         if wait > 0 and not claim.redelivered:
             try:
@@ -491,95 +449,6 @@ class Worker:
         )
         self._done(claim)
 
-    def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
-        payload = dump_payload(
-            execution.function_name,
-            execution.args,
-            execution.kwargs,
-            due,
-            execution.attempt + 1,
-            execution.meta,
-        )
-        return Entry(claim.key, due, payload)
-
-    def _store_now(self) -> int:
-        return _local_micros() + self._offset
-
-    def _retry(
-        self,
-        claim: Claim,
-        execution: Execution,
-        retry: Retry | None,
-        request: RetryRequested,
-        started: float,
-    ) -> None:
-        """The task asked for another run (``retry.after`` / ``retry.at``)."""
-        name, attempt = execution.function_name, execution.attempt
-        if retry is None or retry.exhausted(attempt):
-            self.stats.failed += 1
-            logger.error(
-                "%s asked for a retry (key %s) after attempt %d, but %s; not retried",
-                name,
-                claim.key,
-                attempt,
-                "it has no Retry parameter"
-                if retry is None
-                else f"its Retry allows {retry.attempts} attempt(s)",
-            )
-            self._done(claim)
-            return
-        if request.when is not None:
-            due = to_micros(request.when)
-        else:
-            due = self._store_now() + _micros(request.delay or timedelta(0))
-        self.stats.retried += 1
-        logger.info(
-            "%s asked for a retry (key %s) after attempt %d, in %.1f ms; next run at %s",
-            name,
-            claim.key,
-            attempt,
-            (time.perf_counter() - started) * 1000,
-            from_micros(due).isoformat(),
-        )
-        self._done(claim, self._retry_entry(claim, execution, due))
-
-    def _failed(
-        self,
-        claim: Claim,
-        execution: Execution,
-        retry: Retry | None,
-        error: Exception,
-        started: float,
-    ) -> None:
-        name, attempt = execution.function_name, execution.attempt
-        elapsed = (time.perf_counter() - started) * 1000
-        if retry is None or retry.exhausted(attempt):
-            limit = "" if retry is None else f"; attempt {attempt} of {retry.attempts}, none left"
-            logger.error(
-                "%s failed (key %s) after %.1f ms%s",
-                name,
-                claim.key,
-                elapsed,
-                limit,
-                exc_info=error,
-            )
-            self._done(claim)
-            return
-        delay = retry.delay_after(attempt)
-        self.stats.retried += 1
-        logger.warning(
-            "%s failed (key %s) after %.1f ms on attempt %d of %s; retrying in %s",
-            name,
-            claim.key,
-            elapsed,
-            attempt,
-            "unlimited" if retry.attempts is None else retry.attempts,
-            delay,
-            exc_info=error,
-        )
-        due = self._store_now() + _micros(delay)
-        self._done(claim, self._retry_entry(claim, execution, due))
-
     async def _call(
         self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
@@ -589,143 +458,3 @@ class Worker:
         if inspect.isawaitable(result):
             return await result
         return result
-
-    # -- the helpers --------------------------------------------------------------------------
-
-    async def _ack(self, forever: bool) -> None:
-        """Send acknowledgements in batches: whatever piled up while the last batch flew."""
-        backoff = 0.05
-        while not cancelling():
-            await self._acks_waiting.wait()
-            self._acks_waiting.clear()
-            try:
-                await self._flush()
-            except StoreError as error:
-                logger.warning("worker %s could not acknowledge tasks: %s", self.name, error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
-                self._acks_waiting.set()
-                continue
-            backoff = 0.05
-            if not forever:
-                self._wake.set()
-
-    async def _flush(self) -> None:
-        # Entries leave the lists only once the store has them: a batch interrupted half-way
-        # is sent again, which is harmless (a token finishes once; the second time is a no-op).
-        finishes = self._finished[:]
-        if finishes:
-            results = await self._store.finish(finishes)
-            del self._finished[: len(finishes)]
-            lost = results.count(False)
-            if lost:
-                self.stats.lost_leases += lost
-                logger.warning(
-                    "worker %s finished %d task(s) whose lease had already passed to another "
-                    "worker (they may have run twice)",
-                    self.name,
-                    lost,
-                )
-        releases = self._released[:]
-        if releases:
-            await self._store.release(releases)
-            del self._released[: len(releases)]
-            self.stats.released += len(releases)
-
-    async def _flush_final(self) -> None:
-        delay = 0.05
-        deadline = time.monotonic() + max(self.reconnection_delay.total_seconds(), 1.0)
-        while self._finished or self._released:
-            try:
-                await self._flush()
-            except StoreError as error:
-                if time.monotonic() > deadline:
-                    logger.error(
-                        "worker %s stopped with %d unacknowledged task(s): %s; they will be "
-                        "redelivered after %s",
-                        self.name,
-                        len(self._finished) + len(self._released),
-                        error,
-                        self.redelivery_timeout,
-                    )
-                    return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    async def _renew(self) -> None:
-        lease = _micros(self.redelivery_timeout)
-        interval = max(min(self.redelivery_timeout.total_seconds() / 4, 30.0), 0.01)
-        while not cancelling():
-            await asyncio.sleep(interval)
-            held = [(key, running.claim.token) for key, running in self._running.items()]
-            if not held:
-                continue
-            try:
-                extended = await self._store.extend(held, lease)
-            except StoreError as error:
-                logger.warning("worker %s could not renew leases: %s", self.name, error)
-                continue
-            for (key, _), ok in zip(held, extended, strict=True):
-                if not ok and key in self._running:
-                    logger.warning(
-                        "worker %s lost the lease on task %s; another worker may run it too",
-                        self.name,
-                        key,
-                    )
-
-    async def _beat(self) -> None:
-        interval = self.docket.heartbeat_interval
-        ttl = _micros(interval) * self.docket.missed_heartbeats
-        while not cancelling():
-            try:
-                await self._store.heartbeat(self.name, ttl)
-            except StoreError as error:
-                logger.warning("worker %s could not send a heartbeat: %s", self.name, error)
-            await asyncio.sleep(interval.total_seconds())
-
-    async def _listen(self) -> None:
-        while not cancelling():
-            try:
-                async for notice in self._store.notifications():
-                    if isinstance(notice, Wake):
-                        self._listening.set()
-                        self._wake.set()
-                    elif isinstance(notice, CancelRequested):
-                        self._cancel(notice.key)
-            except StoreError as error:  # pragma: no cover - stores reconnect on their own
-                logger.warning("worker %s lost notifications: %s", self.name, error)
-                await asyncio.sleep(self.reconnection_delay.total_seconds())
-
-    def _cancel(self, key: str) -> None:
-        running = self._running.get(key)
-        if running is not None and running.task is not None:
-            running.cancel_requested = True
-            running.task.cancel()
-
-    async def _drain(self) -> None:
-        """Stop: hand back tasks not yet started, give running ones their grace."""
-        for running in list(self._running.values()):
-            if not running.started and running.task is not None:
-                running.hand_back = True
-                running.task.cancel()
-        deadline = time.monotonic() + self.shutdown_grace.total_seconds()
-        while self._running:
-            left = deadline - time.monotonic()
-            if left <= 0 or self.shutdown_grace == timedelta(0):
-                break
-            self._slot_freed.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._slot_freed.wait(), timeout=left)
-        tasks = []
-        for running in list(self._running.values()):
-            if running.task is not None:
-                logger.warning(
-                    "worker %s hands back task %s, still running after the shutdown grace",
-                    self.name,
-                    running.claim.key,
-                )
-                running.hand_back = True
-                running.task.cancel()
-                tasks.append(running.task)
-        if tasks:
-            await asyncio.wait(tasks)

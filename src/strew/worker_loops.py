@@ -1,0 +1,221 @@
+"""The background loops of a running worker, and the state they share with it.
+
+`Worker` (worker.py) claims and runs tasks; the loops here keep that work safe: the acker
+sends acknowledgements in batches, the renewer keeps leases alive, the heartbeat keeps the
+worker on the list of live ones, the listener turns store notifications into wake-ups and
+cancellations, and the drain hands tasks back on shutdown. They are a mixin so that each
+stays a method of the one worker object they serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .docket import Docket
+from .stores.base import CancelRequested, Claim, Entry, Finish, Release, Store, StoreError, Wake
+from .timing import micros as _micros
+
+logger = logging.getLogger("strew.worker")
+
+
+def cancelling() -> bool:
+    """True once someone asked the current task to stop.
+
+    The helper loops check this as well as relying on CancelledError: a client library that
+    swallows a cancellation (turning it into an error the loop logs and survives) must not
+    leave a worker unable to stop.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+@dataclass(eq=False)
+class Running:
+    claim: Claim
+    task: asyncio.Task[None] | None = None
+    started: bool = False
+    hand_back: bool = False
+    """Set when shutdown interrupts the task: release it instead of acknowledging."""
+    cancel_requested: bool = False
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    """Runs that failed (or asked for another run) and were put back by their `Retry`."""
+    cancelled: int = 0
+    redelivered: int = 0
+    released: int = 0
+    lost_leases: int = 0
+    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
+
+
+class WorkerLoops:
+    """The loops; `Worker` provides the attributes declared here."""
+
+    name: str
+    docket: Docket
+    redelivery_timeout: timedelta
+    reconnection_delay: timedelta
+    shutdown_grace: timedelta
+    stats: Stats
+    _store: Store
+    _running: dict[str, Running]
+    _finished: list[Finish]
+    _released: list[Release]
+    _acks_waiting: asyncio.Event
+    _wake: asyncio.Event
+    _listening: asyncio.Event
+    _slot_freed: asyncio.Event
+
+    def _done(self, claim: Claim, reschedule: Entry | None = None) -> None:
+        self._finished.append(Finish(claim.key, claim.token, reschedule))
+        self._acks_waiting.set()
+
+    async def _ack(self, forever: bool) -> None:
+        """Send acknowledgements in batches: whatever piled up while the last batch flew."""
+        backoff = 0.05
+        while not cancelling():
+            await self._acks_waiting.wait()
+            self._acks_waiting.clear()
+            try:
+                await self._flush()
+            except StoreError as error:
+                logger.warning("worker %s could not acknowledge tasks: %s", self.name, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
+                self._acks_waiting.set()
+                continue
+            backoff = 0.05
+            if not forever:
+                self._wake.set()
+
+    async def _flush(self) -> None:
+        # Entries leave the lists only once the store has them: a batch interrupted half-way
+        # is sent again, which is harmless (a token finishes once; the second time is a no-op).
+        finishes = self._finished[:]
+        if finishes:
+            results = await self._store.finish(finishes)
+            del self._finished[: len(finishes)]
+            lost = results.count(False)
+            if lost:
+                self.stats.lost_leases += lost
+                logger.warning(
+                    "worker %s finished %d task(s) whose lease had already passed to another "
+                    "worker (they may have run twice)",
+                    self.name,
+                    lost,
+                )
+        releases = self._released[:]
+        if releases:
+            await self._store.release(releases)
+            del self._released[: len(releases)]
+            self.stats.released += len(releases)
+
+    async def _flush_final(self) -> None:
+        delay = 0.05
+        deadline = time.monotonic() + max(self.reconnection_delay.total_seconds(), 1.0)
+        while self._finished or self._released:
+            try:
+                await self._flush()
+            except StoreError as error:
+                if time.monotonic() > deadline:
+                    logger.error(
+                        "worker %s stopped with %d unacknowledged task(s): %s; they will be "
+                        "redelivered after %s",
+                        self.name,
+                        len(self._finished) + len(self._released),
+                        error,
+                        self.redelivery_timeout,
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _renew(self) -> None:
+        lease = _micros(self.redelivery_timeout)
+        interval = max(min(self.redelivery_timeout.total_seconds() / 4, 30.0), 0.01)
+        while not cancelling():
+            await asyncio.sleep(interval)
+            held = [(key, running.claim.token) for key, running in self._running.items()]
+            if not held:
+                continue
+            try:
+                extended = await self._store.extend(held, lease)
+            except StoreError as error:
+                logger.warning("worker %s could not renew leases: %s", self.name, error)
+                continue
+            for (key, _), ok in zip(held, extended, strict=True):
+                if not ok and key in self._running:
+                    logger.warning(
+                        "worker %s lost the lease on task %s; another worker may run it too",
+                        self.name,
+                        key,
+                    )
+
+    async def _beat(self) -> None:
+        interval = self.docket.heartbeat_interval
+        ttl = _micros(interval) * self.docket.missed_heartbeats
+        while not cancelling():
+            try:
+                await self._store.heartbeat(self.name, ttl)
+            except StoreError as error:
+                logger.warning("worker %s could not send a heartbeat: %s", self.name, error)
+            await asyncio.sleep(interval.total_seconds())
+
+    async def _listen(self) -> None:
+        while not cancelling():
+            try:
+                async for notice in self._store.notifications():
+                    if isinstance(notice, Wake):
+                        self._listening.set()
+                        self._wake.set()
+                    elif isinstance(notice, CancelRequested):
+                        self._cancel(notice.key)
+            except StoreError as error:  # pragma: no cover - stores reconnect on their own
+                logger.warning("worker %s lost notifications: %s", self.name, error)
+                await asyncio.sleep(self.reconnection_delay.total_seconds())
+
+    def _cancel(self, key: str) -> None:
+        running = self._running.get(key)
+        if running is not None and running.task is not None:
+            running.cancel_requested = True
+            running.task.cancel()
+
+    async def _drain(self) -> None:
+        """Stop: hand back tasks not yet started, give running ones their grace."""
+        for running in list(self._running.values()):
+            if not running.started and running.task is not None:
+                running.hand_back = True
+                running.task.cancel()
+        deadline = time.monotonic() + self.shutdown_grace.total_seconds()
+        while self._running:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.shutdown_grace == timedelta(0):
+                break
+            self._slot_freed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), timeout=left)
+        tasks = []
+        for running in list(self._running.values()):
+            if running.task is not None:
+                logger.warning(
+                    "worker %s hands back task %s, still running after the shutdown grace",
+                    self.name,
+                    running.claim.key,
+                )
+                running.hand_back = True
+                running.task.cancel()
+                tasks.append(running.task)
+        if tasks:
+            await asyncio.wait(tasks)

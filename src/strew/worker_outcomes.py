@@ -1,0 +1,114 @@
+"""What a worker does after a run fails or asks for another: retry or give up.
+
+A retry is acknowledged and rescheduled in one atomic store step (`Finish` with a
+``reschedule``), with the attempt number one higher, so it is never lost and never doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from .dependencies import Retry, RetryRequested
+from .execution import Execution, dump_payload, from_micros, to_micros
+from .stores.base import Claim, Entry
+from .timing import micros as _micros
+from .worker_loops import WorkerLoops
+
+logger = logging.getLogger("strew.worker")
+
+
+class WorkerOutcomes(WorkerLoops):
+    """Retry decisions; `Worker` provides the clock offset and the stats."""
+
+    _offset: int
+
+    def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
+        payload = dump_payload(
+            execution.function_name,
+            execution.args,
+            execution.kwargs,
+            due,
+            execution.attempt + 1,
+            execution.meta,
+        )
+        return Entry(claim.key, due, payload)
+
+    def _store_now(self) -> int:
+        return time.time_ns() // 1000 + self._offset
+
+    def _retry(
+        self,
+        claim: Claim,
+        execution: Execution,
+        retry: Retry | None,
+        request: RetryRequested,
+        started: float,
+    ) -> None:
+        """The task asked for another run (``retry.after`` / ``retry.at``)."""
+        name, attempt = execution.function_name, execution.attempt
+        if retry is None or retry.exhausted(attempt):
+            self.stats.failed += 1
+            logger.error(
+                "%s asked for a retry (key %s) after attempt %d, but %s; not retried",
+                name,
+                claim.key,
+                attempt,
+                "it has no Retry parameter"
+                if retry is None
+                else f"its Retry allows {retry.attempts} attempt(s)",
+            )
+            self._done(claim)
+            return
+        if request.when is not None:
+            due = to_micros(request.when)
+        else:
+            due = self._store_now() + _micros(request.delay or timedelta(0))
+        self.stats.retried += 1
+        logger.info(
+            "%s asked for a retry (key %s) after attempt %d, in %.1f ms; next run at %s",
+            name,
+            claim.key,
+            attempt,
+            (time.perf_counter() - started) * 1000,
+            from_micros(due).isoformat(),
+        )
+        self._done(claim, self._retry_entry(claim, execution, due))
+
+    def _failed(
+        self,
+        claim: Claim,
+        execution: Execution,
+        retry: Retry | None,
+        error: Exception,
+        started: float,
+    ) -> None:
+        name, attempt = execution.function_name, execution.attempt
+        elapsed = (time.perf_counter() - started) * 1000
+        if retry is None or retry.exhausted(attempt):
+            limit = "" if retry is None else f"; attempt {attempt} of {retry.attempts}, none left"
+            logger.error(
+                "%s failed (key %s) after %.1f ms%s",
+                name,
+                claim.key,
+                elapsed,
+                limit,
+                exc_info=error,
+            )
+            self._done(claim)
+            return
+        delay = retry.delay_after(attempt)
+        self.stats.retried += 1
+        logger.warning(
+            "%s failed (key %s) after %.1f ms on attempt %d of %s; retrying in %s",
+            name,
+            claim.key,
+            elapsed,
+            attempt,
+            "unlimited" if retry.attempts is None else retry.attempts,
+            delay,
+            exc_info=error,
+        )
+        due = self._store_now() + _micros(delay)
+        self._done(claim, self._retry_entry(claim, execution, due))
