@@ -5,7 +5,6 @@ Uses the in-process store by default; point it at Redis with
 """
 
 # Dependency markers are calls in defaults by design (the pydocket spelling).
-# ruff: noqa: B008
 
 from __future__ import annotations
 

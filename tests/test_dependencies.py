@@ -2,7 +2,6 @@
 
 # Dependency markers are calls in defaults by design (pydocket's spelling); B008 would flag
 # every one. (pyproject could list them under flake8-bugbear extend-immutable-calls instead.)
-# ruff: noqa: B008
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 stores."""
 
 # Dependency markers are calls in defaults by design (pydocket's spelling).
-# ruff: noqa: B008
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Timeout: a run past its limit is cancelled and counts as a failure (so Retry applies)."""
 
 # Dependency markers are calls in defaults by design (pydocket's spelling).
-# ruff: noqa: B008
 
 from __future__ import annotations
 
