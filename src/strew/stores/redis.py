@@ -92,6 +92,11 @@ def _millis(micros: int) -> int:
     return max(1, -(-micros // 1000))
 
 
+def _flags(reply: bytes) -> list[bool]:
+    """The scripts answer one '1' or '0' per item, as one string."""
+    return [flag == 0x31 for flag in reply]
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -178,7 +183,7 @@ class RedisStore:
             args.extend((entry.key, str(entry.due), entry.payload))
         keys = [self.schedule_key, self.payloads_key, self.leases_key]
         written = await self._script("schedule", "schedule tasks", keys, args)
-        return [bool(flag) for flag in written]
+        return _flags(written)
 
     async def cancel(self, keys: Sequence[str]) -> int:
         if not keys:
@@ -234,7 +239,7 @@ class RedisStore:
                 )
             )
         done = await self._script("finish", "acknowledge tasks", self._task_keys, args)
-        return [bool(flag) for flag in done]
+        return _flags(done)
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
         if not leases:
@@ -245,7 +250,7 @@ class RedisStore:
         extended = await self._script(
             "extend", "extend leases", [self.leases_key, self.tokens_key], args
         )
-        return [bool(flag) for flag in extended]
+        return _flags(extended)
 
     async def release(self, releases: Sequence[Release]) -> list[bool]:
         if not releases:
@@ -254,7 +259,7 @@ class RedisStore:
         for item in releases:
             args.extend((item.key, item.token, str(item.due)))
         released = await self._script("release", "release tasks", self._task_keys, args)
-        return [bool(flag) for flag in released]
+        return _flags(released)
 
     async def clear(self) -> int:
         async def clear() -> int:
@@ -432,7 +437,7 @@ class RedisStore:
             args.extend((entry.key, str(entry.due), entry.payload))
         keys = [self.schedule_key, self.payloads_key, self.leases_key, self._members_key(batch)]
         written = await self._script("schedule_batch", "schedule tasks", keys, args)
-        return [bool(flag) for flag in written]
+        return _flags(written)
 
     async def cancel_batch(self, batch: str) -> int:
         keys = [

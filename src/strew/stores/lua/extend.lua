@@ -7,9 +7,10 @@ local extended = {}
 for i = 2, #ARGV, 2 do
   if redis.call('HGET', tokens, ARGV[i]) == ARGV[i + 1] then
     redis.call('ZADD', leases, 'XX', deadline, ARGV[i])
-    extended[#extended + 1] = 1
+    extended[#extended + 1] = '1'
   else
-    extended[#extended + 1] = 0
+    extended[#extended + 1] = '0'
   end
 end
-return extended
+-- One character per item ('1' or '0'): a single string parses far faster than an array.
+return table.concat(extended)

@@ -7,7 +7,7 @@ local wake = nil
 for i = 2, #ARGV, 3 do
   local key, token, due = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if redis.call('HGET', tokens, key) ~= token then
-    released[#released + 1] = 0
+    released[#released + 1] = '0'
   else
     if not redis.call('ZSCORE', schedule, key) then
       redis.call('ZADD', schedule, due, key)
@@ -17,9 +17,10 @@ for i = 2, #ARGV, 3 do
     redis.call('HDEL', running, key)
     redis.call('HDEL', tokens, key)
     redis.call('HDEL', dues, key)
-    released[#released + 1] = 1
+    released[#released + 1] = '1'
     wake = redis.call('ZSCORE', schedule, key)
   end
 end
 if wake then redis.call('PUBLISH', ARGV[1], wake) end
-return released
+-- One character per item ('1' or '0'): a single string parses far faster than an array.
+return table.concat(released)

@@ -1,7 +1,7 @@
 -- Put tasks on the schedule in one atomic step.
 -- KEYS: 1 schedule (zset key -> due), 2 payloads (hash), 3 leases (zset key -> deadline)
 -- ARGV: 1 replace ("1"/"0"), 2 wake channel, then key, due, payload triples.
--- Returns one 1/0 per task: 1 when written, 0 when its key was already scheduled or running.
+-- Returns a string with one '1' or '0' per task: 1 when written, 0 when its key was already scheduled or running.
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
 local replace = ARGV[1] == '1'
 
@@ -13,11 +13,11 @@ local written = {}
 for i = 3, #ARGV, 3 do
   local key, due = ARGV[i], ARGV[i + 1]
   if not replace and (redis.call('ZSCORE', schedule, key) or redis.call('ZSCORE', leases, key)) then
-    written[#written + 1] = 0
+    written[#written + 1] = '0'
   else
     redis.call('ZADD', schedule, due, key)
     redis.call('HSET', payloads, key, ARGV[i + 2])
-    written[#written + 1] = 1
+    written[#written + 1] = '1'
     local at = tonumber(due)
     if earliest == nil or at < earliest then
       earliest = at
@@ -30,4 +30,5 @@ end
 if wake then
   redis.call('PUBLISH', ARGV[2], wake)
 end
-return written
+-- One character per item ('1' or '0'): a single string parses far faster than an array.
+return table.concat(written)

@@ -2,7 +2,7 @@
 -- keys it wrote as the batch's members, in one step.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 members (zset key -> due)
 -- ARGV: 1 wake channel, 2 members ttl (ms), then key, due, payload triples.
--- Returns one 1/0 per entry: 1 when written, 0 when its key was already scheduled or running.
+-- Returns a string with one '1' or '0' per entry: 1 when written, 0 when its key was already scheduled or running.
 local schedule, payloads, leases, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
@@ -22,14 +22,14 @@ for first = 3, #ARGV, 3 * PAGE do
   for j, key in ipairs(keys) do
     local i = first + 3 * (j - 1)
     if scheduled[j] or running[j] or seen[key] then
-      written[#written + 1] = 0
+      written[#written + 1] = '0'
     else
       seen[key] = true
       zargs[#zargs + 1] = ARGV[i + 1]
       zargs[#zargs + 1] = key
       hargs[#hargs + 1] = key
       hargs[#hargs + 1] = ARGV[i + 2]
-      written[#written + 1] = 1
+      written[#written + 1] = '1'
       local at = tonumber(ARGV[i + 1])
       if earliest == nil or at < earliest then
         earliest = at
@@ -48,4 +48,5 @@ if redis.call('EXISTS', members) == 1 then
 end
 
 if wake then redis.call('PUBLISH', ARGV[1], wake) end
-return written
+-- One character per item ('1' or '0'): a single string parses far faster than an array.
+return table.concat(written)
