@@ -122,17 +122,27 @@ def redis_version(url: str) -> str:
 
 
 async def used_memory(url: str) -> int:
-    """Redis ``used_memory`` after a full GC of our side (so nothing is still in flight)."""
+    """Redis ``used_memory`` once nothing is being freed in the background (a lazily freed
+    key from an earlier measurement would otherwise shrink the figure while we read it)."""
     client = aioredis.Redis.from_url(url)
     try:
-        info = await client.info("memory")
-        return int(info["used_memory"])
+        deadline = time.monotonic() + 30
+        while True:
+            info = await client.info("memory")
+            if int(info.get("lazyfree_pending_objects", 0)) == 0:
+                return int(info["used_memory"])
+            if time.monotonic() > deadline:
+                raise RuntimeError("Redis kept freeing objects in the background for 30 s")
+            await asyncio.sleep(0.05)
     finally:
         await client.aclose()
 
 
 async def delete_keys(url: str, *patterns: str) -> int:
-    """Delete every key matching the patterns (our own dockets only; never a flush)."""
+    """Delete every key matching the patterns (our own dockets only; never a flush).
+
+    DEL, not UNLINK: freeing a million-task docket in Redis's background thread would take a
+    core away from the next measurement on a 2-core machine, and shrink its memory figures."""
     client = aioredis.Redis.from_url(url)
     deleted = 0
     try:
@@ -141,10 +151,10 @@ async def delete_keys(url: str, *patterns: str) -> int:
             async for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
-                    deleted += int(await client.unlink(*batch))
+                    deleted += int(await client.delete(*batch))
                     batch = []
             if batch:
-                deleted += int(await client.unlink(*batch))
+                deleted += int(await client.delete(*batch))
     finally:
         await client.aclose()
     return deleted
@@ -322,6 +332,8 @@ def save(name: str, args: argparse.Namespace, url: str, data: dict[str, Any]) ->
         "versions": versions(),
         "redis": redis_version(url),
         "redis_url": "throwaway" if args.url is None else "given",
+        # Other work on the machine skews timings; this says how busy it was at the end.
+        "load_average_at_end": os.getloadavg(),
         "args": {k: v for k, v in vars(args).items() if k not in ("url", "no_save")},
         **data,
     }

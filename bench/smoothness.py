@@ -119,6 +119,8 @@ async def main(args: argparse.Namespace) -> None:
                     medians[other]["peak_over_mean"],
                     better="lower",
                     target=f"strew <= {TARGET_PEAK:g}",
+                    # Below 1 the worker fell behind: a ratio against that would flatter it.
+                    compare=medians[other]["peak_over_mean"] >= 1,
                 ),
                 *(
                     common.Row(
