@@ -5,8 +5,9 @@ they scheduled (only once the write succeeded), workers append every start and f
 task (fsynced before the task goes on). At the end a key scheduled but never started is
 *lost*, and any lost key fails the run. A key started more than once is a *duplicate*: the
 promise is at-least-once, so duplicates are allowed, but each is explained (its earlier run's
-worker was killed, or its lease could lapse while Redis was down, or its producer had to
-retry the write) or reported as unexplained.
+worker was killed or stopped, its lease could lapse while Redis was down or was logged as
+lost, or its producer had to retry the write) or reported as unexplained. A key that started
+but never once completed (every run cut short) is *unfinished*, and fails the run too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from strew import Docket, StoreError
 
-from .server import RedisServer
+from .server import RedisServer, die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 REDELIVERY = 2.0
@@ -107,7 +108,11 @@ class Run:
 
     def _spawn(self, *argv: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [self.python, *argv], cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True
+            [self.python, *argv],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C reaches the driver only; it stops the rest
+            preexec_fn=die_with_parent,
         )
 
     def start_worker(self) -> None:

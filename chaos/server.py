@@ -6,11 +6,22 @@ with everything it acknowledged, as a production server with ``appendfsync alway
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn``: have the kernel SIGKILL the child when the driver dies, however it
+    dies (a SIGKILL from a test's timeout included), so no Redis or worker outlives a run."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -59,6 +70,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         # Ready means PONG, not LOADING: after a restart the AOF is replayed first.
         deadline = time.monotonic() + timeout
