@@ -36,6 +36,10 @@ from strew import Docket, StoreError
 from .server import RedisServer, die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
+STOPPED_WELL = (0, -signal.SIGTERM)
+"""How a SIGTERMed worker may end: its own clean exit, or, if the signal came before it had
+installed its handlers (a replacement still importing), the signal's default action."""
+
 REDELIVERY = 2.0
 """The workers' lease, in seconds: a killed worker's task runs again this long after."""
 
@@ -163,7 +167,7 @@ class Run:
         for process in list(self.stopping):
             if process.poll() is not None:
                 self.stopping.remove(process)
-                if process.returncode != 0:
+                if process.returncode not in STOPPED_WELL:
                     self.stop_failures.append(
                         f"worker {process.pid} exited {process.returncode} on SIGTERM"
                     )
@@ -263,7 +267,7 @@ class Run:
                 process.wait()
         self.reap_stopped()
         for process in self.workers.values():
-            if process.returncode != 0:
+            if process.returncode not in STOPPED_WELL:
                 self.stop_failures.append(
                     f"worker {process.pid} exited {process.returncode} on SIGTERM"
                 )
@@ -408,7 +412,9 @@ def analyse(
         (starts[key][0][0] - item.due) / 1000 for key, item in scheduled.items() if key in starts
     ]
     late = sum(ms > REDELIVERY * 1000 for ms in lateness)
-    quantiles = statistics.quantiles(lateness, n=100) if len(lateness) > 1 else [0.0] * 99
+    quantiles = [0.0] * 99
+    if len(lateness) > 1:
+        quantiles = statistics.quantiles(lateness, n=100, method="inclusive")
     failures = list(other_failures)
     if lost:
         failures.append(f"{len(lost)} task(s) lost")
@@ -510,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.monotonic()
     run = Run(shape, seed, directory)
+    drained = False
     try:
         run.redis.start()
         for _ in range(shape.workers):
@@ -517,9 +524,13 @@ def main(argv: list[str] | None = None) -> int:
         run.start_producers()
         run.inflict()
         drained = run.drain()
-        producers_ok = all(p.returncode == 0 for p in run.producers)
+    except KeyboardInterrupt:
+        # Still worth a report: what ran so far is checked, and the run counts as failed.
+        print("chaos: interrupted; stopping everything, then reporting", flush=True)
+        run.stop_failures.append("interrupted")
     finally:
         run.stop_all()
+    producers_ok = all(p.returncode == 0 for p in run.producers)
     report = analyse(
         run.logs,
         run.events,
