@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -259,7 +260,9 @@ class Agenda:
             slices = level_slices(len(self._entries), window)
             existing = await store.histogram(to_micros(begin), to_micros(end), slices)
 
-        scatter_id = new_key()
+        # 96 random bits in 16 characters: every payload of the scatter carries its id, so a
+        # short one saves ~20 bytes of Redis memory per task against a UUID.
+        scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
         calls = self._calls(docket, _times(begin, offsets))
         executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})

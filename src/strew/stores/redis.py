@@ -16,7 +16,7 @@ The layout, for a docket called ``emails``::
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
     strew:{emails}:stage:ID:dues      sorted set  staged key -> due, of a scatter not committed
     strew:{emails}:stage:ID:payloads  hash        staged key -> payload (both expire)
-    strew:{emails}:batch:ID   sorted set  key -> due of each task scatter ID wrote (expires)
+    strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
 
 A running task's payload lives apart from the scheduled ones so that ``replace`` can schedule
 the next run of a key while the current one is still going.

@@ -1,20 +1,25 @@
 -- Remove what is left of a batch from the schedule, and forget the batch.
--- KEYS: 1 schedule, 2 payloads, 3 members (zset key -> due), 4 stage dues, 5 stage payloads
+-- KEYS: 1 schedule, 2 payloads, 3 members (list of 'due key' strings), 4 stage dues,
+--       5 stage payloads
 -- Returns how many scheduled tasks were removed.
 local schedule, payloads, members = KEYS[1], KEYS[2], KEYS[3]
 local PAGE = 1000
 local removed = 0
-local count = redis.call('ZCARD', members)
+local count = redis.call('LLEN', members)
 for offset = 0, count - 1, PAGE do
-  local page = redis.call('ZRANGE', members, offset, offset + PAGE - 1, 'WITHSCORES')
-  local keys = {}
-  for i = 1, #page, 2 do keys[#keys + 1] = page[i] end
+  local page = redis.call('LRANGE', members, offset, offset + PAGE - 1)
+  local keys, dues = {}, {}
+  for i, member in ipairs(page) do
+    local space = string.find(member, ' ', 1, true)
+    dues[i] = string.sub(member, 1, space - 1)
+    keys[i] = string.sub(member, space + 1)
+  end
   local current = redis.call('ZMSCORE', schedule, unpack(keys))
   local doomed = {}
   for j, key in ipairs(keys) do
     -- Only the schedule this batch wrote: a key scheduled again since at another time (a
     -- replace, a retry) belongs to someone else now.
-    if current[j] and tonumber(current[j]) == tonumber(page[2 * j]) then
+    if current[j] and tonumber(current[j]) == tonumber(dues[j]) then
       doomed[#doomed + 1] = key
     end
   end

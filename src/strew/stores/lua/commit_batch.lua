@@ -1,6 +1,7 @@
 -- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage is
 -- not what the producer wrote) none of it.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage dues, 5 stage payloads, 6 members,
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage dues, 5 stage payloads, 6 members (list of
+--       'due key' strings, the cancel index),
 --       7 outcome (list: 'committed', then the skipped keys)
 -- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms)
 -- Returns the keys skipped because they were already scheduled or running.
@@ -30,7 +31,7 @@ for offset = 0, count - 1, PAGE do
   local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
   local running = redis.call('ZMSCORE', leases, unpack(keys))
   local bodies = redis.call('HMGET', staged, unpack(keys))
-  local zargs, hargs = {}, {}
+  local zargs, hargs, margs = {}, {}, {}
   for j, key in ipairs(keys) do
     if scheduled[j] or running[j] then
       skipped[#skipped + 1] = key
@@ -40,6 +41,7 @@ for offset = 0, count - 1, PAGE do
       zargs[#zargs + 1] = key
       hargs[#hargs + 1] = key
       hargs[#hargs + 1] = bodies[j]
+      margs[#margs + 1] = due .. ' ' .. key
       local at = tonumber(due)
       if earliest == nil or at < earliest then
         earliest = at
@@ -50,16 +52,14 @@ for offset = 0, count - 1, PAGE do
   if #zargs > 0 then
     redis.call('ZADD', schedule, unpack(zargs))
     redis.call('HSET', payloads, unpack(hargs))
+    redis.call('RPUSH', members, unpack(margs))
   end
 end
 
--- What is left of the stage's dues is exactly the written keys: it becomes the members index.
-for first = 1, #skipped, PAGE do
-  redis.call('ZREM', dues, unpack(skipped, first, math.min(first + PAGE - 1, #skipped)))
-end
-redis.call('DEL', staged)
-if redis.call('EXISTS', dues) == 1 then
-  redis.call('RENAME', dues, members)
+-- The cancel index is a plain list of 'due key' strings: packed in listpacks it costs about a
+-- third of what a sorted set of the same members would, and cancelling only ever walks it.
+redis.call('DEL', dues, staged)
+if redis.call('EXISTS', members) == 1 then
   redis.call('PEXPIRE', members, ARGV[3])
 end
 

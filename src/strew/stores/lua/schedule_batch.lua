@@ -1,6 +1,6 @@
 -- Schedule one chunk of a streamed batch (as schedule.lua without replace) and remember the
 -- keys it wrote as the batch's members, in one step.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 members (zset key -> due)
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 members (list of 'due key' strings)
 -- ARGV: 1 wake channel, 2 members ttl (ms), then key, due, payload triples.
 -- Returns a string with one '1' or '0' per entry: 1 when written, 0 when its key was already scheduled or running.
 local schedule, payloads, leases, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -18,7 +18,7 @@ for first = 3, #ARGV, 3 * PAGE do
   for i = first, last, 3 do keys[#keys + 1] = ARGV[i] end
   local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
   local running = redis.call('ZMSCORE', leases, unpack(keys))
-  local zargs, hargs = {}, {}
+  local zargs, hargs, margs = {}, {}, {}
   for j, key in ipairs(keys) do
     local i = first + 3 * (j - 1)
     if scheduled[j] or running[j] or seen[key] then
@@ -29,6 +29,7 @@ for first = 3, #ARGV, 3 * PAGE do
       zargs[#zargs + 1] = key
       hargs[#hargs + 1] = key
       hargs[#hargs + 1] = ARGV[i + 2]
+      margs[#margs + 1] = ARGV[i + 1] .. ' ' .. key
       written[#written + 1] = '1'
       local at = tonumber(ARGV[i + 1])
       if earliest == nil or at < earliest then
@@ -40,7 +41,7 @@ for first = 3, #ARGV, 3 * PAGE do
   if #zargs > 0 then
     redis.call('ZADD', schedule, unpack(zargs))
     redis.call('HSET', payloads, unpack(hargs))
-    redis.call('ZADD', members, unpack(zargs))
+    redis.call('RPUSH', members, unpack(margs))
   end
 end
 if redis.call('EXISTS', members) == 1 then
