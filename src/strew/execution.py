@@ -15,12 +15,12 @@ import os
 import pickle
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import cloudpickle
 
@@ -163,14 +163,12 @@ def _is_plain(value: object, depth: int) -> bool:
     if depth == 0:
         return False
     if kind in _SEQUENCES:
-        assert isinstance(value, tuple | list | set | frozenset)
-        for item in value:
+        for item in cast("Iterable[object]", value):
             if type(item) not in _PLAIN_TYPES and not _is_plain(item, depth - 1):
                 return False
         return True
     if kind is dict:
-        assert isinstance(value, dict)
-        for k, v in value.items():
+        for k, v in cast("dict[object, object]", value).items():
             if type(k) not in _PLAIN_TYPES and not _is_plain(k, depth - 1):
                 return False
             if type(v) not in _PLAIN_TYPES and not _is_plain(v, depth - 1):
