@@ -69,3 +69,18 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(autouse=True)
 def _quiet_strew_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="strew")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return test_redis_url()
+
+
+@pytest.fixture
+async def redis_docket(docket_name: str, redis_url: str) -> AsyncIterator[Docket]:
+    """A docket of the test's own on Redis only (for tests that cross processes, which the
+    in-process memory store cannot), with the same no-leftovers check as `docket`."""
+    async with Docket(docket_name, redis_url) as docket:
+        yield docket
+        await docket.store.destroy()
+    assert await leftover_keys(redis_url, docket_name) == []

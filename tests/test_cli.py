@@ -13,14 +13,13 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-import redis.asyncio as aioredis
 import typer.main
 from typer.core import TyperGroup
 from typer.testing import CliRunner
@@ -29,7 +28,6 @@ from strew import Docket, __version__
 from strew.cli import app
 from strew.stores.memory import _registry
 
-from . import helpers
 from .helpers import free_port, wait_until
 
 STREW = Path(sys.executable).parent / "strew"
@@ -75,23 +73,6 @@ async def strew(
 def flat(text: str) -> str:
     """Error panels drawn as plain words, for matching whole messages."""
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return helpers.test_redis_url()
-
-
-@pytest.fixture
-async def redis_docket(docket_name: str, redis_url: str) -> AsyncIterator[Docket]:
-    async with Docket(docket_name, redis_url) as docket:
-        yield docket
-        await docket.store.destroy()
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        assert [key async for key in client.scan_iter(match=f"strew:{{{docket_name}}}:*")] == []
-    finally:
-        await client.aclose()
 
 
 async def record(path: str, text: object) -> None:

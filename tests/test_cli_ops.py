@@ -11,11 +11,9 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
 from strew import Docket, Worker
@@ -25,24 +23,6 @@ from strew.stores.memory import _registry
 from . import helpers
 from .helpers import wait_until
 from .test_cli import ENV, flat, start_worker, stop, strew
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return helpers.test_redis_url()
-
-
-@pytest.fixture
-async def redis_docket(docket_name: str, redis_url: str) -> AsyncIterator[Docket]:
-    async with Docket(docket_name, redis_url) as docket:
-        yield docket
-        await docket.store.destroy()
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        assert [key async for key in client.scan_iter(match=f"strew:{{{docket_name}}}:*")] == []
-    finally:
-        await client.aclose()
-
 
 # -- strew workers -----------------------------------------------------------------------------
 

@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from strew import Docket
 from strew.cli.render import count_into_slices
 from strew.cli.scatter import ArgsFileError, parse_args_lines
 
-from . import helpers
 from .test_cli import flat, strew
 
 TASKS = """
 async def visit(url: str, depth: int = 1) -> None: ...
 """
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return helpers.test_redis_url()
-
-
-@pytest.fixture
-async def redis_docket(docket_name: str, redis_url: str) -> AsyncIterator[Docket]:
-    async with Docket(docket_name, redis_url) as docket:
-        yield docket
-        await docket.store.destroy()
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        assert [key async for key in client.scan_iter(match=f"strew:{{{docket_name}}}:*")] == []
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
