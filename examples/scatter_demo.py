@@ -94,6 +94,7 @@ async def main(count: int = 300, seconds: float = 10.0, live: bool = True) -> di
                         screen.update(picture())
                         await asyncio.sleep(0.125)
                     screen.update(picture())
+                console.print()  # a terminal that is not a TTY gets no newline after the chart
             await run
 
     lateness = sorted((started_at[c] - due[c]) * 1000 for c in due)
