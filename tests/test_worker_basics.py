@@ -145,3 +145,15 @@ async def test_stop_hands_back_a_task_that_outlives_the_grace(docket: Docket) ->
     assert [e.key for e in snapshot.future] == ["stubborn"]
     assert snapshot.running == []
     await docket.clear()
+
+
+async def test_a_burst_of_concurrent_adds_waits_for_connections_instead_of_failing(
+    docket: Docket,
+) -> None:
+    async def work(i: int) -> None:
+        pass
+
+    # More concurrent calls than the connection pool holds (50): they queue for a connection.
+    executions = await asyncio.gather(*[docket.add(work)(i) for i in range(300)])
+    assert {e.disposition for e in executions} == {Disposition.SCHEDULED}
+    assert (await docket.snapshot(0)).total_tasks == 300

@@ -111,13 +111,19 @@ class RedisStore:
         *,
         connect_timeout: float = 2.0,
         socket_timeout: float = 4.0,
+        max_connections: int = 50,
     ) -> None:
         self.url = url
         self.docket = docket
         # Keep-alive is a TCP option; a unix:// connection refuses the keyword.
         tcp: dict[str, Any] = {} if url.startswith("unix://") else {"socket_keepalive": True}
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
+        # A blocking pool: a burst of concurrent calls beyond `max_connections` waits for a
+        # free connection (up to `socket_timeout`) instead of failing with "Too many
+        # connections", which redis-py's default pool raises past 100.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=socket_timeout,
             **tcp,
             decode_responses=False,
             socket_connect_timeout=connect_timeout,
@@ -134,6 +140,7 @@ class RedisStore:
             # may have run, and the caller knows better whether to repeat it.
             socket_timeout=socket_timeout,
         )
+        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # closes it with the client
         prefix = f"strew:{{{docket}}}:"
         self.schedule_key = prefix + "schedule"
         self.payloads_key = prefix + "payloads"
