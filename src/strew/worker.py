@@ -126,6 +126,8 @@ class Worker(WorkerOutcomes):
         self._limits: dict[str, int] = {}
         self._runs: dict[str, int] = {}
         self._offset = 0  # store clock minus local clock, in microseconds
+        self._offset_rtt = 1 << 62  # the round trip the offset was measured over
+        self._offset_age = 0
         self._active = False
         self._stopping = asyncio.Event()
         self._shared = SharedScope()
@@ -284,7 +286,7 @@ class Worker(WorkerOutcomes):
                 backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
                 continue
             backoff = 0.05
-            self._offset = result.now - (before + _local_micros()) // 2
+            self._measure_offset(result.now, before, _local_micros())
             for claim in result.claims:
                 self._start(group, claim)
             if len(result.claims) >= free:
@@ -303,6 +305,20 @@ class Worker(WorkerOutcomes):
                 delay = (result.next_due - horizon - result.now) / MICROS
                 delay = min(max(delay, 0.001), ceiling)
             await self._wait_for(self._wake, timeout=delay)
+
+    def _measure_offset(self, store_now: int, sent: int, received: int) -> None:
+        """Estimate the store's clock minus ours from a claim's round trip.
+
+        The store read its clock somewhere within the round trip; the midpoint is off by at
+        most half of it. A round trip stretched by a busy event loop would skew the estimate
+        (and start tasks early), so only the fastest recent round trip sets it; a fresh
+        measurement is taken every 200 claims anyway, so clock drift is followed."""
+        rtt = received - sent
+        self._offset_age += 1
+        if rtt <= self._offset_rtt or self._offset_age > 200:
+            self._offset = store_now - (sent + received) // 2
+            self._offset_rtt = rtt
+            self._offset_age = 0
 
     async def _wait_for(self, event: asyncio.Event, timeout: float) -> None:
         """Wait until ``event`` or a stop request, at most ``timeout`` seconds."""
