@@ -239,6 +239,23 @@ class Row:
         return ratio(self.pydocket, self.strew)
 
 
+def lateness_rows(
+    strew: dict[str, float], other: dict[str, float], target_p99_ms: float
+) -> list[Row]:
+    """The p50 / p99 / max start-lateness rows that lateness.py and smoothness.py share."""
+    return [
+        Row(
+            f"{stat} start lateness",
+            strew[f"{stat}_ms"],
+            other[f"{stat}_ms"],
+            "ms",
+            better="lower",
+            target=f"strew < {target_p99_ms:g} ms" if stat == "p99" else "",
+        )
+        for stat in ("p50", "p99", "max")
+    ]
+
+
 def fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"

@@ -73,17 +73,7 @@ async def main(args: argparse.Namespace) -> None:
         }
         print()
         for other in ("pydocket", "pydocket c100"):
-            rows = [
-                common.Row(
-                    f"{stat} start lateness",
-                    medians["strew"][f"{stat}_ms"],
-                    medians[other][f"{stat}_ms"],
-                    "ms",
-                    better="lower",
-                    target=f"strew < {TARGET_P99_MS:.0f} ms" if stat == "p99" else "",
-                )
-                for stat in ("p50", "p99", "max")
-            ]
+            rows = common.lateness_rows(medians["strew"], medians[other], TARGET_P99_MS)
             print(
                 common.table(
                     f"lateness, {n:,} tasks at {args.rate:g}/s: strew (default worker) vs "

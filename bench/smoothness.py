@@ -122,17 +122,7 @@ async def main(args: argparse.Namespace) -> None:
                     # Below 1 the worker fell behind: a ratio against that would flatter it.
                     compare=medians[other]["peak_over_mean"] >= 1,
                 ),
-                *(
-                    common.Row(
-                        f"{stat} start lateness",
-                        medians["strew"][f"{stat}_ms"],
-                        medians[other][f"{stat}_ms"],
-                        "ms",
-                        better="lower",
-                        target=f"strew < {TARGET_P99_MS:g} ms" if stat == "p99" else "",
-                    )
-                    for stat in ("p50", "p99", "max")
-                ),
+                *common.lateness_rows(medians["strew"], medians[other], TARGET_P99_MS),
             ]
             print(
                 common.table(
