@@ -117,3 +117,17 @@ async def test_an_atomic_scatter_lands_whole_and_can_be_cancelled(dockets: list[
     assert scatter_id is not None
     assert await Agenda.cancel(docket, scatter_id) == 2_000
     assert (await docket.snapshot(limit=1)).total_tasks == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("redis+cluster://127.0.0.1:7000/3", "only database 0"),
+        ("redis+cluster:///0", "no host"),
+        ("redis+cluster://127.0.0.1:port", "malformed"),
+    ],
+)
+def test_a_bad_cluster_url_is_refused_naming_it(url: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint) as raised:
+        Docket(name="never-written", url=url)
+    assert "redis+cluster://" in str(raised.value)
