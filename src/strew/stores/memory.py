@@ -49,6 +49,8 @@ class _Expiring(Generic[T]):
 
     items: dict[str, T]
     expires: int
+    count: int = 0
+    """Entries added in all, a repeated key too (what a stage reports, as Redis counts it)."""
 
 
 @dataclass(slots=True)
@@ -296,13 +298,14 @@ class MemoryStore:
             stage = self._stages[batch] = _Expiring({}, 0)
         for entry in entries:
             stage.items[entry.key] = entry
+        stage.count += len(entries)
         stage.expires = self._clock() + ttl
-        return len(stage.items)
+        return stage.count
 
     async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
         stage = self._live(self._stages, batch)
         self._stages.pop(batch, None)
-        staged = 0 if stage is None else len(stage.items)
+        staged = 0 if stage is None else stage.count
         if stage is None or staged != expected:
             raise StoreError(
                 f"the stage of batch {batch!r} holds {staged} of {expected} entries "
