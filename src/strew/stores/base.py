@@ -255,7 +255,8 @@ class Store(Protocol):
         Nothing staged is seen by `claim`, `snapshot`, `histogram` or `clear`. The whole stage
         is forgotten ``ttl`` microseconds after its last write unless it is committed first:
         the backstop for a producer that died (or lost the store) half-way through. A key
-        staged twice keeps its later entry. Returns how many entries have been staged in
+        staged twice is committed with its first entry (the later ones are reported
+        skipped, as repeated adds would be). Returns how many entries have been staged in
         all (every entry of every call counts, a repeated key too): a stage that expired
         part-way restarts the count, which is how the caller notices.
         """

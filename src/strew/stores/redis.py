@@ -370,7 +370,7 @@ class RedisStore:
                 "stage tasks", lambda: self._client.get(self._stage_keys(batch)[1])
             )
             return int(held or 0)
-        args = [_millis(ttl), len(entries), pack_entries(entries)]
+        args = [_millis(ttl), len(entries), *pack_entries(entries)]
         staged = await self._script("stage_batch", "stage tasks", self._stage_keys(batch), args)
         return int(staged)
 
@@ -437,7 +437,7 @@ class RedisStore:
     ) -> list[bool]:
         if not entries:
             return []
-        args = [self.wake_channel, _millis(members_ttl), pack_entries(entries)]
+        args = [self.wake_channel, _millis(members_ttl), *pack_entries(entries)]
         keys = [self.schedule_key, self.payloads_key, self.leases_key, self._members_key(batch)]
         written = await self._script("schedule_batch", "schedule tasks", keys, args)
         return _flags(written)

@@ -1,6 +1,6 @@
 -- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage is
 -- not what the producer wrote) none of it.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage chunks (list of packed chunks), 5 stage
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage chunks (list of packed blobs), 5 stage
 --       count, 6 members (list of 'due key' strings, the cancel index),
 --       7 outcome (list: 'committed', then the skipped keys)
 -- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms)
@@ -20,26 +20,27 @@ local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
 local earliest = head[2] and tonumber(head[2]) or nil
 local wake = nil
 
--- Pages keep every command's argument list within unpack()'s stack and make the whole move a
--- handful of commands per thousand tasks instead of several per task.
-local PAGE = 1000
+-- A blob holds at most 1,000 entries (packing.py), so each is one page: a handful of commands
+-- per thousand tasks instead of several per task, each within unpack()'s stack.
 local skipped = {}
-local mine = {}  -- keys written by this commit: a key staged twice keeps its later entry
-for c = 0, redis.call('LLEN', chunks) - 1 do
-  local items = cmsgpack.unpack(redis.call('LINDEX', chunks, c))
-  for first = 1, #items, 3 * PAGE do
-    local last = math.min(first + 3 * PAGE - 1, #items)
+local blobs = redis.call('LLEN', chunks)
+for page = 0, blobs - 1, 16 do
+  for _, blob in ipairs(redis.call('LRANGE', chunks, page, page + 15)) do
+    local items = cmsgpack.unpack(blob)
     local keys = {}
-    for i = first, last, 3 do keys[#keys + 1] = items[i] end
+    for i = 1, #items, 3 do keys[#keys + 1] = items[i] end
     local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
     local running = redis.call('ZMSCORE', leases, unpack(keys))
-    local zargs, hargs, margs = {}, {}, {}
+    -- A key staged twice: the first entry wins, as two adds would. A repeat in a later blob
+    -- finds it scheduled; one in the same blob is caught here (a blob-sized table costs far
+    -- less than one spanning the whole batch).
+    local zargs, hargs, margs, seen = {}, {}, {}, {}
     for j, key in ipairs(keys) do
-      if (scheduled[j] or running[j]) and not mine[key] then
+      if scheduled[j] or running[j] or seen[key] then
         skipped[#skipped + 1] = key
       else
-        mine[key] = true
-        local i = first + 3 * (j - 1)
+        seen[key] = true
+        local i = 3 * j - 2
         local due = items[i + 1]
         zargs[#zargs + 1] = due
         zargs[#zargs + 1] = key
@@ -72,8 +73,8 @@ end
 -- the commit happened, instead of reporting a failure for tasks that are in fact scheduled.
 redis.call('DEL', outcome)
 redis.call('RPUSH', outcome, 'committed')
-for first = 1, #skipped, PAGE do
-  redis.call('RPUSH', outcome, unpack(skipped, first, math.min(first + PAGE - 1, #skipped)))
+for first = 1, #skipped, 1000 do
+  redis.call('RPUSH', outcome, unpack(skipped, first, math.min(first + 999, #skipped)))
 end
 redis.call('PEXPIRE', outcome, ARGV[4])
 
