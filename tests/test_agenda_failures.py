@@ -136,8 +136,8 @@ async def test_a_commit_whose_reply_was_lost_is_read_back_as_committed(
             prefix + "schedule",
             prefix + "payloads",
             prefix + "leases",
-            prefix + "stage:lost:dues",
-            prefix + "stage:lost:payloads",
+            prefix + "stage:lost:chunks",
+            prefix + "stage:lost:count",
             prefix + "batch:lost",
             prefix + "stage:lost:outcome",
         ]

@@ -9,6 +9,7 @@ raises has scheduled nothing.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import random
 import secrets
@@ -17,15 +18,14 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
+from .agenda_build import Planned
 from .execution import (
     Disposition,
     Execution,
-    TaskCall,
     TaskFunction,
     check_key,
     check_when,
     from_micros,
-    new_key,
     to_micros,
     utc_now,
 )
@@ -264,14 +264,12 @@ class Agenda:
         # short one saves ~20 bytes of Redis memory per task against a UUID.
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
-        calls = self._calls(docket, _times(begin, offsets))
-        executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})
-        for execution in executions:
-            execution.meta = dict(execution.meta)  # each its own, not one shared dict
+        meta: dict[str, Any] = {"scatter": scatter_id}
+        plan = Planned(docket, self._entries, begin, to_micros(begin), offsets, meta)
 
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
         write = self._commit if atomic else self._stream
-        await write(store, scatter_id, executions, entries, members_ttl, on_progress, chunk_size)
+        executions = await write(store, scatter_id, plan, members_ttl, on_progress, chunk_size)
         return Scattered(executions, scatter_id)
 
     @staticmethod
@@ -331,50 +329,59 @@ class Agenda:
                     f"(registered: {registered})"
                 )
 
-    def _calls(self, docket: Docket, times: Sequence[datetime]) -> list[TaskCall]:
-        # Resolved once per distinct function, not once per entry: 100k entries of one task
-        # should cost one lookup.
-        resolved: dict[object, tuple[TaskFunction, str]] = {}
-        calls: list[TaskCall] = []
-        for entry, when in zip(self._entries, times, strict=True):
-            target = entry.function
-            marker: object = target if isinstance(target, str) else id(target)
-            if marker not in resolved:
-                resolved[marker] = docket.resolve(target)
-            function, name = resolved[marker]
-            key = new_key() if entry.key is None else check_key(entry.key)
-            calls.append(TaskCall(function, entry.args, entry.kwargs, key, when, name))
-        return calls
-
     async def _commit(
         self,
         store: Store,
         scatter_id: str,
-        executions: list[Execution],
-        entries: list[Entry],
+        plan: Planned,
         members_ttl: int,
         on_progress: Progress | None,
         chunk_size: int,
-    ) -> None:
+    ) -> list[Execution]:
+        # Python builds chunk k+1 while Redis stages chunk k, and the executions while Redis
+        # commits: the two sides work at the same time instead of taking turns. A staged
+        # chunk is invisible, so serialising lazily keeps the batch all-or-nothing: a call
+        # that cannot be serialised discards the stage and nothing was scheduled.
         stage_ttl = micros(self.stage_ttl)
-        first = _first_of_each_key(executions)
+        total = len(plan)
+        first = _first_of_each_key(plan.keys)
+        everyone = all(first)
         staged = 0
+
+        async def stage(chunk: list[Entry], expected: int, done: int) -> None:
+            held = await store.stage_batch(scatter_id, chunk, stage_ttl)
+            if held != expected:
+                raise StoreError(
+                    f"scatter {scatter_id}: the stage holds {held} of {expected} tasks "
+                    "(expired or cancelled while it was written); nothing was scheduled"
+                )
+            await _report(on_progress, done, total)
+
+        writing: asyncio.Future[Any] | None = None
         try:
-            for low in range(0, len(entries), chunk_size):
-                chunk = [
-                    entries[i] for i in range(low, min(low + chunk_size, len(entries))) if first[i]
-                ]
-                if chunk:
-                    staged += len(chunk)
-                    held = await store.stage_batch(scatter_id, chunk, stage_ttl)
-                    if held != staged:
-                        raise StoreError(
-                            f"scatter {scatter_id}: the stage holds {held} of {staged} tasks "
-                            "(expired or cancelled while it was written); nothing was scheduled"
-                        )
-                await _report(on_progress, min(low + chunk_size, len(entries)), len(entries))
-            skipped = set(await store.commit_batch(scatter_id, staged, members_ttl))
+            for low in range(0, total, chunk_size):
+                high = min(low + chunk_size, total)
+                chunk = plan.entries(low, high)
+                if not everyone:
+                    chunk = [
+                        entry for entry, keep in zip(chunk, first[low:high], strict=True) if keep
+                    ]
+                if writing is not None:
+                    await writing
+                staged += len(chunk)
+                writing = asyncio.ensure_future(stage(chunk, staged, high))
+                await asyncio.sleep(0)  # let it reach the socket before the next chunk
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(store.commit_batch(scatter_id, staged, members_ttl))
+            executions: list[Execution] = []
+            for low in range(0, total, chunk_size):
+                await asyncio.sleep(0)
+                executions += plan.executions(low, min(low + chunk_size, total))
+            skipped = set(await writing)
         except BaseException:
+            if writing is not None and not writing.done():
+                writing.cancel()
             # Best effort: the stage's TTL is the backstop when the store is unreachable.
             with suppress(Exception):
                 await store.discard_batch(scatter_id)
@@ -384,27 +391,40 @@ class Agenda:
             execution.disposition = (
                 Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
             )
+        return executions
 
     async def _stream(
         self,
         store: Store,
         scatter_id: str,
-        executions: list[Execution],
-        entries: list[Entry],
+        plan: Planned,
         members_ttl: int,
         on_progress: Progress | None,
         chunk_size: int,
-    ) -> None:
-        for low in range(0, len(entries), chunk_size):
-            high = min(low + chunk_size, len(entries))
+    ) -> list[Execution]:
+        # Everything is serialised before the first write (a streamed chunk is visible at
+        # once); the executions of a chunk are built while Redis writes it.
+        total = len(plan)
+        entries = plan.entries(0, total)
+        executions: list[Execution] = []
+        for low in range(0, total, chunk_size):
+            high = min(low + chunk_size, total)
+            writing = asyncio.ensure_future(
+                store.schedule_batch(scatter_id, entries[low:high], members_ttl)
+            )
             try:
-                written = await store.schedule_batch(scatter_id, entries[low:high], members_ttl)
+                await asyncio.sleep(0)
+                executions += plan.executions(low, high)
+                written = await writing
                 for execution, flag in zip(executions[low:high], written, strict=True):
                     execution.disposition = (
                         Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
                     )
-                await _report(on_progress, high, len(entries))
+                await _report(on_progress, high, total)
             except Exception as error:
+                if not writing.done():
+                    writing.cancel()
+                executions += plan.executions(len(executions), total)
                 for execution in executions:
                     if execution.disposition is Disposition.LOADED:
                         execution.disposition = Disposition.FAILED
@@ -416,19 +436,22 @@ class Agenda:
                     scatter_id,
                     executions,
                 ) from error
+        return executions
 
 
 def _times(start: datetime, offsets: Sequence[int]) -> list[datetime]:
     return [start + timedelta(microseconds=offset) for offset in offsets]
 
 
-def _first_of_each_key(executions: Sequence[Execution]) -> list[bool]:
+def _first_of_each_key(keys: Sequence[str]) -> list[bool]:
     # A key twice in one agenda behaves as two adds would: the first wins.
+    if len(set(keys)) == len(keys):
+        return [True] * len(keys)
     seen: set[str] = set()
     first: list[bool] = []
-    for execution in executions:
-        first.append(execution.key not in seen)
-        seen.add(execution.key)
+    for key in keys:
+        first.append(key not in seen)
+        seen.add(key)
     return first
 
 

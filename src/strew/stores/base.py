@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 class StoreError(Exception):
@@ -30,9 +30,9 @@ class StoreUnavailable(StoreError):
     """The store could not be reached (connection refused, timed out, or dropped)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One task to put on the schedule."""
+class Entry(NamedTuple):
+    """One task to put on the schedule. A named tuple, not a dataclass: a scatter builds
+    a million of them, and a tuple is built several times faster."""
 
     key: str
     due: int
@@ -255,7 +255,10 @@ class Store(Protocol):
         Nothing staged is seen by `claim`, `snapshot`, `histogram` or `clear`. The whole stage
         is forgotten ``ttl`` microseconds after its last write unless it is committed first:
         the backstop for a producer that died (or lost the store) half-way through. A key
-        staged twice keeps its later entry. Returns how many entries the stage now holds.
+        staged twice is committed with its first entry (the later ones are reported
+        skipped, as repeated adds would be). Returns how many entries have been staged in
+        all (every entry of every call counts, a repeated key too): a stage that expired
+        part-way restarts the count, which is how the caller notices.
         """
         ...
 
@@ -265,10 +268,10 @@ class Store(Protocol):
         Each staged entry is written as `schedule` without ``replace`` would: a key already
         scheduled or running keeps its earlier schedule, and is returned in the list of
         skipped keys. The written keys become the batch's members (see `cancel_batch`) for
-        ``members_ttl`` microseconds. The stage is gone afterwards. If the stage does not
-        hold exactly ``expected`` entries (part of it expired, or it was discarded or
-        cancelled meanwhile) nothing is written, the stage is dropped and `StoreError` is
-        raised.
+        ``members_ttl`` microseconds. The stage is gone afterwards. If the stage's count
+        (see `stage_batch`) is not exactly ``expected`` (part of it expired, or it was
+        discarded or cancelled meanwhile) nothing is written, the stage is dropped and
+        `StoreError` is raised.
         """
         ...
 

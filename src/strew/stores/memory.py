@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sortedcontainers import SortedList
@@ -49,6 +49,10 @@ class _Expiring(Generic[T]):
 
     items: dict[str, T]
     expires: int
+    count: int = 0
+    """Entries added in all, a repeated key too (what a stage reports, as Redis counts it)."""
+    repeats: list[str] = field(default_factory=list)
+    """Keys added again after their first entry (a stage commits the first, skips these)."""
 
 
 @dataclass(slots=True)
@@ -295,14 +299,18 @@ class MemoryStore:
         if stage is None:
             stage = self._stages[batch] = _Expiring({}, 0)
         for entry in entries:
-            stage.items[entry.key] = entry
+            if entry.key in stage.items:
+                stage.repeats.append(entry.key)
+            else:
+                stage.items[entry.key] = entry
+        stage.count += len(entries)
         stage.expires = self._clock() + ttl
-        return len(stage.items)
+        return stage.count
 
     async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
         stage = self._live(self._stages, batch)
         self._stages.pop(batch, None)
-        staged = 0 if stage is None else len(stage.items)
+        staged = 0 if stage is None else stage.count
         if stage is None or staged != expected:
             raise StoreError(
                 f"the stage of batch {batch!r} holds {staged} of {expected} entries "
@@ -317,6 +325,7 @@ class MemoryStore:
             else:
                 self._put(key, entry.due, entry.payload)
                 written[key] = entry.due
+        skipped += stage.repeats
         if written:
             self._remember(batch, written, members_ttl)
             self._wake_if_earlier(min(written.values()), earliest)

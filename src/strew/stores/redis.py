@@ -14,8 +14,8 @@ The layout, for a docket called ``emails``::
     strew:{emails}:dues       hash        task key -> due time of the running task
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
-    strew:{emails}:stage:ID:dues      sorted set  staged key -> due, of a scatter not committed
-    strew:{emails}:stage:ID:payloads  hash        staged key -> payload (both expire)
+    strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
+    strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
 
 A running task's payload lives apart from the scheduled ones so that ``replace`` can schedule
@@ -66,6 +66,7 @@ from .base import (
     Wake,
     WorkerSeen,
 )
+from .packing import pack_entries
 
 logger = logging.getLogger("strew.store")
 
@@ -420,21 +421,18 @@ class RedisStore:
 
     def _stage_keys(self, batch: str) -> list[str]:
         prefix = f"strew:{{{self.docket}}}:stage:{batch}:"
-        return [prefix + "dues", prefix + "payloads"]
+        return [prefix + "chunks", prefix + "count"]
 
     def _members_key(self, batch: str) -> str:
         return f"strew:{{{self.docket}}}:batch:{batch}"
 
     async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
-        args: list[Any] = [_millis(ttl)]
-        for entry in entries:
-            args.extend((entry.key, str(entry.due), entry.payload))
         if not entries:
-            return int(
-                await self._call(
-                    "stage tasks", lambda: self._client.zcard(self._stage_keys(batch)[0])
-                )
+            held = await self._call(
+                "stage tasks", lambda: self._client.get(self._stage_keys(batch)[1])
             )
+            return int(held or 0)
+        args = [_millis(ttl), len(entries), *pack_entries(entries)]
         staged = await self._script("stage_batch", "stage tasks", self._stage_keys(batch), args)
         return int(staged)
 
@@ -501,9 +499,7 @@ class RedisStore:
     ) -> list[bool]:
         if not entries:
             return []
-        args: list[Any] = [self.wake_channel, _millis(members_ttl)]
-        for entry in entries:
-            args.extend((entry.key, str(entry.due), entry.payload))
+        args = [self.wake_channel, _millis(members_ttl), *pack_entries(entries)]
         keys = [self.schedule_key, self.payloads_key, self.leases_key, self._members_key(batch)]
         written = await self._script("schedule_batch", "schedule tasks", keys, args)
         return _flags(written)

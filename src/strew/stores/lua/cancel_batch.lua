@@ -1,6 +1,6 @@
 -- Remove what is left of a batch from the schedule, and forget the batch.
--- KEYS: 1 schedule, 2 payloads, 3 members (list of 'due key' strings), 4 stage dues,
---       5 stage payloads
+-- KEYS: 1 schedule, 2 payloads, 3 members (list of 'due key' strings), 4 stage chunks,
+--       5 stage count
 -- Returns how many scheduled tasks were removed.
 local schedule, payloads, members = KEYS[1], KEYS[2], KEYS[3]
 local PAGE = 1000

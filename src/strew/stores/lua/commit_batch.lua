@@ -1,17 +1,17 @@
 -- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage is
 -- not what the producer wrote) none of it.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage dues, 5 stage payloads, 6 members (list of
---       'due key' strings, the cancel index),
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage chunks (list of packed blobs), 5 stage
+--       count, 6 members (list of 'due key' strings, the cancel index),
 --       7 outcome (list: 'committed', then the skipped keys)
 -- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms)
 -- Returns the keys skipped because they were already scheduled or running.
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
-local dues, staged, members, outcome = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local chunks, counter, members, outcome = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
-local count = redis.call('ZCARD', dues)
+local count = tonumber(redis.call('GET', counter) or '0')
 if count ~= tonumber(ARGV[2]) then
   -- Part of the stage expired or was cancelled: writing the rest would be a partial scatter.
-  redis.call('DEL', dues, staged)
+  redis.call('DEL', chunks, counter)
   return redis.error_reply('STAGE_INCOMPLETE the stage holds ' .. count .. ' of ' .. ARGV[2] ..
     ' entries (expired, discarded or cancelled); nothing was written')
 end
@@ -20,45 +20,51 @@ local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
 local earliest = head[2] and tonumber(head[2]) or nil
 local wake = nil
 
--- Pages keep every command's argument list within unpack()'s stack and make the whole move a
--- handful of commands per thousand tasks instead of several per task.
-local PAGE = 1000
+-- A blob holds at most 1,000 entries (packing.py), so each is one page: a handful of commands
+-- per thousand tasks instead of several per task, each within unpack()'s stack.
 local skipped = {}
-for offset = 0, count - 1, PAGE do
-  local page = redis.call('ZRANGE', dues, offset, offset + PAGE - 1, 'WITHSCORES')
-  local keys = {}
-  for i = 1, #page, 2 do keys[#keys + 1] = page[i] end
-  local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
-  local running = redis.call('ZMSCORE', leases, unpack(keys))
-  local bodies = redis.call('HMGET', staged, unpack(keys))
-  local zargs, hargs, margs = {}, {}, {}
-  for j, key in ipairs(keys) do
-    if scheduled[j] or running[j] then
-      skipped[#skipped + 1] = key
-    else
-      local due = page[2 * j]
-      zargs[#zargs + 1] = due
-      zargs[#zargs + 1] = key
-      hargs[#hargs + 1] = key
-      hargs[#hargs + 1] = bodies[j]
-      margs[#margs + 1] = due .. ' ' .. key
-      local at = tonumber(due)
-      if earliest == nil or at < earliest then
-        earliest = at
-        wake = due
+local blobs = redis.call('LLEN', chunks)
+for page = 0, blobs - 1, 16 do
+  for _, blob in ipairs(redis.call('LRANGE', chunks, page, page + 15)) do
+    local items = cmsgpack.unpack(blob)
+    local keys = {}
+    for i = 1, #items, 3 do keys[#keys + 1] = items[i] end
+    local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
+    local running = redis.call('ZMSCORE', leases, unpack(keys))
+    -- A key staged twice: the first entry wins, as two adds would. A repeat in a later blob
+    -- finds it scheduled; one in the same blob is caught here (a blob-sized table costs far
+    -- less than one spanning the whole batch).
+    local zargs, hargs, margs, seen = {}, {}, {}, {}
+    for j, key in ipairs(keys) do
+      if scheduled[j] or running[j] or seen[key] then
+        skipped[#skipped + 1] = key
+      else
+        seen[key] = true
+        local i = 3 * j - 2
+        local due = items[i + 1]
+        zargs[#zargs + 1] = due
+        zargs[#zargs + 1] = key
+        hargs[#hargs + 1] = key
+        hargs[#hargs + 1] = items[i + 2]
+        margs[#margs + 1] = due .. ' ' .. key
+        local at = tonumber(due)
+        if earliest == nil or at < earliest then
+          earliest = at
+          wake = due
+        end
       end
     end
-  end
-  if #zargs > 0 then
-    redis.call('ZADD', schedule, unpack(zargs))
-    redis.call('HSET', payloads, unpack(hargs))
-    redis.call('RPUSH', members, unpack(margs))
+    if #zargs > 0 then
+      redis.call('ZADD', schedule, unpack(zargs))
+      redis.call('HSET', payloads, unpack(hargs))
+      redis.call('RPUSH', members, unpack(margs))
+    end
   end
 end
 
 -- The cancel index is a plain list of 'due key' strings: packed in listpacks it costs about a
 -- third of what a sorted set of the same members would, and cancelling only ever walks it.
-redis.call('DEL', dues, staged)
+redis.call('DEL', chunks, counter)
 if redis.call('EXISTS', members) == 1 then
   redis.call('PEXPIRE', members, ARGV[3])
 end
@@ -67,8 +73,8 @@ end
 -- the commit happened, instead of reporting a failure for tasks that are in fact scheduled.
 redis.call('DEL', outcome)
 redis.call('RPUSH', outcome, 'committed')
-for first = 1, #skipped, PAGE do
-  redis.call('RPUSH', outcome, unpack(skipped, first, math.min(first + PAGE - 1, #skipped)))
+for first = 1, #skipped, 1000 do
+  redis.call('RPUSH', outcome, unpack(skipped, first, math.min(first + 999, #skipped)))
 end
 redis.call('PEXPIRE', outcome, ARGV[4])
 

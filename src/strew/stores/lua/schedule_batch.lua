@@ -1,40 +1,42 @@
 -- Schedule one chunk of a streamed batch (as schedule.lua without replace) and remember the
 -- keys it wrote as the batch's members, in one step.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 members (list of 'due key' strings)
--- ARGV: 1 wake channel, 2 members ttl (ms), then key, due, payload triples.
--- Returns a string with one '1' or '0' per entry: 1 when written, 0 when its key was already scheduled or running.
+-- ARGV: 1 wake channel, 2 members ttl (ms), 3... the chunk's blobs (each a MessagePack array
+--       of key, due, payload triples, at most 1,000 of them; see packing.py)
+-- Returns a string with one '1' or '0' per entry: 1 when written, 0 when its key was already
+-- scheduled or running.
 local schedule, payloads, leases, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
 local earliest = head[2] and tonumber(head[2]) or nil
 local wake = nil
 
-local PAGE = 1000
 local written = {}
 local seen = {}  -- a key twice in one chunk: the first one wins, as with separate adds
-for first = 3, #ARGV, 3 * PAGE do
-  local last = math.min(first + 3 * PAGE - 1, #ARGV)
+for b = 3, #ARGV do
+  local items = cmsgpack.unpack(ARGV[b])
   local keys = {}
-  for i = first, last, 3 do keys[#keys + 1] = ARGV[i] end
+  for i = 1, #items, 3 do keys[#keys + 1] = items[i] end
   local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
   local running = redis.call('ZMSCORE', leases, unpack(keys))
   local zargs, hargs, margs = {}, {}, {}
   for j, key in ipairs(keys) do
-    local i = first + 3 * (j - 1)
+    local i = 3 * j - 2
     if scheduled[j] or running[j] or seen[key] then
       written[#written + 1] = '0'
     else
       seen[key] = true
-      zargs[#zargs + 1] = ARGV[i + 1]
+      local due = items[i + 1]
+      zargs[#zargs + 1] = due
       zargs[#zargs + 1] = key
       hargs[#hargs + 1] = key
-      hargs[#hargs + 1] = ARGV[i + 2]
-      margs[#margs + 1] = ARGV[i + 1] .. ' ' .. key
+      hargs[#hargs + 1] = items[i + 2]
+      margs[#margs + 1] = due .. ' ' .. key
       written[#written + 1] = '1'
-      local at = tonumber(ARGV[i + 1])
+      local at = tonumber(due)
       if earliest == nil or at < earliest then
         earliest = at
-        wake = ARGV[i + 1]
+        wake = due
       end
     end
   end

@@ -1,21 +1,15 @@
--- Add entries to a batch's stage, which no worker reads, and push back its expiry.
--- KEYS: 1 stage dues (zset key -> due), 2 stage payloads (hash key -> payload)
--- ARGV: 1 ttl (ms), then key, due, payload triples.
--- Returns how many entries the stage holds now.
-local dues, payloads = KEYS[1], KEYS[2]
--- unpack() has a bounded stack, so write in pages rather than one call per entry.
-local PAGE = 1000
-for first = 2, #ARGV, 3 * PAGE do
-  local zargs, hargs = {}, {}
-  for i = first, math.min(first + 3 * PAGE - 1, #ARGV), 3 do
-    zargs[#zargs + 1] = ARGV[i + 1]
-    zargs[#zargs + 1] = ARGV[i]
-    hargs[#hargs + 1] = ARGV[i]
-    hargs[#hargs + 1] = ARGV[i + 2]
-  end
-  redis.call('ZADD', dues, unpack(zargs))
-  redis.call('HSET', payloads, unpack(hargs))
+-- Add one packed chunk of entries to a batch's stage, which no worker reads, and push back
+-- its expiry. The chunk is kept as it came: unpacking waits for the commit, so staging costs
+-- Redis little more than a copy of the bytes.
+-- KEYS: 1 stage chunks (list of packed chunks), 2 stage count (entries staged in all)
+-- ARGV: 1 ttl (ms), 2 entries in this chunk, 3... the chunk's blobs (each a MessagePack
+--       array of key, due, payload triples; see packing.py)
+-- Returns how many entries have been staged in all.
+local chunks, count = KEYS[1], KEYS[2]
+for first = 3, #ARGV, 1000 do  -- within unpack()'s stack however large the chunk
+  redis.call('RPUSH', chunks, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
-redis.call('PEXPIRE', dues, ARGV[1])
-redis.call('PEXPIRE', payloads, ARGV[1])
-return redis.call('ZCARD', dues)
+local held = redis.call('INCRBY', count, ARGV[2])
+redis.call('PEXPIRE', chunks, ARGV[1])
+redis.call('PEXPIRE', count, ARGV[1])
+return held
