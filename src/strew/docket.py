@@ -24,6 +24,7 @@ from .execution import (
     to_micros,
     utc_now,
 )
+from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
 from .stores.base import Entry, RunningTask, ScheduledTask
 from .timing import check_positive
@@ -72,6 +73,8 @@ class DocketSnapshot:
     """The earliest scheduled tasks (up to the limit asked for), in due order."""
     running: list[RunningExecution]
     workers: list[WorkerInfo]
+    quarantined: int = 0
+    """Tasks moved aside because their payload could not be read (see `Docket.quarantined`)."""
 
 
 def _not_registered(name: str) -> TaskFunction:
@@ -420,7 +423,12 @@ class Docket:
             for seen in raw.workers
         ]
         return DocketSnapshot(
-            from_micros(raw.now), raw.scheduled_total + len(raw.running), future, running, workers
+            from_micros(raw.now),
+            raw.scheduled_total + len(raw.running),
+            future,
+            running,
+            workers,
+            raw.quarantined,
         )
 
     def _readable(self, task: ScheduledTask | RunningTask) -> Execution:
@@ -447,3 +455,17 @@ class Docket:
         if not isinstance(buckets, int) or buckets < 1:
             raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
         return await self.store.histogram(to_micros(start), to_micros(end), buckets)
+
+    # -- quarantine (logic in quarantine.py) ---------------------------------------------------
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        """Tasks a worker moved aside because their payload could not be read, oldest first."""
+        return await quarantined(self)
+
+    async def drop_quarantined(self, keys: Iterable[str]) -> int:
+        """Delete these quarantined tasks for good. Returns how many there were."""
+        return await drop_quarantined(self, keys)
+
+    async def clear_quarantine(self) -> int:
+        """Delete every quarantined task for good. Returns how many there were."""
+        return await clear_quarantine(self)

@@ -43,6 +43,7 @@ from .execution import (
     load_payload,
     set_current_execution,
 )
+from .quarantine import quarantine_claim
 from .stores.base import (
     Claim,
     Entry,
@@ -359,8 +360,7 @@ class Worker(WorkerOutcomes):
         try:
             envelope = load_payload(claim.payload)
         except CorruptPayload as error:
-            logger.error("task %s has a corrupt payload and is dropped: %s", claim.key, error)
-            self._done(claim)
+            await self._quarantine(claim, error)
             return
 
         function = self.docket.tasks.get(envelope.function_name)
@@ -464,6 +464,17 @@ class Worker(WorkerOutcomes):
             (time.perf_counter() - started) * 1000,
         )
         self._done(claim)
+
+    async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
+        """Move a task whose payload cannot be read aside, for a human to look at."""
+        try:
+            moved = await quarantine_claim(self._store, claim, str(error))
+        except StoreError as failure:
+            # Its lease runs out and it is claimed (and quarantined) again: nothing is lost.
+            logger.warning("task %s could not be quarantined: %s", claim.key, failure)
+            return
+        self.stats.quarantined += moved
+        logger.error("task %s has a corrupt payload and was quarantined: %s", claim.key, error)
 
     async def _call(
         self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
