@@ -39,6 +39,15 @@ def default_url() -> str:
     return os.environ.get("STREW_URL") or DEFAULT_URL
 
 
+MAX_BUCKETS = 100_000
+"""A histogram of more slices would be one huge round trip (and no screen shows it)."""
+
+
+def _whole(value: object) -> bool:
+    """An int that is not a bool (True is an int to Python, never a count to a caller)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_name(name: object) -> str:
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {name!r}")
@@ -104,7 +113,7 @@ class Docket:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
         self.heartbeat_interval = check_positive(heartbeat_interval, "heartbeat_interval")
-        if not isinstance(missed_heartbeats, int) or missed_heartbeats < 1:
+        if not _whole(missed_heartbeats) or missed_heartbeats < 1:
             raise ValueError(
                 f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
             )
@@ -330,6 +339,10 @@ class Docket:
         """Check and serialise calls without writing: the first half of every batch write."""
         executions: list[Execution] = []
         entries: list[Entry] = []
+        if not isinstance(calls, Iterable):
+            raise TypeError(
+                f"calls must be an iterable of TaskCall (see Docket.call), got {calls!r}"
+            )
         for index, call in enumerate(calls):
             if not isinstance(call, TaskCall):
                 raise TypeError(
@@ -355,7 +368,7 @@ class Docket:
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
-        if not isinstance(chunk_size, int) or chunk_size < 1:
+        if not _whole(chunk_size) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         executions, entries = self.prepare(calls)
         for start in range(0, len(entries), chunk_size):
@@ -407,7 +420,7 @@ class Docket:
 
     async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
         """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
-        if not isinstance(limit, int) or limit < 0:
+        if not _whole(limit) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
         raw = await self.store.snapshot(limit)
         future = [self._readable(task) for task in raw.scheduled]
@@ -452,8 +465,10 @@ class Docket:
         check_when(end, "end")
         if end <= start:
             raise ValueError(f"end must be after start, got start={start} end={end}")
-        if not isinstance(buckets, int) or buckets < 1:
-            raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
+        if not _whole(buckets) or not 1 <= buckets <= MAX_BUCKETS:
+            raise ValueError(
+                f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
+            )
         return await self.store.histogram(to_micros(start), to_micros(end), buckets)
 
     # -- quarantine (logic in quarantine.py) ---------------------------------------------------

@@ -51,7 +51,7 @@ from .stores.base import (
     Release,
     StoreError,
 )
-from .timing import check_positive
+from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
 from .worker_outcomes import WorkerOutcomes
@@ -102,8 +102,15 @@ class Worker(WorkerOutcomes):
             raise TypeError(f"docket must be a Docket, got {docket!r}")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-        if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+        if name is not None and (
+            not isinstance(name, str)
+            or not name
+            or len(name) > 200
+            or any(c in name for c in "/\n\r\0")
+        ):
+            raise ValueError(
+                f"name must be 1 to 200 characters without '/' or line breaks, got {name!r}"
+            )
         self.docket = docket
         self.name = name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}"
         self.concurrency = concurrency
@@ -113,11 +120,11 @@ class Worker(WorkerOutcomes):
             raise ValueError(
                 f"shutdown_grace must be a duration of zero or more, got {shutdown_grace!r}"
             )
-        self.shutdown_grace = shutdown_grace
+        self.shutdown_grace = at_most_a_century(shutdown_grace, "shutdown_grace")
         self.poll_ceiling = check_positive(poll_ceiling, "poll_ceiling")
         if not isinstance(prefetch, timedelta) or prefetch < timedelta(0):
             raise ValueError(f"prefetch must be a duration of zero or more, got {prefetch!r}")
-        self.prefetch = prefetch
+        self.prefetch = at_most_a_century(prefetch, "prefetch")
         self.unknown_task_delay = check_positive(unknown_task_delay, "unknown_task_delay")
         self.stats = Stats()
         self._store = docket.store

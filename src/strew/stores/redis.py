@@ -216,9 +216,9 @@ class RedisStore:
 
     async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
         first = next(self._serial)
-        # Reserve `limit` serial numbers for the tokens of this claim.
-        for _ in range(max(limit - 1, 0)):
-            next(self._serial)
+        # Reserve `limit` serial numbers for the tokens of this claim (without a loop: a
+        # worker of huge concurrency asks for huge limits).
+        self._serial = itertools.count(first + max(limit, 1))
         reply = await self._script(
             "claim",
             "claim due tasks",
