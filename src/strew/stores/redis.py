@@ -102,7 +102,9 @@ def _flags(reply: bytes) -> list[bool]:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    # A key that is not UTF-8 (written by hand) must not crash a snapshot or a worker; the
+    # client encodes with the same error handler, so such a key round-trips exactly.
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
@@ -138,6 +140,7 @@ class RedisStore:
             timeout=socket_timeout,
             **tcp,
             decode_responses=False,
+            encoding_errors="surrogateescape",
             socket_connect_timeout=connect_timeout,
             health_check_interval=15,
             # Fail fast: a producer should hear that Redis is down in well under a second or
