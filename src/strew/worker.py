@@ -480,7 +480,11 @@ class Worker(WorkerOutcomes):
             # Its lease runs out and it is claimed (and quarantined) again: nothing is lost.
             logger.warning("task %s could not be quarantined: %s", claim.key, failure)
             return
-        self.stats.quarantined += moved
+        if not moved:
+            self.stats.lost_leases += 1
+            logger.warning("task %s: its lease passed to another worker first", claim.key)
+            return
+        self.stats.quarantined += 1
         logger.error("task %s has a corrupt payload and was quarantined: %s", claim.key, error)
 
     async def _call(
