@@ -397,6 +397,30 @@ async def test_a_bad_key_is_refused_by_cancel_agenda_add_and_replace(
     assert await raw_state(docket) == before
 
 
+@settings(max_examples=100, deadline=None)
+@given(key=st.one_of(st.text(max_size=40), st.text(min_size=1000, max_size=1100)))
+def test_any_text_key_is_either_kept_exactly_or_refused_naming_it(key: str) -> None:
+    async def one() -> None:
+        url = f"memory://sweep-{uuid.uuid4().hex}"
+        async with Docket("sweep", url) as docket:
+            try:
+                if 1 <= len(key) <= 1024:
+                    await docket.add(greet, when=WHEN, key=key)("Ada")
+                    assert [e.key for e in (await docket.snapshot()).future] == [key]
+                    await docket.cancel(key)
+                else:
+                    with pytest.raises(ValueError, match=r"^key must "):
+                        await docket.add(greet, when=WHEN, key=key)("Ada")
+                    with pytest.raises(ValueError, match=r"^key must "):
+                        await docket.cancel(key)
+                assert (await docket.snapshot()).total_tasks == 0
+            finally:
+                await docket.store.destroy()
+                _registry.pop((url, "sweep"), None)
+
+    asyncio.run(one())
+
+
 @pytest.mark.parametrize(
     "scatter_id", ["", "s" * 10_240, "a*b", 42], ids=["empty", "10KB", "glob", "int"]
 )
