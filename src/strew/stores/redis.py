@@ -99,7 +99,7 @@ _UNAVAILABLE = (
     MaxConnectionsError,
 )
 _BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
-_QUARANTINE_SCRIPTS = ("quarantine",)
+_QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
 
 
 def _load_lua(name: str) -> str:
@@ -178,6 +178,7 @@ class RedisStore:
                 url.replace("+cluster://", "://", 1),
                 max_connections=max_connections,
                 decode_responses=False,
+                encoding_errors="surrogateescape",
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=socket_timeout,
                 retry=retry,
@@ -566,15 +567,10 @@ class RedisStore:
                     lambda: self._client.hdel(self.quarantine_key, *keys),
                 )
             )
-
-        async def drop_all() -> int:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hlen(self.quarantine_key)
-                pipe.unlink(self.quarantine_key)
-                count, _ = await pipe.execute()
-            return int(count)
-
-        return await self._call("drop quarantined tasks", drop_all)
+        dropped = await self._script(
+            "drop_quarantine", "drop quarantined tasks", [self.quarantine_key], []
+        )
+        return int(dropped)
 
     async def destroy(self) -> None:
         keys = [*self._task_keys, self.workers_key, self.seen_key, self.quarantine_key]
