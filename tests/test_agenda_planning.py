@@ -88,7 +88,7 @@ def test_exactly_one_of_over_rate_and_every_is_required() -> None:
         (
             {"over": timedelta.max, "start": START},
             ValueError,
-            r"ends past the last date",
+            r"over must be at most 36500 days",
         ),
     ],
 )

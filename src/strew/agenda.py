@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import numbers
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
 from .agenda_build import Planned
 from .execution import (
+    LATEST,
     Disposition,
     Execution,
     TaskFunction,
@@ -85,12 +87,27 @@ class Scattered(list[Execution]):
 
 def _end(start: datetime, window: int) -> datetime:
     try:
-        return start + timedelta(microseconds=window)
+        end = start + timedelta(microseconds=window)
     except OverflowError:
+        end = None
+    if end is None or end >= LATEST:
+        # The window may be too long even to show as a timedelta (rate=1e-300): say it in days.
         raise ValueError(
-            f"the window ({timedelta(microseconds=window)} from start={start}) ends past the "
-            "last date a datetime can hold"
-        ) from None
+            f"the window set by over=, rate= or every= ({window / 86_400_000_000:.6g} days "
+            f"from the start, {start}) ends past "
+            f"{LATEST:%Y-%m-%d}, the last due time a store keeps exactly"
+        )
+    return end
+
+
+def check_existing(existing: object) -> list[int]:
+    """The load per slice given to `Agenda.plan`: whole counts, or an error naming it."""
+    if isinstance(existing, str | bytes) or not isinstance(existing, Sequence):
+        raise TypeError(f"existing must be a sequence of task counts, got {existing!r}")
+    for count in existing:
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+            raise TypeError(f"existing must hold whole task counts, got {count!r} in it")
+    return [int(count) for count in existing]
 
 
 def check_scatter_id(scatter_id: object) -> str:
@@ -187,7 +204,7 @@ class Agenda:
         """
         start, window, jitter_us, seed = self._check_plan(over, start, jitter, seed, rate, every)
         if existing is not None:
-            existing = [int(n) for n in existing]
+            existing = check_existing(existing)
             if any(n < 0 for n in existing):
                 raise ValueError(f"existing must hold non-negative counts, got {existing!r}")
         return _times(start, self._offsets(window, jitter_us, seed, existing))

@@ -24,6 +24,7 @@ from .execution import (
     to_micros,
     utc_now,
 )
+from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
 from .stores.base import Entry, RunningTask, ScheduledTask
 from .timing import check_positive
@@ -36,6 +37,15 @@ ADD_CHUNK = 1000
 
 def default_url() -> str:
     return os.environ.get("STREW_URL") or DEFAULT_URL
+
+
+MAX_BUCKETS = 100_000
+"""A histogram of more slices would be one huge round trip (and no screen shows it)."""
+
+
+def _whole(value: object) -> bool:
+    """An int that is not a bool (True is an int to Python, never a count to a caller)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_name(name: object) -> str:
@@ -72,6 +82,8 @@ class DocketSnapshot:
     """The earliest scheduled tasks (up to the limit asked for), in due order."""
     running: list[RunningExecution]
     workers: list[WorkerInfo]
+    quarantined: int = 0
+    """Tasks moved aside because their payload could not be read (see `Docket.quarantined`)."""
 
 
 def _not_registered(name: str) -> TaskFunction:
@@ -102,7 +114,7 @@ class Docket:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
         self.heartbeat_interval = check_positive(heartbeat_interval, "heartbeat_interval")
-        if not isinstance(missed_heartbeats, int) or missed_heartbeats < 1:
+        if not _whole(missed_heartbeats) or missed_heartbeats < 1:
             raise ValueError(
                 f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
             )
@@ -328,6 +340,10 @@ class Docket:
         """Check and serialise calls without writing: the first half of every batch write."""
         executions: list[Execution] = []
         entries: list[Entry] = []
+        if not isinstance(calls, Iterable):
+            raise TypeError(
+                f"calls must be an iterable of TaskCall (see Docket.call), got {calls!r}"
+            )
         for index, call in enumerate(calls):
             if not isinstance(call, TaskCall):
                 raise TypeError(
@@ -353,7 +369,7 @@ class Docket:
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
-        if not isinstance(chunk_size, int) or chunk_size < 1:
+        if not _whole(chunk_size) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         executions, entries = self.prepare(calls)
         for start in range(0, len(entries), chunk_size):
@@ -405,7 +421,7 @@ class Docket:
 
     async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
         """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
-        if not isinstance(limit, int) or limit < 0:
+        if not _whole(limit) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
         raw = await self.store.snapshot(limit)
         future = [self._readable(task) for task in raw.scheduled]
@@ -421,7 +437,12 @@ class Docket:
             for seen in raw.workers
         ]
         return DocketSnapshot(
-            from_micros(raw.now), raw.scheduled_total + len(raw.running), future, running, workers
+            from_micros(raw.now),
+            raw.scheduled_total + len(raw.running),
+            future,
+            running,
+            workers,
+            raw.quarantined,
         )
 
     def _readable(self, task: ScheduledTask | RunningTask) -> Execution:
@@ -445,6 +466,22 @@ class Docket:
         check_when(end, "end")
         if end <= start:
             raise ValueError(f"end must be after start, got start={start} end={end}")
-        if not isinstance(buckets, int) or buckets < 1:
-            raise ValueError(f"buckets must be a positive integer, got {buckets!r}")
+        if not _whole(buckets) or not 1 <= buckets <= MAX_BUCKETS:
+            raise ValueError(
+                f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
+            )
         return await self.store.histogram(to_micros(start), to_micros(end), buckets)
+
+    # -- quarantine (logic in quarantine.py) ---------------------------------------------------
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        """Tasks a worker moved aside because their payload could not be read, oldest first."""
+        return await quarantined(self)
+
+    async def drop_quarantined(self, keys: Iterable[str]) -> int:
+        """Delete these quarantined tasks for good. Returns how many there were."""
+        return await drop_quarantined(self, keys)
+
+    async def clear_quarantine(self) -> int:
+        """Delete every quarantined task for good. Returns how many there were."""
+        return await clear_quarantine(self)

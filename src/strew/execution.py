@@ -108,7 +108,18 @@ def check_when(when: object, name: str = "when") -> datetime:
             f"{name} must be timezone-aware (for example datetime.now(timezone.utc)), "
             f"got naive {when!r}"
         )
+    if not EARLIEST <= when < LATEST:
+        raise ValueError(
+            f"{name} must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC), got "
+            f"{when.isoformat()} (due times are kept to the microsecond only in that range)"
+        )
     return when
+
+
+# A Redis sorted set scores in doubles: exact to the microsecond only within 2**53 us (about
+# 285 years) of the epoch. Past that, due times would round and read back in exponent form.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2250, 1, 1, tzinfo=UTC)
 
 
 def dump_payload(

@@ -43,6 +43,7 @@ from .execution import (
     load_payload,
     set_current_execution,
 )
+from .quarantine import quarantine_claim
 from .stores.base import (
     Claim,
     Entry,
@@ -50,7 +51,7 @@ from .stores.base import (
     Release,
     StoreError,
 )
-from .timing import check_positive
+from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
 from .worker_outcomes import WorkerOutcomes
@@ -101,8 +102,15 @@ class Worker(WorkerOutcomes):
             raise TypeError(f"docket must be a Docket, got {docket!r}")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-        if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+        if name is not None and (
+            not isinstance(name, str)
+            or not name
+            or len(name) > 200
+            or any(c in name for c in "/\n\r\0")
+        ):
+            raise ValueError(
+                f"name must be 1 to 200 characters without '/' or line breaks, got {name!r}"
+            )
         self.docket = docket
         self.name = name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}"
         self.concurrency = concurrency
@@ -112,11 +120,11 @@ class Worker(WorkerOutcomes):
             raise ValueError(
                 f"shutdown_grace must be a duration of zero or more, got {shutdown_grace!r}"
             )
-        self.shutdown_grace = shutdown_grace
+        self.shutdown_grace = at_most_a_century(shutdown_grace, "shutdown_grace")
         self.poll_ceiling = check_positive(poll_ceiling, "poll_ceiling")
         if not isinstance(prefetch, timedelta) or prefetch < timedelta(0):
             raise ValueError(f"prefetch must be a duration of zero or more, got {prefetch!r}")
-        self.prefetch = prefetch
+        self.prefetch = at_most_a_century(prefetch, "prefetch")
         self.unknown_task_delay = check_positive(unknown_task_delay, "unknown_task_delay")
         self.stats = Stats()
         self._store = docket.store
@@ -359,8 +367,7 @@ class Worker(WorkerOutcomes):
         try:
             envelope = load_payload(claim.payload)
         except CorruptPayload as error:
-            logger.error("task %s has a corrupt payload and is dropped: %s", claim.key, error)
-            self._done(claim)
+            await self._quarantine(claim, error)
             return
 
         function = self.docket.tasks.get(envelope.function_name)
@@ -464,6 +471,21 @@ class Worker(WorkerOutcomes):
             (time.perf_counter() - started) * 1000,
         )
         self._done(claim)
+
+    async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
+        """Move a task whose payload cannot be read aside, for a human to look at."""
+        try:
+            moved = await quarantine_claim(self._store, claim, str(error))
+        except StoreError as failure:
+            # Its lease runs out and it is claimed (and quarantined) again: nothing is lost.
+            logger.warning("task %s could not be quarantined: %s", claim.key, failure)
+            return
+        if not moved:
+            self.stats.lost_leases += 1
+            logger.warning("task %s: its lease passed to another worker first", claim.key)
+            return
+        self.stats.quarantined += 1
+        logger.error("task %s has a corrupt payload and was quarantined: %s", claim.key, error)
 
     async def _call(
         self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]

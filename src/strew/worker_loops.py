@@ -56,6 +56,8 @@ class Stats:
     redelivered: int = 0
     released: int = 0
     lost_leases: int = 0
+    quarantined: int = 0
+    """Claims moved into the quarantine because their payload could not be read."""
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 

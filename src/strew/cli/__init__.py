@@ -12,6 +12,7 @@ import typer
 
 from .. import __version__
 from .clear import clear
+from .quarantine import quarantine
 from .scatter import scatter
 from .snapshot import snapshot
 from .tasks import app as tasks_app
@@ -30,6 +31,7 @@ app.command()(snapshot)
 app.command()(clear)
 app.command()(scatter)
 app.command()(workers)
+app.command()(quarantine)
 app.add_typer(tasks_app)
 
 

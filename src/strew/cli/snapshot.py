@@ -73,6 +73,8 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
             ),
             soft_wrap=True,
         )
+        if taken.quarantined:
+            console.print(_quarantined_line(taken.quarantined), soft_wrap=True)
         if taken.total_tasks == 0:
             console.print("Nothing scheduled and nothing running: the docket is empty.")
             if taken.workers:
@@ -121,6 +123,14 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
         f"({overdue:,} already due, {later:,} beyond it)"
     )
     console.print(histogram(counts, offset_labels(now, end, buckets), title=title))
+
+
+def _quarantined_line(count: int) -> Text:
+    return Text(
+        f"{count:,} quarantined task{'' if count == 1 else 's'} (unreadable payloads): "
+        "see `strew quarantine`",
+        style="yellow",
+    )
 
 
 def _arguments(execution_repr: str, function_name: str) -> str:

@@ -122,6 +122,26 @@ class StoreSnapshot:
     """The earliest scheduled tasks, at most the limit asked for."""
     running: list[RunningTask]
     workers: list[WorkerSeen] = field(default_factory=list)
+    quarantined: int = 0
+    """How many tasks are in quarantine (see `Store.quarantine`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """Move one claim into quarantine instead of acknowledging it (its payload is unusable)."""
+
+    key: str
+    token: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedTask:
+    key: str
+    payload: bytes
+    reason: str
+    at: int
+    """When it was quarantined, on the store's clock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,4 +314,23 @@ class Store(Protocol):
         time, is left alone); running tasks finish. Drops the batch's members and any stage
         it still has, so a commit still to come fails instead of writing. Returns how many
         scheduled tasks were removed."""
+        ...
+
+    # -- quarantine: claimed tasks whose payload cannot be run, kept for a human ------------
+
+    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
+        """Move each claim from its lease into the quarantine, with its payload, ``reason``
+        and the store's time, atomically per item (the batch in one step). A quarantined
+        task never expires and is never claimed; a key quarantined again overwrites its
+        earlier record. A newer schedule of the key that waited for this run is left to run.
+        False where the token no longer holds the lease (nothing changes)."""
+        ...
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        """Every quarantined task, oldest first (ties by key)."""
+        ...
+
+    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
+        """Delete the quarantined tasks ``keys`` (None: all of them), atomically. Returns how
+        many were deleted."""
         ...

@@ -25,6 +25,8 @@ from .base import (
     Entry,
     Finish,
     Notice,
+    Quarantine,
+    QuarantinedTask,
     Release,
     RunningTask,
     ScheduledTask,
@@ -79,6 +81,7 @@ class MemoryStore:
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]] = []
         self._stages: dict[str, _Expiring[Entry]] = {}  # batch -> staged entries by key
         self._members: dict[str, _Expiring[int]] = {}  # batch -> due time by member key
+        self._quarantine: dict[str, QuarantinedTask] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -238,7 +241,9 @@ class MemoryStore:
             for name, (seen, expires) in sorted(self._workers.items())
             if expires > now
         ]
-        return StoreSnapshot(now, len(self._payloads), scheduled, running, workers)
+        return StoreSnapshot(
+            now, len(self._payloads), scheduled, running, workers, len(self._quarantine)
+        )
 
     async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
         edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
@@ -274,6 +279,7 @@ class MemoryStore:
         self._workers.clear()
         self._stages.clear()
         self._members.clear()
+        self._quarantine.clear()
 
     async def close(self) -> None:
         return None
@@ -353,6 +359,33 @@ class MemoryStore:
             if current is not None and current[0] == due:
                 removed += self._drop(key)
         return removed
+
+    # -- quarantine ------------------------------------------------------------------------
+
+    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
+        moved: list[bool] = []
+        for item in items:
+            if not self._owns(item.key, item.token):
+                moved.append(False)
+                continue
+            held = self._leases.pop(item.key)
+            self._quarantine[item.key] = QuarantinedTask(
+                item.key, held.payload, item.reason, self._clock()
+            )
+            moved.append(True)
+            if item.key in self._payloads:
+                self._publish(Wake(self._payloads[item.key][0]))
+        return moved
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        return sorted(self._quarantine.values(), key=lambda task: (task.at, task.key))
+
+    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
+        if keys is None:
+            dropped = len(self._quarantine)
+            self._quarantine.clear()
+            return dropped
+        return sum(self._quarantine.pop(key, None) is not None for key in set(keys))
 
 
 _registry: dict[tuple[str, str], MemoryStore] = {}

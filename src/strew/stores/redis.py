@@ -14,6 +14,7 @@ The layout, for a docket called ``emails``::
     strew:{emails}:dues       hash        task key -> due time of the running task
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
+    strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
     strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
     strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
@@ -57,6 +58,8 @@ from .base import (
     Entry,
     Finish,
     Notice,
+    Quarantine,
+    QuarantinedTask,
     Release,
     RunningTask,
     ScheduledTask,
@@ -97,6 +100,7 @@ _UNAVAILABLE = (
     MaxConnectionsError,
 )
 _BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
+_QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
 
 
 def _load_lua(name: str) -> str:
@@ -130,7 +134,17 @@ def _flags(reply: bytes) -> list[bool]:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    # A key that is not UTF-8 (written by hand) must not crash a snapshot or a worker; the
+    # client encodes with the same error handler, so such a key round-trips exactly.
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
+
+
+def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
+    """Read a record quarantine.lua wrote: "<time> <reason length> <reason><payload>"."""
+    raw = record if isinstance(record, bytes) else record.encode()
+    at, length, rest = raw.split(b" ", 2)
+    size = int(length)
+    return QuarantinedTask(key, rest[size:], rest[:size].decode("utf-8", "replace"), int(at))
 
 
 class RedisStore:
@@ -165,6 +179,7 @@ class RedisStore:
                 url.replace("+cluster://", "://", 1),
                 max_connections=max_connections,
                 decode_responses=False,
+                encoding_errors="surrogateescape",
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=socket_timeout,
                 retry=retry,
@@ -188,6 +203,7 @@ class RedisStore:
             timeout=socket_timeout,
             **tcp,
             decode_responses=False,
+            encoding_errors="surrogateescape",
             socket_connect_timeout=connect_timeout,
             health_check_interval=15,
             retry=Retry(
@@ -211,6 +227,7 @@ class RedisStore:
         self.dues_key = prefix + "dues"
         self.workers_key = prefix + "workers"
         self.seen_key = prefix + "seen"
+        self.quarantine_key = prefix + "quarantine"
         self.wake_channel = prefix + "wake"
         self.cancel_channel = prefix + "cancel"
         self._task_keys = [
@@ -223,7 +240,7 @@ class RedisStore:
         ]
         self._scripts: dict[str, AsyncScript] = {
             name: self._client.register_script(_load_lua(name))
-            for name in (*_SCRIPTS, *_BATCH_SCRIPTS)
+            for name in (*_SCRIPTS, *_BATCH_SCRIPTS, *_QUARANTINE_SCRIPTS)
         }
         self._serial = itertools.count(1)
 
@@ -264,9 +281,9 @@ class RedisStore:
 
     async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
         first = next(self._serial)
-        # Reserve `limit` serial numbers for the tokens of this claim.
-        for _ in range(max(limit - 1, 0)):
-            next(self._serial)
+        # Reserve `limit` serial numbers for the tokens of this claim (without a loop: a
+        # worker of huge concurrency asks for huge limits).
+        self._serial = itertools.count(first + max(limit, 1))
         reply = await self._script(
             "claim",
             "claim due tasks",
@@ -336,8 +353,8 @@ class RedisStore:
         return int(removed)
 
     async def snapshot(self, limit: int) -> StoreSnapshot:
-        keys = [*self._task_keys[:5], self.workers_key, self.seen_key]
-        now, total, scheduled, held, live = await self._script(
+        keys = [*self._task_keys[:5], self.workers_key, self.seen_key, self.quarantine_key]
+        now, total, scheduled, held, live, quarantined = await self._script(
             "snapshot", "take a snapshot", keys, [limit]
         )
         return StoreSnapshot(
@@ -354,6 +371,7 @@ class RedisStore:
                 for i in range(0, len(held), 4)
             ],
             workers=[WorkerSeen(_text(live[i]), int(live[i + 1])) for i in range(0, len(live), 2)],
+            quarantined=int(quarantined),
         )
 
     async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
@@ -514,8 +532,44 @@ class RedisStore:
         removed = await self._script("cancel_batch", "cancel a batch", keys, [])
         return int(removed)
 
+    # -- quarantine ------------------------------------------------------------------------
+
+    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
+        if not items:
+            return []
+        args: list[Any] = [self.wake_channel]
+        for item in items:
+            args.extend((item.key, item.token, item.reason))
+        keys = [*self._task_keys, self.quarantine_key]
+        moved = await self._script("quarantine", "quarantine tasks", keys, args)
+        return _flags(moved)
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        found = await self._call(
+            "read the quarantine", lambda: self._client.hgetall(self.quarantine_key)
+        )
+        return sorted(
+            (_quarantined(_text(key), record) for key, record in found.items()),
+            key=lambda task: (task.at, task.key),
+        )
+
+    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
+        if keys is not None:
+            if not keys:
+                return 0
+            return int(
+                await self._call(
+                    "drop quarantined tasks",
+                    lambda: self._client.hdel(self.quarantine_key, *keys),
+                )
+            )
+        dropped = await self._script(
+            "drop_quarantine", "drop quarantined tasks", [self.quarantine_key], []
+        )
+        return int(dropped)
+
     async def destroy(self) -> None:
-        keys = [*self._task_keys, self.workers_key, self.seen_key]
+        keys = [*self._task_keys, self.workers_key, self.seen_key, self.quarantine_key]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
 

@@ -31,7 +31,7 @@ end
 if limit > 0 then
   local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)
   for _, key in ipairs(expired) do
-    take(key, redis.call('HGET', running, key), redis.call('HGET', dues, key), 1)
+    take(key, redis.call('HGET', running, key) or '', redis.call('HGET', dues, key) or '0', 1)
   end
 end
 
@@ -47,7 +47,9 @@ if taken < limit then
       if redis.call('ZSCORE', leases, key) then
         skipped = skipped + 1  -- an earlier run of this key is still going; it waits
       else
-        local payload = redis.call('HGET', payloads, key)
+        -- A key scheduled without a payload (written by hand) is claimed with an empty one,
+        -- which the worker quarantines, instead of failing every claim from now on.
+        local payload = redis.call('HGET', payloads, key) or ''
         redis.call('ZREM', schedule, key)
         redis.call('HDEL', payloads, key)
         redis.call('HSET', running, key, payload)

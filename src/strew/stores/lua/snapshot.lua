@@ -1,9 +1,9 @@
 -- A consistent picture of one docket.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 workers (zset name -> expiry),
---       7 seen (hash name -> last heartbeat)
+--       7 seen (hash name -> last heartbeat), 8 quarantine (hash)
 -- ARGV: 1 limit of scheduled tasks to return.
 -- Returns {now, scheduled total, {key, due, payload, ...}, {key, token, deadline, payload, ...},
---          {worker, last seen, ...}}
+--          {worker, last seen, ...}, quarantined count}
 local schedule, payloads, leases, running, tokens, workers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -35,4 +35,5 @@ for _, name in ipairs(names) do
   live[#live + 1] = name
   live[#live + 1] = redis.call('HGET', KEYS[7], name) or '0'
 end
-return {string.format('%d', now), redis.call('ZCARD', schedule), scheduled, held, live}
+return {string.format('%d', now), redis.call('ZCARD', schedule), scheduled, held, live,
+        redis.call('HLEN', KEYS[8])}
