@@ -265,14 +265,18 @@ class Agenda:
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
         calls = self._calls(docket, _times(begin, offsets))
-        executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})
-        for execution in executions:
+        everything, entries = docket.prepare(calls, meta={"scatter": scatter_id})
+        for execution in everything:
             execution.meta = dict(execution.meta)  # each its own, not one shared dict
+        executions, entries = await docket.strike_book.sift(everything, entries)
 
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
         write = self._commit if atomic else self._stream
-        await write(store, scatter_id, executions, entries, members_ttl, on_progress, chunk_size)
-        return Scattered(executions, scatter_id)
+        if entries:  # a strike may have blocked every entry
+            await write(
+                store, scatter_id, executions, entries, members_ttl, on_progress, chunk_size
+            )
+        return Scattered(everything, scatter_id)
 
     @staticmethod
     async def cancel(docket: Docket, scatter_id: str) -> int:

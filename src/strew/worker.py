@@ -54,6 +54,7 @@ from .timing import check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
 from .worker_outcomes import WorkerOutcomes
+from .worker_strikes import WorkerStrikes
 
 logger = logging.getLogger("strew.worker")
 
@@ -64,7 +65,7 @@ def _local_micros() -> int:
     return time.time_ns() // 1000
 
 
-class Worker(WorkerOutcomes):
+class Worker(WorkerStrikes, WorkerOutcomes):
     """Runs the tasks of one docket.
 
     Args:
@@ -380,6 +381,9 @@ class Worker(WorkerOutcomes):
             )
             self._done(claim, Entry(claim.key, retry_at, claim.payload))
             return
+
+        if await self._stricken(claim, envelope, function):
+            return  # held by a strike (worker_strikes.py), not run
 
         if claim.key in self._limits:
             runs = self._runs.get(claim.key, 0)

@@ -56,6 +56,8 @@ class Stats:
     redelivered: int = 0
     released: int = 0
     lost_leases: int = 0
+    held: int = 0
+    """Claimed tasks a strike paused, moved aside until `Docket.restore`."""
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 

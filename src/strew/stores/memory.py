@@ -34,6 +34,7 @@ from .base import (
     WorkerSeen,
     token_for,
 )
+from .memory_strikes import MemoryStrikes, StrikeState
 
 Clock = Callable[[], int]
 T = TypeVar("T")
@@ -59,7 +60,7 @@ class _Lease:
     due: int
 
 
-class MemoryStore:
+class MemoryStore(MemoryStrikes):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -75,6 +76,7 @@ class MemoryStore:
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]] = []
         self._stages: dict[str, _Expiring[Entry]] = {}  # batch -> staged entries by key
         self._members: dict[str, _Expiring[int]] = {}  # batch -> due time by member key
+        self._strikes = StrikeState()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -270,6 +272,7 @@ class MemoryStore:
         self._workers.clear()
         self._stages.clear()
         self._members.clear()
+        self._destroy_strikes()
 
     async def close(self) -> None:
         return None

@@ -58,6 +58,7 @@ from .base import (
     Wake,
     WorkerSeen,
 )
+from .redis_strikes import RedisStrikes
 
 logger = logging.getLogger("strew.store")
 
@@ -101,7 +102,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class RedisStore:
+class RedisStore(RedisStrikes):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -457,7 +458,7 @@ class RedisStore:
         return int(removed)
 
     async def destroy(self) -> None:
-        keys = [*self._task_keys, self.workers_key, self.seen_key]
+        keys = [*self._task_keys, self.workers_key, self.seen_key, *self._strike_keys()]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
 
