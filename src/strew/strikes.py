@@ -75,14 +75,20 @@ class Strike:
             return None
         return cls(function, parameter, operator, value)
 
-    def describe(self) -> str:
-        target = self.function if self.function is not None else "every function"
+    def condition(self) -> str:
+        """Which calls it pauses, in words: ``every call``, ``customer_id == 42``."""
         if self.parameter is None:
-            return f"{target}: every call"
+            return "every call"
         if self.operator == "between":
             low, high = self.value
-            return f"{target} where {low!r} <= {self.parameter} <= {high!r}"
-        return f"{target} where {self.parameter} {self.operator} {self.value!r}"
+            return f"{low!r} <= {self.parameter} <= {high!r}"
+        return f"{self.parameter} {self.operator} {self.value!r}"
+
+    def describe(self) -> str:
+        if self.parameter is None:
+            return f"every call of {self.function}"
+        target = self.function if self.function is not None else "every function"
+        return f"{target} where {self.condition()}"
 
     def matches(
         self,

@@ -14,6 +14,7 @@ from .. import __version__
 from .clear import clear
 from .scatter import scatter
 from .snapshot import snapshot
+from .strikes import restore, strike
 from .tasks import app as tasks_app
 from .worker import worker
 from .workers import workers
@@ -31,6 +32,8 @@ app.command()(clear)
 app.command()(scatter)
 app.command()(workers)
 app.add_typer(tasks_app)
+app.command()(strike)
+app.command()(restore)
 
 
 @app.command()
