@@ -11,6 +11,7 @@ from strew.cli.strikes import parse_rule, parse_value
 
 from .helpers import wait_until
 from .test_cli import flat, strew
+from .test_examples import load
 
 ran: list[int] = []
 
@@ -104,3 +105,24 @@ def test_values_are_json_when_they_parse_and_strings_otherwise() -> None:
     assert parse_rule(["charge"]) == ("charge", None, "==", None)
     assert parse_rule(["region", "ne", "eu"]) == (None, "region", "!=", "eu")
     assert parse_rule(["charge", "amount", "lt", "9.5"]) == ("charge", "amount", "<", 9.5)
+
+
+# -- the example the docs point to ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "redis"])
+async def test_the_strikes_demo_holds_customer_13_then_runs_their_orders_after_restore(
+    store_kind: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store_kind == "redis":
+        monkeypatch.setenv("STREW_URL", redis_url)
+    else:
+        monkeypatch.delenv("STREW_URL", raising=False)
+    demo = load("strikes_demo")
+    lines = await demo.main()
+    assert lines[:3] == [
+        "a new order for customer 13 came back STRUCK",
+        "processed B-1 for customer 7",
+        "held while struck: 2",
+    ]
+    assert sorted(lines[3:]) == ["processed A-1 for customer 13", "processed A-2 for customer 13"]
