@@ -148,3 +148,13 @@ async def test_destroy_forgets_rules_and_held_tasks(store: Store) -> None:
     await store.destroy()
     assert await store.strikes() == (0, [])
     assert await store.held_tasks(10) == (0, [])
+
+
+async def test_cancelling_a_held_task_removes_it_for_good(store: Store) -> None:
+    tokens = await claimed(store, "a", "b")
+    version, _ = await store.strikes()
+    await store.hold([(k, tokens[k]) for k in ("a", "b")], version)
+    assert await store.cancel(["a"]) == 1
+    assert [task.key for task in (await store.held_tasks(10))[1]] == ["b"]
+    assert await store.remove_strike(b"rule") == (version + 1, 1)
+    assert [task.key for task in (await store.snapshot(10)).scheduled] == ["b"]

@@ -165,9 +165,9 @@ class Store(Protocol):
         ...
 
     async def cancel(self, keys: Sequence[str]) -> int:
-        """Remove ``keys`` from the schedule atomically; ask workers running any of them to
-        cancel it (best effort, not atomic with the removal). Returns how many scheduled
-        tasks were removed."""
+        """Remove ``keys`` from the schedule (and from the held tasks) atomically; ask workers
+        running any of them to cancel it (best effort, not atomic with the removal). Returns
+        how many scheduled or held tasks were removed."""
         ...
 
     async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:

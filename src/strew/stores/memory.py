@@ -141,6 +141,7 @@ class MemoryStore(MemoryStrikes):
         removed = 0
         for key in keys:
             removed += self._drop(key)
+            removed += self._strikes.held.pop(key, None) is not None
             if key in self._leases:
                 self._publish(CancelRequested(key))
         return removed

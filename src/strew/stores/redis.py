@@ -197,6 +197,7 @@ class RedisStore(RedisStrikes):
         if not keys:
             return 0
         script_keys = [self.schedule_key, self.payloads_key, self.leases_key]
+        script_keys += self._strike_keys()[2:]  # held tasks are cancelled too
         removed = await self._script(
             "cancel", "cancel tasks", script_keys, [self.cancel_channel, *keys]
         )
