@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from .base import ScheduledTask
@@ -36,7 +37,7 @@ class _Core(Protocol):
     payloads_key: str
     wake_channel: str
     _task_keys: list[str]
-    _client: aioredis.Redis
+    _client: aioredis.Redis | RedisCluster
     _strike_scripts: dict[str, AsyncScript] | None
 
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T: ...
