@@ -78,7 +78,10 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
         if held:
             console.print(held, soft_wrap=True)
         if taken.total_tasks == 0:
-            console.print("Nothing scheduled and nothing running: the docket is empty.")
+            console.print(
+                "Nothing scheduled and nothing running"
+                + ("." if held else ": the docket is empty.")
+            )
             if taken.workers:
                 console.print(_workers_table(taken, now))
             else:
