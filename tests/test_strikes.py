@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -323,3 +324,40 @@ def test_a_rule_survives_its_encoding_and_an_unreadable_one_matches_nothing() ->
     assert Strike.decode(strike.encode()) == strike
     assert Strike.decode(b"not a pickle") is None
     assert "1 <= customer_id <= 2" in strike.describe()
+
+
+async def test_an_operator_given_as_a_string_enum_is_stored_as_a_plain_string(
+    docket: Docket,
+) -> None:
+    class Operator(enum.StrEnum):
+        GREATER_THAN = ">"
+
+    await docket.strike(process_order, "customer_id", Operator.GREATER_THAN, 5)
+    [stored] = (await docket.store.strikes())[1]
+    decoded = Strike.decode(stored)
+    assert decoded is not None and type(decoded.operator) is str and decoded.operator == ">"
+    assert (await docket.add(process_order)(6)).disposition is Disposition.STRUCK
+
+
+async def test_a_worker_deciding_on_rules_already_lifted_runs_the_task_instead_of_holding_it(
+    store_url: str, docket_name: str
+) -> None:
+    try:
+        async with Docket(docket_name, store_url) as ours, Docket(docket_name, store_url) as ops:
+            ours.register(process_order)
+            ops.register(process_order)
+            ours.strike_book.max_age = 3600  # our copy never refreshes on its own
+            await ops.strike("process_order", "customer_id", "==", 1)
+            await ours.strike_book.refresh()
+            assert len(ours.strike_book.rules) == 1
+            await ops.restore("process_order", "customer_id", "==", 1)
+            assert (await ops.add("process_order")(1)).disposition is Disposition.SCHEDULED
+            async with quick_worker(ours) as worker:
+                await worker.run_until_finished()
+                assert worker.stats.held == 0
+            assert ran == [("process_order", 1)]
+            assert ours.strike_book.rules == []
+            assert (await ops.snapshot()).held_total == 0
+            await ops.store.destroy()
+    finally:
+        _registry.pop((store_url, docket_name), None)

@@ -180,6 +180,7 @@ def check_strike(
 
     if not isinstance(operator, str) or operator not in OPERATORS:
         raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, got {operator!r}")
+    operator = OPERATORS[OPERATORS.index(operator)]  # a str subclass (an enum) becomes plain
     if parameter is None:
         if name is None:
             raise ValueError(
