@@ -126,3 +126,14 @@ async def test_the_strikes_demo_holds_customer_13_then_runs_their_orders_after_r
         "held while struck: 2",
     ]
     assert sorted(lines[3:]) == ["processed A-1 for customer 13", "processed A-2 for customer 13"]
+
+
+async def test_restoring_a_strike_that_is_not_in_force_says_so(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    await strew("strike", "charge", "customer_id", "==", "1", *where)
+    result = await strew("restore", "charge", "customer_id", "==", '"1"', *where)
+    assert result.code == 0, result.err
+    assert "No strike on charge where customer_id == '1' was in force" in result.out
+    assert "customer_id == 1" in result.out  # still listed

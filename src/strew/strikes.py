@@ -330,10 +330,10 @@ async def restore(
     parameter: str | None,
     operator: str,
     value: Any,
-) -> int:
+) -> tuple[int, int]:
     """Remove every stored rule equal to the one described, and put every held task back on
-    the schedule (workers check them against the rules that remain). Returns how many held
-    tasks went back."""
+    the schedule (workers check them against the rules that remain), even when no rule was
+    equal. Returns how many rules were lifted and how many held tasks went back."""
     rule = check_strike(docket, function, parameter, operator, value, known_only=False)
     _, stored = await docket.store.strikes()
     # Rules are compared decoded, not as bytes: the same rule may pickle differently in
@@ -344,4 +344,4 @@ async def restore(
         _, count = await docket.store.remove_strike(encoded)
         restored += count
     docket.strike_book.invalidate()
-    return restored
+    return len(matching), restored

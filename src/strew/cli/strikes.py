@@ -98,10 +98,17 @@ async def _strike(url: str, name: str, words: list[str], *, lift: bool) -> None:
             except (TypeError, ValueError) as error:
                 fail(f"{error}", EXIT_USAGE)
             if lift:
-                back = await restore_strike(the_docket, function, parameter, operator, value)
+                lifted, back = await restore_strike(
+                    the_docket, function, parameter, operator, value
+                )
+                what = (
+                    f"Lifted the strike on {rule.describe()}"
+                    if lifted
+                    else f"No strike on {rule.describe()} was in force"
+                )
                 console.print(
-                    f"Lifted the strike on {rule.describe()} on {where}; {back:,} held "
-                    f"task{'' if back == 1 else 's'} went back on the schedule.",
+                    f"{what} on {where}; {back:,} held task{'' if back == 1 else 's'} went "
+                    "back on the schedule.",
                     soft_wrap=True,
                 )
             else:
