@@ -286,8 +286,24 @@ class Agenda:
 
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
         write = self._commit if atomic else self._stream
-        executions = await write(store, scatter_id, plan, members_ttl, on_progress, chunk_size)
-        return Scattered(executions, scatter_id)
+        rules = await docket.strike_book.current()
+        stricken = plan.stricken(docket.strike_book, rules) if rules else []
+        if not any(stricken):
+            executions = await write(store, scatter_id, plan, members_ttl, on_progress, chunk_size)
+            return Scattered(executions, scatter_id)
+        # Some calls are stricken: write the others, and report the stricken ones STRUCK.
+        kept = [i for i, blocked in enumerate(stricken) if not blocked]
+        written: list[Execution] = []
+        if kept:
+            sub = plan.subset(kept)
+            written = await write(store, scatter_id, sub, members_ttl, on_progress, chunk_size)
+        everything = plan.executions(0, len(plan))
+        for execution, blocked in zip(everything, stricken, strict=True):
+            if blocked:
+                execution.disposition = Disposition.STRUCK
+        for index, execution in zip(kept, written, strict=True):
+            everything[index] = execution
+        return Scattered(everything, scatter_id)
 
     @staticmethod
     async def cancel(docket: Docket, scatter_id: str) -> int:

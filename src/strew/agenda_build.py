@@ -10,6 +10,7 @@ microsecond per task is a tenth of a second of the scatter.
 
 from __future__ import annotations
 
+import copy
 import gc
 import pickle
 import time
@@ -31,6 +32,7 @@ from .stores.base import Entry
 
 if TYPE_CHECKING:
     from .docket import Docket
+    from .strikes import Strike, StrikeBook
 
 Call = tuple["TaskFunction | str", tuple[Any, ...], dict[str, Any], "str | None"]
 """What an agenda entry holds: function (or task name), args, kwargs, key."""
@@ -108,6 +110,23 @@ class Planned:
 
     def __len__(self) -> int:
         return len(self.calls)
+
+    def subset(self, indexes: Sequence[int]) -> Planned:
+        """The same plan restricted to the calls at ``indexes`` (in that order), with the
+        keys and times already drawn for them (a strike leaves some calls out)."""
+        sub = copy.copy(self)
+        sub.calls = [self.calls[i] for i in indexes]
+        sub.targets = [self.targets[i] for i in indexes]
+        sub.keys = [self.keys[i] for i in indexes]
+        sub.offsets = [self.offsets[i] for i in indexes]
+        return sub
+
+    def stricken(self, book: StrikeBook, rules: Sequence[Strike]) -> list[bool]:
+        """For each call, whether a strike rule blocks it."""
+        return [
+            book.blocking(rules, name, function, args, kwargs) is not None
+            for (_, args, kwargs, _), (function, name) in zip(self.calls, self.targets, strict=True)
+        ]
 
     def entries(self, low: int, high: int) -> list[Entry]:
         """The store entries of calls ``low`` to ``high`` (excluded). Raises TypeError naming

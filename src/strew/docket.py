@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
@@ -27,6 +27,9 @@ from .execution import (
 from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
 from .stores.base import Entry, RunningTask, ScheduledTask
+from .strikes import StrikeBook
+from .strikes import restore as _restore
+from .strikes import strike as _strike
 from .timing import check_positive
 
 P = ParamSpec("P")
@@ -84,6 +87,10 @@ class DocketSnapshot:
     workers: list[WorkerInfo]
     quarantined: int = 0
     """Tasks moved aside because their payload could not be read (see `Docket.quarantined`)."""
+    held_total: int = 0
+    """Tasks a strike holds (see `Docket.strike`); not counted in ``total_tasks``."""
+    held: list[Execution] = field(default_factory=list)
+    """The earliest held tasks, up to the limit asked for."""
 
 
 def _not_registered(name: str) -> TaskFunction:
@@ -121,6 +128,7 @@ class Docket:
         self.missed_heartbeats = missed_heartbeats
         self.tasks: dict[str, TaskFunction] = {}
         self.store: Store = open_store(self.url, self.name)
+        self.strike_book = StrikeBook(self)
 
     async def __aenter__(self) -> Self:
         return self
@@ -272,6 +280,8 @@ class Docket:
 
         async def scheduler(*args: Any, **kwargs: Any) -> Execution:
             execution, entry = self._execution(resolved, name, args, kwargs, when, key)
+            if await self.strike_book.struck(execution):
+                return execution
             [written] = await self.store.schedule([entry], replace=replace)
             execution.disposition = (
                 Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
@@ -371,7 +381,8 @@ class Docket:
     ) -> list[Execution]:
         if not _whole(chunk_size) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        executions, entries = self.prepare(calls)
+        everything, entries = self.prepare(calls)
+        executions, entries = await self.strike_book.sift(everything, entries)
         for start in range(0, len(entries), chunk_size):
             chunk = slice(start, start + chunk_size)
             try:
@@ -387,7 +398,7 @@ class Docket:
                 execution.disposition = (
                     Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
                 )
-        return executions
+        return everything
 
     # -- the rest of the lifecycle ----------------------------------------------------------
 
@@ -395,6 +406,34 @@ class Docket:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
         await self.store.cancel([check_key(key)])
+
+    async def strike(
+        self,
+        function: TaskFunction | str | None = None,
+        parameter: str | None = None,
+        operator: str = "==",
+        value: Any = None,
+    ) -> None:
+        """Pause ``function`` (a task function or name; None for every function), or only its
+        calls whose argument ``parameter`` compares true with ``value`` (``operator`` is one
+        of ``== != > >= < <= between``; ``between`` takes ``(low, high)``, both included).
+
+        Every producer and worker of this docket sees the strike within about a second:
+        stricken adds come back ``STRUCK`` and write nothing; stricken tasks already
+        scheduled are held when a worker claims them, until `restore`. See docs/strikes.md.
+        """
+        await _strike(self, function, parameter, operator, value)
+
+    async def restore(
+        self,
+        function: TaskFunction | str | None = None,
+        parameter: str | None = None,
+        operator: str = "==",
+        value: Any = None,
+    ) -> None:
+        """Lift the strike made with the same arguments, and put every held task back on the
+        schedule at once (workers check each against the strikes that remain)."""
+        await _restore(self, function, parameter, operator, value)
 
     async def clear(self) -> int:
         """Drop every scheduled task (running ones finish). Returns how many were dropped."""
@@ -436,6 +475,7 @@ class Docket:
             WorkerInfo(seen.name, from_micros(seen.last_seen), frozenset(held.get(seen.name, ())))
             for seen in raw.workers
         ]
+        held_total, held_tasks = await self.store.held_tasks(limit)
         return DocketSnapshot(
             from_micros(raw.now),
             raw.scheduled_total + len(raw.running),
@@ -443,6 +483,8 @@ class Docket:
             running,
             workers,
             raw.quarantined,
+            held_total,
+            [self._readable(task) for task in held_tasks],
         )
 
     def _readable(self, task: ScheduledTask | RunningTask) -> Execution:

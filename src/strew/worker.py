@@ -55,6 +55,7 @@ from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
 from .worker_outcomes import WorkerOutcomes
+from .worker_strikes import WorkerStrikes
 
 logger = logging.getLogger("strew.worker")
 
@@ -65,7 +66,7 @@ def _local_micros() -> int:
     return time.time_ns() // 1000
 
 
-class Worker(WorkerOutcomes):
+class Worker(WorkerStrikes, WorkerOutcomes):
     """Runs the tasks of one docket.
 
     Args:
@@ -387,6 +388,9 @@ class Worker(WorkerOutcomes):
             )
             self._done(claim, Entry(claim.key, retry_at, claim.payload))
             return
+
+        if await self._stricken(claim, envelope, function):
+            return  # held by a strike (worker_strikes.py), not run
 
         if claim.key in self._limits:
             runs = self._runs.get(claim.key, 0)

@@ -58,6 +58,8 @@ class Stats:
     lost_leases: int = 0
     quarantined: int = 0
     """Claims moved into the quarantine because their payload could not be read."""
+    held: int = 0
+    """Claimed tasks a strike paused, moved aside until `Docket.restore`."""
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 

@@ -15,6 +15,7 @@ from .clear import clear
 from .quarantine import quarantine
 from .scatter import scatter
 from .snapshot import snapshot
+from .strikes import restore, strike
 from .tasks import app as tasks_app
 from .worker import worker
 from .workers import workers
@@ -33,6 +34,8 @@ app.command()(scatter)
 app.command()(workers)
 app.command()(quarantine)
 app.add_typer(tasks_app)
+app.command()(strike)
+app.command()(restore)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from ..docket import DEFAULT_URL, Docket, DocketSnapshot
 from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from .durations import format_duration, positive_duration
 from .render import clock, due_text, histogram, offset_labels, relative, short_clock
+from .strikes import held_summary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ARGUMENTS_WIDTH = 40
@@ -75,8 +76,14 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
         )
         if taken.quarantined:
             console.print(_quarantined_line(taken.quarantined), soft_wrap=True)
+        held = held_summary(taken)
+        if held:
+            console.print(held, soft_wrap=True)
         if taken.total_tasks == 0:
-            console.print("Nothing scheduled and nothing running: the docket is empty.")
+            console.print(
+                "Nothing scheduled and nothing running"
+                + ("." if held else ": the docket is empty.")
+            )
             if taken.workers:
                 console.print(_workers_table(taken, now))
             else:

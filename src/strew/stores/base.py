@@ -185,9 +185,9 @@ class Store(Protocol):
         ...
 
     async def cancel(self, keys: Sequence[str]) -> int:
-        """Remove ``keys`` from the schedule atomically; ask workers running any of them to
-        cancel it (best effort, not atomic with the removal). Returns how many scheduled
-        tasks were removed."""
+        """Remove ``keys`` from the schedule (and from the held tasks) atomically; ask workers
+        running any of them to cancel it (best effort, not atomic with the removal). Returns
+        how many scheduled or held tasks were removed."""
         ...
 
     async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
@@ -333,4 +333,39 @@ class Store(Protocol):
     async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
         """Delete the quarantined tasks ``keys`` (None: all of them), atomically. Returns how
         many were deleted."""
+        ...
+
+    # -- strikes: rules that pause tasks, and the tasks they hold ---------------------------
+    #
+    # A rule is opaque bytes (the store never reads it). The set of rules carries a version
+    # that every change bumps, so a reader can tell whether its copy is current.
+
+    async def add_strike(self, rule: bytes) -> int:
+        """Add ``rule`` to the rules (a rule already there stays once) and bump the version,
+        atomically. Returns the new version."""
+        ...
+
+    async def remove_strike(self, rule: bytes) -> tuple[int, int]:
+        """Atomically remove ``rule`` (harmless when absent), bump the version, and put every
+        held task back on the schedule at the due time it had (a key scheduled again
+        meanwhile keeps its newer schedule, and its held copy is dropped). Wakes sleeping
+        workers. Returns ``(new version, how many held tasks went back)``."""
+        ...
+
+    async def strikes(self) -> tuple[int, list[bytes]]:
+        """The current version and every rule, read in one atomic step (version 0 and no
+        rules for a docket never struck)."""
+        ...
+
+    async def hold(self, holds: Sequence[tuple[str, str]], version: int) -> list[bool]:
+        """Move each ``(key, token)`` claim from its lease to the held tasks, keeping its
+        payload and due time, atomically as one step; a held task is seen by no claim
+        until `remove_strike` puts it back. Nothing is held (all False) when the rules'
+        version is no longer ``version``: the caller decided on rules that have changed
+        and must look again. Otherwise False where the token no longer holds the lease.
+        A key held twice keeps its later payload."""
+        ...
+
+    async def held_tasks(self, limit: int) -> tuple[int, list[ScheduledTask]]:
+        """How many tasks are held, and the ``limit`` earliest of them (by due time)."""
         ...

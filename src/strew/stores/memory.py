@@ -36,6 +36,7 @@ from .base import (
     WorkerSeen,
     token_for,
 )
+from .memory_strikes import MemoryStrikes, StrikeState
 
 Clock = Callable[[], int]
 T = TypeVar("T")
@@ -65,7 +66,7 @@ class _Lease:
     due: int
 
 
-class MemoryStore:
+class MemoryStore(MemoryStrikes):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -82,6 +83,7 @@ class MemoryStore:
         self._stages: dict[str, _Expiring[Entry]] = {}  # batch -> staged entries by key
         self._members: dict[str, _Expiring[int]] = {}  # batch -> due time by member key
         self._quarantine: dict[str, QuarantinedTask] = {}
+        self._strikes = StrikeState()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class MemoryStore:
         removed = 0
         for key in keys:
             removed += self._drop(key)
+            removed += self._strikes.held.pop(key, None) is not None
             if key in self._leases:
                 self._publish(CancelRequested(key))
         return removed
@@ -280,6 +283,7 @@ class MemoryStore:
         self._stages.clear()
         self._members.clear()
         self._quarantine.clear()
+        self._destroy_strikes()
 
     async def close(self) -> None:
         return None

@@ -70,6 +70,7 @@ from .base import (
     WorkerSeen,
 )
 from .packing import pack_entries
+from .redis_strikes import RedisStrikes
 
 logger = logging.getLogger("strew.store")
 
@@ -147,7 +148,7 @@ def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
     return QuarantinedTask(key, rest[size:], rest[:size].decode("utf-8", "replace"), int(at))
 
 
-class RedisStore:
+class RedisStore(RedisStrikes):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -274,6 +275,7 @@ class RedisStore:
         if not keys:
             return 0
         script_keys = [self.schedule_key, self.payloads_key, self.leases_key]
+        script_keys += self._strike_keys()[2:]  # held tasks are cancelled too
         removed = await self._script(
             "cancel", "cancel tasks", script_keys, [self.cancel_channel, *keys]
         )
@@ -569,7 +571,13 @@ class RedisStore:
         return int(dropped)
 
     async def destroy(self) -> None:
-        keys = [*self._task_keys, self.workers_key, self.seen_key, self.quarantine_key]
+        keys = [
+            *self._task_keys,
+            self.workers_key,
+            self.seen_key,
+            self.quarantine_key,
+            *self._strike_keys(),
+        ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
 

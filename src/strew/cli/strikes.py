@@ -1,0 +1,146 @@
+"""``strew strike`` and ``strew restore``: pause tasks everywhere without a deploy.
+
+``strew strike [FUNCTION] [PARAMETER OPERATOR VALUE]``: one word strikes a whole function,
+three strike a parameter's matching calls of every function, four both. VALUE is read as
+JSON when it parses (``42``, ``"42"``, ``[1, 10]``, ``null``), as a plain string otherwise.
+Without any word, ``strew strike`` lists the strikes in force.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..docket import DEFAULT_URL, Docket, DocketSnapshot
+from ..strikes import Strike, check_strike
+from ..strikes import restore as restore_strike
+from ..strikes import strike as add_strike
+from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
+
+# Words for the operators that a shell would otherwise take for redirections.
+ALIASES = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+RuleArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[FUNCTION] [PARAMETER OPERATOR VALUE]",
+        envvar="STREW_STRIKE",
+        show_default=False,
+        help="A task name; and/or a parameter, an operator (== != > >= < <= between, or "
+        "eq ne gt ge lt le) and a value (JSON if it parses, else a string; between takes "
+        "[low, high]). Quote > and < from the shell.",
+    ),
+]
+
+
+def parse_value(text: str) -> Any:
+    """JSON when ``text`` parses as JSON, the text itself otherwise."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_rule(words: list[str]) -> tuple[str | None, str | None, str, Any]:
+    """``(function, parameter, operator, value)`` from the command's words; raises
+    ValueError naming what is wrong."""
+    if len(words) == 1:
+        return words[0], None, "==", None
+    if len(words) in (3, 4):
+        function = words[0] if len(words) == 4 else None
+        parameter, operator, value = words[-3:]
+        return function, parameter, ALIASES.get(operator, operator), parse_value(value)
+    raise ValueError(
+        f"expected FUNCTION, or PARAMETER OPERATOR VALUE, or all four, got {len(words)} "
+        f"words: {' '.join(words)!r}"
+    )
+
+
+def strike(
+    rule: RuleArgument = None,
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+) -> None:
+    """Pause a task function, or only its calls whose argument matches, on every producer and
+    worker within a second. Stricken adds are refused; stricken tasks already scheduled are
+    held until `strew restore`. Without arguments, list the strikes in force."""
+    run(_strike(url, docket, rule or [], lift=False))
+
+
+def restore(
+    rule: RuleArgument = None,
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+) -> None:
+    """Lift a strike (the same words that made it) and put every held task back on the
+    schedule; workers run each one that no remaining strike pauses."""
+    if not rule:
+        fail("say which strike to lift (`strew strike` lists them)", EXIT_USAGE)
+    run(_strike(url, docket, rule, lift=True))
+
+
+async def _strike(url: str, name: str, words: list[str], *, lift: bool) -> None:
+    console = Console()
+    async with Docket(name, url) as the_docket:
+        where = f"docket {name} at {safe_url(url)}"
+        if words:
+            try:
+                function, parameter, operator, value = parse_rule(words)
+                # The CLI has no task module: names are taken as given, not checked against
+                # a registry (workers match them against the names they know).
+                rule = check_strike(
+                    the_docket, function, parameter, operator, value, known_only=False
+                )
+            except (TypeError, ValueError) as error:
+                fail(f"{error}", EXIT_USAGE)
+            if lift:
+                lifted, back = await restore_strike(
+                    the_docket, function, parameter, operator, value
+                )
+                what = (
+                    f"Lifted the strike on {rule.describe()}"
+                    if lifted
+                    else f"No strike on {rule.describe()} was in force"
+                )
+                console.print(
+                    f"{what} on {where}; {back:,} held task{'' if back == 1 else 's'} went "
+                    "back on the schedule.",
+                    soft_wrap=True,
+                )
+            else:
+                await add_strike(the_docket, function, parameter, operator, value, known_only=False)
+                console.print(
+                    f"Struck {rule.describe()} on {where}. Producers and workers see it within "
+                    "a second.",
+                    soft_wrap=True,
+                )
+        await the_docket.strike_book.refresh()
+        rules = the_docket.strike_book.rules
+        held, _ = await the_docket.store.held_tasks(0)
+    console.print(strikes_table(rules) if rules else f"No strikes in force on {where}.")
+    console.print(f"Held tasks: {held:,}")
+
+
+def strikes_table(rules: list[Strike]) -> Table:
+    table = Table(title=f"Strikes ({len(rules):,})", title_justify="left")
+    table.add_column("Function")
+    table.add_column("Calls paused")
+    for rule in sorted(rules, key=lambda r: (r.function or "", r.condition())):
+        table.add_row(rule.function or "* (every function)", rule.condition())
+    return table
+
+
+def held_summary(taken: DocketSnapshot) -> str | None:
+    """One line for ``strew snapshot`` about tasks strikes hold, None when there are none."""
+    if not taken.held_total:
+        return None
+    names = sorted({execution.function_name for execution in taken.held})
+    listed = f" ({', '.join(names)}{', ...' if len(taken.held) < taken.held_total else ''})"
+    return (
+        f"Held by strikes: {taken.held_total:,} task{'' if taken.held_total == 1 else 's'}"
+        f"{listed if names else ''}; `strew restore` puts them back."
+    )
