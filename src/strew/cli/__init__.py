@@ -15,6 +15,7 @@ from .clear import clear
 from .scatter import scatter
 from .snapshot import snapshot
 from .tasks import app as tasks_app
+from .watch import watch
 from .worker import worker
 from .workers import workers
 
@@ -30,6 +31,7 @@ app.command()(snapshot)
 app.command()(clear)
 app.command()(scatter)
 app.command()(workers)
+app.command()(watch)
 app.add_typer(tasks_app)
 
 

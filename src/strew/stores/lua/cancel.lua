@@ -1,11 +1,17 @@
 -- Remove keys from the schedule; ask whoever runs them to stop.
--- KEYS: 1 schedule, 2 payloads, 3 leases.  ARGV: 1 cancel channel, then the keys.
+-- KEYS: 1 schedule, 2 payloads, 3 leases, then the record key of each task key.
+-- ARGV: 1 cancel channel, 2 record ("" for none), 3 record ttl (ms), then the keys.
+-- A key removed from the schedule gets the record, in the same step.
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
 local removed = 0
-for i = 2, #ARGV do
+for i = 4, #ARGV do
   local key = ARGV[i]
-  removed = removed + redis.call('ZREM', schedule, key)
+  local gone = redis.call('ZREM', schedule, key)
+  removed = removed + gone
   redis.call('HDEL', payloads, key)
+  if gone == 1 and ARGV[2] ~= '' then
+    redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[3])
+  end
   if redis.call('ZSCORE', leases, key) then
     redis.call('PUBLISH', ARGV[1], key)
   end
