@@ -177,3 +177,10 @@ async def test_destroy_removes_records_and_progress(store: Store) -> None:
     for key in ("a", "b"):
         state = await store.task_state(key)
         assert (state.record, state.progress) == (None, None)
+
+
+def test_a_record_must_hold_something_and_expire() -> None:
+    with pytest.raises(ValueError, match="data must not be empty"):
+        Record(b"", MINUTE)
+    with pytest.raises(ValueError, match="ttl must be positive, got 0"):
+        Record(b"x", 0)

@@ -155,6 +155,17 @@ def _keep(docket: Docket, data: bytes) -> Record | None:
     return Record(data, ttl) if ttl > 0 else None
 
 
+# Exact types only (a subclass may live in a module the reader lacks): most tasks return None
+# or a scalar, and plain pickle does those several times faster than cloudpickle.
+_SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def _dump_value(value: Any) -> bytes:
+    if type(value) in _SCALARS:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def completed_record(
     docket: Docket, execution: Execution, value: Any, finished_at: int
 ) -> Record | None:
@@ -163,7 +174,7 @@ def completed_record(
     if micros(docket.execution_ttl) <= 0:
         return None  # do not even pickle the value
     try:
-        blob = bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        blob = _dump_value(value)
     except Exception as error:
         text = (
             f"the return value of task {execution.function_name!r} cannot be serialised: "

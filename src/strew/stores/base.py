@@ -71,10 +71,17 @@ class ClaimResult:
 @dataclass(frozen=True, slots=True)
 class Record:
     """Opaque bytes a finished (or cancelled) task leaves under its key, forgotten ``ttl``
-    microseconds later (``ttl`` must be positive)."""
+    microseconds later. Both must be non-empty/positive: a store may use an empty value to
+    mean "no record"."""
 
     data: bytes
     ttl: int
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("a record's data must not be empty")
+        if self.ttl <= 0:
+            raise ValueError(f"a record's ttl must be positive, got {self.ttl!r}")
 
 
 @dataclass(frozen=True, slots=True)
