@@ -150,7 +150,8 @@ async def explode(text: str) -> None:
 
 async def test_watch_of_an_unknown_key_exits_2_and_says_why(redis_docket: Docket) -> None:
     env = {"STREW_URL": redis_docket.url, "STREW_DOCKET": redis_docket.name}
-    code, out, err = await watch("no-such-key", env=env)
+    env["STREW_KEY"] = "no-such-key"  # every option, the key too, can come from a variable
+    code, out, err = await watch(env=env)
     assert code == 2, err
     assert "Task no-such-key in docket" in out
     assert "unknown: nothing is known about this key" in out

@@ -48,7 +48,14 @@ def _key(value: str) -> str:
 
 def watch(
     key: Annotated[
-        str, typer.Argument(parser=_key, metavar="KEY", help="The key of the task to watch.")
+        str,
+        typer.Argument(
+            parser=_key,
+            metavar="KEY",
+            envvar="STREW_KEY",
+            show_default=False,
+            help="The key of the task to watch.",
+        ),
     ],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
