@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from strew import Docket
 from strew.stores.memory import _registry
@@ -36,7 +37,11 @@ def store_url(store_kind: str, docket_name: str) -> str:
 
 
 async def leftover_keys(url: str, name: str) -> list[bytes]:
-    client = aioredis.Redis.from_url(url)
+    client: aioredis.Redis | RedisCluster
+    if url.startswith("redis+cluster://"):
+        client = RedisCluster.from_url(url.replace("+cluster://", "://", 1))
+    else:
+        client = aioredis.Redis.from_url(url)
     try:
         return [key async for key in client.scan_iter(match=f"strew:{{{name}}}:*")]
     finally:

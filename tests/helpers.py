@@ -47,6 +47,8 @@ class RedisServer:
     appendonly: bool = True
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="strew-redis-")))
     process: subprocess.Popen[bytes] | None = None
+    extra: list[str] = field(default_factory=list)
+    """More redis-server arguments (cluster mode, say)."""
 
     @property
     def url(self) -> str:
@@ -71,6 +73,7 @@ class RedisServer:
                 "always",
                 "--dir",
                 str(self.directory),
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -104,3 +107,59 @@ class RedisServer:
 
 def test_redis_url() -> str:
     return os.environ.get("STREW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class RedisClusterNodes:
+    """A three-node Redis Cluster (masters only, no persistence) on loopback ports."""
+
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self, size: int = 3) -> None:
+        redis_cli = shutil.which("redis-cli")
+        if redis_cli is None:
+            raise RuntimeError("redis-cli is not installed (scripts/test installs redis-server)")
+        for _ in range(size):
+            node = RedisServer(appendonly=False)
+            node.extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+            node.start()
+            self.nodes.append(node)
+        subprocess.run(
+            [
+                redis_cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if all(self._state_ok(redis_cli, node.port) for node in self.nodes):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+
+    @staticmethod
+    def _state_ok(redis_cli: str, port: int) -> bool:
+        info = subprocess.run(
+            [redis_cli, "-p", str(port), "cluster", "info"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+        return "cluster_state:ok" in info and "cluster_slots_assigned:16384" in info
+
+    def cleanup(self) -> None:
+        for node in self.nodes:
+            node.cleanup()

@@ -6,7 +6,9 @@ from urllib.parse import urlsplit
 
 from .base import Store, StoreError, StoreUnavailable
 
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+"""A Redis Cluster, reached through any one of its nodes (``redis+cluster://host:port``)."""
+REDIS_SCHEMES = ("redis", "rediss", "unix", *CLUSTER_SCHEMES)
 SCHEMES = (*REDIS_SCHEMES, "memory")
 
 
@@ -34,15 +36,17 @@ def validate_url(url: object) -> str:
         )
     try:
         parts = urlsplit(url)
-        if scheme in ("redis", "rediss"):
+        if scheme in ("redis", "rediss", *CLUSTER_SCHEMES):
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as error:
         raise ValueError(f"url is malformed: {shown!r} ({masked(str(error))})") from None
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", *CLUSTER_SCHEMES):
         if not parts.hostname:
             raise ValueError(f"url has no host: {shown!r}")
         if parts.path not in ("", "/") and not parts.path.lstrip("/").isdigit():
             raise ValueError(f"url must end in a database number such as /0, got {shown!r}")
+    if scheme in CLUSTER_SCHEMES and parts.path.lstrip("/") not in ("", "0"):
+        raise ValueError(f"url: a Redis Cluster has only database 0, got {shown!r}")
     if scheme == "unix" and not parts.path:
         raise ValueError(f"url has no socket path: {shown!r}")
     return url
@@ -60,4 +64,12 @@ def open_store(url: str, docket: str) -> Store:
     return RedisStore(url, docket)
 
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "masked", "open_store", "validate_url"]
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "masked",
+    "open_store",
+    "validate_url",
+]

@@ -36,14 +36,22 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import (
+    ClusterDownError,
+    MaxConnectionsError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from . import masked
+from . import CLUSTER_SCHEMES, masked
 from .base import (
     CancelRequested,
     Claim,
@@ -68,7 +76,30 @@ logger = logging.getLogger("strew.store")
 
 T = TypeVar("T")
 
-_SCRIPTS = ("schedule", "claim", "finish", "extend", "release", "cancel", "snapshot", "heartbeat")
+_SCRIPTS = (
+    "schedule",
+    "claim",
+    "finish",
+    "extend",
+    "release",
+    "cancel",
+    "snapshot",
+    "heartbeat",
+    "clear",
+    "histogram",
+    "forget",
+    "now",
+)
+# Errors that mean "the store cannot be reached or cannot answer right now", as opposed to a
+# command it refused. A Cluster adds its own: no node serves the slot, a resharding is going on.
+_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ClusterDownError,
+    TryAgainError,
+    MaxConnectionsError,
+)
 _BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
 _RESULT_SCRIPTS = ("task_state", "progress")
 
@@ -133,6 +164,36 @@ class RedisStore:
     ) -> None:
         self.url = url
         self.docket = docket
+        self.cluster = url.split("://", 1)[0] in CLUSTER_SCHEMES
+        # Fail fast: a producer should hear that Redis is down in well under a second or
+        # two, not after the client's default minute of retries. Workers retry on their own.
+        # Timeouts are not retried: the command may have run, and the caller knows better
+        # whether to repeat it.
+        retry = Retry(
+            ExponentialBackoff(cap=0.2, base=0.05),
+            retries=2,
+            supported_errors=(RedisConnectionError,),
+        )
+        self._client: aioredis.Redis | RedisCluster
+        if self.cluster:
+            # Any node will do to find the others; every key of this docket carries the same
+            # hash tag, so each script runs whole on the one node that owns the slot.
+            self._client = RedisCluster.from_url(
+                url.replace("+cluster://", "://", 1),
+                max_connections=max_connections,
+                decode_responses=False,
+                socket_connect_timeout=connect_timeout,
+                socket_timeout=socket_timeout,
+                retry=retry,
+            )
+        else:
+            self._client = self._standalone(url, connect_timeout, socket_timeout, max_connections)
+        self._setup_keys(docket)
+
+    @staticmethod
+    def _standalone(
+        url: str, connect_timeout: float, socket_timeout: float, max_connections: int
+    ) -> aioredis.Redis:
         # Keep-alive is a TCP option; a unix:// connection refuses the keyword.
         tcp: dict[str, Any] = {} if url.startswith("unix://") else {"socket_keepalive": True}
         # A blocking pool: a burst of concurrent calls beyond `max_connections` waits for a
@@ -146,19 +207,18 @@ class RedisStore:
             decode_responses=False,
             socket_connect_timeout=connect_timeout,
             health_check_interval=15,
-            # Fail fast: a producer should hear that Redis is down in well under a second or
-            # two, not after the client's default minute of retries. Workers retry on their own.
             retry=Retry(
                 ExponentialBackoff(cap=0.2, base=0.05),
                 retries=2,
                 supported_errors=(RedisConnectionError,),
             ),
             # A server that accepts connections but stops answering (stopped, swamped) must
-            # turn into StoreUnavailable, not a hang. Timeouts are not retried: the command
-            # may have run, and the caller knows better whether to repeat it.
+            # turn into StoreUnavailable, not a hang.
             socket_timeout=socket_timeout,
         )
-        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # closes it with the client
+        return aioredis.Redis.from_pool(pool)  # closes the pool with the client
+
+    def _setup_keys(self, docket: str) -> None:
         prefix = f"strew:{{{docket}}}:"
         self.schedule_key = prefix + "schedule"
         self.payloads_key = prefix + "payloads"
@@ -187,11 +247,11 @@ class RedisStore:
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         try:
             return await operation()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except _UNAVAILABLE as error:
             raise StoreUnavailable(
                 f"could not reach Redis at {masked(self.url)} to {what}: {error}"
             ) from error
-        except RedisError as error:
+        except (RedisError, RedisClusterException) as error:
             raise StoreError(f"Redis refused to {what}: {error}") from error
 
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any:
@@ -293,14 +353,10 @@ class RedisStore:
         return _flags(released)
 
     async def clear(self) -> int:
-        async def clear() -> int:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zcard(self.schedule_key)
-                pipe.unlink(self.schedule_key, self.payloads_key)
-                count, _ = await pipe.execute()
-            return int(count)
-
-        return await self._call("clear the schedule", clear)
+        removed = await self._script(
+            "clear", "clear the schedule", [self.schedule_key, self.payloads_key], []
+        )
+        return int(removed)
 
     async def snapshot(self, limit: int) -> StoreSnapshot:
         keys = [*self._task_keys[:5], self.workers_key, self.seen_key]
@@ -325,14 +381,10 @@ class RedisStore:
 
     async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
         edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
-
-        async def count() -> list[int]:
-            async with self._client.pipeline(transaction=True) as pipe:
-                for low, high in itertools.pairwise(edges):
-                    pipe.zcount(self.schedule_key, low, f"({high}")
-                return [int(n) for n in await pipe.execute()]
-
-        return await self._call("count scheduled tasks", count)
+        counts = await self._script(
+            "histogram", "count scheduled tasks", [self.schedule_key], edges
+        )
+        return [int(n) for n in counts]
 
     async def heartbeat(self, worker: str, ttl: int) -> None:
         await self._script(
@@ -340,21 +392,31 @@ class RedisStore:
         )
 
     async def forget_worker(self, worker: str) -> None:
-        async def forget() -> None:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zrem(self.workers_key, worker)
-                pipe.hdel(self.seen_key, worker)
-                await pipe.execute()
-
-        await self._call("forget a worker", forget)
+        await self._script("forget", "forget a worker", [self.workers_key, self.seen_key], [worker])
 
     async def now(self) -> int:
-        seconds, micros = await self._call("read the server clock", self._client.time)
+        if self.cluster:
+            # The clock of the node that owns this docket's slot: the one claim.lua reads.
+            seconds, micros = await self._script(
+                "now", "read the server clock", [self.schedule_key], []
+            )
+        else:
+            seconds, micros = await self._call("read the server clock", self._client.time)
         return int(seconds) * 1_000_000 + int(micros)
 
     async def notifications(self) -> AsyncIterator[Notice]:
         backoff = 0.05
         while not _cancelling():
+            try:
+                if isinstance(self._client, RedisCluster):
+                    # A cluster client learns the slot map on its first command; a pubsub
+                    # needs it before subscribing (to pick the node owning our channels).
+                    await self._client.initialize()
+            except _UNAVAILABLE as error:
+                logger.warning("cannot reach the cluster of %s: %s", self.docket, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
             pubsub: PubSub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.wake_channel, self.cancel_channel)
@@ -370,7 +432,7 @@ class RedisStore:
                         yield Wake(int(float(data)))
                     else:
                         yield CancelRequested(data)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            except _UNAVAILABLE as error:
                 logger.warning("lost the notification channel of %s: %s", self.docket, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

@@ -1,0 +1,29 @@
+"""The whole Store contract once more, against a three-node Redis Cluster.
+
+Every key of a docket carries the hash tag ``{name}``, so each Lua script runs on the one node
+that owns the docket's slot; these are the same assertions as tests/test_store_contract.py,
+only the URL differs (``redis+cluster://``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .helpers import RedisClusterNodes
+from .test_store_contract import *  # noqa: F403 - the contract's tests and its `store` fixture
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisClusterNodes]:
+    nodes = RedisClusterNodes()
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.cleanup()
+
+
+@pytest.fixture
+def store_url(cluster: RedisClusterNodes) -> str:
+    return cluster.url
