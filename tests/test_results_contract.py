@@ -184,3 +184,27 @@ def test_a_record_must_hold_something_and_expire() -> None:
         Record(b"", MINUTE)
     with pytest.raises(ValueError, match="ttl must be positive, got 0"):
         Record(b"x", 0)
+
+
+async def test_progress_that_expired_starts_again_from_nothing(store: Store) -> None:
+    await store.update_progress("k", total=9, advance=4, message="old", ttl=20_000)
+
+    async def forgotten() -> bool:
+        return (await store.task_state("k")).progress is None
+
+    await wait_until(forgotten, message="the progress to expire")
+    fresh = await store.update_progress("k", total=None, advance=1, message=None, ttl=MINUTE)
+    assert (fresh.current, fresh.total, fresh.message) == (1, None, None)
+
+
+async def test_a_finish_does_not_bring_expired_progress_back(store: Store) -> None:
+    await store.schedule([await due_now(store)], replace=False)
+    [claim] = (await store.claim("w", 1, LEASE, 0)).claims
+    await store.update_progress("k", total=2, advance=1, message=None, ttl=20_000)
+
+    async def forgotten() -> bool:
+        return (await store.task_state("k")).progress is None
+
+    await wait_until(forgotten, message="the progress to expire")
+    await store.finish([Finish("k", claim.token, record=Record(b"r", MINUTE))])
+    assert (await store.task_state("k")).progress is None

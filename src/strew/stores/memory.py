@@ -298,9 +298,10 @@ class MemoryStore:
             self._progress.pop(key, None)
             return
         self._keep_record(key, record)
+        now = self._clock()
         progress = self._progress.pop(key, None)
-        if progress is not None:
-            self._progress[key] = (progress[0], self._clock() + record.ttl)
+        if progress is not None and progress[1] > now:
+            self._progress[key] = (progress[0], now + record.ttl)
 
     async def task_state(self, key: str) -> TaskState:
         now = self._clock()
@@ -322,7 +323,8 @@ class MemoryStore:
         now = self._clock()
         _forget_expired(self._progress, now)
         found = self._progress.pop(key, None)
-        before = found[0] if found is not None else ProgressState(0, None, None, now)
+        live = found is not None and found[1] > now
+        before = found[0] if found is not None and live else ProgressState(0, None, None, now)
         after = ProgressState(
             before.current + advance,
             before.total if total is None else total,
