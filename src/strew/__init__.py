@@ -7,6 +7,7 @@ from .dependencies import (
     CurrentWorker,
     Depends,
     ExponentialRetry,
+    Progress,
     Retry,
     Shared,
     TaskArgument,
@@ -16,6 +17,14 @@ from .dependencies import (
 )
 from .docket import Docket, DocketSnapshot, RunningExecution, WorkerInfo
 from .execution import Disposition, Execution, TaskCall
+from .results import (
+    ExecutionProgress,
+    ExecutionState,
+    ResultError,
+    ResultUnavailable,
+    TaskCancelled,
+    TaskFailed,
+)
 from .stores import StoreError, StoreUnavailable
 from .worker import Worker
 
@@ -32,7 +41,12 @@ __all__ = [
     "Docket",
     "DocketSnapshot",
     "Execution",
+    "ExecutionProgress",
+    "ExecutionState",
     "ExponentialRetry",
+    "Progress",
+    "ResultError",
+    "ResultUnavailable",
     "Retry",
     "RunningExecution",
     "ScatterError",
@@ -42,6 +56,8 @@ __all__ = [
     "StoreUnavailable",
     "TaskArgument",
     "TaskCall",
+    "TaskCancelled",
+    "TaskFailed",
     "TaskKey",
     "TaskLogger",
     "Timeout",

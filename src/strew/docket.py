@@ -25,12 +25,13 @@ from .execution import (
     utc_now,
 )
 from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from .results import cancelled_record, load_execution
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
 from .stores.base import Entry, RunningTask, ScheduledTask
 from .strikes import StrikeBook
 from .strikes import restore as _restore
 from .strikes import strike as _strike
-from .timing import check_positive
+from .timing import check_non_negative, check_positive
 
 P = ParamSpec("P")
 
@@ -117,6 +118,7 @@ class Docket:
         url: str | None = None,
         heartbeat_interval: timedelta = timedelta(seconds=2),
         missed_heartbeats: int = 5,
+        execution_ttl: timedelta = timedelta(minutes=15),
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -126,6 +128,8 @@ class Docket:
                 f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
             )
         self.missed_heartbeats = missed_heartbeats
+        # How long a finished task's state and result stay readable; zero keeps none.
+        self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
         self.tasks: dict[str, TaskFunction] = {}
         self.store: Store = open_store(self.url, self.name)
         self.strike_book = StrikeBook(self)
@@ -405,7 +409,13 @@ class Docket:
     async def cancel(self, key: str) -> None:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
-        await self.store.cancel([check_key(key)])
+        record = cancelled_record(self, None, to_micros(utc_now()))
+        await self.store.cancel([check_key(key)], record)
+
+    async def get_execution(self, key: str) -> Execution | None:
+        """The task under ``key`` with its ``state`` and ``progress`` read from the store, or
+        None when nothing is known about it (see `Execution.get_result`)."""
+        return await load_execution(self, check_key(key))
 
     async def strike(
         self,

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import cloudpickle
 
+from .results import ExecutionProgress, ExecutionState, sync_state, wait_for_result
+
 if TYPE_CHECKING:
     from .docket import Docket
 
@@ -229,6 +231,11 @@ class TaskCall:
 class Execution:
     """One scheduled (or running) call of a task function."""
 
+    # Read from the store by `sync` and `get_result` (see results.py); None until then.
+    state: ExecutionState | None = None
+    progress: ExecutionProgress | None = None
+    finished_at: datetime | None = None
+
     def __init__(
         self,
         docket: Docket,
@@ -271,6 +278,18 @@ class Execution:
             self.attempt,
             self.meta,
         )
+
+    async def sync(self) -> ExecutionState | None:
+        """Read this key's state, progress and finish time from the store into ``state``,
+        ``progress`` and ``finished_at``; returns the state (None: nothing is known)."""
+        return await sync_state(self)
+
+    async def get_result(self, timeout: timedelta | float | None = None) -> Any:
+        """Wait for the task to finish and return its return value, or raise its exception
+        (`TaskFailed` when it cannot be re-raised as its own type). Raises `TaskCancelled`,
+        `ResultUnavailable` (unknown key, or its record expired) and `TimeoutError` after
+        ``timeout`` (a timedelta or seconds; None waits for ever)."""
+        return await wait_for_result(self, timeout)
 
     def call_repr(self) -> str:
         parts = [repr(a) for a in self.args]

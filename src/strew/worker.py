@@ -44,10 +44,12 @@ from .execution import (
     set_current_execution,
 )
 from .quarantine import quarantine_claim
+from .results import cancelled_record, completed_record
 from .stores.base import (
     Claim,
     Entry,
     Finish,
+    Record,
     Release,
     StoreError,
 )
@@ -427,7 +429,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                         execution.function_name,
                         claim.key,
                     )
-                    self._done(claim)
+                    self._done(claim, record=self._cancelled(execution))
                     return
                 raise
         running.started = True
@@ -448,16 +450,16 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
         try:
             if markers:
-                await call_with_dependencies(
+                value = await call_with_dependencies(
                     self._call, function, execution, markers, self, self._shared
                 )
             else:
-                await self._call(function, execution.args, execution.kwargs)
+                value = await self._call(function, execution.args, execution.kwargs)
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.stats.cancelled += 1
                 logger.info("%s cancelled (key %s)", execution.function_name, claim.key)
-                self._done(claim)
+                self._done(claim, record=self._cancelled(execution))
                 return
             raise
         except RetryRequested as request:
@@ -474,7 +476,10 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             claim.key,
             (time.perf_counter() - started) * 1000,
         )
-        self._done(claim)
+        self._done(claim, record=completed_record(self.docket, execution, value, self._store_now()))
+
+    def _cancelled(self, execution: Execution) -> Record | None:
+        return cancelled_record(self.docket, execution.function_name, self._store_now())
 
     async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
         """Move a task whose payload cannot be read aside, for a human to look at."""

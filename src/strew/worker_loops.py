@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .docket import Docket
-from .stores.base import CancelRequested, Claim, Entry, Finish, Release, Store, StoreError, Wake
+from .stores.base import (
+    CancelRequested,
+    Claim,
+    Entry,
+    Finish,
+    Record,
+    Release,
+    Store,
+    StoreError,
+    Wake,
+)
 from .timing import micros as _micros
 
 logger = logging.getLogger("strew.worker")
@@ -82,8 +92,10 @@ class WorkerLoops:
     _listening: asyncio.Event
     _slot_freed: asyncio.Event
 
-    def _done(self, claim: Claim, reschedule: Entry | None = None) -> None:
-        self._finished.append(Finish(claim.key, claim.token, reschedule))
+    def _done(
+        self, claim: Claim, reschedule: Entry | None = None, record: Record | None = None
+    ) -> None:
+        self._finished.append(Finish(claim.key, claim.token, reschedule, record))
         self._acks_waiting.set()
 
     async def _ack(self, forever: bool) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from .dependencies import Retry, RetryRequested
 from .execution import Execution, dump_payload, from_micros, to_micros
+from .results import failed_record
 from .stores.base import Claim, Entry
 from .timing import micros as _micros
 from .worker_loops import WorkerLoops
@@ -59,7 +60,9 @@ class WorkerOutcomes(WorkerLoops):
                 if retry is None
                 else f"its Retry allows {retry.attempts} attempt(s)",
             )
-            self._done(claim)
+            self._done(
+                claim, record=failed_record(self.docket, execution, request, self._store_now())
+            )
             return
         if request.when is not None:
             due = to_micros(request.when)
@@ -96,7 +99,9 @@ class WorkerOutcomes(WorkerLoops):
                 limit,
                 exc_info=error,
             )
-            self._done(claim)
+            self._done(
+                claim, record=failed_record(self.docket, execution, error, self._store_now())
+            )
             return
         delay = retry.delay_after(attempt)
         self.stats.retried += 1

@@ -17,6 +17,7 @@ from .scatter import scatter
 from .snapshot import snapshot
 from .strikes import restore, strike
 from .tasks import app as tasks_app
+from .watch import watch
 from .worker import worker
 from .workers import workers
 
@@ -33,6 +34,7 @@ app.command()(clear)
 app.command()(scatter)
 app.command()(workers)
 app.command()(quarantine)
+app.command()(watch)
 app.add_typer(tasks_app)
 app.command()(strike)
 app.command()(restore)

@@ -27,6 +27,7 @@ from .context import (
     TaskLogger,
 )
 from .factories import Depends, Shared, SharedScope
+from .progress import Progress
 from .retry import ExponentialRetry, Retry, RetryRequested
 from .timeout import Timeout
 
@@ -37,6 +38,7 @@ __all__ = [
     "Dependency",
     "Depends",
     "ExponentialRetry",
+    "Progress",
     "Retry",
     "RetryRequested",
     "RunContext",

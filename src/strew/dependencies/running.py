@@ -34,12 +34,12 @@ async def call_with_dependencies(
     markers: list[tuple[str, Dependency]],
     worker: Worker,
     shared: SharedScope,
-) -> None:
+) -> Any:
     """Fill the marker parameters the caller did not pass and ``call`` the task with them.
 
-    Raises whatever the task (or a factory, or a cleanup) raised; `TaskTimedOut` when its
-    `Timeout` cut it off. Cleanups run outside the time limit, so a timed-out run still
-    closes what it opened.
+    Returns what the task returned. Raises whatever the task (or a factory, or a cleanup)
+    raised; `TaskTimedOut` when its `Timeout` cut it off. Cleanups run outside the time
+    limit, so a timed-out run still closes what it opened.
     """
     passed = passed_arguments(function, execution.args, execution.kwargs)
     async with AsyncExitStack() as stack:
@@ -53,12 +53,11 @@ async def call_with_dependencies(
             if isinstance(value, Timeout):
                 timeout = value
         if timeout is None:
-            await call(function, execution.args, kwargs)
-            return
+            return await call(function, execution.args, kwargs)
         async with asyncio.timeout(None) as scope:
             timeout.start(scope)
             try:
-                await call(function, execution.args, kwargs)
+                return await call(function, execution.args, kwargs)
             except asyncio.CancelledError:
                 # Our own deadline and nobody else (docket.cancel, a shutdown) cancelling
                 # too: a failure. Otherwise the cancellation goes on its way.

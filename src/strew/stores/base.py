@@ -69,6 +69,22 @@ class ClaimResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """Opaque bytes a finished (or cancelled) task leaves under its key, forgotten ``ttl``
+    microseconds later. Both must be non-empty/positive: a store may use an empty value to
+    mean "no record"."""
+
+    data: bytes
+    ttl: int
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("a record's data must not be empty")
+        if self.ttl <= 0:
+            raise ValueError(f"a record's ttl must be positive, got {self.ttl!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     """Acknowledge one claim, optionally putting the task back on the schedule."""
 
@@ -78,6 +94,10 @@ class Finish:
     """Scheduled under the same ``key`` (the entry's own key is not used) in the same atomic
     step as the acknowledgement (retries, perpetual tasks). Ignored if the key was scheduled
     again meanwhile (a ``replace`` wins)."""
+    record: Record | None = None
+    """Kept under ``key``, in the same atomic step, as what this run left behind (see
+    `Store.task_state`); the key's progress is then kept as long. Without a record, any
+    earlier record of the key stays and its progress is dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +181,28 @@ class CancelRequested:
 Notice = Wake | CancelRequested
 
 
+@dataclass(frozen=True, slots=True)
+class ProgressState:
+    """How far a running task says it has got (see `Store.update_progress`)."""
+
+    current: int
+    total: int | None
+    message: str | None
+    updated: int
+    """Store time of the last update."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """Everything a store knows about one key, read in one atomic step."""
+
+    now: int
+    scheduled: ScheduledTask | None
+    running: RunningTask | None
+    record: bytes | None
+    progress: ProgressState | None
+
+
 def token_for(worker: str, sequence: int) -> str:
     return f"{worker}/{sequence}"
 
@@ -184,10 +226,11 @@ class Store(Protocol):
         """
         ...
 
-    async def cancel(self, keys: Sequence[str]) -> int:
+    async def cancel(self, keys: Sequence[str], record: Record | None = None) -> int:
         """Remove ``keys`` from the schedule (and from the held tasks) atomically; ask workers
         running any of them to cancel it (best effort, not atomic with the removal). Returns
-        how many scheduled or held tasks were removed."""
+        how many scheduled or held tasks were removed. With ``record``, each key removed gets
+        it as its record in the same step (a key that was not scheduled or held does not)."""
         ...
 
     async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
@@ -252,6 +295,19 @@ class Store(Protocol):
         The first notice is a ``Wake(0)`` once the subscription is in place (nothing
         published before it is seen). Implementations reconnect on their own and yield
         another ``Wake(0)`` after any gap in which notices may have been missed."""
+        ...
+
+    async def task_state(self, key: str) -> TaskState:
+        """In one atomic step: where ``key`` is scheduled, who runs it, its record (see
+        `Finish.record`) and its progress, each None when there is none."""
+        ...
+
+    async def update_progress(
+        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
+    ) -> ProgressState:
+        """Atomically change the progress of ``key``: set ``total`` and ``message`` where they
+        are not None, add ``advance`` to the current count (0 when there was no progress), and
+        keep it ``ttl`` microseconds from now. Returns the progress after the change."""
         ...
 
     async def destroy(self) -> None:

@@ -25,13 +25,16 @@ from .base import (
     Entry,
     Finish,
     Notice,
+    ProgressState,
     Quarantine,
     QuarantinedTask,
+    Record,
     Release,
     RunningTask,
     ScheduledTask,
     StoreError,
     StoreSnapshot,
+    TaskState,
     Wake,
     WorkerSeen,
     token_for,
@@ -84,6 +87,8 @@ class MemoryStore(MemoryStrikes):
         self._members: dict[str, _Expiring[int]] = {}  # batch -> due time by member key
         self._quarantine: dict[str, QuarantinedTask] = {}
         self._strikes = StrikeState()
+        self._records: dict[str, tuple[bytes, int]] = {}  # key -> (record, expires)
+        self._progress: dict[str, tuple[ProgressState, int]] = {}  # key -> (progress, expires)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -144,11 +149,13 @@ class MemoryStore(MemoryStrikes):
             self._wake_if_earlier(first_new, earliest)
         return written
 
-    async def cancel(self, keys: Sequence[str]) -> int:
+    async def cancel(self, keys: Sequence[str], record: Record | None = None) -> int:
         removed = 0
         for key in keys:
-            removed += self._drop(key)
-            removed += self._strikes.held.pop(key, None) is not None
+            dropped = self._drop(key) + (self._strikes.held.pop(key, None) is not None)
+            removed += dropped
+            if dropped and record is not None:
+                self._keep_record(key, record)
             if key in self._leases:
                 self._publish(CancelRequested(key))
         return removed
@@ -189,6 +196,7 @@ class MemoryStore(MemoryStrikes):
                 continue
             del self._leases[item.key]
             done.append(True)
+            self._after_run(item.key, item.record)
             if item.key in self._payloads:
                 # A newer schedule of this key was waiting for this run to end.
                 self._publish(Wake(self._payloads[item.key][0]))
@@ -284,9 +292,60 @@ class MemoryStore(MemoryStrikes):
         self._members.clear()
         self._quarantine.clear()
         self._destroy_strikes()
+        self._records.clear()
+        self._progress.clear()
 
     async def close(self) -> None:
         return None
+
+    # -- records and progress --------------------------------------------------------------
+
+    def _keep_record(self, key: str, record: Record) -> None:
+        now = self._clock()
+        _forget_expired(self._records, now)
+        self._records.pop(key, None)  # re-inserted at the end: the dicts stay in expiry order
+        self._records[key] = (record.data, now + record.ttl)
+
+    def _after_run(self, key: str, record: Record | None) -> None:
+        if record is None:
+            self._progress.pop(key, None)
+            return
+        self._keep_record(key, record)
+        now = self._clock()
+        progress = self._progress.pop(key, None)
+        if progress is not None and progress[1] > now:
+            self._progress[key] = (progress[0], now + record.ttl)
+
+    async def task_state(self, key: str) -> TaskState:
+        now = self._clock()
+        waiting = self._payloads.get(key)
+        held = self._leases.get(key)
+        record = self._records.get(key)
+        progress = self._progress.get(key)
+        return TaskState(
+            now,
+            None if waiting is None else ScheduledTask(key, waiting[0], waiting[1]),
+            None if held is None else RunningTask(key, held.token, held.deadline, held.payload),
+            record[0] if record is not None and record[1] > now else None,
+            progress[0] if progress is not None and progress[1] > now else None,
+        )
+
+    async def update_progress(
+        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
+    ) -> ProgressState:
+        now = self._clock()
+        _forget_expired(self._progress, now)
+        found = self._progress.pop(key, None)
+        live = found is not None and found[1] > now
+        before = found[0] if found is not None and live else ProgressState(0, None, None, now)
+        after = ProgressState(
+            before.current + advance,
+            before.total if total is None else total,
+            before.message if message is None else message,
+            now,
+        )
+        self._progress[key] = (after, now + ttl)
+        return after
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -390,6 +449,16 @@ class MemoryStore(MemoryStrikes):
             self._quarantine.clear()
             return dropped
         return sum(self._quarantine.pop(key, None) is not None for key in set(keys))
+
+
+def _forget_expired(table: dict[str, tuple[T, int]], now: int) -> None:
+    """Drop expired entries from the front of ``table`` (kept roughly in expiry order), so a
+    store nobody reads from does not grow without bound."""
+    while table:
+        key, (_, expires) = next(iter(table.items()))
+        if expires > now:
+            return
+        del table[key]
 
 
 _registry: dict[tuple[str, str], MemoryStore] = {}

@@ -18,6 +18,8 @@ The layout, for a docket called ``emails``::
     strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
     strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
+    strew:{emails}:record:KEY string      what task KEY left when it finished (expires)
+    strew:{emails}:progress:KEY hash      current, total, message, updated (expires)
 
 A running task's payload lives apart from the scheduled ones so that ``replace`` can schedule
 the next run of a key while the current one is still going.
@@ -58,14 +60,17 @@ from .base import (
     Entry,
     Finish,
     Notice,
+    ProgressState,
     Quarantine,
     QuarantinedTask,
+    Record,
     Release,
     RunningTask,
     ScheduledTask,
     StoreError,
     StoreSnapshot,
     StoreUnavailable,
+    TaskState,
     Wake,
     WorkerSeen,
 )
@@ -102,6 +107,7 @@ _UNAVAILABLE = (
 )
 _BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
 _QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
+_RESULT_SCRIPTS = ("task_state", "progress")
 
 
 def _load_lua(name: str) -> str:
@@ -146,6 +152,18 @@ def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
     at, length, rest = raw.split(b" ", 2)
     size = int(length)
     return QuarantinedTask(key, rest[size:], rest[:size].decode("utf-8", "replace"), int(at))
+
+
+def _progress(fields: list[Any]) -> ProgressState:
+    """A progress hash, as the flat field/value list HGETALL answers."""
+    found = {_text(fields[i]): fields[i + 1] for i in range(0, len(fields), 2)}
+    total, message = found.get("total"), found.get("message")
+    return ProgressState(
+        current=int(found.get("current", 0)),
+        total=None if total is None else int(total),
+        message=None if message is None else _text(message),
+        updated=int(found.get("updated", 0)),
+    )
 
 
 class RedisStore(RedisStrikes):
@@ -241,7 +259,7 @@ class RedisStore(RedisStrikes):
         ]
         self._scripts: dict[str, AsyncScript] = {
             name: self._client.register_script(_load_lua(name))
-            for name in (*_SCRIPTS, *_BATCH_SCRIPTS, *_QUARANTINE_SCRIPTS)
+            for name in (*_SCRIPTS, *_BATCH_SCRIPTS, *_QUARANTINE_SCRIPTS, *_RESULT_SCRIPTS)
         }
         self._serial = itertools.count(1)
 
@@ -271,13 +289,15 @@ class RedisStore(RedisStrikes):
         written = await self._script("schedule", "schedule tasks", keys, args)
         return _flags(written)
 
-    async def cancel(self, keys: Sequence[str]) -> int:
+    async def cancel(self, keys: Sequence[str], record: Record | None = None) -> int:
         if not keys:
             return 0
         script_keys = [self.schedule_key, self.payloads_key, self.leases_key]
         script_keys += self._strike_keys()[2:]  # held tasks are cancelled too
+        script_keys += [self._record_key(key) for key in keys]
+        kept: list[Any] = [record.data, _millis(record.ttl)] if record else ["", 0]
         removed = await self._script(
-            "cancel", "cancel tasks", script_keys, [self.cancel_channel, *keys]
+            "cancel", "cancel tasks", script_keys, [self.cancel_channel, *kept, *keys]
         )
         return int(removed)
 
@@ -315,17 +335,21 @@ class RedisStore(RedisStrikes):
         if not finishes:
             return []
         args: list[Any] = [self.wake_channel]
+        keys = list(self._task_keys)
         for item in finishes:
-            again = item.reschedule
+            again, record = item.reschedule, item.record
             args.extend(
                 (
                     item.key,
                     item.token,
                     str(again.due) if again else "",
                     again.payload if again else b"",
+                    record.data if record else b"",
+                    _millis(record.ttl) if record else 0,
                 )
             )
-        done = await self._script("finish", "acknowledge tasks", self._task_keys, args)
+            keys += [self._record_key(item.key), self._progress_key(item.key)]
+        done = await self._script("finish", "acknowledge tasks", keys, args)
         return _flags(done)
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
@@ -436,6 +460,44 @@ class RedisStore(RedisStrikes):
             finally:
                 with suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    # -- records and progress --------------------------------------------------------------
+
+    def _record_key(self, key: str) -> str:
+        return f"strew:{{{self.docket}}}:record:{key}"
+
+    def _progress_key(self, key: str) -> str:
+        return f"strew:{{{self.docket}}}:progress:{key}"
+
+    async def task_state(self, key: str) -> TaskState:
+        keys = [*self._task_keys[:5], self._record_key(key), self._progress_key(key)]
+        reply = await self._script("task_state", "read a task's state", keys, [key])
+        now, due, payload, deadline, token, running, record, progress = reply
+        return TaskState(
+            now=int(now),
+            scheduled=ScheduledTask(key, int(float(due)), bytes(payload)) if due else None,
+            running=(
+                RunningTask(key, _text(token), int(float(deadline)), bytes(running))
+                if deadline
+                else None
+            ),
+            record=bytes(record) if record else None,
+            progress=_progress(progress) if progress else None,
+        )
+
+    async def update_progress(
+        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
+    ) -> ProgressState:
+        args: list[Any] = [
+            "" if total is None else total,
+            advance,
+            "" if message is None else "=" + message,
+            _millis(ttl),
+        ]
+        reply = await self._script(
+            "progress", "update a task's progress", [self._progress_key(key)], args
+        )
+        return _progress(reply)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -585,7 +647,8 @@ class RedisStore(RedisStrikes):
         # Batch keys carry an id in their name, so they are found by pattern; the docket name
         # is escaped because glob characters are legal in it.
         name = "".join("\\" + c if c in "\\*?[]^" else c for c in self.docket)
-        for pattern in (f"strew:{{{name}}}:stage:*", f"strew:{{{name}}}:batch:*"):
+        patterns = ("stage", "batch", "record", "progress")
+        for pattern in (f"strew:{{{name}}}:{kind}:*" for kind in patterns):
             found = [key async for key in self._client.scan_iter(match=pattern, count=1000)]
             if found:
                 await self._client.delete(*found)

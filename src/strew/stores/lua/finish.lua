@@ -1,11 +1,16 @@
 -- Acknowledge claims; each may put its task back on the schedule in the same step.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 dues
--- ARGV: 1 wake channel, then key, token, reschedule due ("" for none), reschedule payload
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 dues,
+--       then per finish: its record key and its progress key
+-- ARGV: 1 wake channel, then key, token, reschedule due ("" for none), reschedule payload,
+--       record ("" for none), record ttl (ms)
 -- Returns a string with one '1' or '0' per finish: 0 when the token no longer held the lease.
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local done = {}
-for i = 2, #ARGV, 4 do
+local n = 0
+for i = 2, #ARGV, 6 do
   local key, token, due = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local record_key, progress_key = KEYS[7 + n * 2], KEYS[8 + n * 2]
+  n = n + 1
   if redis.call('HGET', tokens, key) ~= token then
     done[#done + 1] = '0'
   else
@@ -14,6 +19,13 @@ for i = 2, #ARGV, 4 do
     redis.call('HDEL', tokens, key)
     redis.call('HDEL', dues, key)
     done[#done + 1] = '1'
+    if ARGV[i + 4] ~= '' then
+      -- What the run left behind, and its progress, stay readable for the same time.
+      redis.call('SET', record_key, ARGV[i + 4], 'PX', ARGV[i + 5])
+      redis.call('PEXPIRE', progress_key, ARGV[i + 5])
+    else
+      redis.call('DEL', progress_key)
+    end
     local waiting = redis.call('ZSCORE', schedule, key)
     if waiting then
       -- A newer schedule of this key was held back by this run; it may go now.

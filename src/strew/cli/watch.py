@@ -1,0 +1,221 @@
+"""``strew watch KEY``: one task's state, progress and outcome, live until it ends.
+
+Exit codes say how it ended, so a script can wait on a task: 0 completed, 1 failed or
+cancelled (or the store failed), 2 nothing is known about the key (or a bad command line).
+With ``--no-follow`` it prints once and exits 0 for a task still scheduled or running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ..docket import DEFAULT_URL, Docket
+from ..execution import Execution, check_key, from_micros
+from ..results import ExecutionProgress, ExecutionState, Finished, progress_of, state_of
+from ..stores.base import TaskState
+from .common import DEFAULT_DOCKET, EXIT_STORE, EXIT_USAGE, DocketOption, UrlOption, run
+from .durations import format_duration, positive_duration
+from .render import clock, relative
+
+EXIT_UNKNOWN = EXIT_USAGE
+RESULT_WIDTH = 300
+_STYLES = {
+    ExecutionState.SCHEDULED: "cyan",
+    ExecutionState.RUNNING: "bold yellow",
+    ExecutionState.COMPLETED: "bold green",
+    ExecutionState.FAILED: "bold red",
+    ExecutionState.CANCELLED: "bold magenta",
+}
+
+
+def _key(value: str) -> str:
+    try:
+        return check_key(value)
+    except (TypeError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def watch(
+    key: Annotated[
+        str,
+        typer.Argument(
+            parser=_key,
+            metavar="KEY",
+            envvar="STREW_KEY",
+            show_default=False,
+            help="The key of the task to watch.",
+        ),
+    ],
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow/--no-follow",
+            envvar="STREW_FOLLOW",
+            help="Keep watching until the task ends, or print its state once.",
+        ),
+    ] = True,
+    interval: Annotated[
+        timedelta,
+        typer.Option(
+            "--interval",
+            envvar="STREW_INTERVAL",
+            parser=positive_duration,
+            metavar="DURATION",
+            show_default=False,
+            help="How often to read the task's state while following. \\[default: 250ms]",
+        ),
+    ] = timedelta(milliseconds=250),
+) -> None:
+    """Show one task's state, progress and result (or error), live until it ends.
+
+    Exits 0 when it completed, 1 when it failed or was cancelled, 2 when the key is unknown
+    (never scheduled, or finished longer ago than the docket keeps records)."""
+    code = run(_watch(url, docket, key, follow, interval))
+    raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class View:
+    """What one read of the store says about a key, ready to draw."""
+
+    key: str
+    docket: str
+    now: datetime
+    state: ExecutionState | None
+    execution: Execution | None
+    worker: str | None
+    lease_deadline: datetime | None
+    finished: Finished | None
+    progress: ExecutionProgress | None
+
+
+def read_view(the_docket: Docket, key: str, raw: TaskState) -> View:
+    state, finished = state_of(raw)
+    held = raw.running or raw.scheduled
+    return View(
+        key=key,
+        docket=the_docket.name,
+        now=from_micros(raw.now),
+        state=state,
+        execution=None if held is None else the_docket._readable(held),
+        worker=None if raw.running is None else raw.running.worker,
+        lease_deadline=None if raw.running is None else from_micros(raw.running.lease_deadline),
+        finished=finished,
+        progress=progress_of(raw.progress),
+    )
+
+
+def exit_code(state: ExecutionState | None) -> int:
+    if state is None:
+        return EXIT_UNKNOWN
+    if state in (ExecutionState.FAILED, ExecutionState.CANCELLED):
+        return EXIT_STORE
+    return 0
+
+
+async def _watch(url: str, name: str, key: str, follow: bool, interval: timedelta) -> int:
+    console = Console()
+    async with Docket(name, url) as the_docket:
+        view = read_view(the_docket, key, await the_docket.store.task_state(key))
+        if not follow or view.state is None or view.state.final:
+            console.print(render(view))
+            return exit_code(view.state)
+        with Live(render(view), console=console, auto_refresh=False) as live:
+            while True:
+                await asyncio.sleep(interval.total_seconds())
+                view = read_view(the_docket, key, await the_docket.store.task_state(key))
+                live.update(render(view), refresh=True)
+                if view.state is None or view.state.final:
+                    return exit_code(view.state)
+
+
+def render(view: View) -> RenderableType:
+    """The picture of one `View`: a title line, then a grid of what is known."""
+    title = Text.assemble(
+        ("Task ", "bold"), (view.key, "bold cyan"), " in docket ", (view.docket, "bold")
+    )
+    if view.state is None:
+        return Group(
+            title,
+            Text(
+                "unknown: nothing is known about this key. It was never scheduled, or it "
+                "finished longer ago than the docket's execution_ttl (or the docket keeps no "
+                "records).",
+                style="yellow",
+            ),
+        )
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("State", Text(view.state.value, style=_STYLES[view.state]))
+    execution = view.execution
+    if execution is not None:
+        grid.add_row("Call", execution.call_repr())
+        grid.add_row("Due", f"{clock(execution.when)} ({relative(execution.when, view.now)})")
+        if execution.attempt > 1:
+            grid.add_row("Attempt", str(execution.attempt))
+    elif view.finished is not None and view.finished.function_name:
+        grid.add_row("Function", view.finished.function_name)
+    if view.worker is not None and view.lease_deadline is not None:
+        grid.add_row("Worker", view.worker)
+        lease = view.lease_deadline - view.now
+        grid.add_row(
+            "Lease",
+            f"expires in {format_duration(lease)}"
+            if lease >= timedelta(0)
+            else Text(f"expired {format_duration(-lease)} ago", style="red"),
+        )
+    if view.progress is not None:
+        grid.add_row("Progress", _progress(view.progress))
+        if view.progress.message:
+            grid.add_row("Message", view.progress.message)
+    finished = view.finished
+    if finished is not None:
+        grid.add_row(
+            "Finished",
+            f"{clock(finished.finished_at)} ({relative(finished.finished_at, view.now)})",
+        )
+        if finished.state is ExecutionState.COMPLETED:
+            grid.add_row("Result", _result(finished))
+        elif finished.state is ExecutionState.FAILED:
+            grid.add_row("Error", Text(f"{finished.type_name}: {finished.text}", style="red"))
+    return Group(title, grid)
+
+
+def _progress(progress: ExecutionProgress) -> RenderableType:
+    fraction = progress.fraction
+    if progress.total is None or fraction is None:
+        return Text(f"{progress.current:,} done (total not known)")
+    row = Table.grid(padding=(0, 1))
+    row.add_column(width=30)
+    row.add_column(no_wrap=True)
+    row.add_row(
+        ProgressBar(total=float(progress.total), completed=float(progress.current), width=30),
+        f"{progress.current:,}/{progress.total:,} ({fraction:.0%})",
+    )
+    return row
+
+
+def _result(finished: Finished) -> Text:
+    try:
+        value = None if finished.blob is None else pickle.loads(finished.blob)
+    except Exception as error:
+        # The value's class may live only in the worker's code; say so rather than fail.
+        return Text(f"(cannot be read here: {type(error).__name__}: {error})", style="yellow")
+    shown = repr(value)
+    if len(shown) > RESULT_WIDTH:
+        shown = shown[: RESULT_WIDTH - 3] + "..."
+    return Text(shown)
