@@ -2,11 +2,13 @@
 
 from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
 from .dependencies import (
+    Cron,
     CurrentDocket,
     CurrentExecution,
     CurrentWorker,
     Depends,
     ExponentialRetry,
+    Perpetual,
     Retry,
     Shared,
     TaskArgument,
@@ -24,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agenda",
     "AgendaEntry",
+    "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
@@ -33,6 +36,7 @@ __all__ = [
     "DocketSnapshot",
     "Execution",
     "ExponentialRetry",
+    "Perpetual",
     "Retry",
     "RunningExecution",
     "ScatterError",

@@ -54,6 +54,7 @@ from .timing import check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
 from .worker_outcomes import WorkerOutcomes
+from .worker_perpetual import start_automatic
 
 logger = logging.getLogger("strew.worker")
 
@@ -205,6 +206,7 @@ class Worker(WorkerOutcomes):
                     group.create_task(self._renew(), name=f"strew {self.name} renewer"),
                     group.create_task(self._ack(forever), name=f"strew {self.name} acker"),
                 ]
+                helpers += await start_automatic(self, group, forever)
                 try:
                     await self._claim_loop(group, forever)
                     await self._drain()

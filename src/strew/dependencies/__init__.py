@@ -27,16 +27,19 @@ from .context import (
     TaskLogger,
 )
 from .factories import Depends, Shared, SharedScope
+from .perpetual import Cron, Perpetual
 from .retry import ExponentialRetry, Retry, RetryRequested
 from .timeout import Timeout
 
 __all__ = [
+    "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
     "Dependency",
     "Depends",
     "ExponentialRetry",
+    "Perpetual",
     "Retry",
     "RetryRequested",
     "RunContext",
