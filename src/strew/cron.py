@@ -217,7 +217,10 @@ class CronSchedule:
 
     def next_after(self, when: datetime) -> datetime:
         """The first instant strictly after ``when`` whose local wall-clock minute matches,
-        in this schedule's time zone. ``when`` must be timezone-aware."""
+        in this schedule's time zone. ``when`` must be timezone-aware.
+
+        Compare results with times in other zones after ``.astimezone(UTC)``: Python never
+        considers a time in a repeated hour equal to one in another zone (PEP 495)."""
         if when.tzinfo is None or when.utcoffset() is None:
             raise ValueError(f"when must be timezone-aware, got naive {when!r}")
         # Compare instants in UTC: aware datetimes sharing a tzinfo compare by wall clock.
