@@ -295,6 +295,9 @@ async def two_markers(
 async def bad_cron(cron: Cron = Cron("*/5 25 * * *")) -> None: ...  # pragma: no cover
 
 
+async def unknown_zone(cron: Cron = Cron("@daily", tz="Mars/Base")) -> None: ...  # pragma: no cover
+
+
 async def negative_every(p: Perpetual = Perpetual(every=-HOUR)) -> None: ...  # pragma: no cover
 
 
@@ -321,6 +324,10 @@ async def automatic_not_bool(
     [
         (two_markers, r"parameter 'b' is a second Perpetual \(Cron\('@daily'.*'a' already is one"),
         (bad_cron, r"parameter 'cron'.*hour must be within 0-23, got '25'"),
+        (
+            unknown_zone,
+            r"parameter 'cron'.*tz must be a known IANA time zone name, got 'Mars/Base'",
+        ),
         (negative_every, r"parameter 'p'.*every must be a duration of zero or more, got -1 day"),
         (zero_every, r"every must be a positive duration for a Perpetual that is not automatic"),
         (needs_argument, r"is automatic, so workers start it without arguments.*'customer'"),

@@ -1,4 +1,5 @@
-"""A perpetual task keeps exactly one chain through a worker SIGKILL and a Redis restart.
+"""A perpetual task keeps exactly one chain through a worker SIGKILL and a Redis restart,
+and an automatic one comes back when a Redis restart lost it.
 
 Workers run in processes of their own (`tests/perpetual_worker.py`) against a Redis server
 of the test's own, with its append-only file written on every change, so that it can be
@@ -7,21 +8,25 @@ killed and started again with its data.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from strew import Docket
+from strew import Docket, Perpetual, Worker
 
 from .helpers import RedisServer, wait_until
 from .perpetual_worker import runs, spawn
 
 pytestmark = pytest.mark.slow
+
+MS = timedelta(milliseconds=1)
 
 
 @pytest.fixture
@@ -111,3 +116,44 @@ async def test_a_perpetual_task_keeps_one_chain_through_a_worker_kill_and_a_redi
         assert [e.key for e in snapshot.future] == ["tick"]
         assert snapshot.running == []
         await docket.store.destroy()
+
+
+async def test_an_automatic_chain_lost_with_the_redis_data_is_started_again(
+    docket_name: str,
+) -> None:
+    server = RedisServer(appendonly=False)  # and no snapshots: a restart starts empty
+    server.start()
+    runs: list[str] = []
+
+    async def sweep(
+        perpetual: Perpetual = Perpetual(every=timedelta(hours=1), automatic=True),
+    ) -> None:
+        runs.append("sweep")
+
+    try:
+        async with Docket(docket_name, server.url, heartbeat_interval=MS * 50) as docket:
+            docket.register(sweep)
+            worker = Worker(
+                docket,
+                reconnection_delay=MS * 200,
+                poll_ceiling=MS * 100,
+                redelivery_timeout=timedelta(seconds=5),
+            )
+            run = asyncio.create_task(worker.run_forever())
+            try:
+                await wait_until(lambda: runs == ["sweep"], message="the first run")
+
+                async def next_step_waiting() -> bool:
+                    return [e.key for e in (await docket.snapshot()).future] == ["sweep"]
+
+                await wait_until(next_step_waiting, message="the next step, an hour away")
+                server.stop(kill=True)
+                server.start()  # everything it held is gone, the chain included
+                await wait_until(lambda: len(runs) == 2, timeout=20, message="a new chain")
+                await wait_until(next_step_waiting, timeout=20, message="it to go on")
+            finally:
+                worker.stop()
+                await asyncio.wait_for(run, timeout=10)
+            await docket.store.destroy()
+    finally:
+        server.cleanup()
