@@ -45,7 +45,7 @@ async def test_a_perpetual_task_runs_as_often_as_run_at_most_allows(docket: Dock
 
 
 async def test_perpetuate_gives_the_next_run_new_arguments_and_cancel_ends_the_chain(
-    docket: Docket,
+    docket: Docket, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen: list[tuple[int, str]] = []
 
@@ -61,6 +61,7 @@ async def test_perpetuate_gives_the_next_run_new_arguments_and_cancel_ends_the_c
         await worker.run_until_finished()
     assert seen == [(3, "-"), (2, "after 3"), (1, "after 2"), (0, "after 1")]
     assert (await docket.snapshot()).total_tasks == 0
+    assert "countdown (key countdown) cancelled its perpetual chain" in caplog.text
 
 
 async def test_without_perpetuate_each_run_gets_the_same_arguments(docket: Docket) -> None:

@@ -17,6 +17,7 @@ the first match of its expression after the later of the previous due time and n
 from __future__ import annotations
 
 import inspect
+import logging
 from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ from .base import Dependency, RunContext, check_duration, markers_of
 
 if TYPE_CHECKING:
     from ..execution import Execution
+
+logger = logging.getLogger("strew.worker")
 
 CHAIN_DUE = "perpetual_due"
 """Key in an envelope's ``meta``: the due time of the chain's current step, in microseconds.
@@ -102,6 +105,12 @@ class Perpetual(Dependency):
                 entry = run.follow_up(execution, worker._store_now())
                 if entry is not None:
                     worker._chain_next(execution.key, entry)
+                else:
+                    logger.info(
+                        "%s (key %s) cancelled its perpetual chain: no further runs",
+                        execution.function_name,
+                        execution.key,
+                    )
 
         context.stack.push(after_run)
         return run
