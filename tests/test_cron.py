@@ -484,3 +484,21 @@ async def test_a_cron_task_fires_once_in_an_hour_that_happens_twice(
     assert fired[0][0] == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
     # Not again at 01:30 EST an hour later: the next day.
     assert following == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+
+
+async def test_a_cron_that_is_not_automatic_runs_where_it_was_added_then_on_the_clock(
+    clocked_docket: Docket, clock: ShiftedClock, fired: list[tuple[datetime, datetime]]
+) -> None:
+    hourly = Cron("0 * * * *", automatic=False)
+
+    async def report(region: str, cron: Cron = hourly) -> None:
+        fired.append((datetime.now(UTC), clock.now()))
+
+    clock.set(datetime(2026, 5, 4, 10, 59, 59, 700_000, tzinfo=UTC))
+    start = hourly.next_after(clock.now())
+    await clocked_docket.add(report, when=start, key="report-eu")("eu")
+    following = await _fire_once(clocked_docket, fired, "report-eu", 1)
+    assert within_its_minute(fired[0][1], datetime(2026, 5, 4, 11, tzinfo=UTC))
+    assert following == datetime(2026, 5, 4, 12, tzinfo=UTC)
+    # Not automatic: nothing else was started under the task's name.
+    assert [e.key for e in (await clocked_docket.snapshot()).future] == ["report-eu"]
