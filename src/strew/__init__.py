@@ -2,11 +2,13 @@
 
 from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
 from .dependencies import (
+    Cron,
     CurrentDocket,
     CurrentExecution,
     CurrentWorker,
     Depends,
     ExponentialRetry,
+    Perpetual,
     Progress,
     Retry,
     Shared,
@@ -33,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agenda",
     "AgendaEntry",
+    "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
@@ -44,6 +47,7 @@ __all__ = [
     "ExecutionProgress",
     "ExecutionState",
     "ExponentialRetry",
+    "Perpetual",
     "Progress",
     "ResultError",
     "ResultUnavailable",

@@ -57,6 +57,7 @@ from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
 from .worker_outcomes import WorkerOutcomes
+from .worker_perpetual import start_automatic
 from .worker_strikes import WorkerStrikes
 
 logger = logging.getLogger("strew.worker")
@@ -216,6 +217,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                     group.create_task(self._renew(), name=f"strew {self.name} renewer"),
                     group.create_task(self._ack(forever), name=f"strew {self.name} acker"),
                 ]
+                helpers += await start_automatic(self, group, forever)
                 try:
                     await self._claim_loop(group, forever)
                     await self._drain()

@@ -53,6 +53,9 @@ class Running:
     hand_back: bool = False
     """Set when shutdown interrupts the task: release it instead of acknowledging."""
     cancel_requested: bool = False
+    then: Entry | None = None
+    """What follows this run when it is acknowledged without a reschedule of its own (a
+    perpetual task's next step; see `Perpetual`). A pending retry comes first."""
 
 
 @dataclass
@@ -95,8 +98,17 @@ class WorkerLoops:
     def _done(
         self, claim: Claim, reschedule: Entry | None = None, record: Record | None = None
     ) -> None:
+        running = self._running.get(claim.key)
+        if reschedule is None and running is not None and running.claim is claim:
+            reschedule = running.then
         self._finished.append(Finish(claim.key, claim.token, reschedule, record))
         self._acks_waiting.set()
+
+    def _chain_next(self, key: str, entry: Entry) -> None:
+        """Set the entry that follows the run of ``key`` now going (see `Running.then`)."""
+        running = self._running.get(key)
+        if running is not None:
+            running.then = entry
 
     async def _ack(self, forever: bool) -> None:
         """Send acknowledgements in batches: whatever piled up while the last batch flew."""

@@ -27,17 +27,20 @@ from .context import (
     TaskLogger,
 )
 from .factories import Depends, Shared, SharedScope
+from .perpetual import Cron, Perpetual
 from .progress import Progress
 from .retry import ExponentialRetry, Retry, RetryRequested
 from .timeout import Timeout
 
 __all__ = [
+    "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
     "Dependency",
     "Depends",
     "ExponentialRetry",
+    "Perpetual",
     "Progress",
     "Retry",
     "RetryRequested",

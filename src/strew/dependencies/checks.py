@@ -8,7 +8,7 @@ from ..execution import TaskFunction
 from .base import Dependency, markers_of
 from .context import TaskArgumentMarker
 from .factories import FactoryMarker, SharedMarker
-from .retry import Retry
+from .perpetual import check_perpetual
 
 
 def check_task(function: TaskFunction) -> None:
@@ -22,7 +22,9 @@ def check_task(function: TaskFunction) -> None:
     names = set(signature.parameters)
     seen: dict[type, str] = {}
     for name, marker in markers_of(function):
-        kind = Retry if isinstance(marker, Retry) else type(marker)
+        # The class that declared ``single``: ExponentialRetry counts as a Retry, Cron as a
+        # Perpetual.
+        kind = next(c for c in type(marker).__mro__ if "single" in vars(c))
         if marker.single:
             if kind in seen:
                 raise ValueError(
@@ -36,6 +38,7 @@ def check_task(function: TaskFunction) -> None:
                 "is positional-only; the worker passes dependencies by name"
             )
         _check_marker(label, name, marker, names, within=None, ancestors=())
+    check_perpetual(function, label)
 
 
 def _check_marker(
