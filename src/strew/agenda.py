@@ -17,6 +17,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
+from . import instrumentation
 from .execution import (
     Disposition,
     Execution,
@@ -215,6 +216,7 @@ class Agenda:
 
     # -- scattering -------------------------------------------------------------------------
 
+    @instrumentation.scattering
     async def scatter(
         self,
         docket: Docket,
@@ -265,7 +267,8 @@ class Agenda:
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
         calls = self._calls(docket, _times(begin, offsets))
-        executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})
+        meta = {"scatter": scatter_id, **instrumentation.trace_meta()}
+        executions, entries = docket.prepare(calls, meta=meta)
         for execution in executions:
             execution.meta = dict(execution.meta)  # each its own, not one shared dict
 
@@ -280,7 +283,8 @@ class Agenda:
         from the schedule (running tasks finish). A key scheduled again since at another time
         is left alone. Works until the scatter's window ended `members_grace` ago. Returns how
         many tasks were removed."""
-        return await docket.store.cancel_batch(check_scatter_id(scatter_id))
+        with instrumentation.cancelling(docket.name, scatter_id, scatter=True) as removed:
+            return removed(await docket.store.cancel_batch(check_scatter_id(scatter_id)))
 
     def _check_scatter(
         self,

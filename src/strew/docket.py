@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
+from . import instrumentation
 from .dependencies import check_task
 from .execution import (
     CorruptPayload,
@@ -257,8 +258,10 @@ class Docket:
         self._check_schedule_args(when, key)
         resolved, name = self.resolve(function)
 
+        @instrumentation.scheduling("replace" if replace else "add", self.name, name)
         async def scheduler(*args: Any, **kwargs: Any) -> Execution:
-            execution, entry = self._execution(resolved, name, args, kwargs, when, key)
+            meta = instrumentation.trace_meta()
+            execution, entry = self._execution(resolved, name, args, kwargs, when, key, meta)
             [written] = await self.store.schedule([entry], replace=replace)
             execution.disposition = (
                 Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
@@ -349,12 +352,13 @@ class Docket:
             entries.append(entry)
         return executions, entries
 
+    @instrumentation.scheduling_many
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        executions, entries = self.prepare(calls)
+        executions, entries = self.prepare(calls, instrumentation.trace_meta())
         for start in range(0, len(entries), chunk_size):
             chunk = slice(start, start + chunk_size)
             try:
@@ -377,7 +381,8 @@ class Docket:
     async def cancel(self, key: str) -> None:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
-        await self.store.cancel([check_key(key)])
+        with instrumentation.cancelling(self.name, key) as removed:
+            removed(await self.store.cancel([check_key(key)]))
 
     async def clear(self) -> int:
         """Drop every scheduled task (running ones finish). Returns how many were dropped."""

@@ -32,6 +32,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from . import instrumentation
 from .dependencies import Retry, RetryRequested, SharedScope, markers_of
 from .dependencies.running import call_with_dependencies
 from .docket import Docket
@@ -287,6 +288,7 @@ class Worker(WorkerOutcomes):
                 continue
             backoff = 0.05
             self._measure_offset(result.now, before, _local_micros())
+            instrumentation.record_depth(self.docket.name, result.due_now, result.scheduled)
             for claim in result.claims:
                 self._start(group, claim)
             if len(result.claims) >= free:
@@ -351,6 +353,8 @@ class Worker(WorkerOutcomes):
             else:
                 raise
         finally:
+            if running.run is not None:
+                running.run.end()
             self._running.pop(claim.key, None)
             self._slot_freed.set()
 
@@ -411,6 +415,7 @@ class Worker(WorkerOutcomes):
                 # it, or its lease would lapse and another worker would run it after all.
                 if running.cancel_requested and not running.hand_back:
                     self.stats.cancelled += 1
+                    instrumentation.record_cancelled(self.docket.name, execution.function_name)
                     logger.info(
                         "%s cancelled before it started (key %s)",
                         execution.function_name,
@@ -432,6 +437,7 @@ class Worker(WorkerOutcomes):
             late,
             ", redelivered" if claim.redelivered else "",
         )
+        run = running.run = instrumentation.TaskRun(self.docket.name, execution, late / 1000)
         started = time.perf_counter()
         markers = markers_of(function)
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
@@ -445,6 +451,7 @@ class Worker(WorkerOutcomes):
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.stats.cancelled += 1
+                run.cancelled()
                 logger.info("%s cancelled (key %s)", execution.function_name, claim.key)
                 self._done(claim)
                 return
@@ -454,9 +461,11 @@ class Worker(WorkerOutcomes):
             return
         except Exception as error:
             self.stats.failed += 1
+            run.failed(error)
             self._failed(claim, execution, retry, error, started)
             return
         self.stats.succeeded += 1
+        run.succeeded()
         logger.info(
             "%s finished (key %s) in %.1f ms",
             execution.function_name,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .docket import Docket
+from .instrumentation import TaskRun
 from .stores.base import CancelRequested, Claim, Entry, Finish, Release, Store, StoreError, Wake
 from .timing import micros as _micros
 
@@ -43,6 +44,8 @@ class Running:
     hand_back: bool = False
     """Set when shutdown interrupts the task: release it instead of acknowledging."""
     cancel_requested: bool = False
+    run: TaskRun | None = None
+    """Metrics and span of the run, once it started; ended when the task's coroutine ends."""
 
 
 @dataclass
