@@ -26,15 +26,25 @@ import functools
 import threading
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import (
+    Link,
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    TracerProvider,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import REGISTRY, start_http_server
 from prometheus_client.core import (
@@ -314,11 +324,8 @@ REGISTRY.register(_Collector())
 
 def record_added(docket: str, executions: Iterable[Execution]) -> None:
     """Count the executions a write scheduled (disposition SCHEDULED), per task function."""
-    counts: dict[str, int] = {}
-    for execution in executions:
-        if execution.disposition is Disposition.SCHEDULED:
-            name = execution.function_name
-            counts[name] = counts.get(name, 0) + 1
+    scheduled = Disposition.SCHEDULED
+    counts = Counter([e.function_name for e in executions if e.disposition is scheduled])
     if counts:
         with _lock:
             for name, count in counts.items():
@@ -401,17 +408,45 @@ def serve_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer:
 
 # -- tracing -----------------------------------------------------------------------------------
 
-PRODUCER = SpanKind.PRODUCER
+CONSUMER = SpanKind.CONSUMER
+_NO_PARENT = otel_context.Context()
 _propagator = TraceContextTextMapPropagator()
 _global_tracer = trace.get_tracer("strew")
-_tracer: Tracer = _global_tracer
+_own_tracer: Tracer | None = None
+_global_on = False
+_recheck_at = float("-inf")
+_SILENT = nullcontext(trace.INVALID_SPAN)
 
 
 def use_tracer_provider(provider: TracerProvider | None) -> None:
     """Make strew's spans go to ``provider`` instead of the global one (None: back to the
     global provider, `opentelemetry.trace.set_tracer_provider`'s)."""
-    global _tracer
-    _tracer = _global_tracer if provider is None else provider.get_tracer("strew")
+    global _own_tracer
+    _own_tracer = None if provider is None else provider.get_tracer("strew")
+
+
+def _active_tracer() -> Tracer | None:
+    """The tracer to use, or None when no SDK is configured.
+
+    Even a no-op span costs a microsecond or two through the API's proxy, on every task
+    run; checking the global provider once a second instead makes tracing that is off free.
+    A provider installed later is picked up within that second."""
+    global _global_on, _recheck_at
+    if _own_tracer is not None:
+        return _own_tracer
+    now = time.monotonic()
+    if now >= _recheck_at:
+        provider = trace.get_tracer_provider()
+        _global_on = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        _recheck_at = now + 1.0
+    return _global_tracer if _global_on else None
+
+
+def _producer_span(name: str) -> AbstractContextManager[trace.Span]:
+    tracer = _active_tracer()
+    if tracer is None:
+        return _SILENT
+    return tracer.start_as_current_span(name, kind=SpanKind.PRODUCER)
 
 
 def trace_meta() -> dict[str, str]:
@@ -432,9 +467,7 @@ def scheduling(
     def decorate(write: Callable[P, Awaitable[Execution]]) -> Callable[P, Awaitable[Execution]]:
         @functools.wraps(write)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Execution:
-            with _tracer.start_as_current_span(
-                f"strew.{operation}", kind=SpanKind.PRODUCER
-            ) as span:
+            with _producer_span(f"strew.{operation}") as span:
                 if span.is_recording():
                     span.set_attributes({"strew.docket": docket, "strew.task": task})
                 execution = await write(*args, **kwargs)
@@ -461,7 +494,7 @@ def scheduling_many(
     @functools.wraps(write)
     async def wrapper(docket: Docket, /, *args: P.args, **kwargs: P.kwargs) -> list[Execution]:
         operation = "replace_many" if kwargs.get("replace") else "add_many"
-        with _tracer.start_as_current_span(f"strew.{operation}", kind=SpanKind.PRODUCER) as span:
+        with _producer_span(f"strew.{operation}") as span:
             executions = await write(docket, *args, **kwargs)
             if span.is_recording():
                 _describe_batch(span, docket.name, executions)
@@ -484,7 +517,7 @@ def scattering(
     async def wrapper(agenda: Agenda, /, *args: P.args, **kwargs: P.kwargs) -> Scattered:
         target = args[0] if args else kwargs.get("docket")
         name = str(getattr(target, "name", "?"))
-        with _tracer.start_as_current_span("strew.scatter", kind=SpanKind.PRODUCER) as span:
+        with _producer_span("strew.scatter") as span:
             try:
                 scattered = await scatter(agenda, *args, **kwargs)
             except Exception as error:
@@ -521,7 +554,7 @@ def cancelling(
 ) -> Iterator[Callable[[int], int]]:
     """Around a cancel by key (or by scatter id): a span, and the removed count recorded
     through the function it yields."""
-    with _tracer.start_as_current_span("strew.cancel", kind=SpanKind.PRODUCER) as span:
+    with _producer_span("strew.cancel") as span:
         if span.is_recording():
             span.set_attributes(
                 {"strew.docket": docket, "strew.scatter_id" if scatter else "strew.key": target}
@@ -540,24 +573,34 @@ def cancelling(
 
 
 class TaskRun:
-    """The metrics and span of one run, from its start to `end` (which must always come)."""
+    """The metrics and span of one run, from its start to `end` (which must always come).
 
-    __slots__ = ("_span", "_started", "_tally", "_token")
+    Two lock round trips per run: one at the start (``started``, ``running``, punctuality),
+    one at the end (the outcome, ``running``, duration); the outcome methods only note it."""
 
-    def __init__(self, docket: str, execution: Execution, lateness: float | None) -> None:
+    __slots__ = ("_outcome", "_span", "_started", "_tally", "_token")
+
+    def __init__(self, docket: str, execution: Execution, lateness: float) -> None:
         with _lock:
             tally = self._tally = _tally(docket, execution.function_name)
             tally.started += 1
             tally.running += 1
             if execution.redelivered:
                 tally.redelivered += 1
-            elif lateness is not None:
+            else:
                 tally.punctuality.observe(lateness)
+        self._outcome = ""
+        self._token: Token[otel_context.Context] | None = None
         # A new root (an empty context): the run belongs to no span that happened to be
         # current in the worker, and links to the one that scheduled it.
-        span = _tracer.start_span("strew.run", otel_context.Context(), SpanKind.CONSUMER)
-        self._span = span
-        self._token: Token[otel_context.Context] | None = None
+        tracer = _active_tracer()
+        if tracer is None:
+            self._span: trace.Span = trace.INVALID_SPAN
+        else:
+            parent = _scheduling_span(execution.meta) if execution.meta else None
+            links = None if parent is None else [Link(parent)]
+            self._span = tracer.start_span("strew.run", _NO_PARENT, CONSUMER, links=links)
+        span = self._span
         if span.is_recording():
             span.set_attributes(
                 {
@@ -568,34 +611,35 @@ class TaskRun:
                     "strew.redelivered": execution.redelivered,
                 }
             )
-            parent = _scheduling_span(execution.meta)
-            if parent is not None:
-                span.add_link(parent)
             self._token = otel_context.attach(trace.set_span_in_context(span))
         self._started = time.perf_counter()
 
     def succeeded(self) -> None:
-        with _lock:
-            self._tally.succeeded += 1
+        self._outcome = "succeeded"
 
     def failed(self, error: BaseException) -> None:
-        with _lock:
-            self._tally.failed += 1
+        self._outcome = "failed"
         if self._span.is_recording():
             self._span.record_exception(error)
             self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
 
     def cancelled(self) -> None:
-        with _lock:
-            self._tally.cancelled += 1
+        self._outcome = "cancelled"
         if self._span.is_recording():
             self._span.set_attribute("strew.cancelled", True)
 
     def end(self) -> None:
         elapsed = time.perf_counter() - self._started
+        tally = self._tally
         with _lock:
-            self._tally.running -= 1
-            self._tally.duration.observe(elapsed)
+            tally.running -= 1
+            tally.duration.observe(elapsed)
+            if self._outcome == "succeeded":
+                tally.succeeded += 1
+            elif self._outcome == "failed":
+                tally.failed += 1
+            elif self._outcome == "cancelled":
+                tally.cancelled += 1
         if self._token is not None:
             otel_context.detach(self._token)
         self._span.end()
