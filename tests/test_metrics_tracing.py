@@ -4,6 +4,7 @@ every write and every run, each run linked to the span that scheduled it."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -180,6 +181,37 @@ async def test_a_scatter_and_add_many_count_what_they_scheduled(docket: Docket) 
     await docket.add_many([docket.call(ping, when=soon(60))(n) for n in range(4)])
     assert instrumentation.sample("strew_tasks_added_total", docket.name, "ping") == 9
     await docket.clear()
+
+
+async def test_two_workers_in_one_process_add_up_in_the_same_series(docket: Docket) -> None:
+    async def ok(n: int) -> None:
+        await asyncio.sleep(0.001)
+
+    await docket.add_many([docket.call(ok)(n) for n in range(40)])
+    first, second = Worker(docket, concurrency=2), Worker(docket, concurrency=2)
+    await asyncio.gather(first.run_until_finished(), second.run_until_finished())
+    assert first.stats.succeeded + second.stats.succeeded == 40
+    assert instrumentation.sample("strew_tasks_succeeded_total", docket.name, "ok") == 40
+    assert instrumentation.sample("strew_tasks_started_total", docket.name, "ok") == 40
+    assert instrumentation.sample("strew_tasks_running", docket.name, "ok") == 0
+
+
+async def test_a_redelivered_run_is_counted_but_not_judged_for_punctuality(
+    docket: Docket,
+) -> None:
+    async def once() -> None: ...
+
+    await docket.add(once, key="orphan")()
+    # A worker that claimed it and died: its lease (1 microsecond) is over at once.
+    dead = await docket.store.claim("dead-worker", 1, 1, 0)
+    assert [claim.key for claim in dead.claims] == ["orphan"]
+    async with Worker(docket, **FAST) as worker:  # type: ignore[arg-type]
+        await worker.run_until_finished()
+    assert worker.stats.redelivered == 1
+    assert instrumentation.sample("strew_tasks_redelivered_total", docket.name, "once") == 1
+    assert instrumentation.sample("strew_tasks_succeeded_total", docket.name, "once") == 1
+    punctual = instrumentation.sample("strew_task_punctuality_seconds_count", docket.name, "once")
+    assert punctual == 0
 
 
 def test_stricken_calls_are_counted_for_the_strike_feature_to_call() -> None:
@@ -385,3 +417,45 @@ async def test_without_a_recording_span_the_payload_carries_nothing_extra(
     plain = dump_payload("greet", ("Jane",), {}, to_micros(execution.when), 1)
     assert execution.payload() == plain
     await docket.clear()
+
+
+GLOBAL_PROVIDER = """
+import asyncio
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from strew import Docket, Worker
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+async def hello() -> None: ...
+
+async def main() -> None:
+    async with Docket("global-provider", "memory://global-provider") as docket:
+        await docket.add(hello)()
+        await Worker(docket).run_until_finished()
+
+asyncio.run(main())
+spans = {span.name: span for span in exporter.get_finished_spans()}
+links = [link.context.span_id for link in spans["strew.run"].links]
+print(sorted(spans), links == [spans["strew.add"].context.span_id])
+"""
+
+
+async def test_the_global_tracer_provider_of_an_application_gets_strews_spans() -> None:
+    # In a process of its own: a global provider can be set only once per process, and
+    # the other tests run with tracing off.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        GLOBAL_PROVIDER,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().split("\n")[0] == "['strew.add', 'strew.run'] True"
