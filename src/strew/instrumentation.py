@@ -3,8 +3,9 @@
 **Metrics.** The code paths that emit (the worker's lifecycle points, `Docket` and `Agenda`
 writes) only add to plain integers, under one lock, in a tally per (docket, task function);
 a Prometheus collector turns the tallies into samples when something scrapes. That keeps
-the worker's hot path at a few hundred nanoseconds per task whether or not anyone scrapes,
-and a tally is created once per (docket, task), not per task. Labels are ``docket`` and
+the cost of a task run's metrics to about two microseconds (two lock round trips, two
+histogram buckets) whether or not anyone scrapes, and a tally is created once per
+(docket, task), not per task. Labels are ``docket`` and
 ``task`` (the function name) — never the task key, which is unbounded.
 
 The collector lives in prometheus_client's *default* registry (`prometheus_client.REGISTRY`):
@@ -13,8 +14,8 @@ an application that already serves ``/metrics`` shows strew's metrics with no ex
 process and Python collectors beside ours. It registers once, at import; any number of
 workers and dockets in one process share it, each series keyed by its docket and task.
 
-**Tracing.** OpenTelemetry spans through the API only: with no SDK configured every span is
-a non-recording no-op and nothing is added to a payload. When the span current at an add,
+**Tracing.** OpenTelemetry spans through the API only: with no SDK configured no span is
+made at all and nothing is added to a payload. When the span current at an add,
 replace, add_many or scatter is recording, its W3C ``traceparent`` is stored in the payload
 envelope's ``meta``; the span of each run is then *linked* to it (not a child: the run may
 happen days later, in another trace's lifetime).
@@ -306,11 +307,7 @@ def _family(
 
 
 def _snapshot(tally: _Tally) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        name: getattr(tally, name)
-        for name in tally.__slots__
-        if isinstance(getattr(tally, name), int)
-    }
+    values: dict[str, Any] = {name: getattr(tally, name) for name in _COUNTS}
     values["duration"] = (tally.duration.cumulative(), tally.duration.total)
     values["punctuality"] = (tally.punctuality.cumulative(), tally.punctuality.total)
     return values
@@ -360,11 +357,11 @@ def record_failed(docket: str, task: str) -> None:
 
 def record_depth(docket: str, due_now: int, scheduled: int) -> None:
     """A claim's view of the schedule: ``due_now`` of its ``scheduled`` tasks are due."""
-    depth = _depths.get(docket)
-    if depth is None:
-        with _lock:
-            depth = _depths.setdefault(docket, _Depth())
-    depth.due, depth.future = due_now, max(scheduled - due_now, 0)
+    with _lock:
+        depth = _depths.get(docket)
+        if depth is None:
+            depth = _depths[docket] = _Depth()
+        depth.due, depth.future = due_now, max(scheduled - due_now, 0)
 
 
 def sample(name: str, docket: str, task: str | None = None) -> float | None:
