@@ -24,7 +24,7 @@ from strew.stores.base import Entry
 from .helpers import free_port, wait_until
 from .test_cli import start_worker, stop, strew
 
-FAST = {"poll_ceiling": timedelta(milliseconds=50)}
+POLL = timedelta(milliseconds=50)
 
 
 def soon(seconds: float) -> datetime:
@@ -99,7 +99,7 @@ async def test_a_known_workload_shows_up_in_the_scraped_metrics(docket: Docket) 
         await docket.add(flaky)()
         await docket.add(later, when=soon(3600), key="never")()
         await docket.add(slow, key="slow")()
-        worker = Worker(docket, **FAST)  # type: ignore[arg-type]
+        worker = Worker(docket, poll_ceiling=POLL)
         running = asyncio.create_task(worker.run_forever())
         try:
             await wait_until(
@@ -153,7 +153,7 @@ async def test_queue_and_schedule_depth_follow_the_latest_claim(docket: Docket) 
 
     for i in range(3):
         await docket.add(later, when=soon(3600), key=f"later-{i}")()
-    worker = Worker(docket, **FAST)  # type: ignore[arg-type]
+    worker = Worker(docket, poll_ceiling=POLL)
     running = asyncio.create_task(worker.run_forever())
     try:
         await wait_until(
@@ -205,7 +205,7 @@ async def test_a_redelivered_run_is_counted_but_not_judged_for_punctuality(
     # A worker that claimed it and died: its lease (1 microsecond) is over at once.
     dead = await docket.store.claim("dead-worker", 1, 1, 0)
     assert [claim.key for claim in dead.claims] == ["orphan"]
-    async with Worker(docket, **FAST) as worker:  # type: ignore[arg-type]
+    async with Worker(docket, poll_ceiling=POLL) as worker:
         await worker.run_until_finished()
     assert worker.stats.redelivered == 1
     assert instrumentation.sample("strew_tasks_redelivered_total", docket.name, "once") == 1
@@ -307,7 +307,7 @@ async def test_a_run_is_linked_to_the_add_that_scheduled_it(
 
     execution = await docket.add(greet, key="hello")("Jane")
     assert "traceparent" in execution.meta
-    async with Worker(docket, **FAST) as worker:  # type: ignore[arg-type]
+    async with Worker(docket, poll_ceiling=POLL) as worker:
         await worker.run_until_finished()
     [add] = named(spans, "strew.add")
     [run] = named(spans, "strew.run")
@@ -344,7 +344,7 @@ async def test_a_task_scheduled_for_later_is_linked_through_its_payload(
     # Another Docket object, as another process would have: only the payload carries the link.
     async with Docket(redis_docket.name, redis_url) as elsewhere:
         elsewhere.register(remind)
-        async with Worker(elsewhere, **FAST) as worker:  # type: ignore[arg-type]
+        async with Worker(elsewhere, poll_ceiling=POLL) as worker:
             await worker.run_until_finished()
     [replace] = named(spans, "strew.replace")
     [run] = named(spans, "strew.run")
@@ -359,7 +359,7 @@ async def test_a_failed_run_has_an_error_status_and_the_exception(
         raise KeyError("no such thing")
 
     await docket.add(explode)()
-    async with Worker(docket, **FAST) as worker:  # type: ignore[arg-type]
+    async with Worker(docket, poll_ceiling=POLL) as worker:
         await worker.run_until_finished()
     [run] = named(spans, "strew.run")
     assert run.status.status_code is StatusCode.ERROR
@@ -377,7 +377,7 @@ async def test_a_scatter_is_one_span_and_every_run_links_to_it(
         agenda.add(ping)(n)
     scattered = await agenda.scatter(docket, over=timedelta(milliseconds=100))
     assert len({id(execution.meta) for execution in scattered}) == 4  # each its own dict
-    async with Worker(docket, **FAST) as worker:  # type: ignore[arg-type]
+    async with Worker(docket, poll_ceiling=POLL) as worker:
         await worker.run_until_finished()
     [scatter] = named(spans, "strew.scatter")
     assert scatter.attributes is not None and scatter.context is not None
