@@ -4,6 +4,7 @@ every write and every run, each run linked to the span that scheduled it."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -270,6 +271,29 @@ async def test_strew_worker_serves_metrics_on_its_metrics_port(
     assert value(scraped, "strew_tasks_failed_total", redis_docket.name, "trace") == 0
     assert value(scraped, "strew_queue_depth", redis_docket.name) == 0
     assert f"metrics on http://0.0.0.0:{port}/metrics" in log.read_text()
+
+
+async def test_strew_worker_says_so_when_its_metrics_port_is_taken(
+    redis_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await strew(
+            "worker",
+            "--tasks",
+            "strew.tasks:standard",
+            "--url",
+            redis_url,
+            "--metrics-host",
+            "127.0.0.1",
+            "--metrics-port",
+            str(port),
+            cwd=tmp_path,
+        )
+    assert result.code == 1
+    assert f"--metrics-port: cannot listen on 127.0.0.1:{port}" in result.err
 
 
 async def test_strew_worker_refuses_a_metrics_port_out_of_range(redis_url: str) -> None:
