@@ -69,6 +69,13 @@ async def test_a_claim_says_how_many_scheduled_tasks_are_already_due(docket: Doc
     assert (result.due_now, result.scheduled) == (2, 4)
 
 
+async def test_a_claim_of_nothing_only_reports_the_counts(docket: Docket) -> None:
+    now = await docket.store.now()
+    await docket.store.schedule([Entry("due", now - 1, b"x")], replace=False)
+    result = await docket.store.claim("w", 0, 60_000_000, 0)
+    assert (result.claims, result.due_now, result.scheduled, result.running) == ([], 1, 1, 0)
+
+
 # -- metrics -----------------------------------------------------------------------------------
 
 
@@ -163,6 +170,31 @@ async def test_queue_and_schedule_depth_follow_the_latest_claim(docket: Docket) 
         )
         assert instrumentation.sample("strew_queue_depth", docket.name) == 0
     finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+
+
+async def test_a_saturated_worker_still_reports_the_queue_building_up(docket: Docket) -> None:
+    gate = asyncio.Event()
+
+    async def hold() -> None:
+        await gate.wait()
+
+    async def queued(n: int) -> None: ...
+
+    await docket.add(hold)()
+    worker = Worker(docket, concurrency=1, poll_ceiling=POLL)
+    running = asyncio.create_task(worker.run_forever())
+    try:
+        await wait_until(lambda: worker.stats.claimed == 1, message="hold claimed")
+        await docket.add_many([docket.call(queued)(n) for n in range(3)])
+        await wait_until(
+            lambda: instrumentation.sample("strew_queue_depth", docket.name) == 3,
+            message="the queue behind the busy slot is seen",
+        )
+        assert worker.stats.claimed == 1  # seen without claiming any of them
+    finally:
+        gate.set()
         worker.stop()
         await asyncio.wait_for(running, timeout=10)
 

@@ -182,14 +182,15 @@ METRICS: tuple[MetricInfo, ...] = (
         "strew_queue_depth",
         "gauge",
         DOCKET_LABELS,
-        "Scheduled tasks already due and not started, as of this process's latest claim.",
+        "Scheduled tasks already due and not started, as of this process's latest look "
+        "(every claim, and every heartbeat while all its slots are busy).",
         "due",
     ),
     MetricInfo(
         "strew_schedule_depth",
         "gauge",
         DOCKET_LABELS,
-        "Scheduled tasks due in the future, as of this process's latest claim.",
+        "Scheduled tasks due in the future, as of this process's latest look.",
         "future",
     ),
 )

@@ -17,6 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from . import instrumentation
 from .docket import Docket
 from .instrumentation import TaskRun
 from .stores.base import CancelRequested, Claim, Entry, Finish, Release, Store, StoreError, Wake
@@ -68,6 +69,7 @@ class WorkerLoops:
 
     name: str
     docket: Docket
+    concurrency: int
     redelivery_timeout: timedelta
     reconnection_delay: timedelta
     shutdown_grace: timedelta
@@ -172,9 +174,17 @@ class WorkerLoops:
         while not cancelling():
             try:
                 await self._store.heartbeat(self.name, ttl)
+                await self._refresh_depth()
             except StoreError as error:
                 logger.warning("worker %s could not send a heartbeat: %s", self.name, error)
             await asyncio.sleep(interval.total_seconds())
+
+    async def _refresh_depth(self) -> None:
+        """A worker with every slot taken does not claim, so the queue depth it reports would
+        go stale just as a backlog builds: look (a claim of nothing) once a heartbeat."""
+        if len(self._running) >= self.concurrency:
+            seen = await self._store.claim(self.name, 0, 1, 0)
+            instrumentation.record_depth(self.docket.name, seen.due_now, seen.scheduled)
 
     async def _listen(self) -> None:
         while not cancelling():
