@@ -29,24 +29,14 @@ import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from contextvars import Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import (
-    Link,
-    NoOpTracerProvider,
-    ProxyTracerProvider,
-    SpanKind,
-    Status,
-    StatusCode,
-    Tracer,
-    TracerProvider,
-)
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Status, StatusCode
 from prometheus_client import REGISTRY, start_http_server
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -55,7 +45,10 @@ from prometheus_client.core import (
     Metric,
 )
 
+from . import tracing
 from .execution import Disposition
+from .tracing import trace_meta as trace_meta
+from .tracing import use_tracer_provider as use_tracer_provider
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -65,7 +58,6 @@ if TYPE_CHECKING:
     from .execution import Execution
 
 P = ParamSpec("P")
-R = TypeVar("R")
 
 TASK_LABELS = ("docket", "task")
 DOCKET_LABELS = ("docket",)
@@ -404,57 +396,7 @@ def serve_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer:
     return MetricsServer(server, thread)
 
 
-# -- tracing -----------------------------------------------------------------------------------
-
-CONSUMER = SpanKind.CONSUMER
-_NO_PARENT = otel_context.Context()
-_propagator = TraceContextTextMapPropagator()
-_global_tracer = trace.get_tracer("strew")
-_own_tracer: Tracer | None = None
-_global_on = False
-_recheck_at = float("-inf")
-_SILENT = nullcontext(trace.INVALID_SPAN)
-
-
-def use_tracer_provider(provider: TracerProvider | None) -> None:
-    """Make strew's spans go to ``provider`` instead of the global one (None: back to the
-    global provider, `opentelemetry.trace.set_tracer_provider`'s)."""
-    global _own_tracer
-    _own_tracer = None if provider is None else provider.get_tracer("strew")
-
-
-def _active_tracer() -> Tracer | None:
-    """The tracer to use, or None when no SDK is configured.
-
-    Even a no-op span costs a microsecond or two through the API's proxy, on every task
-    run; checking the global provider once a second instead makes tracing that is off free.
-    A provider installed later is picked up within that second."""
-    global _global_on, _recheck_at
-    if _own_tracer is not None:
-        return _own_tracer
-    now = time.monotonic()
-    if now >= _recheck_at:
-        provider = trace.get_tracer_provider()
-        _global_on = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
-        _recheck_at = now + 1.0
-    return _global_tracer if _global_on else None
-
-
-def _producer_span(name: str) -> AbstractContextManager[trace.Span]:
-    tracer = _active_tracer()
-    if tracer is None:
-        return _SILENT
-    return tracer.start_as_current_span(name, kind=SpanKind.PRODUCER)
-
-
-def trace_meta() -> dict[str, str]:
-    """The W3C trace context of the current span, to store in a payload's ``meta`` — empty
-    (no bytes added) unless that span is recording."""
-    if not trace.get_current_span().is_recording():
-        return {}
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    return carrier
+# -- writes: a span each, then the added or cancelled count ----------------------------------
 
 
 def scheduling(
@@ -465,7 +407,7 @@ def scheduling(
     def decorate(write: Callable[P, Awaitable[Execution]]) -> Callable[P, Awaitable[Execution]]:
         @functools.wraps(write)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Execution:
-            with _producer_span(f"strew.{operation}") as span:
+            with tracing.producer_span(f"strew.{operation}") as span:
                 if span.is_recording():
                     span.set_attributes({"strew.docket": docket, "strew.task": task})
                 execution = await write(*args, **kwargs)
@@ -492,10 +434,10 @@ def scheduling_many(
     @functools.wraps(write)
     async def wrapper(docket: Docket, /, *args: P.args, **kwargs: P.kwargs) -> list[Execution]:
         operation = "replace_many" if kwargs.get("replace") else "add_many"
-        with _producer_span(f"strew.{operation}") as span:
+        with tracing.producer_span(f"strew.{operation}") as span:
             executions = await write(docket, *args, **kwargs)
             if span.is_recording():
-                _describe_batch(span, docket.name, executions)
+                tracing.describe_batch(span, docket.name, executions)
                 for execution in executions:
                     # The batch shared one meta dict (the trace context); give each its own.
                     execution.meta = dict(execution.meta)
@@ -515,7 +457,7 @@ def scattering(
     async def wrapper(agenda: Agenda, /, *args: P.args, **kwargs: P.kwargs) -> Scattered:
         target = args[0] if args else kwargs.get("docket")
         name = str(getattr(target, "name", "?"))
-        with _producer_span("strew.scatter") as span:
+        with tracing.producer_span("strew.scatter") as span:
             try:
                 scattered = await scatter(agenda, *args, **kwargs)
             except Exception as error:
@@ -524,7 +466,7 @@ def scattering(
                     record_added(name, partial)
                 raise
             if span.is_recording():
-                _describe_batch(span, name, scattered)
+                tracing.describe_batch(span, name, scattered)
                 if scattered.scatter_id is not None:
                     span.set_attribute("strew.scatter_id", scattered.scatter_id)
         record_added(name, scattered)
@@ -533,26 +475,13 @@ def scattering(
     return wrapper
 
 
-def _describe_batch(span: trace.Span, docket: str, executions: list[Execution]) -> None:
-    tasks = sorted({execution.function_name for execution in executions})
-    scheduled = sum(execution.disposition is Disposition.SCHEDULED for execution in executions)
-    span.set_attributes(
-        {
-            "strew.docket": docket,
-            "strew.task": ",".join(tasks),
-            "strew.count": len(executions),
-            "strew.scheduled": scheduled,
-        }
-    )
-
-
 @contextmanager
 def cancelling(
     docket: str, target: str, *, scatter: bool = False
 ) -> Iterator[Callable[[int], int]]:
     """Around a cancel by key (or by scatter id): a span, and the removed count recorded
     through the function it yields."""
-    with _producer_span("strew.cancel") as span:
+    with tracing.producer_span("strew.cancel") as span:
         if span.is_recording():
             span.set_attributes(
                 {"strew.docket": docket, "strew.scatter_id" if scatter else "strew.key": target}
@@ -589,27 +518,10 @@ class TaskRun:
                 tally.punctuality.observe(lateness)
         self._outcome = ""
         self._token: Token[otel_context.Context] | None = None
-        # A new root (an empty context): the run belongs to no span that happened to be
-        # current in the worker, and links to the one that scheduled it.
-        tracer = _active_tracer()
-        if tracer is None:
-            self._span: trace.Span = trace.INVALID_SPAN
-        else:
-            parent = _scheduling_span(execution.meta) if execution.meta else None
-            links = None if parent is None else [Link(parent)]
-            self._span = tracer.start_span("strew.run", _NO_PARENT, CONSUMER, links=links)
-        span = self._span
-        if span.is_recording():
-            span.set_attributes(
-                {
-                    "strew.docket": docket,
-                    "strew.task": execution.function_name,
-                    "strew.key": execution.key,
-                    "strew.attempt": execution.attempt,
-                    "strew.redelivered": execution.redelivered,
-                }
-            )
-            self._token = otel_context.attach(trace.set_span_in_context(span))
+        self._span = tracing.run_span(docket, execution)
+        if self._span.is_recording():
+            # Current while the task runs, so the spans the task makes are its children.
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
         self._started = time.perf_counter()
 
     def succeeded(self) -> None:
@@ -641,15 +553,3 @@ class TaskRun:
         if self._token is not None:
             otel_context.detach(self._token)
         self._span.end()
-
-
-def _scheduling_span(meta: dict[str, Any]) -> trace.SpanContext | None:
-    parent = meta.get("traceparent")
-    if not isinstance(parent, str):
-        return None
-    carrier = {"traceparent": parent}
-    state = meta.get("tracestate")
-    if isinstance(state, str):
-        carrier["tracestate"] = state
-    found = trace.get_current_span(_propagator.extract(carrier)).get_span_context()
-    return found if found.is_valid else None
