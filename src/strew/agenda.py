@@ -19,6 +19,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
+from . import instrumentation
 from .agenda_build import Planned
 from .execution import (
     LATEST,
@@ -232,6 +233,7 @@ class Agenda:
 
     # -- scattering -------------------------------------------------------------------------
 
+    @instrumentation.scattering
     async def scatter(
         self,
         docket: Docket,
@@ -281,7 +283,7 @@ class Agenda:
         # short one saves ~20 bytes of Redis memory per task against a UUID.
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
-        meta: dict[str, Any] = {"scatter": scatter_id}
+        meta: dict[str, Any] = {"scatter": scatter_id, **instrumentation.trace_meta()}
         plan = Planned(docket, self._entries, begin, to_micros(begin), offsets, meta)
 
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
@@ -301,6 +303,7 @@ class Agenda:
         for execution, blocked in zip(everything, stricken, strict=True):
             if blocked:
                 execution.disposition = Disposition.STRUCK
+                instrumentation.record_stricken(docket.name, execution.function_name)
         for index, execution in zip(kept, written, strict=True):
             everything[index] = execution
         return Scattered(everything, scatter_id)
@@ -311,7 +314,8 @@ class Agenda:
         from the schedule (running tasks finish). A key scheduled again since at another time
         is left alone. Works until the scatter's window ended `members_grace` ago. Returns how
         many tasks were removed."""
-        return await docket.store.cancel_batch(check_scatter_id(scatter_id))
+        with instrumentation.cancelling(docket.name, scatter_id, scatter=True) as removed:
+            return removed(await docket.store.cancel_batch(check_scatter_id(scatter_id)))
 
     def _check_scatter(
         self,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
+from . import instrumentation
 from .dependencies import check_task
 from .execution import (
     CorruptPayload,
@@ -282,9 +283,12 @@ class Docket:
         self._check_schedule_args(when, key)
         resolved, name = self.resolve(function)
 
+        @instrumentation.scheduling("replace" if replace else "add", self.name, name)
         async def scheduler(*args: Any, **kwargs: Any) -> Execution:
-            execution, entry = self._execution(resolved, name, args, kwargs, when, key)
+            meta = instrumentation.trace_meta()
+            execution, entry = self._execution(resolved, name, args, kwargs, when, key, meta)
             if await self.strike_book.struck(execution):
+                instrumentation.record_stricken(self.name, name)
                 return execution
             [written] = await self.store.schedule([entry], replace=replace)
             execution.disposition = (
@@ -380,13 +384,17 @@ class Docket:
             entries.append(entry)
         return executions, entries
 
+    @instrumentation.scheduling_many
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
         if not _whole(chunk_size) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        everything, entries = self.prepare(calls)
+        everything, entries = self.prepare(calls, instrumentation.trace_meta())
         executions, entries = await self.strike_book.sift(everything, entries)
+        for execution in everything:
+            if execution.disposition is Disposition.STRUCK:
+                instrumentation.record_stricken(self.name, execution.function_name)
         for start in range(0, len(entries), chunk_size):
             chunk = slice(start, start + chunk_size)
             try:
@@ -410,7 +418,8 @@ class Docket:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
         record = cancelled_record(self, None, to_micros(utc_now()))
-        await self.store.cancel([check_key(key)], record)
+        with instrumentation.cancelling(self.name, key) as removed:
+            removed(await self.store.cancel([check_key(key)], record))
 
     async def get_execution(self, key: str) -> Execution | None:
         """The task under ``key`` with its ``state`` and ``progress`` read from the store, or

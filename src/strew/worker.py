@@ -32,6 +32,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from . import instrumentation
 from .dependencies import Retry, RetryRequested, SharedScope, markers_of
 from .dependencies.running import call_with_dependencies
 from .docket import Docket
@@ -300,6 +301,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                 continue
             backoff = 0.05
             self._measure_offset(result.now, before, _local_micros())
+            instrumentation.record_depth(self.docket.name, result.due_now, result.scheduled)
             for claim in result.claims:
                 self._start(group, claim)
             if len(result.claims) >= free:
@@ -364,6 +366,8 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             else:
                 raise
         finally:
+            if running.run is not None:
+                running.run.end()
             self._running.pop(claim.key, None)
             self._slot_freed.set()
 
@@ -426,6 +430,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                 # it, or its lease would lapse and another worker would run it after all.
                 if running.cancel_requested and not running.hand_back:
                     self.stats.cancelled += 1
+                    instrumentation.record_cancelled(self.docket.name, execution.function_name)
                     logger.info(
                         "%s cancelled before it started (key %s)",
                         execution.function_name,
@@ -447,6 +452,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             late,
             ", redelivered" if claim.redelivered else "",
         )
+        run = running.run = instrumentation.TaskRun(self.docket.name, execution, late / 1000)
         started = time.perf_counter()
         markers = markers_of(function)
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
@@ -460,6 +466,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.stats.cancelled += 1
+                run.cancelled()
                 logger.info("%s cancelled (key %s)", execution.function_name, claim.key)
                 self._done(claim, record=self._cancelled(execution))
                 return
@@ -469,9 +476,11 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             return
         except Exception as error:
             self.stats.failed += 1
+            run.failed(error)
             self._failed(claim, execution, retry, error, started)
             return
         self.stats.succeeded += 1
+        run.succeeded()
         logger.info(
             "%s finished (key %s) in %.1f ms",
             execution.function_name,

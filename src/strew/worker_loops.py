@@ -17,7 +17,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from . import instrumentation
 from .docket import Docket
+from .instrumentation import TaskRun
 from .stores.base import (
     CancelRequested,
     Claim,
@@ -56,6 +58,8 @@ class Running:
     then: Entry | None = None
     """What follows this run when it is acknowledged without a reschedule of its own (a
     perpetual task's next step; see `Perpetual`). A pending retry comes first."""
+    run: TaskRun | None = None
+    """Metrics and span of the run, once it started; ended when the task's coroutine ends."""
 
 
 @dataclass
@@ -82,6 +86,7 @@ class WorkerLoops:
 
     name: str
     docket: Docket
+    concurrency: int
     redelivery_timeout: timedelta
     reconnection_delay: timedelta
     shutdown_grace: timedelta
@@ -197,9 +202,17 @@ class WorkerLoops:
         while not cancelling():
             try:
                 await self._store.heartbeat(self.name, ttl)
+                await self._refresh_depth()
             except StoreError as error:
                 logger.warning("worker %s could not send a heartbeat: %s", self.name, error)
             await asyncio.sleep(interval.total_seconds())
+
+    async def _refresh_depth(self) -> None:
+        """A worker with every slot taken does not claim, so the queue depth it reports would
+        go stale just as a backlog builds: look (a claim of nothing) once a heartbeat."""
+        if len(self._running) >= self.concurrency:
+            seen = await self._store.claim(self.name, 0, 1, 0)
+            instrumentation.record_depth(self.docket.name, seen.due_now, seen.scheduled)
 
     async def _listen(self) -> None:
         while not cancelling():

@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import timedelta
 
+from . import instrumentation
 from .dependencies import Retry, RetryRequested
 from .execution import Execution, dump_payload, from_micros, to_micros
 from .results import failed_record
@@ -51,6 +52,7 @@ class WorkerOutcomes(WorkerLoops):
         name, attempt = execution.function_name, execution.attempt
         if retry is None or retry.exhausted(attempt):
             self.stats.failed += 1
+            instrumentation.record_failed(self.docket.name, name)
             logger.error(
                 "%s asked for a retry (key %s) after attempt %d, but %s; not retried",
                 name,
@@ -69,6 +71,7 @@ class WorkerOutcomes(WorkerLoops):
         else:
             due = self._store_now() + _micros(request.delay or timedelta(0))
         self.stats.retried += 1
+        instrumentation.record_retried(self.docket.name, name)
         logger.info(
             "%s asked for a retry (key %s) after attempt %d, in %.1f ms; next run at %s",
             name,
@@ -105,6 +108,7 @@ class WorkerOutcomes(WorkerLoops):
             return
         delay = retry.delay_after(attempt)
         self.stats.retried += 1
+        instrumentation.record_retried(self.docket.name, name)
         logger.warning(
             "%s failed (key %s) after %.1f ms on attempt %d of %s; retrying in %s",
             name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from . import instrumentation
 from .execution import Envelope, TaskFunction
 from .stores.base import Claim, Release, StoreError
 from .strikes import Strike
@@ -76,8 +77,9 @@ class WorkerStrikes(WorkerLoops):
         return True
 
     def _held(self, claim: Claim, envelope: Envelope, rule: Strike) -> None:
-        """The one place a task becomes held: count it, log it (metrics hook here)."""
+        """The one place a task becomes held: count it, log it."""
         self.stats.held += 1
+        instrumentation.record_stricken(self.docket.name, envelope.function_name)
         logger.info(
             "%s held by a strike (key %s): %s",
             _call(envelope),

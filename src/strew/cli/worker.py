@@ -23,6 +23,7 @@ from . import health
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
 from .durations import duration, format_duration, positive_duration
 from .loading import TaskImportError, import_tasks
+from .metrics import MetricsHostOption, MetricsPortOption, serving_metrics
 
 logger = logging.getLogger("strew.cli")
 
@@ -222,6 +223,8 @@ def worker(
             "store answers, 503 otherwise (for liveness probes). Off by default.",
         ),
     ] = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "0.0.0.0",
     logging_level: Annotated[
         LoggingLevel,
         typer.Option(
@@ -280,7 +283,8 @@ def worker(
         )
     except (TypeError, ValueError) as error:
         fail(str(error), EXIT_USAGE)
-    run(_work(the_docket, the_worker, healthcheck_port))
+    with serving_metrics(metrics_port, metrics_host):
+        run(_work(the_docket, the_worker, healthcheck_port))
 
 
 async def _work(docket: Docket, worker: Worker, healthcheck_port: int | None) -> None:

@@ -66,6 +66,9 @@ class ClaimResult:
     """How many tasks remain on the schedule after this claim."""
     running: int
     """How many tasks are under a lease (by any worker) after this claim."""
+    due_now: int = 0
+    """How many of the ``scheduled`` tasks are due (at or before ``now``): the queue a
+    worker would start at once if it could (for the queue depth metric)."""
 
 
 @dataclass(frozen=True, slots=True)

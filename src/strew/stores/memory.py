@@ -186,7 +186,10 @@ class MemoryStore(MemoryStrikes):
             self._leases[key] = _Lease(token, now + lease, payload, due)
             claims.append(Claim(key, token, payload, due, False))
 
-        return ClaimResult(claims, now, self._next_due(), len(self._payloads), len(self._leases))
+        due_now = self._order.bisect_left((now + 1,))  # entries are (due, key): due <= now
+        return ClaimResult(
+            claims, now, self._next_due(), len(self._payloads), len(self._leases), due_now
+        )
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
         done: list[bool] = []

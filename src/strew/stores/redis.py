@@ -321,7 +321,7 @@ class RedisStore(RedisStrikes):
                 due=int(reply[i + 3]),
                 redelivered=bool(int(reply[i + 4])),
             )
-            for i in range(4, len(reply), 5)
+            for i in range(4, len(reply) - 1, 5)
         ]
         return ClaimResult(
             claims,
@@ -329,6 +329,7 @@ class RedisStore(RedisStrikes):
             int(next_due) if next_due not in (b"", "") else None,
             int(scheduled),
             int(running),
+            int(reply[-1]),
         )
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:

@@ -3,7 +3,8 @@
 --       5 tokens (hash key -> token), 6 dues (hash key -> due time of the run)
 -- ARGV: 1 token prefix ("worker/"), 2 limit, 3 lease (us), 4 horizon (us), 5 first token number
 -- Returns {now, next_due or "", scheduled count, running count, then per claim:
---          key, token, payload, due, redelivered (1/0)}
+--          key, token, payload, due, redelivered (1/0), and last the count of scheduled
+--          tasks due by now}
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, limit, lease, horizon = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local serial = tonumber(ARGV[5])
@@ -84,4 +85,5 @@ end
 if next_due then out[2] = string.format('%d', next_due) end
 out[3] = redis.call('ZCARD', schedule)
 out[4] = redis.call('ZCARD', leases)
+out[#out + 1] = redis.call('ZCOUNT', schedule, '-inf', string.format('%d', now))
 return out
