@@ -17,6 +17,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
+from .catch_up import CatchUp, catch_up_meta, check_catch_up
 from .execution import (
     Disposition,
     Execution,
@@ -229,6 +230,7 @@ class Agenda:
         every: timedelta | None = None,
         on_progress: Progress | None = None,
         chunk_size: int = DEFAULT_CHUNK,
+        catch_up: CatchUp | None = None,
     ) -> Scattered:
         """Schedule every entry on ``docket``, spread over a window; one `Execution` per
         entry, in entry order, each with its disposition.
@@ -244,7 +246,10 @@ class Agenda:
         none of its tasks was scheduled. ``atomic=False`` writes chunk by chunk and raises
         `ScatterError` carrying what was already scheduled. ``on_progress(done, total)``
         (plain or async) is called after each chunk; if it raises, the scatter fails.
+        ``catch_up`` says what tasks started late after an outage do (see `CatchUp`; the
+        default runs them late, at once).
         """
+        check_catch_up(catch_up)
         window, jitter_us, seed, chunk_size = self._check_scatter(
             docket, over, start, jitter, seed, atomic, level, rate, every, on_progress, chunk_size
         )
@@ -265,7 +270,8 @@ class Agenda:
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
         calls = self._calls(docket, _times(begin, offsets))
-        executions, entries = docket.prepare(calls, meta={"scatter": scatter_id})
+        meta = {"scatter": scatter_id, **catch_up_meta(catch_up, len(self._entries), window)}
+        executions, entries = docket.prepare(calls, meta=meta)
         for execution in executions:
             execution.meta = dict(execution.meta)  # each its own, not one shared dict
 

@@ -56,6 +56,9 @@ class Stats:
     redelivered: int = 0
     released: int = 0
     lost_leases: int = 0
+    skipped: int = 0
+    """Tasks acknowledged without running because their scatter's `CatchUp.skip` limit
+    had passed."""
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 

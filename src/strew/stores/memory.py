@@ -345,6 +345,29 @@ class MemoryStore:
                 removed += self._drop(key)
         return removed
 
+    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
+        members = self._live(self._members, batch)
+        if members is None:
+            return 0
+        live = sorted(
+            (due, key)
+            for key, due in members.items.items()
+            if key in self._payloads and self._payloads[key][0] == due
+        )
+        if not live or live[0][0] >= start - overdue:
+            return 0
+        previous, moved, push = start, 0, 0
+        for old, key in live:
+            due = max(old, previous + spacing)
+            if due != old:
+                self._put(key, due, self._payloads[key][1])
+                members.items[key] = due
+                moved += 1
+                push = max(push, due - old)
+            previous = due
+        members.expires += push
+        return moved
+
 
 _registry: dict[tuple[str, str], MemoryStore] = {}
 _registry_lock = threading.Lock()

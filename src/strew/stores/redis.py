@@ -65,6 +65,7 @@ T = TypeVar("T")
 
 _SCRIPTS = ("schedule", "claim", "finish", "extend", "release", "cancel", "snapshot", "heartbeat")
 _BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
+_CATCH_UP_SCRIPTS = ("respread_batch",)
 
 
 def _load_lua(name: str) -> str:
@@ -162,7 +163,7 @@ class RedisStore:
         ]
         self._scripts: dict[str, AsyncScript] = {
             name: self._client.register_script(_load_lua(name))
-            for name in (*_SCRIPTS, *_BATCH_SCRIPTS)
+            for name in (*_SCRIPTS, *_BATCH_SCRIPTS, *_CATCH_UP_SCRIPTS)
         }
         self._serial = itertools.count(1)
 
@@ -455,6 +456,12 @@ class RedisStore:
         ]
         removed = await self._script("cancel_batch", "cancel a batch", keys, [])
         return int(removed)
+
+    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
+        keys = [self.schedule_key, self._members_key(batch)]
+        args = [str(start), str(spacing), str(overdue)]
+        moved = await self._script("respread_batch", "re-spread a batch", keys, args)
+        return int(moved)
 
     async def destroy(self) -> None:
         keys = [*self._task_keys, self.workers_key, self.seen_key]
