@@ -57,6 +57,22 @@ def test_each_policy_reads_back_as_it_was_built() -> None:
             TypeError,
             "older_than must be a timedelta",
         ),
+        (lambda: CatchUp.respread(speed=0), ValueError, "speed must be a positive, finite"),
+        (
+            lambda: CatchUp.respread(speed=float("nan")),
+            ValueError,
+            "speed must be a positive, finite number, got nan",
+        ),
+        (
+            lambda: CatchUp.respread(speed="fast"),  # type: ignore[arg-type]
+            TypeError,
+            "speed must be a number, got 'fast'",
+        ),
+        (
+            lambda: CatchUp("skip", timedelta(seconds=1), speed=2.0),
+            ValueError,
+            "speed only applies to CatchUp.respread",
+        ),
         (
             lambda: CatchUp("sometimes"),  # type: ignore[arg-type]
             ValueError,
@@ -110,6 +126,9 @@ async def test_only_a_non_default_policy_travels_in_the_meta(docket: Docket) -> 
         over=timedelta(seconds=10),
         catch_up=CatchUp.respread(every=timedelta(milliseconds=250)),
     )
+    faster = await agenda.scatter(
+        docket, over=timedelta(seconds=10), catch_up=CatchUp.respread(speed=1.6)
+    )
     skip = await agenda.scatter(
         docket, over=timedelta(seconds=10), catch_up=CatchUp.skip(timedelta(seconds=30))
     )
@@ -117,6 +136,7 @@ async def test_only_a_non_default_policy_travels_in_the_meta(docket: Docket) -> 
     # The planned spacing is the window over the gaps between the 11 tasks: one second.
     assert spread[0].meta[META_KEY] == ("respread", 2_000_000, 1_000_000)
     assert pinned[0].meta[META_KEY] == ("respread", 1_000_000, 250_000)
+    assert faster[0].meta[META_KEY] == ("respread", 1_000_000, 625_000)
     assert skip[5].meta[META_KEY] == ("skip", 30_000_000)
     assert await docket.store.cancel_batch(spread.scatter_id or "") == 11
 

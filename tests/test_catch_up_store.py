@@ -77,6 +77,22 @@ async def test_a_crowded_tail_is_pushed_to_the_spacing_and_no_further(store: Sto
     ]
 
 
+async def test_a_faster_respread_catches_up_and_leaves_the_rest_of_the_plan_alone(
+    store: Store,
+) -> None:
+    now = await store.now()
+    # Planned 2 ms apart; ten tasks overdue, thirty on time or in the future.
+    dues = [now - 20 * MS + 2 * i * MS for i in range(40)]
+    await scatter(store, "s", dues)
+    # Re-spread at twice the planned rate: the backlog of 10 and the 11 tasks it overlaps go
+    # 1 ms apart up to now + 21 ms, where the plan's next task already is; the rest of the
+    # plan is untouched.
+    assert await store.respread_batch("s", now, MS, 0) == 21
+    after = await schedule_of(store)
+    assert [after[f"b{i:02d}"] for i in range(21)] == [now + (i + 1) * MS for i in range(21)]
+    assert [after[f"b{i:02d}"] for i in range(21, 40)] == dues[21:]
+
+
 async def test_equal_due_times_are_taken_in_key_order(store: Store) -> None:
     now = await store.now()
     entries = [Entry(key, now - 10 * MS, b"x") for key in ("c", "a", "b")]
@@ -114,6 +130,9 @@ async def test_cancelling_a_respread_batch_still_removes_its_moved_tasks(store: 
     await scatter(store, "s", [now - 30 * MS + i * MS for i in range(30)] + [now + 60 * MS])
     await store.schedule([Entry("mine", now + 2 * MS, b"not the batch's")], replace=False)
     assert await store.respread_batch("s", now, 3 * MS, 0) == 31
+    # A second outage: everything moves again; the cancel index still counts each task once.
+    assert await store.respread_batch("s", now + 200 * MS, 3 * MS, 0) == 31
+    assert min((await schedule_of(store)).values()) == now + 2 * MS
     assert await store.cancel_batch("s") == 31
     assert await schedule_of(store) == {"mine": now + 2 * MS}
 

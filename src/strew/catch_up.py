@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,10 +51,19 @@ class CatchUp:
     """``after`` for respread, ``older_than`` for skip, None for run_late."""
     every: timedelta | None = None
     """The spacing of a re-spread; None means the scatter's own planned spacing."""
+    speed: float = 1.0
+    """A re-spread starts tasks this many times faster than ``every`` (or the plan)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("run_late", "respread", "skip"):
             raise ValueError(f"kind must be 'run_late', 'respread' or 'skip', got {self.kind!r}")
+        speed = self.speed
+        if isinstance(speed, bool) or not isinstance(speed, int | float):
+            raise TypeError(f"speed must be a number, got {speed!r}")
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValueError(f"speed must be a positive, finite number, got {speed!r}")
+        if speed != 1.0 and self.kind != "respread":
+            raise ValueError(f"speed only applies to CatchUp.respread, got speed={speed!r}")
         if self.kind == "run_late":
             if self.limit is not None or self.every is not None:
                 raise ValueError("CatchUp.run_late() takes no limit or spacing")
@@ -71,12 +81,21 @@ class CatchUp:
 
     @classmethod
     def respread(
-        cls, after: timedelta = timedelta(seconds=1), every: timedelta | None = None
+        cls,
+        after: timedelta = timedelta(seconds=1),
+        every: timedelta | None = None,
+        speed: float = 1.0,
     ) -> CatchUp:
         """Re-spread what is left of the scatter when one of its tasks starts more than
         ``after`` late: overdue tasks one ``every`` apart from then on (default: the
-        scatter's planned spacing), later tasks pushed back only as far as that needs."""
-        return cls("respread", after, every)
+        scatter's planned spacing), later tasks pushed back only as far as that needs.
+
+        ``speed`` above 1 lets the backlog drain faster than planned (1.5: at one and a
+        half times the rate): the re-spread then catches up with the plan after about
+        ``speed / (speed - 1)`` times the outage, and only that stretch moves. At 1 (the
+        default) starts never exceed the planned rate and everything after the backlog
+        moves back by about the length of the outage."""
+        return cls("respread", after, every, speed)
 
     @classmethod
     def skip(cls, older_than: timedelta) -> CatchUp:
@@ -90,7 +109,8 @@ class CatchUp:
         if self.kind == "skip":
             return f"CatchUp.skip(older_than={self.limit!r})"
         every = "" if self.every is None else f", every={self.every!r}"
-        return f"CatchUp.respread(after={self.limit!r}{every})"
+        speed = "" if self.speed == 1.0 else f", speed={self.speed!r}"
+        return f"CatchUp.respread(after={self.limit!r}{every}{speed})"
 
 
 def check_catch_up(value: object) -> CatchUp | None:
@@ -114,6 +134,7 @@ def catch_up_meta(policy: CatchUp | None, count: int, window: int) -> dict[str, 
         spacing = micros(policy.every)
     else:
         spacing = window // (count - 1) if count > 1 else 0
+    spacing = round(spacing / policy.speed)
     return {META_KEY: ("respread", micros(policy.limit), spacing)}
 
 

@@ -305,5 +305,11 @@ class Store(Protocol):
         ever move later (no wake-up is needed). The members' recorded due times follow, so
         `cancel_batch` still cancels them, and the members are kept longer by as much as the
         furthest task moved. Returns how many tasks were moved.
+
+        Cost: one lookup when nothing in the docket is overdue enough; otherwise a read of
+        the batch's members plus a write per task moved. A ``spacing`` shorter than the
+        batch's own lets the re-spread catch up with the plan, so only the backlog and the
+        stretch it overlaps move; at the batch's own spacing everything after the backlog
+        moves back.
         """
         ...

@@ -347,8 +347,9 @@ class MemoryStore:
 
     async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
         members = self._live(self._members, batch)
-        if members is None:
-            return 0
+        earliest = self._earliest()
+        if members is None or earliest is None or earliest >= start - overdue:
+            return 0  # nothing in the whole docket is overdue enough: no need to look closer
         live = sorted(
             (due, key)
             for key, due in members.items.items()
