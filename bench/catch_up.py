@@ -12,6 +12,8 @@ strew only: pydocket has no catch-up policy, and its behaviour after an outage i
 run-late row (everything overdue is due at once).
 
     .venv/bin/python -m bench.catch_up [--tasks 3000] [--seconds 30] [--down 10 20]
+
+One run per policy and store whatever ``--runs`` says: each takes 30 to 40 s of wall time.
 """
 
 from __future__ import annotations
