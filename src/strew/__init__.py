@@ -1,6 +1,7 @@
 """strew: distributed background tasks on Redis that scatter a batch evenly over time."""
 
 from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
+from .catch_up import CatchUp
 from .dependencies import (
     Cron,
     CurrentDocket,
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agenda",
     "AgendaEntry",
+    "CatchUp",
     "Cron",
     "CurrentDocket",
     "CurrentExecution",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
 from . import instrumentation
 from .agenda_build import Planned
+from .catch_up import CatchUp, catch_up_meta, check_catch_up
 from .execution import (
     LATEST,
     Disposition,
@@ -248,6 +249,7 @@ class Agenda:
         every: timedelta | None = None,
         on_progress: Progress | None = None,
         chunk_size: int = DEFAULT_CHUNK,
+        catch_up: CatchUp | None = None,
     ) -> Scattered:
         """Schedule every entry on ``docket``, spread over a window; one `Execution` per
         entry, in entry order, each with its disposition.
@@ -263,7 +265,10 @@ class Agenda:
         none of its tasks was scheduled. ``atomic=False`` writes chunk by chunk and raises
         `ScatterError` carrying what was already scheduled. ``on_progress(done, total)``
         (plain or async) is called after each chunk; if it raises, the scatter fails.
+        ``catch_up`` says what tasks started late after an outage do (see `CatchUp`; the
+        default runs them late, at once).
         """
+        check_catch_up(catch_up)
         window, jitter_us, seed, chunk_size = self._check_scatter(
             docket, over, start, jitter, seed, atomic, level, rate, every, on_progress, chunk_size
         )
@@ -283,7 +288,11 @@ class Agenda:
         # short one saves ~20 bytes of Redis memory per task against a UUID.
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
-        meta: dict[str, Any] = {"scatter": scatter_id, **instrumentation.trace_meta()}
+        meta: dict[str, Any] = {
+            "scatter": scatter_id,
+            **catch_up_meta(catch_up, len(self._entries), window),
+            **instrumentation.trace_meta(),
+        }
         plan = Planned(docket, self._entries, begin, to_micros(begin), offsets, meta)
 
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)

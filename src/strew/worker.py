@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from . import instrumentation
+from .catch_up import CatchUpKeeper
 from .dependencies import Retry, RetryRequested, SharedScope, markers_of
 from .dependencies.running import call_with_dependencies
 from .docket import Docket
@@ -144,6 +145,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         self._active = False
         self._stopping = asyncio.Event()
         self._shared = SharedScope()
+        self.catch_up = CatchUpKeeper(self._store, self.name)
 
     async def __aenter__(self) -> Self:
         return self
@@ -439,6 +441,18 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                     self._done(claim, record=self._cancelled(execution))
                     return
                 raise
+        try:
+            skip = await self.catch_up.should_skip(claim, envelope.meta, self._store_now())
+        except asyncio.CancelledError:
+            if running.cancel_requested and not running.hand_back:
+                self.stats.cancelled += 1
+                self._done(claim)  # cancelled before it started: acknowledge, never run
+                return
+            raise
+        if skip:
+            self.stats.skipped += 1
+            self._done(claim)
+            return
         running.started = True
         late = (_local_micros() + self._offset - claim.due) / 1000
         if claim.redelivered:

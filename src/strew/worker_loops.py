@@ -77,6 +77,9 @@ class Stats:
     """Claims moved into the quarantine because their payload could not be read."""
     held: int = 0
     """Claimed tasks a strike paused, moved aside until `Docket.restore`."""
+    skipped: int = 0
+    """Tasks acknowledged without running because their scatter's `CatchUp.skip` limit
+    had passed."""
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 

@@ -428,3 +428,24 @@ class Store(Protocol):
     async def held_tasks(self, limit: int) -> tuple[int, list[ScheduledTask]]:
         """How many tasks are held, and the ``limit`` earliest of them (by due time)."""
         ...
+
+    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
+        """Re-time what is left of ``batch`` after an outage, atomically, if it fell behind.
+
+        The batch's *live* members are those still scheduled at the due time the batch gave
+        them. Unless the earliest of them is due before ``start - overdue``, nothing changes
+        and 0 is returned. Otherwise, in due order (ties by key), each gets ``new_due =
+        max(old_due, previous new_due + spacing)``, starting from ``start``: the overdue part
+        is spread ``spacing`` apart from ``start`` on, and later tasks move back only as far
+        as that needs, so the batch never starts faster than one per ``spacing``. Tasks only
+        ever move later (no wake-up is needed). The members' recorded due times follow, so
+        `cancel_batch` still cancels them, and the members are kept longer by as much as the
+        furthest task moved. Returns how many tasks were moved.
+
+        Cost: one lookup when nothing in the docket is overdue enough; otherwise a read of
+        the batch's members plus a write per task moved. A ``spacing`` shorter than the
+        batch's own lets the re-spread catch up with the plan, so only the backlog and the
+        stretch it overlaps move; at the batch's own spacing everything after the backlog
+        moves back.
+        """
+        ...

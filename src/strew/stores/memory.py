@@ -453,6 +453,30 @@ class MemoryStore(MemoryStrikes):
             return dropped
         return sum(self._quarantine.pop(key, None) is not None for key in set(keys))
 
+    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
+        members = self._live(self._members, batch)
+        earliest = self._earliest()
+        if members is None or earliest is None or earliest >= start - overdue:
+            return 0  # nothing in the whole docket is overdue enough: no need to look closer
+        live = sorted(
+            (due, key)
+            for key, due in members.items.items()
+            if key in self._payloads and self._payloads[key][0] == due
+        )
+        if not live or live[0][0] >= start - overdue:
+            return 0
+        previous, moved, push = start, 0, 0
+        for old, key in live:
+            due = max(old, previous + spacing)
+            if due != old:
+                self._put(key, due, self._payloads[key][1])
+                members.items[key] = due
+                moved += 1
+                push = max(push, due - old)
+            previous = due
+        members.expires += push
+        return moved
+
 
 def _forget_expired(table: dict[str, tuple[T, int]], now: int) -> None:
     """Drop expired entries from the front of ``table`` (kept roughly in expiry order), so a

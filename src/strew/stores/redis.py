@@ -108,6 +108,7 @@ _UNAVAILABLE = (
 _BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
 _QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
 _RESULT_SCRIPTS = ("task_state", "progress")
+_CATCH_UP_SCRIPTS = ("respread_batch",)
 
 
 def _load_lua(name: str) -> str:
@@ -259,7 +260,13 @@ class RedisStore(RedisStrikes):
         ]
         self._scripts: dict[str, AsyncScript] = {
             name: self._client.register_script(_load_lua(name))
-            for name in (*_SCRIPTS, *_BATCH_SCRIPTS, *_QUARANTINE_SCRIPTS, *_RESULT_SCRIPTS)
+            for name in (
+                *_SCRIPTS,
+                *_BATCH_SCRIPTS,
+                *_QUARANTINE_SCRIPTS,
+                *_RESULT_SCRIPTS,
+                *_CATCH_UP_SCRIPTS,
+            )
         }
         self._serial = itertools.count(1)
 
@@ -632,6 +639,12 @@ class RedisStore(RedisStrikes):
             "drop_quarantine", "drop quarantined tasks", [self.quarantine_key], []
         )
         return int(dropped)
+
+    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
+        keys = [self.schedule_key, self._members_key(batch)]
+        args = [str(start), str(spacing), str(overdue)]
+        moved = await self._script("respread_batch", "re-spread a batch", keys, args)
+        return int(moved)
 
     async def destroy(self) -> None:
         keys = [

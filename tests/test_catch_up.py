@@ -1,0 +1,282 @@
+"""Catch-up after an outage: the policies, their validation, and the outage itself."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from strew import Agenda, CatchUp, Docket, Worker
+from strew.catch_up import META_KEY, CatchUpKeeper, plan_from_meta
+from strew.execution import from_micros
+from strew.stores.base import Claim
+from strew.stores.redis import RedisStore
+
+from .helpers import free_port
+from .outage import run_outage
+
+# -- the policy and its validation -----------------------------------------------------------
+
+
+def test_each_policy_reads_back_as_it_was_built() -> None:
+    assert CatchUp.run_late().kind == "run_late"
+    respread = CatchUp.respread(after=timedelta(seconds=2), every=timedelta(milliseconds=5))
+    assert (respread.kind, respread.limit, respread.every) == (
+        "respread",
+        timedelta(seconds=2),
+        timedelta(milliseconds=5),
+    )
+    assert CatchUp.respread().limit == timedelta(seconds=1)
+    assert CatchUp.skip(older_than=timedelta(minutes=1)).limit == timedelta(minutes=1)
+    assert repr(CatchUp.skip(timedelta(seconds=3))) == (
+        "CatchUp.skip(older_than=datetime.timedelta(seconds=3))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "words"),
+    [
+        (lambda: CatchUp.respread(after=timedelta(0)), ValueError, "after must be a positive"),
+        (
+            lambda: CatchUp.respread(after=5),  # type: ignore[arg-type]
+            TypeError,
+            "after must be a timedelta, got 5",
+        ),
+        (
+            lambda: CatchUp.respread(every=timedelta(seconds=-1)),
+            ValueError,
+            "every must be a positive duration, got -1 day",
+        ),
+        (
+            lambda: CatchUp.skip(older_than=timedelta(seconds=-3)),
+            ValueError,
+            "older_than must be a positive duration",
+        ),
+        (
+            lambda: CatchUp.skip(older_than=None),  # type: ignore[arg-type]
+            TypeError,
+            "older_than must be a timedelta",
+        ),
+        (lambda: CatchUp.respread(speed=0), ValueError, "speed must be a positive, finite"),
+        (
+            lambda: CatchUp.respread(speed=float("nan")),
+            ValueError,
+            "speed must be a positive, finite number, got nan",
+        ),
+        (
+            lambda: CatchUp.respread(speed="fast"),  # type: ignore[arg-type]
+            TypeError,
+            "speed must be a number, got 'fast'",
+        ),
+        (
+            lambda: CatchUp("skip", timedelta(seconds=1), speed=2.0),
+            ValueError,
+            "speed only applies to CatchUp.respread",
+        ),
+        (
+            lambda: CatchUp("sometimes"),  # type: ignore[arg-type]
+            ValueError,
+            "kind must be 'run_late', 'respread' or",
+        ),
+        (
+            lambda: CatchUp("skip", timedelta(seconds=1), timedelta(seconds=1)),
+            ValueError,
+            "every only applies to CatchUp.respread",
+        ),
+        (
+            lambda: CatchUp("run_late", timedelta(seconds=1)),
+            ValueError,
+            "run_late() takes no limit",
+        ),
+    ],
+)
+def test_a_bad_policy_is_refused_with_its_argument_named(
+    build: object, error: type[Exception], words: str
+) -> None:
+    assert callable(build)
+    with pytest.raises(error, match=re.escape(words)):
+        build()
+
+
+async def test_scatter_refuses_a_catch_up_that_is_not_a_policy_and_writes_nothing(
+    docket: Docket,
+) -> None:
+    agenda = Agenda()
+    agenda.add("nothing")()
+    with pytest.raises(TypeError, match=re.escape("catch_up must be CatchUp.run_late()")):
+        await agenda.scatter(docket, over=timedelta(seconds=1), catch_up="respread")  # type: ignore[arg-type]
+    assert (await docket.snapshot()).total_tasks == 0
+
+
+async def noop(i: int) -> None:
+    pass
+
+
+async def test_only_a_non_default_policy_travels_in_the_meta(docket: Docket) -> None:
+    agenda = Agenda()
+    for i in range(11):
+        agenda.add(noop)(i)
+    plain = await agenda.scatter(docket, over=timedelta(seconds=10))
+    late = await agenda.scatter(docket, over=timedelta(seconds=10), catch_up=CatchUp.run_late())
+    spread = await agenda.scatter(
+        docket, over=timedelta(seconds=10), catch_up=CatchUp.respread(timedelta(seconds=2))
+    )
+    pinned = await agenda.scatter(
+        docket,
+        over=timedelta(seconds=10),
+        catch_up=CatchUp.respread(every=timedelta(milliseconds=250)),
+    )
+    faster = await agenda.scatter(
+        docket, over=timedelta(seconds=10), catch_up=CatchUp.respread(speed=1.6)
+    )
+    skip = await agenda.scatter(
+        docket, over=timedelta(seconds=10), catch_up=CatchUp.skip(timedelta(seconds=30))
+    )
+    assert META_KEY not in plain[0].meta and META_KEY not in late[0].meta
+    # The planned spacing is the window over the gaps between the 11 tasks: one second.
+    assert spread[0].meta[META_KEY] == ("respread", 2_000_000, 1_000_000)
+    assert pinned[0].meta[META_KEY] == ("respread", 1_000_000, 250_000)
+    assert faster[0].meta[META_KEY] == ("respread", 1_000_000, 625_000)
+    assert skip[5].meta[META_KEY] == ("skip", 30_000_000)
+    assert await docket.store.cancel_batch(spread.scatter_id or "") == 11
+
+
+def test_an_unreadable_policy_in_the_meta_runs_late_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert plan_from_meta({META_KEY: ("respread", "soon", 3)}) is None
+    assert plan_from_meta({}) is None
+    assert "unreadable catch-up policy" in caplog.text
+
+
+# -- skip ------------------------------------------------------------------------------------
+
+
+async def test_skip_acknowledges_tasks_older_than_the_limit_without_running_them(
+    docket: Docket, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[int] = []
+
+    async def record(i: int) -> None:
+        ran.append(i)
+
+    agenda = Agenda()
+    for i in range(2):
+        agenda.add(record, key=f"skip-{i}")(i)
+    # The first task is 10 s overdue, the second 0.5 s: only the first is past the limit.
+    start = from_micros(await docket.store.now()) - timedelta(seconds=10)
+    await agenda.scatter(
+        docket,
+        over=timedelta(seconds=9.5),
+        start=start,
+        catch_up=CatchUp.skip(older_than=timedelta(seconds=5)),
+    )
+    caplog.set_level(logging.WARNING, logger="strew.worker")
+    worker = Worker(docket)
+    await worker.run_until_finished()
+    assert ran == [1]
+    assert worker.stats.skipped == 1
+    assert "skipped task skip-0" in caplog.text
+    assert (await docket.snapshot()).total_tasks == 0
+
+
+# -- respread, on a small scale --------------------------------------------------------------
+
+
+async def test_respread_spaces_an_overdue_scatter_at_its_planned_rate(docket: Docket) -> None:
+    starts: list[float] = []
+
+    async def record(i: int) -> None:
+        starts.append(time.monotonic())
+
+    agenda = Agenda()
+    for i in range(41):
+        agenda.add(record, key=f"small-{i}")(i)
+    # Planned 25 ms apart; the whole scatter is already 5 s overdue when the worker starts.
+    start = from_micros(await docket.store.now()) - timedelta(seconds=6)
+    scattered = await agenda.scatter(
+        docket,
+        over=timedelta(seconds=1),
+        start=start,
+        catch_up=CatchUp.respread(after=timedelta(seconds=1)),
+    )
+    worker = Worker(docket, concurrency=1)
+    await worker.run_until_finished()
+    assert len(starts) == 41
+    # The first runs at once; the other 40 follow 25 ms apart instead of all at once.
+    assert starts[-1] - starts[0] >= 0.9
+    assert worker.catch_up.retimed == 40
+    assert await Agenda.cancel(docket, scattered.scatter_id or "") == 0
+
+
+# -- the worker's side: coalescing and failures ----------------------------------------------
+
+
+def late_claim(key: str, due: int) -> Claim:
+    return Claim(key, "w/1", b"", due, False)
+
+
+async def test_a_worker_asks_for_one_respread_per_scatter_within_after(docket: Docket) -> None:
+    agenda = Agenda()
+    for i in range(20):
+        agenda.add(noop, key=f"co-{i}")(i)
+    now = await docket.store.now()
+    scattered = await agenda.scatter(
+        docket,
+        over=timedelta(seconds=1),
+        start=from_micros(now) - timedelta(seconds=5),
+        catch_up=CatchUp.respread(after=timedelta(seconds=30)),
+    )
+    meta = scattered[0].meta
+    keeper = CatchUpKeeper(docket.store, "w")
+    claim = late_claim("co-0", now - 5_000_000)
+    # Far enough late for the 30 s threshold (the store re-spreads from the `now` given).
+    assert not await keeper.should_skip(claim, meta, now + 40_000_000)
+    assert keeper.retimed == 20
+    # Another minute on, the store would move them all again; the worker does not ask.
+    assert not await keeper.should_skip(claim, meta, now + 100_000_000)
+    assert keeper.retimed == 20
+    assert await Agenda.cancel(docket, scattered.scatter_id or "") == 20
+
+
+async def test_a_respread_the_store_cannot_do_is_logged_and_the_task_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", "nowhere", connect_timeout=0.5)
+    try:
+        keeper = CatchUpKeeper(store, "w")
+        meta = {"scatter": "s", META_KEY: ("respread", 1_000_000, 10_000)}
+        assert not await keeper.should_skip(late_claim("k", 0), meta, 10_000_000)
+    finally:
+        await store.close()
+    assert "could not re-spread scatter s" in caplog.text
+    assert keeper.retimed == 0
+
+
+# -- the outage (issue #6) ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(150)
+async def test_after_an_outage_respread_keeps_starts_within_twice_the_planned_rate(
+    docket: Docket,
+) -> None:
+    run = await run_outage(docket, CatchUp.respread(after=timedelta(seconds=1)))
+    assert run.started == 3000, "every task ran"
+    assert run.skipped == 0
+    assert run.peak_after_recovery() <= 2 * run.planned_rate, run.per_second()
+    # The overdue third went back on the time line, pushing the tail back by about the outage.
+    assert run.retimed > 900
+    assert run.last_start > 35
+
+
+@pytest.mark.timeout(150)
+async def test_after_an_outage_running_late_floods_the_first_second(docket: Docket) -> None:
+    run = await run_outage(docket, None)
+    assert run.started == 3000
+    # About a third of the scatter starts within a second or so of recovery: the flood that
+    # re-spreading prevents (and proof that the assertion above can fail).
+    assert run.peak_after_recovery() > 2 * run.planned_rate, run.per_second()
+    assert run.retimed == 0
