@@ -33,10 +33,32 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
-def free_port() -> int:
+def free_port(below: int = 65536) -> int:
+    """A loopback port nothing listens on now, lower than ``below``."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port < below:
+            return port
+
+
+def cluster_port() -> int:
+    """A free port for a cluster node: its cluster bus listens 10,000 higher, which must
+    still be a valid port (and, with luck, free)."""
+    while True:
+        port = free_port(below=65536 - 10_000)
+        if port_is_free(port + 10_000):
+            return port
+
+
+def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
@@ -124,7 +146,7 @@ class RedisClusterNodes:
         if redis_cli is None:
             raise RuntimeError("redis-cli is not installed (scripts/test installs redis-server)")
         for _ in range(size):
-            node = RedisServer(appendonly=False)
+            node = RedisServer(port=cluster_port(), appendonly=False)
             node.extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
             node.start()
             self.nodes.append(node)
