@@ -572,9 +572,9 @@ async def down_docket() -> AsyncIterator[Docket]:
 
 
 DOWN_CALLS: list[tuple[str, Callable[[Docket], Any]]] = [
-    ("schedule tasks", lambda d: d.add(greet)("Ada")),
-    ("schedule tasks", lambda d: d.replace(greet, key="k")("Ada")),
-    ("schedule tasks", lambda d: d.add_many([d.call(greet)("Ada")])),
+    ("read the strikes", lambda d: d.add(greet)("Ada")),  # checked before any write
+    ("read the strikes", lambda d: d.replace(greet, key="k")("Ada")),  # checked before any write
+    ("read the strikes", lambda d: d.add_many([d.call(greet)("Ada")])),  # checked before any write
     ("cancel tasks", lambda d: d.cancel("k")),
     ("take a snapshot", lambda d: d.snapshot()),
     ("count scheduled tasks", lambda d: d.scheduled_histogram(WHEN, WHEN + timedelta(1), 4)),
