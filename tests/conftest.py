@@ -12,9 +12,10 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from strew import Docket
+from strew.stores import Store, open_store
 from strew.stores.memory import _registry
 
-from .helpers import RedisServer, test_redis_url
+from .helpers import RedisClusterNodes, RedisServer, test_redis_url
 
 STORES = ["memory", "redis"]
 
@@ -46,6 +47,30 @@ async def leftover_keys(url: str, name: str) -> list[bytes]:
         return [key async for key in client.scan_iter(match=f"strew:{{{name}}}:*")]
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def store(store_url: str, docket_name: str) -> AsyncIterator[Store]:
+    """A store of the test's own (contract tests); deleted afterwards, with a check that
+    nothing it does not know about was left behind."""
+    store = open_store(store_url, docket_name)
+    yield store
+    await store.destroy()
+    await store.close()
+    if store_url.startswith("redis"):
+        assert await leftover_keys(store_url, docket_name) == []
+    _registry.pop((store_url, docket_name), None)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[RedisClusterNodes]:
+    """One three-node Redis Cluster for every cluster test of the run (own loopback ports)."""
+    nodes = RedisClusterNodes()
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.cleanup()
 
 
 @pytest.fixture

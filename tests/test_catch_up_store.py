@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from strew.stores import Store, open_store
+from strew.stores import Store
 from strew.stores.base import Entry
-from strew.stores.memory import _registry
-
-from .conftest import leftover_keys
 
 LEASE = 60_000_000
 TTL = 3_600_000_000
 MS = 1_000
-
-
-@pytest.fixture
-async def store(store_url: str, docket_name: str) -> AsyncIterator[Store]:
-    store = open_store(store_url, docket_name)
-    yield store
-    await store.destroy()
-    await store.close()
-    if store_url.startswith("redis"):
-        assert await leftover_keys(store_url, docket_name) == []
-    _registry.pop((store_url, docket_name), None)
 
 
 async def scatter(store: Store, batch: str, dues: list[int], prefix: str = "b") -> list[Entry]:

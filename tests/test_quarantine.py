@@ -6,34 +6,20 @@ planted payload, and the ``strew quarantine`` command lists and drops what it mo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
 from strew import Docket, Worker
-from strew.stores import Store, open_store
+from strew.stores import Store
 from strew.stores.base import Claim, Entry, Finish, Quarantine
-from strew.stores.memory import _registry
 
-from .conftest import leftover_keys
 from .test_cli import strew
 
 LEASE = 60_000_000
 # Spaces, a NUL, a newline and bytes that are not UTF-8: a record must keep them exactly.
 GARBAGE = b"not a pickle \x00 \n \xff\xfe 1 2 "
 REASON = "unreadable: ünïcode, spaces  and\nlines"
-
-
-@pytest.fixture
-async def store(store_url: str, docket_name: str) -> AsyncIterator[Store]:
-    store = open_store(store_url, docket_name)
-    yield store
-    await store.destroy()
-    await store.close()
-    if store_url.startswith("redis"):
-        assert await leftover_keys(store_url, docket_name) == []
-    _registry.pop((store_url, docket_name), None)
 
 
 async def claimed(

@@ -4,13 +4,10 @@ the URL differs (``redis+cluster://``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .helpers import RedisClusterNodes
 from .test_quarantine import (  # noqa: F401 - collected here against the cluster
-    store,
     test_a_newer_schedule_of_the_key_still_runs_after_the_quarantine,
     test_a_quarantined_task_is_never_claimed_again_even_after_its_lease,
     test_a_worker_quarantines_a_corrupt_payload_and_keeps_running,
@@ -20,16 +17,6 @@ from .test_quarantine import (  # noqa: F401 - collected here against the cluste
     test_quarantined_tasks_are_listed_oldest_first_and_dropped_by_key_or_all,
     test_quarantining_a_key_again_overwrites_its_record,
 )
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes()
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.cleanup()
 
 
 @pytest.fixture

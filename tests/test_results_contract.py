@@ -3,30 +3,15 @@ record fields of `finish` and `cancel`, with the same assertions against both st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from strew.stores import Store, open_store
+from strew.stores import Store
 from strew.stores.base import Entry, Finish, Record
-from strew.stores.memory import _registry
 
-from .conftest import leftover_keys
 from .helpers import wait_until
 
 LEASE = 60_000_000
 MINUTE = 60_000_000
-
-
-@pytest.fixture
-async def store(store_url: str, docket_name: str) -> AsyncIterator[Store]:
-    store = open_store(store_url, docket_name)
-    yield store
-    await store.destroy()
-    await store.close()
-    if store_url.startswith("redis"):
-        assert await leftover_keys(store_url, docket_name) == []
-    _registry.pop((store_url, docket_name), None)
 
 
 async def due_now(store: Store, key: str = "k", payload: bytes = b"p") -> Entry:

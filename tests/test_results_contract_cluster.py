@@ -3,22 +3,10 @@ script reads and writes only keys it declares, all under the docket's hash tag."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .helpers import RedisClusterNodes
 from .test_results_contract import *  # noqa: F403 - the contract's tests and its `store` fixture
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes()
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.cleanup()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import gc
 import pickle
 import re
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,25 +18,11 @@ import pytest
 from strew import Agenda, Disposition, Docket
 from strew.agenda_build import Call, Planned, new_keys
 from strew.execution import dump_payload, load_payload
-from strew.stores import Store, open_store
+from strew.stores import Store
 from strew.stores.base import Entry
-from strew.stores.memory import _registry
-
-from .conftest import leftover_keys
 
 HOUR = 3_600_000_000
 STAGE_TTL = 60_000_000
-
-
-@pytest.fixture
-async def store(store_url: str, docket_name: str) -> AsyncIterator[Store]:
-    store = open_store(store_url, docket_name)
-    yield store
-    await store.destroy()
-    await store.close()
-    if store_url.startswith("redis"):
-        assert await leftover_keys(store_url, docket_name) == []
-    _registry.pop((store_url, docket_name), None)
 
 
 async def scheduled(store: Store) -> list[tuple[str, int, bytes]]:

@@ -6,22 +6,10 @@ only the URL differs (``redis+cluster://``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .helpers import RedisClusterNodes
 from .test_store_contract import *  # noqa: F403 - the contract's tests and its `store` fixture
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes()
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.cleanup()
 
 
 @pytest.fixture

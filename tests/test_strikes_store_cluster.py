@@ -3,22 +3,10 @@ the strike keys carry the docket's hash tag, so each script runs whole on one no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .helpers import RedisClusterNodes
 from .test_strikes_store import *  # noqa: F403 - the strike contract's tests and `store` fixture
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes()
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.cleanup()
 
 
 @pytest.fixture
