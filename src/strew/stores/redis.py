@@ -32,7 +32,6 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import suppress
-from importlib import resources
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -45,7 +44,6 @@ from redis.exceptions import (
     MaxConnectionsError,
     RedisClusterException,
     RedisError,
-    ResponseError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -74,8 +72,9 @@ from .base import (
     Wake,
     WorkerSeen,
 )
-from .packing import pack_entries
-from .redis_strikes import RedisStrikes
+from .redis_batches import BATCH_SCRIPTS, RedisBatches
+from .redis_common import _cancelling, _flags, _load_lua, _millis, _text
+from .redis_strikes import STRIKE_SCRIPTS, RedisStrikes
 
 logger = logging.getLogger("strew.store")
 
@@ -105,46 +104,8 @@ _UNAVAILABLE = (
     TryAgainError,
     MaxConnectionsError,
 )
-_BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch")
 _QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
 _RESULT_SCRIPTS = ("task_state", "progress")
-_CATCH_UP_SCRIPTS = ("respread_batch",)
-
-
-def _load_lua(name: str) -> str:
-    return resources.files("strew.stores").joinpath("lua", f"{name}.lua").read_text("utf-8")
-
-
-def _cancelling() -> bool:
-    # redis-py can swallow a cancellation mid-command; never loop on after one was asked for.
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-COMMIT_OUTCOME_TTL_MS = 600_000
-"""How long a commit's outcome stays readable for a client whose reply was lost."""
-COMMIT_SETTLE_SECONDS = 60.0
-"""How long a client whose commit reply was lost waits for a still-running commit to end."""
-
-
-def _raise(error: BaseException) -> Any:
-    raise error
-
-
-def _millis(micros: int) -> int:
-    """A TTL in whole milliseconds, rounded up and at least 1 (PEXPIRE rejects 0)."""
-    return max(1, -(-micros // 1000))
-
-
-def _flags(reply: bytes) -> list[bool]:
-    """The scripts answer one '1' or '0' per item, as one string."""
-    return [flag == 0x31 for flag in reply]
-
-
-def _text(value: Any) -> str:
-    # A key that is not UTF-8 (written by hand) must not crash a snapshot or a worker; the
-    # client encodes with the same error handler, so such a key round-trips exactly.
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
 
 
 def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
@@ -167,7 +128,7 @@ def _progress(fields: list[Any]) -> ProgressState:
     )
 
 
-class RedisStore(RedisStrikes):
+class RedisStore(RedisStrikes, RedisBatches):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -262,10 +223,10 @@ class RedisStore(RedisStrikes):
             name: self._client.register_script(_load_lua(name))
             for name in (
                 *_SCRIPTS,
-                *_BATCH_SCRIPTS,
+                *BATCH_SCRIPTS,
+                *STRIKE_SCRIPTS,
                 *_QUARANTINE_SCRIPTS,
                 *_RESULT_SCRIPTS,
-                *_CATCH_UP_SCRIPTS,
             )
         }
         self._serial = itertools.count(1)
@@ -507,103 +468,6 @@ class RedisStore(RedisStrikes):
         )
         return _progress(reply)
 
-    # -- batches ---------------------------------------------------------------------------
-
-    def _stage_keys(self, batch: str) -> list[str]:
-        prefix = f"strew:{{{self.docket}}}:stage:{batch}:"
-        return [prefix + "chunks", prefix + "count"]
-
-    def _members_key(self, batch: str) -> str:
-        return f"strew:{{{self.docket}}}:batch:{batch}"
-
-    async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
-        if not entries:
-            held = await self._call(
-                "stage tasks", lambda: self._client.get(self._stage_keys(batch)[1])
-            )
-            return int(held or 0)
-        args = [_millis(ttl), len(entries), *pack_entries(entries)]
-        staged = await self._script("stage_batch", "stage tasks", self._stage_keys(batch), args)
-        return int(staged)
-
-    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
-        outcome = f"strew:{{{self.docket}}}:stage:{batch}:outcome"
-        keys = [
-            self.schedule_key,
-            self.payloads_key,
-            self.leases_key,
-            *self._stage_keys(batch),
-            self._members_key(batch),
-            outcome,
-        ]
-        args: list[Any] = [
-            self.wake_channel,
-            expected,
-            _millis(members_ttl),
-            COMMIT_OUTCOME_TTL_MS,
-        ]
-        script = self._scripts["commit_batch"]
-        try:
-            skipped = await script(keys=keys, args=args)
-        except (RedisError, OSError) as error:
-            failure: BaseException = error
-        else:
-            with suppress(RedisError, OSError):
-                await self._client.delete(outcome)
-            return [_text(key) for key in skipped]
-        # A commit of a very large batch can outlast the socket timeout, and the client's retry
-        # then meets BUSY or an emptied stage: the first attempt may have committed everything,
-        # so ask before reporting a failure for tasks that are in fact scheduled.
-        found = await self._commit_outcome(outcome)
-        if found is None:
-            return await self._call("commit staged tasks", lambda: _raise(failure))
-        return found
-
-    async def _commit_outcome(self, outcome: str) -> list[str] | None:
-        """The skipped keys of a commit that happened, None if it did not (or if Redis cannot
-        be reached to say). Waits out a script still running (BUSY replies)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + COMMIT_SETTLE_SECONDS
-        while True:
-            try:
-                found = await self._client.lrange(outcome, 0, -1)
-            except ResponseError as error:
-                if "BUSY" not in str(error) or loop.time() > deadline:
-                    return None
-                await asyncio.sleep(0.1)
-                continue
-            except (RedisError, OSError):
-                return None
-            if not found:
-                return None
-            with suppress(RedisError, OSError):
-                await self._client.delete(outcome)
-            return [_text(key) for key in found[1:]]
-
-    async def discard_batch(self, batch: str) -> None:
-        keys = self._stage_keys(batch)
-        await self._call("discard staged tasks", lambda: self._client.delete(*keys))
-
-    async def schedule_batch(
-        self, batch: str, entries: Sequence[Entry], members_ttl: int
-    ) -> list[bool]:
-        if not entries:
-            return []
-        args = [self.wake_channel, _millis(members_ttl), *pack_entries(entries)]
-        keys = [self.schedule_key, self.payloads_key, self.leases_key, self._members_key(batch)]
-        written = await self._script("schedule_batch", "schedule tasks", keys, args)
-        return _flags(written)
-
-    async def cancel_batch(self, batch: str) -> int:
-        keys = [
-            self.schedule_key,
-            self.payloads_key,
-            self._members_key(batch),
-            *self._stage_keys(batch),
-        ]
-        removed = await self._script("cancel_batch", "cancel a batch", keys, [])
-        return int(removed)
-
     # -- quarantine ------------------------------------------------------------------------
 
     async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
@@ -640,12 +504,6 @@ class RedisStore(RedisStrikes):
         )
         return int(dropped)
 
-    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
-        keys = [self.schedule_key, self._members_key(batch)]
-        args = [str(start), str(spacing), str(overdue)]
-        moved = await self._script("respread_batch", "re-spread a batch", keys, args)
-        return int(moved)
-
     async def destroy(self) -> None:
         keys = [
             *self._task_keys,
@@ -656,16 +514,6 @@ class RedisStore(RedisStrikes):
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
-
-    async def _destroy_batches(self) -> None:
-        # Batch keys carry an id in their name, so they are found by pattern; the docket name
-        # is escaped because glob characters are legal in it.
-        name = "".join("\\" + c if c in "\\*?[]^" else c for c in self.docket)
-        patterns = ("stage", "batch", "record", "progress")
-        for pattern in (f"strew:{{{name}}}:{kind}:*" for kind in patterns):
-            found = [key async for key in self._client.scan_iter(match=pattern, count=1000)]
-            if found:
-                await self._client.delete(*found)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -16,17 +16,13 @@ from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.commands.core import AsyncScript
 
 from .base import ScheduledTask
+from .redis_common import _flags
 
 T = TypeVar("T")
 
 STRIKE_SCRIPTS = ("add_strike", "remove_strike", "strikes", "hold", "held_tasks")
-
-
-def _flags(reply: bytes) -> list[bool]:
-    return [flag == 0x31 for flag in reply]
 
 
 class _Core(Protocol):
@@ -38,19 +34,14 @@ class _Core(Protocol):
     wake_channel: str
     _task_keys: list[str]
     _client: aioredis.Redis | RedisCluster
-    _strike_scripts: dict[str, AsyncScript] | None
 
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T: ...
     def _strike_keys(self) -> list[str]: ...
-    async def _strike_script(
-        self, name: str, what: str, keys: list[str], args: list[Any]
-    ) -> Any: ...
+    async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any: ...
 
 
 class RedisStrikes:
     """Strike operations, each one Lua script (methods typed on `RedisStore`)."""
-
-    _strike_scripts: dict[str, AsyncScript] | None = None
 
     def _strike_keys(self: _Core) -> list[str]:
         """rules, version, held, held payloads."""
@@ -58,35 +49,21 @@ class RedisStrikes:
         names = ("strikes", "strikes:version", "held", "held:payloads")
         return [prefix + name for name in names]
 
-    async def _strike_script(
-        self: _Core, name: str, what: str, keys: list[str], args: list[Any]
-    ) -> Any:
-        if self._strike_scripts is None:
-            from .redis import _load_lua
-
-            self._strike_scripts = {
-                script: self._client.register_script(_load_lua(script)) for script in STRIKE_SCRIPTS
-            }
-        script = self._strike_scripts[name]
-        return await self._call(what, lambda: script(keys=keys, args=args))
-
     async def add_strike(self: _Core, rule: bytes) -> int:
         rules, version, _, _ = self._strike_keys()
-        version = await self._strike_script("add_strike", "add a strike", [rules, version], [rule])
+        version = await self._script("add_strike", "add a strike", [rules, version], [rule])
         return int(version)
 
     async def remove_strike(self: _Core, rule: bytes) -> tuple[int, int]:
         keys = [*self._strike_keys(), self.schedule_key, self.payloads_key]
-        version, restored = await self._strike_script(
+        version, restored = await self._script(
             "remove_strike", "remove a strike", keys, [rule, self.wake_channel]
         )
         return int(version), int(restored)
 
     async def strikes(self: _Core) -> tuple[int, list[bytes]]:
         rules, version, _, _ = self._strike_keys()
-        current, found = await self._strike_script(
-            "strikes", "read the strikes", [rules, version], []
-        )
+        current, found = await self._script("strikes", "read the strikes", [rules, version], [])
         return int(current), sorted(bytes(rule) for rule in found)
 
     async def hold(self: _Core, holds: Sequence[tuple[str, str]], version: int) -> list[bool]:
@@ -97,11 +74,11 @@ class RedisStrikes:
         for key, token in holds:
             args.extend((key, token))
         keys = [*self._task_keys, version_key, held, held_payloads]
-        return _flags(await self._strike_script("hold", "hold stricken tasks", keys, args))
+        return _flags(await self._script("hold", "hold stricken tasks", keys, args))
 
     async def held_tasks(self: _Core, limit: int) -> tuple[int, list[ScheduledTask]]:
         _, _, held, held_payloads = self._strike_keys()
-        total, listed = await self._strike_script(
+        total, listed = await self._script(
             "held_tasks", "list held tasks", [held, held_payloads], [max(limit, 0)]
         )
         tasks = [
