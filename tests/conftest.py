@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -60,6 +61,17 @@ async def store(store_url: str, docket_name: str) -> AsyncIterator[Store]:
     if store_url.startswith("redis"):
         assert await leftover_keys(store_url, docket_name) == []
     _registry.pop((store_url, docket_name), None)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker processes a test starts; any still alive at the end are killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,17 +36,6 @@ async def docket(docket_name: str) -> AsyncIterator[Docket]:
         yield docket
         await docket.store.destroy()
     assert await leftover_keys(url, docket_name) == []
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Worker processes a test starts; any still alive at the end are killed."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
 
 
 def log_of(path: Path) -> str:

@@ -13,7 +13,6 @@ import itertools
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,28 +22,15 @@ from strew import Docket, Perpetual, Worker
 
 from .helpers import RedisServer, wait_until
 from .perpetual_worker import runs, spawn
+from .test_faults import log_of
 
 pytestmark = pytest.mark.slow
 
 MS = timedelta(milliseconds=1)
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
 def ends(marker: Path) -> int:
     return sum(1 for event, _ in runs(marker) if event == "end")
-
-
-def log_of(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
 
 
 def assert_one_chain(events: list[tuple[str, int]], killed: int) -> None:
