@@ -38,7 +38,13 @@ async def test_a_strike_from_the_command_line_pauses_producers_and_restore_runs_
     assert "Held tasks: 0" in struck.out
 
     async def refused() -> bool:
-        return (await redis_docket.add(charge)(9)).disposition is Disposition.STRUCK
+        # Until this producer re-reads the rules (within a second) the probe is scheduled like
+        # any add; take it back so only the task added before the strike is held below.
+        probe = await redis_docket.add(charge, key="probe")(9)
+        if probe.disposition is Disposition.STRUCK:
+            return True
+        await redis_docket.cancel("probe")
+        return False
 
     await wait_until(refused, timeout=5, interval=0.05, message="the producer to see it")
     assert (await redis_docket.add(charge)(4)).disposition is Disposition.SCHEDULED
