@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gc
 import pickle
+import pickletools
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -190,3 +192,31 @@ def test_a_chunk_is_packed_into_blobs_redis_copies_out_of_its_query_buffer() -> 
     huge = [Entry("a", 1, b"x" * 40_000), Entry("b", 2, b"y"), Entry("c", 3, b"z" * 40_000)]
     assert len(pack_entries(huge)) == 3  # an entry larger than a blob travels alone
     assert pack_entries([]) == []
+
+
+def test_a_plain_envelope_is_stored_without_frame_header_or_memo() -> None:
+    args = (764, "user-764")
+    body: tuple[Any, ...] = (1, "work", args, {}, 1_790_000_000_000_000, 1, {"s": "x"})
+    payload = dump_payload("work", args, {}, 1_790_000_000_000_000, 1, {"s": "x"})
+    opcodes = {op.name for op, _, _ in pickletools.genops(payload)}
+    assert not opcodes & {"FRAME", "MEMOIZE"}, opcodes
+    assert len(payload) < len(pickle.dumps(body, protocol=5)) - 9
+    assert pickle.loads(payload) == body
+    envelope = load_payload(payload)
+    assert (envelope.function_name, envelope.args, envelope.meta) == (
+        "work",
+        (764, "user-764"),
+        {"s": "x"},
+    )
+
+
+def test_an_envelope_that_needs_cloudpickle_keeps_its_memo_but_not_its_frame() -> None:
+    shared = Point(1)
+    envelope = load_payload(dump_payload("work", (shared, shared), {}, 7, 1))
+    assert envelope.args[0] is envelope.args[1]  # one object, as it was when added
+
+
+def test_an_envelope_of_several_frames_is_left_as_pickle_wrote_it() -> None:
+    payload = dump_payload("work", ("x" * 200_000,), {}, 7, 1)
+    assert payload[2] == pickle.FRAME[0]
+    assert load_payload(payload).args == ("x" * 200_000,)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import pickle
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from .execution import (
     _is_plain,
     _key_random,
     dump_payload,
+    plain_writer,
 )
 from .stores.base import Entry
 
@@ -141,8 +141,7 @@ class Planned:
         meta = self.meta
         fast = _is_plain(meta, 5)
         stored_meta = meta or None
-        dumps = pickle.dumps
-        protocol = pickle.HIGHEST_PROTOCOL
+        write = plain_writer()
         begin = self.begin_micros
         for (_, args, kwargs, _), (_, name), key, offset in zip(
             self.calls[low:high],
@@ -156,7 +155,7 @@ class Planned:
             # argument is a plain value at the top level (nearly every real call).
             if fast and plain(map(type, args)) and plain(map(type, kwargs.values())):
                 body = (ENVELOPE_VERSION, name, args, kwargs, due, 1, stored_meta)
-                payload = dumps(body, protocol)
+                payload = write(body)
             else:
                 payload = dump_payload(name, args, kwargs, due, 1, meta)
             entries.append(Entry(key, due, payload))

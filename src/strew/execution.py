@@ -11,9 +11,11 @@ worker reads either with `pickle.loads`.
 from __future__ import annotations
 
 import enum
+import io
 import os
 import pickle
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
@@ -135,11 +137,60 @@ def dump_payload(
     """Serialise a task call; raise TypeError naming the task if an argument cannot be."""
     body = (ENVELOPE_VERSION, function_name, args, dict(kwargs), when, attempt, meta or None)
     if _is_plain(body, 6):
-        return pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
+        return _writers.plain(body)
     try:
-        return bytes(cloudpickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+        return unframed(bytes(cloudpickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)))
     except Exception as error:
         raise TypeError(_unpicklable(function_name, args, kwargs, error)) from error
+
+
+def plain_writer() -> Callable[[tuple[Any, ...]], bytes]:
+    """A function that turns an envelope made only of plain values (`_is_plain`) into the
+    bytes a store keeps. It reuses one buffer, so use each in one thread only.
+
+    Its pickler keeps no memo: pickle then writes no MEMOIZE opcode after every string, tuple
+    and dict (six bytes of a typical envelope) and runs faster than `pickle.dumps`. That is
+    safe only for plain values: they cannot be cyclic (`_is_plain` stops at a depth of 6), and
+    an equal value pickled twice instead of referenced once reads back equal.
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    seek, truncate, dump, getvalue = buffer.seek, buffer.truncate, pickler.dump, buffer.getvalue
+
+    def write(body: tuple[Any, ...]) -> bytes:
+        seek(0)
+        truncate()
+        dump(body)
+        return unframed(getvalue())
+
+    return write
+
+
+class _Writers(threading.local):
+    def __init__(self) -> None:
+        self.plain = plain_writer()
+
+
+_writers = _Writers()
+
+
+_FRAMED = b"\x80\x05\x95"
+
+
+def unframed(data: bytes) -> bytes:
+    """``data`` without the frame header pickle puts in front of a one-frame pickle.
+
+    A protocol-5 pickle starts with PROTO 5 and then a FRAME opcode with an 8-byte length;
+    frames only help a reader stream a large pickle, and an unframed stream is just as valid
+    (`pickle.loads` reads both). For a task envelope of ~80 bytes the 9 bytes are over a
+    tenth of the payload; whenever they move Redis's allocation of it to a smaller size class
+    (80 instead of 96 bytes for a 76-byte envelope) a scheduled task costs 16 bytes less.
+    Pickles of several frames (over 64 KiB) are left as they are.
+    """
+    if data.startswith(_FRAMED) and int.from_bytes(data[3:11], "little") == len(data) - 11:
+        return data[:2] + data[11:]
+    return data
 
 
 def _unpicklable(
