@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta, timezone
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -168,9 +169,53 @@ def test_water_filling_hands_out_every_task_and_never_raises_a_peak(
 
 def test_levelling_fills_the_valleys_of_a_burst() -> None:
     existing = [100, 0, 0, 0]
-    assert level_shares(existing, 200) == [0, 67, 67, 66]
+    assert level_shares(existing, 200) == [0, 66, 67, 67]
     offsets = plan_offsets(4, 400, existing=[0, 10, 10, 0])
     assert offsets == [25, 75, 325, 375]
+
+
+def test_the_tasks_a_level_leaves_over_are_spread_over_the_window_not_piled_at_its_start() -> None:
+    # 600 tasks over 500 slices, a burst of 60 in the first 42: about 1.3 a slice, so most
+    # slices get one task and every third or so a second; those must not bunch together.
+    existing = [0] * 500
+    for i in range(60):
+        existing[i * 500 // 72] += 1
+    shares = level_shares(existing, 600)
+    assert sum(shares) == 600
+    sixths = [
+        sum(existing[b] + shares[b] for b in range(k * 500 // 6, (k + 1) * 500 // 6))
+        for k in range(6)
+    ]
+    assert max(sixths) - min(sixths) <= 3, sixths
+
+
+def water_level(existing: list[int], count: int) -> Fraction:
+    """The level ``count`` new tasks fill the valleys of ``existing`` to, found as the one
+    candidate level (from the k lowest slices) that no higher slice lies under."""
+    lowest = sorted(existing)
+    for k in range(1, len(lowest) + 1):
+        level = Fraction(count + sum(lowest[:k]), k)
+        if k == len(lowest) or level <= lowest[k]:
+            return level
+    raise AssertionError("unreachable")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    existing=st.lists(st.integers(0, 50), min_size=1, max_size=60),
+    count=st.integers(1, 3_000),
+)
+def test_any_stretch_of_slices_gets_its_exact_share_to_within_one_task(
+    existing: list[int], count: int
+) -> None:
+    shares = level_shares(existing, count)
+    level = water_level(existing, count)
+    exact = [max(Fraction(0), level - height) for height in existing]
+    assert sum(shares) == count
+    # What rounding leaves over is spread evenly, never gathered in one part of the window.
+    for low in range(len(existing)):
+        for high in range(low + 1, len(existing) + 1):
+            assert abs(sum(shares[low:high]) - sum(exact[low:high])) < 1
 
 
 def test_window_length_follows_the_count_for_rate_and_every() -> None:

@@ -125,6 +125,35 @@ async def test_a_dry_run_plans_and_draws_without_writing(
     assert (await redis_docket.snapshot()).total_tasks == 0
 
 
+async def test_a_levelled_dry_run_plans_around_what_is_already_scheduled(
+    redis_docket: Docket, redis_url: str, workdir: tuple[Path, str]
+) -> None:
+    directory, task = workdir
+    items = write_lines(directory / "items.jsonl", 600)
+    start = datetime(2030, 1, 1, 9, tzinfo=UTC)
+    redis_docket.register(visit)
+    for i in range(60):  # a burst in the first five minutes of the hour
+        await redis_docket.add(visit, when=start + timedelta(seconds=5 * i))(f"burst-{i}")
+    args = ("scatter", task, "--over", "1h", "--buckets", "6", "--start", start.isoformat())
+    where = ("--args-file", str(items), "--url", redis_url, "--docket", redis_docket.name)
+
+    def slices(out: str) -> list[int]:
+        return [int(line.split()[-1]) for line in out.splitlines() if line.strip().startswith("+")]
+
+    plain = await strew(*args, *where, "--dry-run", cwd=directory)
+    assert plain.code == 0, plain.err
+    assert "already scheduled" not in plain.out
+    assert slices(plain.out) == [100] * 6  # the batch alone, blind to the burst
+
+    result = await strew(*args, *where, "--dry-run", "--level", cwd=directory)
+    assert result.code == 0, result.err
+    assert "levelled around 60 already scheduled (shown added up)" in flat(result.out)
+    counts = slices(result.out)
+    # Burst and batch together are flat: the batch leaves room where the burst is.
+    assert sum(counts) == 660 and max(counts) <= 1.1 * 660 / 6, counts
+    assert (await redis_docket.snapshot()).total_tasks == 60
+
+
 async def test_a_scatter_writes_every_line_over_the_window(
     redis_docket: Docket, redis_url: str, workdir: tuple[Path, str]
 ) -> None:
@@ -153,6 +182,8 @@ async def test_a_scatter_writes_every_line_over_the_window(
     again = await strew(*args, env=env, cwd=directory)
     assert again.code == 0, again.err
     assert "99 scheduled, 1 already scheduled (kept)" in again.out
+    # The picture shows what this scatter wrote, not the key that kept its earlier time.
+    assert "Planned load: 99 tasks over 10m" in again.out
 
 
 async def test_a_bad_line_names_its_number_and_nothing_is_written(

@@ -81,8 +81,13 @@ def plan_offsets(
 
 def level_shares(existing: Sequence[int], count: int) -> list[int]:
     """How many of ``count`` new tasks each slice gets so that existing + new is as flat as
-    possible: the lowest slices are filled to a common level first (water-filling), and the
-    fractions left are handed out by largest remainder, earliest slice first on ties."""
+    possible: the lowest slices are filled to a common level first (water-filling).
+
+    Each slice's exact share is a fraction; rounding the running total instead of each share
+    gives every slice the floor or the ceiling of its share and spreads the extra ones
+    evenly. (Handing them to the earliest slices instead, as largest-remainder rounding does
+    on ties, piles them at the start of the window: with 600 tasks in 500 slices, the first
+    fifth of the window got twice the rest.)"""
     lowest = sorted(existing)
     below = 0
     level = Fraction(0)
@@ -91,11 +96,13 @@ def level_shares(existing: Sequence[int], count: int) -> list[int]:
         level = Fraction(count + below, filled)
         if filled == len(lowest) or level <= lowest[filled]:
             break
-    exact = [max(Fraction(0), level - height) for height in existing]
-    shares = [math.floor(share) for share in exact]
-    by_remainder = sorted(range(len(exact)), key=lambda b: (shares[b] - exact[b], b))
-    for b in by_remainder[: count - sum(shares)]:
-        shares[b] += 1
+    shares: list[int] = []
+    total = Fraction(0)
+    given = 0
+    for height in existing:
+        total += max(Fraction(0), level - height)
+        shares.append(math.floor(total) - given)
+        given += shares[-1]
     return shares
 
 

@@ -17,8 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..agenda import Agenda
 from ..docket import DEFAULT_URL, Docket
-from ..execution import Disposition, from_micros, utc_now
-from ..planning import window_length
+from ..execution import Disposition, from_micros, to_micros, utc_now
+from ..planning import level_slices, window_length
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
 from .durations import duration, format_duration, positive_duration
 from .loading import TaskImportError, import_tasks
@@ -254,6 +254,16 @@ def scatter(
         Console().print(f"{args_file}: no tasks (the file has no lines); nothing to scatter.")
         return
     if dry_run:
+        if level:
+            # Levelling plans around what the store holds, so this dry run has to read it
+            # (and only read it).
+            planned, plan_start, existing = run(
+                _levelled_plan(
+                    agenda, url, docket, over, begin, jitter, chosen_seed, rate, every, buckets
+                )
+            )
+            _draw(Console(), planned, plan_start, window, buckets, dry_run=True, existing=existing)
+            return
         _draw(Console(), planned, plan_start, window, buckets, dry_run=True)
         return
     run(
@@ -275,6 +285,33 @@ def _read(path: Path, function: Callable[..., Any]) -> list[Line]:
         return parse_args_lines(sys.stdin, "stdin", function)
     with path.open(encoding="utf-8") as file:
         return parse_args_lines(file, str(path), function)
+
+
+async def _levelled_plan(
+    agenda: Agenda,
+    url: str,
+    name: str,
+    over: timedelta | None,
+    start: datetime | None,
+    jitter: timedelta | None,
+    seed: int | str | None,
+    rate: float | None,
+    every: timedelta | None,
+    buckets: int,
+) -> tuple[list[datetime], datetime, list[int] | None]:
+    """The plan `scatter(level=True)` would make now: around the load already scheduled in
+    the window, read from the store, from the store's clock unless ``start`` is given. Also
+    that load in ``buckets`` slices, to draw beside the plan."""
+    async with Docket(name, url) as docket:
+        begin = start or from_micros(await docket.store.now())
+        window = window_length(len(agenda), over, rate, every)
+        if window <= 0:
+            return agenda.plan(over, begin, jitter, seed=seed, rate=rate, every=every), begin, None
+        low, high = to_micros(begin), to_micros(begin) + window
+        existing = await docket.store.histogram(low, high, level_slices(len(agenda), window))
+        shown = await docket.store.histogram(low, high, buckets)
+    planned = agenda.plan(over, begin, jitter, seed=seed, rate=rate, every=every, existing=existing)
+    return planned, begin, shown
 
 
 async def _scatter(
@@ -322,7 +359,8 @@ async def _scatter(
                 on_progress=on_progress,
             )
     outcomes = Counter(execution.disposition for execution in scattered)
-    when = [execution.when for execution in scattered]
+    # Only what this scatter wrote: a key that was already scheduled kept its earlier time.
+    when = [e.when for e in scattered if e.disposition is Disposition.SCHEDULED]
     console.print(
         f"Scattered {len(scattered):,} task{'' if len(scattered) == 1 else 's'} of "
         f"{scattered[0].function_name} on docket {name} at {safe_url(url)}: "
@@ -343,16 +381,23 @@ def _draw(
     buckets: int,
     *,
     dry_run: bool,
+    existing: list[int] | None = None,
 ) -> None:
+    """The planned load over the window; with ``existing`` (the load already scheduled, in
+    ``buckets`` slices), the two added up, as workers will see them."""
     end = start + timedelta(microseconds=window)
     if window <= 0:
         buckets = 1  # a single task: one slice at its moment
     counts = count_into_slices(planned, start, end, buckets)
+    already = ""
+    if existing is not None:
+        counts = [new + old for new, old in zip(counts, existing, strict=True)]
+        already = f" levelled around {sum(existing):,} already scheduled (shown added up),"
     labels = offset_labels(start, end, buckets) if window > 0 else ["+0s"]
     step = format_duration((end - start) / buckets)
     title = (
         f"{'Planned (dry run, nothing written)' if dry_run else 'Planned'} load: "
-        f"{len(planned):,} tasks over {format_duration(end - start)} from {clock(start)}, "
-        f"{buckets} slice{'' if buckets == 1 else 's'} of {step}"
+        f"{len(planned):,} tasks over {format_duration(end - start)} from {clock(start)},"
+        f"{already} {buckets} slice{'' if buckets == 1 else 's'} of {step}"
     )
     console.print(histogram(counts, labels, title=title))
