@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -185,3 +186,61 @@ class RedisClusterNodes:
     def cleanup(self) -> None:
         for node in self.nodes:
             node.cleanup()
+
+
+class CommandLog:
+    """The commands clients send a Redis server that name a docket's keys (its round trips,
+    not what its scripts run), read with MONITOR over a raw connection (redis-py's monitor
+    cannot read lines as long as a staged chunk)."""
+
+    def __init__(self, url: str, docket_name: str) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 6379
+        self.tag = f"strew:{{{docket_name}}}:".encode()
+        self.commands: list[str] = []
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> CommandLog:
+        reader, self._writer = await asyncio.open_connection(
+            self.host, self.port, limit=64 * 1024 * 1024
+        )
+        self._writer.write(b"MONITOR\r\n")
+        await self._writer.drain()
+        assert await reader.readline() == b"+OK\r\n"
+        self._reader = asyncio.create_task(self._read(reader))
+        return self
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while line := await reader.readline():
+            # +1700000000.123456 [0 127.0.0.1:5000] "EVALSHA" "sha" ...; what a script runs
+            # shows as [0 lua], and is not a round trip.
+            source = line.split(b"]", 1)[0]
+            if self.tag in line and not source.endswith(b" lua"):
+                self.commands.append(line.split(b'"', 2)[1].decode())
+
+    async def settle(self, marker: str) -> None:
+        """Wait until the server has echoed every command sent before ``marker`` (a PING
+        from a connection of our own, which MONITOR shows after them)."""
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis(host=self.host, port=self.port)
+        try:
+            await client.get(self.tag + marker.encode())
+        finally:
+            await client.aclose()
+        await wait_until(
+            lambda: bool(self.commands) and self.commands[-1] == "GET",
+            timeout=10,
+            message="the monitor to catch up",
+        )
+        self.commands.pop()
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._writer is not None and self._reader is not None
+        self._writer.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await self._reader

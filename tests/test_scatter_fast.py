@@ -12,6 +12,7 @@ import pickle
 import pickletools
 import re
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,8 @@ from strew.agenda_build import Call, Planned, new_keys
 from strew.execution import dump_payload, load_payload
 from strew.stores import Store
 from strew.stores.base import Entry
+
+from .helpers import CommandLog
 
 HOUR = 3_600_000_000
 STAGE_TTL = 60_000_000
@@ -220,3 +223,26 @@ def test_an_envelope_of_several_frames_is_left_as_pickle_wrote_it() -> None:
     payload = dump_payload("work", ("x" * 200_000,), {}, 7, 1)
     assert payload[2] == pickle.FRAME[0]
     assert load_payload(payload).args == ("x" * 200_000,)
+
+
+@pytest.mark.parametrize("atomic", [True, False], ids=["atomic", "streamed"])
+async def test_a_scatter_reaches_redis_in_a_few_commands_not_one_per_task(
+    redis_docket: Docket, redis_url: str, atomic: bool
+) -> None:
+    redis_docket.register(work)
+    counts: dict[int, Counter[str]] = {}
+    for size in (1_200, 12_000):
+        agenda = Agenda()
+        for i in range(size):
+            agenda.add(work)(i, f"user-{i}")
+        async with CommandLog(redis_url, redis_docket.name) as log:
+            scattered = await agenda.scatter(redis_docket, over=timedelta(hours=1), atomic=atomic)
+            await log.settle(f"after-{size}")
+        assert sum(e.disposition is Disposition.SCHEDULED for e in scattered) == size
+        counts[size] = Counter(log.commands)
+    small, large = sum(counts[1_200].values()), sum(counts[12_000].values())
+    # One script per chunk of 5,000 (staged or written), then the commit and its clean-up
+    # (measured: 4 + 1 atomic, 3 streamed, for 12,000): ten times the tasks costs a command
+    # or two more, not ten thousand.
+    assert large <= 10, counts
+    assert large - small <= 2, counts
