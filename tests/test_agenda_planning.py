@@ -215,7 +215,8 @@ def test_any_stretch_of_slices_gets_its_exact_share_to_within_one_task(
     # What rounding leaves over is spread evenly, never gathered in one part of the window.
     for low in range(len(existing)):
         for high in range(low + 1, len(existing) + 1):
-            assert abs(sum(shares[low:high]) - sum(exact[low:high])) < 1
+            error = Fraction(sum(shares[low:high])) - sum(exact[low:high], Fraction(0))
+            assert -1 < error < 1
 
 
 def test_window_length_follows_the_count_for_rate_and_every() -> None:
