@@ -138,6 +138,45 @@ async def used_memory(url: str) -> int:
         await client.aclose()
 
 
+@dataclass(frozen=True)
+class ScriptTime:
+    """How long a Redis server has spent in scripts (``INFO commandstats``) and the id of its
+    newest slow-log entry, to measure what one step cost it (read-only: nothing is
+    configured on a server that is not ours)."""
+
+    usec: int
+    slowlog_id: int
+
+    @classmethod
+    async def read(cls, url: str) -> ScriptTime:
+        client = aioredis.Redis.from_url(url)
+        try:
+            stats = await client.info("commandstats")
+            newest = await client.slowlog_get(1)
+        finally:
+            await client.aclose()
+        usec = sum(int(stats.get(f"cmdstat_{c}", {}).get("usec", 0)) for c in ("evalsha", "eval"))
+        return cls(usec, int(newest[0]["id"]) if newest else -1)
+
+    async def since(self, url: str) -> tuple[float, float | None]:
+        """Seconds spent in scripts since this reading, and the longest single script call
+        among them if the slow log caught it (it keeps calls over its threshold, 10 ms by
+        default; None when none was that long)."""
+        now = await ScriptTime.read(url)
+        client = aioredis.Redis.from_url(url)
+        try:
+            entries = await client.slowlog_get(1000)
+        finally:
+            await client.aclose()
+        longest = [
+            int(e["duration"])
+            for e in entries
+            if int(e["id"]) > self.slowlog_id
+            and bytes(e["command"]).split(b" ", 1)[0].upper() in (b"EVALSHA", b"EVAL")
+        ]
+        return (now.usec - self.usec) / 1e6, (max(longest) / 1e6 if longest else None)
+
+
 async def delete_keys(url: str, *patterns: str) -> int:
     """Delete every key matching the patterns (our own dockets only; never a flush).
 

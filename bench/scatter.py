@@ -66,16 +66,20 @@ async def one(
                     agenda.add(work)(i, f"user-{i}")
                 common.settle()
                 before = await common.used_memory(url)
+                scripts = await common.ScriptTime.read(url)
                 started = time.perf_counter()
                 executions = await agenda.scatter(docket, over=OVER, atomic=atomic)
                 seconds = time.perf_counter() - started
+                busy, longest = await scripts.since(url)
                 after = await common.used_memory(url)
                 scheduled = (await docket.snapshot(limit=0)).total_tasks
                 if len(executions) != n:
                     raise RuntimeError(f"strew scattered {len(executions)} of {n}")
                 del executions, agenda
             extrapolated = False
+            redis_time = {"redis_busy_seconds": busy, "longest_block_seconds": longest}
         else:
+            redis_time = {}
             from docket import Docket as TheirDocket
             from docket.agenda import Agenda as TheirAgenda
 
@@ -114,6 +118,7 @@ async def one(
         "rate": rate,
         "extrapolated": extrapolated,
         "bytes_per_task": (after - before) / scheduled if scheduled else float("nan"),
+        **redis_time,
     }
 
 
@@ -129,9 +134,15 @@ async def main(args: argparse.Namespace) -> None:
                 if result["extrapolated"]
                 else ""
             )
+            busy = ""
+            if "redis_busy_seconds" in result:
+                longest = result["longest_block_seconds"]
+                busy = f", Redis in scripts {result['redis_busy_seconds']:.2f}s, longest " + (
+                    f"{longest * 1000:,.0f} ms" if longest is not None else "under the slow log's"
+                )
             print(
                 f"run {i + 1}/{args.runs} {label:>24}: {result['rate']:>9,.0f} tasks/s, "
-                f"{result['seconds']:7.2f}s, {result['bytes_per_task']:,.0f} B/task{extra}",
+                f"{result['seconds']:7.2f}s, {result['bytes_per_task']:,.0f} B/task{busy}{extra}",
                 flush=True,
             )
 
@@ -149,12 +160,18 @@ async def main(args: argparse.Namespace) -> None:
         def med(label: str, key: str) -> float:
             return common.median([r[key] for r in runs[label]])
 
-        medians = {
+        def med_busy(label: str, key: str) -> float | None:
+            values = [r[key] for r in runs[label] if r.get(key) is not None]
+            return common.median(values) if values else None
+
+        medians: dict[str, dict[str, Any]] = {
             label: {
                 "rate": med(label, "rate"),
                 "seconds": med(label, "seconds"),
                 "bytes_per_task": med(label, "bytes_per_task"),
                 "extrapolated": any(r["extrapolated"] for r in results),
+                "redis_busy_seconds": med_busy(label, "redis_busy_seconds"),
+                "longest_block_seconds": med_busy(label, "longest_block_seconds"),
             }
             for label, results in runs.items()
         }
@@ -188,6 +205,23 @@ async def main(args: argparse.Namespace) -> None:
                     p["bytes_per_task"],
                     "B",
                     better="lower",
+                )
+            )
+        shown = [(f"strew {n}", f"{n:,} tasks") for n in args.sizes] + [
+            (f"strew {n} {how}", f"{n:,} tasks {how}")
+            for n in args.big
+            for how in ("atomic", "streamed")
+        ]
+        for label, title in shown:
+            m = medians[label]
+            busy = m["redis_busy_seconds"]
+            rows.append(common.Row(f"{title}: Redis busy in scripts", busy, None, "s"))
+            rows.append(
+                common.Row(
+                    f"{title}: longest single script (Redis blocked)",
+                    m["longest_block_seconds"],
+                    None,
+                    "s",
                 )
             )
         for n in args.big:
