@@ -144,7 +144,9 @@ async def test_snapshot_lists_the_earliest_tasks_and_draws_the_load_ahead(
     assert "late-one" in out and re.search(r"overdue by 3\ds", out)
     assert "task-0" in out and "task-1" in out and "task-2" not in out
     assert "... and 3 more" in out
-    assert "* partial: counted from the 3 listed of 6 scheduled tasks" in out
+    # Counted over all six scheduled tasks, not only the three listed.
+    [counted] = [line for line in out.splitlines() if line.startswith("│ record ")]
+    assert counted.split("│")[2:4] == ["         6 ", "       0 "], counted
     assert "Scheduled load over the next 10m" in out and "5 slices of 2m" in out
     rows = [line.split() for line in out.splitlines() if re.match(r"\s*\+\d", line)]
     assert [row[0] for row in rows] == ["+0s", "+2m", "+4m", "+6m", "+8m"]
@@ -165,6 +167,9 @@ async def test_snapshot_shows_running_tasks_and_live_workers(
     running_row = next(line for line in out.splitlines() if "held" in line)
     assert "record" in running_row and "test-worker-1" in running_row
     assert "expires in" in running_row
+    # When it was claimed (a UTC clock time) and for how long it has been running since.
+    assert "Started (UTC)" in out and "Running for" in out
+    assert re.search(r"│ \d\d:\d\d:\d\d\.\d{3}Z +│ [\d.]+(ms|s) +│", running_row), running_row
     assert "Workers (1)" in out
 
 
@@ -188,6 +193,10 @@ async def test_snapshot_stays_fast_on_fifty_thousand_scheduled_tasks(
     assert result.code == 0, result.err
     assert "Scheduled (first 20 of 50,000)" in result.out
     assert "... and 49,980 more" in result.out
+    # Every task counted, exactly, though only 20 are listed.
+    [counted] = [line for line in result.out.splitlines() if line.startswith("│ record ")]
+    assert counted.split("│")[2].strip() == "50,000", counted
+    assert "≈" not in result.out
     rows = [line for line in result.out.splitlines() if re.match(r"\s*\+\d", line)]
     assert len(rows) == 24
     assert sum(int(row.split()[-1].replace(",", "")) for row in rows) == 50_000
@@ -475,5 +484,5 @@ async def test_snapshot_with_limit_zero_lists_nothing_but_still_counts(
     )
     assert result.code == 0, result.err
     assert "Scheduled: 3, none listed (--limit 0)." in result.out
-    assert "Tasks by function" not in result.out
+    assert "Tasks by function" in result.out  # counted whatever --limit lists
     assert "Scheduled load over the next 1h" in result.out
