@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from strew import Docket, Worker
+from strew import tasks as builtin
 from strew.cli import app
 from strew.stores.memory import _registry
 
@@ -126,7 +127,32 @@ async def test_a_trace_scheduled_from_the_cli_is_logged_by_a_worker_with_its_key
 async def test_a_negative_sleep_is_a_usage_error_before_connecting() -> None:
     result = await strew("tasks", "sleep", "--url", "redis://127.0.0.1:1/0", "--", "-1")
     assert result.code == 2
-    assert "Invalid value for 'seconds'" in flat(result.err)
+    assert "Invalid value for 'DURATION': '-1' is not a duration" in flat(result.err)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "5 seconds", "101y"])
+async def test_a_sleep_that_is_no_finite_duration_is_refused_naming_it(value: str) -> None:
+    result = await strew("tasks", "sleep", value, "--url", "redis://127.0.0.1:1/0")
+    assert result.code == 2, result.err
+    assert f"Invalid value for 'DURATION': '{value}' is not a duration" in flat(result.err)
+
+
+async def test_a_sleep_takes_a_duration_as_the_other_options_do(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    for text in ("5s", "1m30s", "250ms", "2.5"):
+        result = await strew("tasks", "sleep", text, *where, "--delay", "1h")
+        assert result.code == 0, result.err
+    scheduled = sorted(e.args for e in (await redis_docket.snapshot()).future)
+    assert scheduled == [(0.25,), (2.5,), (5.0,), (90.0,)]
+    await redis_docket.clear()
+
+
+async def test_the_sleep_task_itself_refuses_what_never_ends() -> None:
+    for seconds in (float("inf"), float("nan"), -1.0, True):
+        with pytest.raises(ValueError, match="seconds must be a finite number of zero or more"):
+            await builtin.sleep(seconds)
 
 
 # -- health check ------------------------------------------------------------------------------

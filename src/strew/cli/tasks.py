@@ -62,13 +62,21 @@ def fail(
 
 @app.command()
 def sleep(
-    seconds: Annotated[float, typer.Argument(min=0, help="How long the task runs.")],
+    seconds: Annotated[
+        timedelta,
+        typer.Argument(
+            parser=duration,
+            metavar="DURATION",
+            show_default=False,
+            help="How long the task runs: 30s, 1m30s, 250ms, or plain seconds such as 2.5.",
+        ),
+    ],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     delay: DelayOption = timedelta(0),
 ) -> None:
-    """A task that sleeps SECONDS, holding a worker slot (to watch leases and shutdown)."""
-    run(_schedule(url, docket, delay, builtin.sleep, seconds))
+    """A task that sleeps DURATION, holding a worker slot (to watch leases and shutdown)."""
+    run(_schedule(url, docket, delay, builtin.sleep, seconds.total_seconds()))
 
 
 async def _schedule(
