@@ -347,7 +347,8 @@ async def test_a_worker_runs_tasks_from_a_module_and_stops_cleanly_on_sigterm(
             re.MULTILINE,
         )
         assert started, text
-        assert re.search(rf"Z INFO +strew\.worker: record finished \(key {key}\)", text), text
+        finished = rf"Z INFO +strew\.worker: record finished \(key {key}\) in [\d.]+ ms$"
+        assert re.search(finished, text, re.MULTILINE), text
     assert "got SIGTERM" in text and "stopped" in text
     assert (await redis_docket.snapshot()).total_tasks == 0
 

@@ -275,22 +275,55 @@ async def test_json_logs_are_one_object_per_line_with_the_task_key(
     )
     assert all("key" not in r for r in records if r["message"].endswith("stopped"))
     assert any(r["message"].endswith("stopped") for r in records)
+    # The start and finish of a run carry their figures as fields, not only in the text.
+    [started] = [r for r in records if r["message"].startswith("started trace(")]
+    assert (started["task"], started["key"], started["attempt"]) == ("trace", traced["key"], 1)
+    assert isinstance(started["lateness_ms"], float) and started["redelivered"] is False
+    assert f"{started['lateness_ms']:.1f} ms late" in started["message"]
+    [finished] = [r for r in records if r["message"].startswith("trace finished")]
+    assert (finished["task"], finished["key"], finished["outcome"]) == (
+        "trace",
+        traced["key"],
+        "succeeded",
+    )
+    assert finished["duration_ms"] >= 0
+    assert finished["message"].endswith(f" in {finished['duration_ms']:.1f} ms")
+    assert "lateness_ms" not in finished
+    assert (failed["task"], failed["outcome"], failed["attempt"]) == ("fail", "failed", 1)
+    assert failed["duration_ms"] >= 0
 
 
-async def test_rich_logs_start_and_stop(
+async def test_rich_logs_show_a_run_starting_and_finishing(
     redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
 ) -> None:
     log = tmp_path / "worker.log"
     where = ("--url", redis_url, "--docket", redis_docket.name)
+    scheduled = await strew("tasks", "trace", "in colour", *where)
+    assert scheduled.code == 0, scheduled.err
+    key = re.search(r": key (\S+), due", scheduled.out)
+    assert key, scheduled.out
     process = await start_worker(
-        "--tasks", user_tasks, *where, "--logging-format", "rich", cwd=tmp_path, log=log
+        "--tasks",
+        user_tasks,
+        *where,
+        "--logging-format",
+        "rich",
+        cwd=tmp_path,
+        log=log,
+        env={"COLUMNS": "400"},
     )
     try:
-        await wait_until(lambda: "started on docket" in log.read_text(), timeout=20)
+        await wait_until(lambda: "trace finished" in log.read_text(), timeout=20, message="ran")
     finally:
         code = await stop(process)
-    assert code == 0, log.read_text()
-    assert "INFO" in log.read_text()
+    text = log.read_text()
+    assert code == 0, text
+    # Rich's columns: a time, the level, the message (and the source file on the right).
+    started = re.search(rf"INFO +started trace\('in colour'\) \(key {key.group(1)}, ", text)
+    assert started, text
+    assert re.search(rf"INFO +trace finished \(key {key.group(1)}\) in [\d.]+ ms", text), text
+    assert re.search(r"INFO +trace: in colour", text), text
+    assert "{" not in text  # not JSON
 
 
 def test_a_smoke_task_on_the_memory_store_warns_that_no_worker_will_see_it(

@@ -56,9 +56,15 @@ class LoggingFormat(enum.StrEnum):
     JSON = "json"
 
 
+RUN_FIELDS = ("task", "attempt", "lateness_ms", "duration_ms", "redelivered", "outcome")
+"""Fields a worker's record about a run carries (see `strew.worker_outcomes.run_fields`),
+written beside the message in JSON: a collector can chart lateness without parsing text."""
+
+
 class _JsonFormatter(logging.Formatter):
     """One JSON object per line, for log collectors: time, level, logger, message, and the
-    task's ``key`` and an ``exception`` when the record has them."""
+    task's ``key`` and an ``exception`` when the record has them, and for the worker's lines
+    about a run its `RUN_FIELDS`."""
 
     def format(self, record: logging.LogRecord) -> str:
         moment = time.strftime("%Y-%m-%dT%H:%M:%S", _utc(record.created))
@@ -71,6 +77,10 @@ class _JsonFormatter(logging.Formatter):
         key = getattr(record, "key", None)
         if key is not None:
             entry["key"] = str(key)
+        for name in RUN_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         # ensure_ascii keeps every line plain ASCII whatever a task logs, so no collector
@@ -241,7 +251,8 @@ def worker(
             envvar="STREW_LOGGING_FORMAT",
             case_sensitive=False,
             help="plain: one line per record, UTC to the millisecond; rich: coloured, for a "
-            "terminal; json: one JSON object per line (time, level, logger, message, key).",
+            "terminal; json: one JSON object per line (time, level, logger, message, and for "
+            "task lines key, task, attempt, lateness_ms, duration_ms, outcome).",
         ),
     ] = LoggingFormat.PLAIN,
 ) -> None:
