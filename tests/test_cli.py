@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 import typer.main
@@ -91,17 +91,30 @@ async def test_version_prints_the_package_version() -> None:
     assert (result.code, result.out.strip()) == (0, f"strew {__version__}")
 
 
+def commands(group: TyperGroup, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every command under ``group``, sub-groups' commands too (``tasks sleep``), by path."""
+    for name, sub in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(sub, TyperGroup):
+            yield from commands(sub, path + " ")
+        else:
+            yield path, sub
+
+
 def test_every_option_of_every_command_is_readable_from_a_strew_variable() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
+    paths = dict(commands(group))
+    # The sub-groups are walked: their commands are checked like the top-level ones.
+    assert {"tasks trace", "tasks fail", "tasks sleep", "worker", "snapshot"} <= paths.keys()
     missing = []
-    for name, sub in group.commands.items():
+    for path, sub in paths.items():
         for param in sub.params:
             if param.name == "help":
                 continue
             envvar = getattr(param, "envvar", None)
             if not (isinstance(envvar, str) and envvar.startswith("STREW_")):
-                missing.append(f"{name} {param.name}")
+                missing.append(f"{path} {param.name}")
     assert missing == []
 
 

@@ -144,8 +144,10 @@ async def test_a_sleep_takes_a_duration_as_the_other_options_do(
     for text in ("5s", "1m30s", "250ms", "2.5"):
         result = await strew("tasks", "sleep", text, *where, "--delay", "1h")
         assert result.code == 0, result.err
+    from_env = await strew("tasks", "sleep", *where, env={"STREW_SLEEP": "2m", "STREW_DELAY": "1h"})
+    assert from_env.code == 0, from_env.err
     scheduled = sorted(e.args for e in (await redis_docket.snapshot()).future)
-    assert scheduled == [(0.25,), (2.5,), (5.0,), (90.0,)]
+    assert scheduled == [(0.25,), (2.5,), (5.0,), (90.0,), (120.0,)]
     await redis_docket.clear()
 
 

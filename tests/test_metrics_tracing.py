@@ -305,6 +305,42 @@ async def test_strew_worker_serves_metrics_on_its_metrics_port(
     assert f"metrics on http://0.0.0.0:{port}/metrics" in log.read_text()
 
 
+async def test_strew_worker_reads_its_metrics_address_from_strew_variables(
+    redis_docket: Docket, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    log = tmp_path / "worker.log"
+    env = {"STREW_METRICS_PORT": str(port), "STREW_METRICS_HOST": "127.0.0.1"}
+    process = await start_worker(
+        "--tasks",
+        "strew.tasks:standard",
+        "--url",
+        redis_url,
+        "--docket",
+        redis_docket.name,
+        cwd=tmp_path,
+        log=log,
+        env=env,
+    )
+
+    def scraped() -> bool:
+        try:
+            scrape(port)
+        except OSError:
+            return False
+        return True
+
+    try:
+        await wait_until(
+            lambda: asyncio.to_thread(scraped), timeout=20, interval=0.1, message="serving"
+        )
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    assert f"metrics on http://127.0.0.1:{port}/metrics" in text
+
+
 async def test_strew_worker_says_so_when_its_metrics_port_is_taken(
     redis_url: str, tmp_path: Path
 ) -> None:

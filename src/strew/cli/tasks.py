@@ -40,7 +40,7 @@ DelayOption = Annotated[
 
 @app.command()
 def trace(
-    message: Annotated[str, typer.Argument(help="What the worker logs.")],
+    message: Annotated[str, typer.Argument(envvar="STREW_MESSAGE", help="What the worker logs.")],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     delay: DelayOption = timedelta(0),
@@ -51,7 +51,9 @@ def trace(
 
 @app.command()
 def fail(
-    message: Annotated[str, typer.Argument(help="The error the task raises.")],
+    message: Annotated[
+        str, typer.Argument(envvar="STREW_MESSAGE", help="The error the task raises.")
+    ],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     delay: DelayOption = timedelta(0),
@@ -65,6 +67,7 @@ def sleep(
     seconds: Annotated[
         timedelta,
         typer.Argument(
+            envvar="STREW_SLEEP",
             parser=duration,
             metavar="DURATION",
             show_default=False,
