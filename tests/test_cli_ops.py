@@ -8,6 +8,7 @@ docket name of its own and deletes its keys.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import uuid
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 from strew import Docket, Worker
 from strew import tasks as builtin
-from strew.cli import app
+from strew.cli import app, health
 from strew.stores.memory import _registry
 
 from . import helpers
@@ -160,10 +161,10 @@ async def test_the_sleep_task_itself_refuses_what_never_ends() -> None:
 # -- health check ------------------------------------------------------------------------------
 
 
-async def probe(port: int) -> int | None:
+async def probe(port: int, host: str = "127.0.0.1") -> int | None:
     """The status code of ``GET /`` on the health port, None while nothing answers."""
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection(host, port)
     except OSError:
         return None
     try:
@@ -178,8 +179,18 @@ async def probe(port: int) -> int | None:
     return int(parts[1]) if len(parts) >= 2 else None
 
 
-async def answers(port: int, status: int) -> bool:
-    return await probe(port) == status
+async def answers(port: int, status: int, host: str = "127.0.0.1") -> bool:
+    return await probe(port, host) == status
+
+
+async def body_of(port: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
 
 
 async def test_the_health_check_follows_the_store_down_and_back_up(
@@ -236,6 +247,76 @@ async def test_the_health_check_answers_only_get_slash(
     finally:
         code = await stop(process)
     assert code == 0, log.read_text()
+
+
+async def test_the_health_check_binds_loopback_unless_given_a_host(
+    redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
+) -> None:
+    # 127.0.0.2 is loopback too, but another address: a server bound to 127.0.0.1 is not
+    # there, one bound to every interface (what a Kubernetes httpGet probe needs) is.
+    where = ("--tasks", user_tasks, "--url", redis_url, "--docket", redis_docket.name)
+    for host, reached in ((None, False), ("0.0.0.0", True)):
+        port = helpers.free_port()
+        log = tmp_path / f"worker-{host}.log"
+        env = {"STREW_HEALTHCHECK_PORT": str(port)}
+        if host is not None:
+            env["STREW_HEALTHCHECK_HOST"] = host
+        process = await start_worker(*where, cwd=tmp_path, log=log, env=env)
+        try:
+            await wait_until(functools.partial(answers, port, 200), timeout=20, interval=0.05)
+            assert await probe(port, "127.0.0.2") == (200 if reached else None)
+        finally:
+            code = await stop(process)
+        assert code == 0, log.read_text()
+        shown = host or "127.0.0.1"
+        assert f"health check on http://{shown}:{port}/" in log.read_text()
+
+
+async def test_the_health_check_answers_503_once_the_workers_run_has_ended(
+    redis_docket: Docket,
+) -> None:
+    worker = Worker(redis_docket)
+    running = asyncio.create_task(worker.run_forever())
+    port = helpers.free_port()
+    server = await health.serve(port, health.store_check(running, redis_docket.store.now))
+    try:
+        await wait_until(lambda: answers(port, 200), timeout=10, interval=0.05, message="up")
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+        assert await probe(port) == 503
+        assert (await body_of(port)).endswith(b"\r\n\r\nthe worker is not running\n")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_health_check_answers_503_when_the_store_does_not_answer_in_time() -> None:
+    # A server that accepts connections and never says a word: a Redis that hangs.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    mute = await asyncio.start_server(silent, "127.0.0.1", 0)
+    mute_port = mute.sockets[0].getsockname()[1]
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    alive = asyncio.create_task(forever())  # a run that has not ended
+    port = helpers.free_port()
+    try:
+        async with Docket("health-timeout", f"redis://127.0.0.1:{mute_port}/0") as docket:
+            server = await health.serve(port, health.store_check(alive, docket.store.now))
+            try:
+                answer = await body_of(port)
+            finally:
+                server.close()
+                await server.wait_closed()
+    finally:
+        alive.cancel()
+        mute.close()
+    assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert answer.endswith(b"the store did not answer within 1s\n")
 
 
 # -- logging formats ---------------------------------------------------------------------------
