@@ -446,8 +446,17 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             skip = await self.catch_up.should_skip(claim, envelope.meta, self._store_now())
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
+                # Cancelled before it started: acknowledge, never run; counted and recorded
+                # as a cancel during the wait for the due time is.
                 self.stats.cancelled += 1
-                self._done(claim)  # cancelled before it started: acknowledge, never run
+                instrumentation.record_cancelled(self.docket.name, execution.function_name)
+                logger.info(
+                    "%s cancelled before it started (key %s)",
+                    execution.function_name,
+                    claim.key,
+                    extra=run_fields(execution, outcome="cancelled"),
+                )
+                self._done(claim, record=self._cancelled(execution))
                 return
             raise
         if skip:
