@@ -252,3 +252,35 @@ def test_a_bare_module_without_tasks_hints_at_the_convention(module_dir: Path) -
     name = write_module(module_dir, "x = 1\n")
     with pytest.raises(TaskImportError, match=r"a bare module name means module:tasks"):
         import_tasks(name)
+
+
+# -- counts per function in `strew snapshot` ---------------------------------------------------
+
+
+def test_estimated_counts_are_marked_and_explained_and_exact_ones_are_not() -> None:
+    from strew.cli.snapshot import _functions_table
+    from strew.stores.base import FunctionCounts, FunctionTally
+
+    counts = FunctionCounts(
+        scheduled=FunctionTally(250_000, {"send": 200_000, "": 50_000}, exact=False),
+        running=FunctionTally(3, {"send": 3}, exact=True),
+        held=FunctionTally(2, {"sync": 2}, exact=True),
+    )
+    console = Console(width=200, record=True)
+    console.print(_functions_table(counts))
+    text = console.export_text()
+    assert "Scheduled ≈" in text and "Running ≈" not in text and "Held" in text
+    rows = {line.split("│")[1].strip(): line.split("│")[2:5] for line in text.splitlines()[4:7]}
+    assert [cell.strip() for cell in rows["send"]] == ["≈200,000", "3", "0"]
+    assert [cell.strip() for cell in rows["<unreadable>"]] == ["≈50,000", "0", "0"]
+    assert [cell.strip() for cell in rows["sync"]] == ["≈0", "0", "2"]
+    assert "≈ estimated from a random sample of 5,000 tasks each, of 250,000 scheduled" in text
+    assert "counted exactly up to 100,000" in text
+
+    exact = FunctionCounts(
+        *(FunctionTally(1, {"send": 1}, exact=True),) * 2, FunctionTally(0, {}, True)
+    )
+    console = Console(width=200, record=True)
+    console.print(_functions_table(exact))
+    plain = console.export_text()
+    assert "≈" not in plain and "Held" not in plain

@@ -7,9 +7,10 @@ import asyncio
 import socket
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -18,9 +19,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
-from strew import Agenda, Docket, Retry, Worker, instrumentation
+from strew import Agenda, Disposition, Docket, Retry, Worker, instrumentation
+from strew.catch_up import CatchUpKeeper
 from strew.execution import dump_payload, to_micros
-from strew.stores.base import Entry
+from strew.stores.base import Claim, Entry
 
 from .helpers import free_port, wait_until
 from .test_cli import start_worker, stop, strew
@@ -247,6 +249,83 @@ async def test_a_redelivered_run_is_counted_but_not_judged_for_punctuality(
     assert punctual == 0
 
 
+async def test_calls_a_strike_blocks_are_counted_from_producer_and_worker_alike(
+    docket: Docket,
+) -> None:
+    async def send(n: int) -> None: ...
+
+    before = await docket.add(send, key="before")(1)  # scheduled before the strike
+    await docket.strike(send)
+    blocked = await docket.add(send, key="after")(2)  # the producer meets the strike
+    assert (before.disposition, blocked.disposition) == (Disposition.SCHEDULED, Disposition.STRUCK)
+    server = instrumentation.serve_metrics(0, "127.0.0.1")
+    try:
+        worker = Worker(docket, poll_ceiling=POLL)
+        running = asyncio.create_task(worker.run_forever())
+        try:
+            # The worker claims the call scheduled before the strike, and holds it unrun.
+            await wait_until(
+                lambda: (
+                    instrumentation.sample("strew_tasks_stricken_total", docket.name, "send") == 2
+                ),
+                message="the worker met the stricken call",
+            )
+            scraped = await asyncio.to_thread(scrape, server.port)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(running, timeout=10)
+    finally:
+        server.close()
+    assert value(scraped, "strew_tasks_stricken_total", docket.name, "send") == 2
+    assert value(scraped, "strew_tasks_added_total", docket.name, "send") == 1
+    assert value(scraped, "strew_tasks_started_total", docket.name, "send") == 0
+    assert (await docket.snapshot()).held_total == 1
+    await docket.restore(send)
+    await docket.clear()
+
+
+class GatedCatchUp(CatchUpKeeper):
+    """The real catch-up check, entered and then held until the test opens the gate: a
+    cancel that lands while a worker is deciding whether a task still runs."""
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__(worker.docket.store, worker.name)
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def should_skip(self, claim: Claim, meta: Mapping[str, Any], now: int) -> bool:
+        self.entered.set()
+        await self.gate.wait()
+        return await super().should_skip(claim, meta, now)
+
+
+async def test_a_cancel_during_the_catch_up_check_is_counted_as_cancelled(
+    docket: Docket,
+) -> None:
+    runs: list[int] = []
+
+    async def late(n: int) -> None:
+        runs.append(n)
+
+    await docket.add(late, key="doomed")(1)
+    worker = Worker(docket, poll_ceiling=POLL)
+    gated = worker.catch_up = GatedCatchUp(worker)
+    running = asyncio.create_task(worker.run_forever())
+    try:
+        await asyncio.wait_for(gated.entered.wait(), timeout=10)
+        await docket.cancel("doomed")
+        await wait_until(lambda: worker.stats.cancelled == 1, message="cancelled")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+    assert runs == []
+    assert instrumentation.sample("strew_tasks_cancelled_total", docket.name, "late") == 1
+    assert instrumentation.sample("strew_tasks_started_total", docket.name, "late") == 0
+    state = await docket.store.task_state("doomed")
+    assert state.running is None and state.scheduled is None
+    assert state.record is not None  # what `strew watch` reads: cancelled, not lost
+
+
 def test_stricken_calls_are_counted_for_the_strike_feature_to_call() -> None:
     instrumentation.record_stricken("metrics-strike-docket", "send", 2)
     instrumentation.record_stricken("metrics-strike-docket", "send")
@@ -303,6 +382,42 @@ async def test_strew_worker_serves_metrics_on_its_metrics_port(
     assert value(scraped, "strew_tasks_failed_total", redis_docket.name, "trace") == 0
     assert value(scraped, "strew_queue_depth", redis_docket.name) == 0
     assert f"metrics on http://0.0.0.0:{port}/metrics" in log.read_text()
+
+
+async def test_strew_worker_reads_its_metrics_address_from_strew_variables(
+    redis_docket: Docket, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    log = tmp_path / "worker.log"
+    env = {"STREW_METRICS_PORT": str(port), "STREW_METRICS_HOST": "127.0.0.1"}
+    process = await start_worker(
+        "--tasks",
+        "strew.tasks:standard",
+        "--url",
+        redis_url,
+        "--docket",
+        redis_docket.name,
+        cwd=tmp_path,
+        log=log,
+        env=env,
+    )
+
+    def scraped() -> bool:
+        try:
+            scrape(port)
+        except OSError:
+            return False
+        return True
+
+    try:
+        await wait_until(
+            lambda: asyncio.to_thread(scraped), timeout=20, interval=0.1, message="serving"
+        )
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    assert f"metrics on http://127.0.0.1:{port}/metrics" in text
 
 
 async def test_strew_worker_says_so_when_its_metrics_port_is_taken(
@@ -391,21 +506,32 @@ async def test_a_run_is_linked_to_the_add_that_scheduled_it(
     assert run.status.status_code is StatusCode.UNSET
 
 
-async def test_a_task_scheduled_for_later_is_linked_through_its_payload(
+async def test_a_task_scheduled_hours_ahead_is_linked_through_its_payload(
     redis_docket: Docket, redis_url: str, spans: InMemorySpanExporter
 ) -> None:
     async def remind() -> None: ...
 
-    await redis_docket.replace(remind, when=soon(0.3), key="remind")()
+    await redis_docket.replace(remind, when=soon(3 * 3600), key="remind")()
+    # Brought forward in the store itself, its payload's bytes untouched: all a run three
+    # hours from now would have to go on.
+    state = await redis_docket.store.task_state("remind")
+    assert state.scheduled is not None and state.scheduled.due > to_micros(soon(3600))
+    payload = state.scheduled.payload
+    now = await redis_docket.store.now()
+    assert await redis_docket.store.schedule([Entry("remind", now, payload)], replace=True) == [
+        True
+    ]
     # Another Docket object, as another process would have: only the payload carries the link.
     async with Docket(redis_docket.name, redis_url) as elsewhere:
         elsewhere.register(remind)
         async with Worker(elsewhere, poll_ceiling=POLL) as worker:
             await worker.run_until_finished()
+    assert worker.stats.succeeded == 1
     [replace] = named(spans, "strew.replace")
     [run] = named(spans, "strew.run")
-    assert replace.context is not None
+    assert replace.context is not None and run.context is not None
     assert [link.context.span_id for link in run.links] == [replace.context.span_id]
+    assert run.context.trace_id != replace.context.trace_id  # linked, not a child
 
 
 async def test_a_failed_run_has_an_error_status_and_the_exception(
@@ -461,6 +587,29 @@ async def test_cancel_and_add_many_have_spans_of_their_own(
     assert cancel.attributes["strew.key"] == executions[0].key
     assert cancel.attributes["strew.removed"] == 1
     await docket.clear()
+
+
+async def test_cancelling_a_scatter_has_a_span_naming_it_and_what_it_removed(
+    docket: Docket, spans: InMemorySpanExporter
+) -> None:
+    async def ping(n: int) -> None: ...
+
+    agenda = Agenda()
+    for n in range(3):
+        agenda.add(ping)(n)
+    scattered = await agenda.scatter(docket, over=timedelta(hours=1), start=soon(60))
+    assert scattered.scatter_id is not None
+    assert await Agenda.cancel(docket, scattered.scatter_id) == 3
+    [cancel] = named(spans, "strew.cancel")
+    assert cancel.attributes is not None
+    assert dict(cancel.attributes) == {
+        "strew.docket": docket.name,
+        "strew.scatter_id": scattered.scatter_id,
+        "strew.removed": 3,
+    }
+    [scatter] = named(spans, "strew.scatter")
+    assert cancel.context is not None and scatter.context is not None
+    assert cancel.context.span_id != scatter.context.span_id
 
 
 async def test_without_a_recording_span_the_payload_carries_nothing_extra(

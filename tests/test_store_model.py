@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from strew.execution import dump_payload
 from strew.stores.base import Entry, Finish, Release, Store, StoreSnapshot
 from strew.stores.memory import MemoryStore
 from strew.stores.redis import RedisStore
@@ -35,7 +36,10 @@ T = TypeVar("T")
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
 KEYS = st.sampled_from(["a", "b", "c", "d", "e"])
-PAYLOADS = st.sampled_from([b"p1", b"p2", b"p3", b""])
+# Opaque bytes, and envelopes of two task functions (for the counts per function).
+PAYLOADS = st.sampled_from(
+    [b"p1", b"p2", b"", dump_payload("send", (1,), {}, 0, 1), dump_payload("sync", (), {}, 0, 2)]
+)
 WORKERS = st.sampled_from(["w1", "w2"])
 # Offsets in microseconds: small, so that due times collide and ties are broken by key.
 OFFSETS = st.integers(min_value=0, max_value=5).map(lambda n: n * 1_000_000)
@@ -80,7 +84,8 @@ class StoresAgree(RuleBasedStateMachine):
 
     def picture(self, snapshot: StoreSnapshot) -> object:
         running = sorted(
-            (t.key, t.worker, t.payload, self.band(t.lease_deadline)) for t in snapshot.running
+            (t.key, t.worker, t.payload, self.band(t.lease_deadline), self.band(t.started))
+            for t in snapshot.running
         )
         return (
             self.band(snapshot.now),
@@ -215,6 +220,17 @@ class StoresAgree(RuleBasedStateMachine):
         for limit in (0, 2, 100):
             mine, theirs = self.both("snapshot", limit)
             assert self.picture(mine) == self.picture(theirs)
+
+    @invariant()
+    def count_the_same_functions(self) -> None:
+        mine, theirs = self.both("count_functions", 100, 10)
+        assert mine == theirs
+        # Above the cap both estimate, each from its own random sample: only the totals and
+        # the names they can find agree.
+        mine, theirs = self.both("count_functions", 1, 1)
+        for a, b in ((mine.scheduled, theirs.scheduled), (mine.running, theirs.running)):
+            assert (a.total, a.exact) == (b.total, b.exact)
+            assert set(a.counts) | set(b.counts) <= {"send", "sync", ""}
 
 
 def test_the_memory_and_redis_stores_agree_on_random_operations() -> None:

@@ -28,7 +28,7 @@ from .execution import (
 from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from .results import cancelled_record, load_execution
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
-from .stores.base import Entry, RunningTask, ScheduledTask
+from .stores.base import Entry, FunctionCounts, RunningTask, ScheduledTask
 from .strikes import StrikeBook
 from .strikes import restore as _restore
 from .strikes import strike as _strike
@@ -45,6 +45,9 @@ def default_url() -> str:
 
 
 MAX_BUCKETS = 100_000
+COUNT_CAP = 100_000
+"""`Docket.count_by_function` counts this many tasks of a state exactly; more are sampled."""
+COUNT_SAMPLE = 5_000
 """A histogram of more slices would be one huge round trip (and no screen shows it)."""
 
 
@@ -68,6 +71,8 @@ class RunningExecution:
     execution: Execution
     worker: str
     lease_deadline: datetime
+    started: datetime | None = None
+    """When the worker claimed it (None if a strew that did not record it did)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +489,12 @@ class Docket:
         raw = await self.store.snapshot(limit)
         future = [self._readable(task) for task in raw.scheduled]
         running = [
-            RunningExecution(self._readable(task), task.worker, from_micros(task.lease_deadline))
+            RunningExecution(
+                self._readable(task),
+                task.worker,
+                from_micros(task.lease_deadline),
+                None if task.started is None else from_micros(task.started),
+            )
             for task in raw.running
         ]
         held: dict[str, set[str]] = {}
@@ -532,6 +542,18 @@ class Docket:
                 f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
             )
         return await self.store.histogram(to_micros(start), to_micros(end), buckets)
+
+    async def count_by_function(
+        self, cap: int = COUNT_CAP, sample: int = COUNT_SAMPLE
+    ) -> FunctionCounts:
+        """How many scheduled, running and held tasks call each task function: exact for a
+        state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
+        (``exact`` says which). Reads the start of every payload it counts."""
+        if not _whole(cap) or cap < 0:
+            raise ValueError(f"cap must be a non-negative integer, got {cap!r}")
+        if not _whole(sample) or not 1 <= sample <= max(cap, 1):
+            raise ValueError(f"sample must be an integer from 1 to cap ({cap!r}), got {sample!r}")
+        return await self.store.count_functions(cap, sample)
 
     # -- quarantine (logic in quarantine.py) ---------------------------------------------------
 

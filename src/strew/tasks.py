@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from .execution import TaskFunction, current_execution
 
@@ -50,8 +51,13 @@ async def fail(message: str) -> None:
 
 async def sleep(seconds: float) -> None:
     """Hold a worker slot for ``seconds`` (to watch leases, shutdown grace, `strew workers`)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise ValueError(f"seconds must be a number of zero or more, got {seconds!r}")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ValueError(f"seconds must be a finite number of zero or more, got {seconds!r}")
     key = _current_key()
     logger.info("sleep: %gs (key %s)", seconds, key, extra={"key": key})
     await asyncio.sleep(seconds)

@@ -58,7 +58,7 @@ from .stores.base import (
 from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
-from .worker_outcomes import WorkerOutcomes
+from .worker_outcomes import WorkerOutcomes, run_fields
 from .worker_perpetual import start_automatic
 from .worker_strikes import WorkerStrikes
 
@@ -437,6 +437,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                         "%s cancelled before it started (key %s)",
                         execution.function_name,
                         claim.key,
+                        extra=run_fields(execution, outcome="cancelled"),
                     )
                     self._done(claim, record=self._cancelled(execution))
                     return
@@ -445,8 +446,17 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             skip = await self.catch_up.should_skip(claim, envelope.meta, self._store_now())
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
+                # Cancelled before it started: acknowledge, never run; counted and recorded
+                # as a cancel during the wait for the due time is.
                 self.stats.cancelled += 1
-                self._done(claim)  # cancelled before it started: acknowledge, never run
+                instrumentation.record_cancelled(self.docket.name, execution.function_name)
+                logger.info(
+                    "%s cancelled before it started (key %s)",
+                    execution.function_name,
+                    claim.key,
+                    extra=run_fields(execution, outcome="cancelled"),
+                )
+                self._done(claim, record=self._cancelled(execution))
                 return
             raise
         if skip:
@@ -465,6 +475,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             claim.key,
             late,
             ", redelivered" if claim.redelivered else "",
+            extra=run_fields(execution, lateness_ms=round(late, 3), redelivered=claim.redelivered),
         )
         run = running.run = instrumentation.TaskRun(self.docket.name, execution, late / 1000)
         started = time.perf_counter()
@@ -481,7 +492,14 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             if running.cancel_requested and not running.hand_back:
                 self.stats.cancelled += 1
                 run.cancelled()
-                logger.info("%s cancelled (key %s)", execution.function_name, claim.key)
+                elapsed = round((time.perf_counter() - started) * 1000, 3)
+                logger.info(
+                    "%s cancelled (key %s) after %.1f ms",
+                    execution.function_name,
+                    claim.key,
+                    elapsed,
+                    extra=run_fields(execution, duration_ms=elapsed, outcome="cancelled"),
+                )
                 self._done(claim, record=self._cancelled(execution))
                 return
             raise
@@ -495,11 +513,13 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             return
         self.stats.succeeded += 1
         run.succeeded()
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
         logger.info(
             "%s finished (key %s) in %.1f ms",
             execution.function_name,
             claim.key,
-            (time.perf_counter() - started) * 1000,
+            elapsed,
+            extra=run_fields(execution, duration_ms=elapsed, outcome="succeeded"),
         )
         self._done(claim, record=completed_record(self.docket, execution, value, self._store_now()))
 

@@ -21,6 +21,23 @@ from .worker_loops import WorkerLoops
 logger = logging.getLogger("strew.worker")
 
 
+def run_fields(execution: Execution, **more: object) -> dict[str, object]:
+    """The structured fields of a log record about one run (``extra=`` of the record): the
+    task function, key and attempt, and whatever the line adds (``lateness_ms``,
+    ``duration_ms``, ``outcome``...). The JSON log format writes them as fields of their own,
+    so a collector filters on numbers instead of parsing the message."""
+    return {
+        "task": execution.function_name,
+        "key": execution.key,
+        "attempt": execution.attempt,
+        **more,
+    }
+
+
+def _millis(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
 class WorkerOutcomes(WorkerLoops):
     """Retry decisions; `Worker` provides the clock offset and the stats."""
 
@@ -61,6 +78,7 @@ class WorkerOutcomes(WorkerLoops):
                 "it has no Retry parameter"
                 if retry is None
                 else f"its Retry allows {retry.attempts} attempt(s)",
+                extra=run_fields(execution, duration_ms=_millis(started), outcome="failed"),
             )
             self._done(
                 claim, record=failed_record(self.docket, execution, request, self._store_now())
@@ -72,13 +90,15 @@ class WorkerOutcomes(WorkerLoops):
             due = self._store_now() + _micros(request.delay or timedelta(0))
         self.stats.retried += 1
         instrumentation.record_retried(self.docket.name, name)
+        elapsed = _millis(started)
         logger.info(
             "%s asked for a retry (key %s) after attempt %d, in %.1f ms; next run at %s",
             name,
             claim.key,
             attempt,
-            (time.perf_counter() - started) * 1000,
+            elapsed,
             from_micros(due).isoformat(),
+            extra=run_fields(execution, duration_ms=elapsed, outcome="retried"),
         )
         self._done(claim, self._retry_entry(claim, execution, due))
 
@@ -91,7 +111,7 @@ class WorkerOutcomes(WorkerLoops):
         started: float,
     ) -> None:
         name, attempt = execution.function_name, execution.attempt
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed = _millis(started)
         if retry is None or retry.exhausted(attempt):
             limit = "" if retry is None else f"; attempt {attempt} of {retry.attempts}, none left"
             logger.error(
@@ -101,6 +121,7 @@ class WorkerOutcomes(WorkerLoops):
                 elapsed,
                 limit,
                 exc_info=error,
+                extra=run_fields(execution, duration_ms=elapsed, outcome="failed"),
             )
             self._done(
                 claim, record=failed_record(self.docket, execution, error, self._store_now())
@@ -118,6 +139,7 @@ class WorkerOutcomes(WorkerLoops):
             "unlimited" if retry.attempts is None else retry.attempts,
             delay,
             exc_info=error,
+            extra=run_fields(execution, duration_ms=elapsed, outcome="retried"),
         )
         due = self._store_now() + _micros(delay)
         self._done(claim, self._retry_entry(claim, execution, due))

@@ -1,10 +1,11 @@
-"""The worker's health check: a tiny HTTP server on 127.0.0.1 for a liveness probe.
+"""The worker's health check: a tiny HTTP server for a liveness probe.
 
 ``GET /`` answers ``200 OK`` while the worker's run is alive *and* the store answers a cheap
 call within a second, ``503`` otherwise. Both matter: a worker whose loop died serves no
 tasks, and neither does one whose Redis is gone (it keeps retrying, but an orchestrator
-should know). Only loopback is bound: the probe runs on the same host or pod, and nothing
-else should be able to reach a worker.
+should know). It binds loopback unless told otherwise (``--healthcheck-host``): a probe run
+inside the container reaches it there, but a Kubernetes ``httpGet`` probe connects to the
+pod's IP, so that needs ``0.0.0.0`` (or the pod's address).
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ async def _answer(check: Check, reader: asyncio.StreamReader) -> bytes:
     return answer
 
 
-async def serve(port: int, check: Check) -> asyncio.Server:
-    """Start answering health probes on ``127.0.0.1:port``; close the returned server to stop."""
+async def serve(port: int, check: Check, host: str = HOST) -> asyncio.Server:
+    """Start answering health probes on ``host:port``; close the returned server to stop.
+    Raises OSError when the address cannot be bound."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -88,6 +90,6 @@ async def serve(port: int, check: Check) -> asyncio.Server:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, HOST, port)
-    logger.info("health check on http://%s:%d/", HOST, port)
+    server = await asyncio.start_server(handle, host, port)
+    logger.info("health check on http://%s:%d/", host, port)
     return server

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -11,7 +10,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..docket import DEFAULT_URL, Docket, DocketSnapshot
+from ..docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket, DocketSnapshot
+from ..stores.base import FunctionCounts, FunctionTally
 from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from .durations import format_duration, positive_duration
 from .render import clock, due_text, histogram, offset_labels, relative, short_clock
@@ -92,6 +92,7 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
         end = now + window
         counts = await docket.scheduled_histogram(now, end, buckets)
         [overdue] = await docket.scheduled_histogram(_EPOCH, now, 1)
+        by_function = await docket.count_by_function()
 
     console.print(
         f"{taken.total_tasks:,} tasks: {scheduled_total:,} scheduled "
@@ -118,9 +119,8 @@ async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets:
     else:
         console.print("No live workers.")
     console.print()
-    if taken.future or taken.running:
-        console.print(_functions_table(taken, scheduled_total))
-        console.print()
+    console.print(_functions_table(by_function))
+    console.print()
     # The tasks a snapshot and a histogram see may differ by whatever ran in between.
     later = max(scheduled_total - overdue - sum(counts), 0)
     step = format_duration(window / buckets)
@@ -152,16 +152,21 @@ def _running_table(taken: DocketSnapshot, now: datetime) -> Table:
     table.add_column("Function")
     table.add_column("Arguments", overflow="ellipsis", no_wrap=True)
     table.add_column("Worker", overflow="fold")
+    table.add_column("Started (UTC)")
+    table.add_column("Running for")
     table.add_column("Due")
     table.add_column("Lease")
     for running in sorted(taken.running, key=lambda r: r.execution.when):
         execution = running.execution
         lease = running.lease_deadline - now
+        started = running.started
         table.add_row(
             execution.key,
             execution.function_name,
             _arguments(execution.call_repr(), execution.function_name),
             running.worker,
+            "?" if started is None else short_clock(started, now),
+            "?" if started is None else format_duration(max(now - started, timedelta(0))),
             relative(execution.when, now),
             f"expires in {format_duration(lease)}"
             if lease >= timedelta(0)
@@ -204,22 +209,34 @@ def _workers_table(taken: DocketSnapshot, now: datetime) -> Table:
     return table
 
 
-def _functions_table(taken: DocketSnapshot, scheduled_total: int) -> Group:
-    scheduled = Counter(execution.function_name for execution in taken.future)
-    running = Counter(r.execution.function_name for r in taken.running)
-    partial = len(taken.future) < scheduled_total
+UNREADABLE = "<unreadable>"
+"""How the counts name payloads whose function name cannot be read (see `strew quarantine`)."""
+
+
+def _cell(tally: FunctionTally, function: str) -> str:
+    count = tally.counts.get(function, 0)
+    return f"{count:,}" if tally.exact else f"≈{count:,}"
+
+
+def _functions_table(counts: FunctionCounts) -> Group:
+    states = [("Scheduled", counts.scheduled), ("Running", counts.running)]
+    if counts.held.total:
+        states.append(("Held", counts.held))
+    names = sorted(set().union(*(tally.counts for _, tally in states)))
     table = Table(title="Tasks by function", title_justify="left")
     table.add_column("Function")
-    table.add_column("Scheduled" + ("*" if partial else ""), justify="right")
-    table.add_column("Running", justify="right")
-    for function in sorted(scheduled.keys() | running.keys()):
-        table.add_row(function, f"{scheduled[function]:,}", f"{running[function]:,}")
-    if not partial:
+    for title, tally in states:
+        table.add_column(title if tally.exact else f"{title} ≈", justify="right")
+    for function in names:
+        table.add_row(function or UNREADABLE, *(_cell(tally, function) for _, tally in states))
+    estimated = [f"{tally.total:,} {title.lower()}" for title, tally in states if not tally.exact]
+    if not estimated:
         return Group(table)
-    # Counting every function would mean reading every payload; say plainly that we did not.
+    # Reading every payload of a huge docket would hold Redis up for too long: say plainly
+    # that these figures come from a sample.
     note = Text(
-        f"* partial: counted from the {len(taken.future):,} listed of {scheduled_total:,} "
-        f"scheduled tasks (raise --limit to count more)",
+        f"≈ estimated from a random sample of {COUNT_SAMPLE:,} tasks each, of "
+        f"{' and '.join(estimated)} (counted exactly up to {COUNT_CAP:,})",
         style="dim",
     )
     return Group(table, note)

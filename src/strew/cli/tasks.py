@@ -40,7 +40,7 @@ DelayOption = Annotated[
 
 @app.command()
 def trace(
-    message: Annotated[str, typer.Argument(help="What the worker logs.")],
+    message: Annotated[str, typer.Argument(envvar="STREW_MESSAGE", help="What the worker logs.")],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     delay: DelayOption = timedelta(0),
@@ -51,7 +51,9 @@ def trace(
 
 @app.command()
 def fail(
-    message: Annotated[str, typer.Argument(help="The error the task raises.")],
+    message: Annotated[
+        str, typer.Argument(envvar="STREW_MESSAGE", help="The error the task raises.")
+    ],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     delay: DelayOption = timedelta(0),
@@ -62,13 +64,22 @@ def fail(
 
 @app.command()
 def sleep(
-    seconds: Annotated[float, typer.Argument(min=0, help="How long the task runs.")],
+    seconds: Annotated[
+        timedelta,
+        typer.Argument(
+            envvar="STREW_SLEEP",
+            parser=duration,
+            metavar="DURATION",
+            show_default=False,
+            help="How long the task runs: 30s, 1m30s, 250ms, or plain seconds such as 2.5.",
+        ),
+    ],
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     delay: DelayOption = timedelta(0),
 ) -> None:
-    """A task that sleeps SECONDS, holding a worker slot (to watch leases and shutdown)."""
-    run(_schedule(url, docket, delay, builtin.sleep, seconds))
+    """A task that sleeps DURATION, holding a worker slot (to watch leases and shutdown)."""
+    run(_schedule(url, docket, delay, builtin.sleep, seconds.total_seconds()))
 
 
 async def _schedule(

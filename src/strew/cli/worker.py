@@ -56,9 +56,15 @@ class LoggingFormat(enum.StrEnum):
     JSON = "json"
 
 
+RUN_FIELDS = ("task", "attempt", "lateness_ms", "duration_ms", "redelivered", "outcome")
+"""Fields a worker's record about a run carries (see `strew.worker_outcomes.run_fields`),
+written beside the message in JSON: a collector can chart lateness without parsing text."""
+
+
 class _JsonFormatter(logging.Formatter):
     """One JSON object per line, for log collectors: time, level, logger, message, and the
-    task's ``key`` and an ``exception`` when the record has them."""
+    task's ``key`` and an ``exception`` when the record has them, and for the worker's lines
+    about a run its `RUN_FIELDS`."""
 
     def format(self, record: logging.LogRecord) -> str:
         moment = time.strftime("%Y-%m-%dT%H:%M:%S", _utc(record.created))
@@ -71,6 +77,10 @@ class _JsonFormatter(logging.Formatter):
         key = getattr(record, "key", None)
         if key is not None:
             entry["key"] = str(key)
+        for name in RUN_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         # ensure_ascii keeps every line plain ASCII whatever a task logs, so no collector
@@ -219,10 +229,20 @@ def worker(
             min=1,
             max=65535,
             metavar="PORT",
-            help="Answer GET / on 127.0.0.1:PORT with 200 while the worker runs and its "
+            help="Answer GET / on HOST:PORT with 200 while the worker runs and its "
             "store answers, 503 otherwise (for liveness probes). Off by default.",
         ),
     ] = None,
+    healthcheck_host: Annotated[
+        str,
+        typer.Option(
+            "--healthcheck-host",
+            envvar="STREW_HEALTHCHECK_HOST",
+            metavar="ADDRESS",
+            help="The address --healthcheck-port listens on: loopback by default; 0.0.0.0 "
+            "for a probe from outside the pod or host, such as a Kubernetes httpGet probe.",
+        ),
+    ] = health.HOST,
     metrics_port: MetricsPortOption = None,
     metrics_host: MetricsHostOption = "0.0.0.0",
     logging_level: Annotated[
@@ -241,7 +261,8 @@ def worker(
             envvar="STREW_LOGGING_FORMAT",
             case_sensitive=False,
             help="plain: one line per record, UTC to the millisecond; rich: coloured, for a "
-            "terminal; json: one JSON object per line (time, level, logger, message, key).",
+            "terminal; json: one JSON object per line (time, level, logger, message, and for "
+            "task lines key, task, attempt, lateness_ms, duration_ms, outcome).",
         ),
     ] = LoggingFormat.PLAIN,
 ) -> None:
@@ -284,10 +305,12 @@ def worker(
     except (TypeError, ValueError) as error:
         fail(str(error), EXIT_USAGE)
     with serving_metrics(metrics_port, metrics_host):
-        run(_work(the_docket, the_worker, healthcheck_port))
+        run(_work(the_docket, the_worker, healthcheck_port, healthcheck_host))
 
 
-async def _work(docket: Docket, worker: Worker, healthcheck_port: int | None) -> None:
+async def _work(
+    docket: Docket, worker: Worker, healthcheck_port: int | None, healthcheck_host: str
+) -> None:
     async with docket:
         # Fail fast on a wrong URL or a server that is down, with one clear line, instead of
         # a worker that starts and then logs retries forever.
@@ -305,11 +328,16 @@ async def _work(docket: Docket, worker: Worker, healthcheck_port: int | None) ->
         running = asyncio.create_task(worker.run_forever(), name="strew worker run")
         try:
             server = await health.serve(
-                healthcheck_port, health.store_check(running, docket.store.now)
+                healthcheck_port,
+                health.store_check(running, docket.store.now),
+                healthcheck_host,
             )
         except OSError as error:
             worker.stop()
             await running
-            fail(f"--healthcheck-port: cannot listen on {health.HOST}:{healthcheck_port}: {error}")
+            fail(
+                f"--healthcheck-port: cannot listen on {healthcheck_host}:{healthcheck_port}: "
+                f"{error}"
+            )
         async with server:
             await running

@@ -125,6 +125,9 @@ class RunningTask:
     token: str
     lease_deadline: int
     payload: bytes
+    started: int | None = None
+    """When the claim holding it was made (store clock; a redelivery restarts it). None for
+    a claim made by a version of strew that did not record it."""
 
     @property
     def worker(self) -> str:
@@ -147,6 +150,25 @@ class StoreSnapshot:
     workers: list[WorkerSeen] = field(default_factory=list)
     quarantined: int = 0
     """How many tasks are in quarantine (see `Store.quarantine`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionTally:
+    """How many tasks in one state (scheduled, running or held) call each task function."""
+
+    total: int
+    """How many tasks are in this state (always exact)."""
+    counts: dict[str, int]
+    """Task function name -> how many; ``""`` for payloads whose name cannot be read."""
+    exact: bool
+    """False when ``counts`` were estimated from a random sample and scaled to ``total``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCounts:
+    scheduled: FunctionTally
+    running: FunctionTally
+    held: FunctionTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +226,48 @@ class TaskState:
     running: RunningTask | None
     record: bytes | None
     progress: ProgressState | None
+
+
+def function_in(payload: bytes) -> str:
+    """The task function name a payload's envelope begins with, ``""`` when it has none.
+
+    An envelope (execution.py) is a pickle, protocol 4 or later, of a tuple whose first two
+    items are the envelope version (1) and the function name, so its first bytes are always
+    laid out the same: PROTO, an optional FRAME, MARK, BININT1 1, then the name as a
+    SHORT_BINUNICODE or a BINUNICODE. count_functions.lua reads the same bytes the same way.
+    """
+    if payload[:1] != b"\x80":
+        return ""
+    position = 11 if payload[2:3] == b"\x95" else 2  # after PROTO, and FRAME + its length
+    if payload[position : position + 3] != b"(K\x01":
+        return ""
+    opcode = payload[position + 3 : position + 4]
+    if opcode == b"\x8c":
+        start = position + 5
+        # A payload cut short here gets a size that fails the bounds check below.
+        size = payload[position + 4] if len(payload) > position + 4 else len(payload)
+    elif opcode == b"X":
+        start = position + 8
+        size = int.from_bytes(payload[position + 4 : start], "little")
+    else:
+        return ""
+    if start + size > len(payload):
+        return ""
+    return payload[start : start + size].decode("utf-8", "surrogateescape")
+
+
+def scaled(total: int, seen: int, counts: dict[str, int]) -> FunctionTally:
+    """A tally of ``seen`` tasks out of ``total``: exact when all were seen, otherwise each
+    count scaled by ``total / seen`` (rounded, and at least 1 for a name that was seen)."""
+    if seen == total:
+        return FunctionTally(total, dict(counts), exact=True)
+    if seen <= 0:
+        return FunctionTally(total, {}, exact=False)
+    return FunctionTally(
+        total,
+        {name: max(1, round(count * total / seen)) for name, count in counts.items()},
+        exact=False,
+    )
 
 
 def token_for(worker: str, sequence: int) -> str:
@@ -277,6 +341,17 @@ class Store(Protocol):
     async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
         """How many scheduled tasks fall due in each of ``buckets`` equal slices of
         ``[start, end)``."""
+        ...
+
+    async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
+        """In one atomic step, for the scheduled, the running and the held tasks: how many
+        call each task function.
+
+        The one place a store reads a payload, and only its first bytes: the function name
+        an envelope begins with (see `function_in`). A state of at most ``cap`` tasks is
+        counted exactly; a larger one from ``sample`` tasks drawn at random (without
+        repeats), scaled to its total by `scaled`. Costs a read of every payload counted.
+        """
         ...
 
     async def heartbeat(self, worker: str, ttl: int) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -24,6 +26,8 @@ from .base import (
     ClaimResult,
     Entry,
     Finish,
+    FunctionCounts,
+    FunctionTally,
     Notice,
     ProgressState,
     Quarantine,
@@ -37,6 +41,8 @@ from .base import (
     TaskState,
     Wake,
     WorkerSeen,
+    function_in,
+    scaled,
     token_for,
 )
 from .memory_strikes import MemoryStrikes, StrikeState
@@ -67,6 +73,8 @@ class _Lease:
     deadline: int
     payload: bytes
     due: int
+    started: int
+    """When this claim was made (a redelivery is a new claim)."""
 
 
 class MemoryStore(MemoryStrikes):
@@ -171,6 +179,7 @@ class MemoryStore(MemoryStrikes):
             held = self._leases[key]
             held.token = token_for(worker, next(self._claims))
             held.deadline = now + lease
+            held.started = now
             claims.append(Claim(key, held.token, held.payload, held.due, True))
 
         taken: list[tuple[int, str]] = []
@@ -183,7 +192,7 @@ class MemoryStore(MemoryStrikes):
             _, payload = self._payloads[key]
             self._drop(key)
             token = token_for(worker, next(self._claims))
-            self._leases[key] = _Lease(token, now + lease, payload, due)
+            self._leases[key] = _Lease(token, now + lease, payload, due, now)
             claims.append(Claim(key, token, payload, due, False))
 
         due_now = self._order.bisect_left((now + 1,))  # entries are (due, key): due <= now
@@ -247,7 +256,7 @@ class MemoryStore(MemoryStrikes):
             for due, key in itertools.islice(self._in_order(), limit)
         ]
         running = [
-            RunningTask(key, held.token, held.deadline, held.payload)
+            RunningTask(key, held.token, held.deadline, held.payload, held.started)
             for key, held in self._leases.items()
         ]
         workers = [
@@ -263,6 +272,13 @@ class MemoryStore(MemoryStrikes):
         edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
         positions = [self._order.bisect_left((edge, "")) for edge in edges]
         return [positions[i + 1] - positions[i] for i in range(buckets)]
+
+    async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
+        return FunctionCounts(
+            _tally([payload for _, payload in self._payloads.values()], cap, sample),
+            _tally([held.payload for held in self._leases.values()], cap, sample),
+            _tally([payload for _, payload in self._strikes.held.values()], cap, sample),
+        )
 
     async def heartbeat(self, worker: str, ttl: int) -> None:
         now = self._clock()
@@ -328,7 +344,9 @@ class MemoryStore(MemoryStrikes):
         return TaskState(
             now,
             None if waiting is None else ScheduledTask(key, waiting[0], waiting[1]),
-            None if held is None else RunningTask(key, held.token, held.deadline, held.payload),
+            None
+            if held is None
+            else RunningTask(key, held.token, held.deadline, held.payload, held.started),
             record[0] if record is not None and record[1] > now else None,
             progress[0] if progress is not None and progress[1] > now else None,
         )
@@ -476,6 +494,17 @@ class MemoryStore(MemoryStrikes):
             previous = due
         members.expires += push
         return moved
+
+
+def _tally(payloads: Collection[bytes], cap: int, sample: int) -> FunctionTally:
+    """Every payload's function when there are at most ``cap``, else a random sample's."""
+    counted = (
+        payloads
+        if len(payloads) <= cap
+        else random.sample(list(payloads), min(sample, len(payloads)))
+    )
+    counts = Counter(function_in(payload) for payload in counted)
+    return scaled(len(payloads), len(counted), dict(counts))
 
 
 def _forget_expired(table: dict[str, tuple[T, int]], now: int) -> None:

@@ -11,7 +11,7 @@ The layout, for a docket called ``emails``::
     strew:{emails}:leases     sorted set  task key -> lease deadline (us) of a running task
     strew:{emails}:running    hash        task key -> payload of a running task
     strew:{emails}:tokens     hash        task key -> token of the claim holding it
-    strew:{emails}:dues       hash        task key -> due time of the running task
+    strew:{emails}:dues       hash        task key -> "due claimed-at" of the running task
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
     strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
@@ -57,6 +57,8 @@ from .base import (
     ClaimResult,
     Entry,
     Finish,
+    FunctionCounts,
+    FunctionTally,
     Notice,
     ProgressState,
     Quarantine,
@@ -71,6 +73,7 @@ from .base import (
     TaskState,
     Wake,
     WorkerSeen,
+    scaled,
 )
 from .redis_batches import BATCH_SCRIPTS, RedisBatches
 from .redis_common import _cancelling, _flags, _load_lua, _millis, _text
@@ -91,6 +94,7 @@ _SCRIPTS = (
     "heartbeat",
     "clear",
     "histogram",
+    "count_functions",
     "forget",
     "now",
 )
@@ -114,6 +118,16 @@ def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
     at, length, rest = raw.split(b" ", 2)
     size = int(length)
     return QuarantinedTask(key, rest[size:], rest[:size].decode("utf-8", "replace"), int(at))
+
+
+def _optional_int(value: bytes | str) -> int | None:
+    return int(value) if value not in (b"", "") else None
+
+
+def _tally(reply: list[Any]) -> FunctionTally:
+    """One state's part of count_functions.lua's answer: total, seen, then name/count pairs."""
+    counts = {_text(reply[i]): int(reply[i + 1]) for i in range(2, len(reply), 2)}
+    return scaled(int(reply[0]), int(reply[1]), counts)
 
 
 def _progress(fields: list[Any]) -> ProgressState:
@@ -348,7 +362,13 @@ class RedisStore(RedisStrikes, RedisBatches):
         return int(removed)
 
     async def snapshot(self, limit: int) -> StoreSnapshot:
-        keys = [*self._task_keys[:5], self.workers_key, self.seen_key, self.quarantine_key]
+        keys = [
+            *self._task_keys[:5],
+            self.workers_key,
+            self.seen_key,
+            self.quarantine_key,
+            self.dues_key,
+        ]
         now, total, scheduled, held, live, quarantined = await self._script(
             "snapshot", "take a snapshot", keys, [limit]
         )
@@ -361,9 +381,13 @@ class RedisStore(RedisStrikes, RedisBatches):
             ],
             running=[
                 RunningTask(
-                    _text(held[i]), _text(held[i + 1]), int(float(held[i + 2])), held[i + 3]
+                    _text(held[i]),
+                    _text(held[i + 1]),
+                    int(float(held[i + 2])),
+                    held[i + 3],
+                    _optional_int(held[i + 4]),
                 )
-                for i in range(0, len(held), 4)
+                for i in range(0, len(held), 5)
             ],
             workers=[WorkerSeen(_text(live[i]), int(live[i + 1])) for i in range(0, len(live), 2)],
             quarantined=int(quarantined),
@@ -375,6 +399,13 @@ class RedisStore(RedisStrikes, RedisBatches):
             "histogram", "count scheduled tasks", [self.schedule_key], edges
         )
         return [int(n) for n in counts]
+
+    async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
+        keys = [*self._task_keys[:4], *self._strike_keys()[2:]]
+        scheduled, running, held = await self._script(
+            "count_functions", "count tasks by function", keys, [cap, sample]
+        )
+        return FunctionCounts(_tally(scheduled), _tally(running), _tally(held))
 
     async def heartbeat(self, worker: str, ttl: int) -> None:
         await self._script(
@@ -439,14 +470,21 @@ class RedisStore(RedisStrikes, RedisBatches):
         return f"strew:{{{self.docket}}}:progress:{key}"
 
     async def task_state(self, key: str) -> TaskState:
-        keys = [*self._task_keys[:5], self._record_key(key), self._progress_key(key)]
+        keys = [
+            *self._task_keys[:5],
+            self._record_key(key),
+            self._progress_key(key),
+            self.dues_key,
+        ]
         reply = await self._script("task_state", "read a task's state", keys, [key])
-        now, due, payload, deadline, token, running, record, progress = reply
+        now, due, payload, deadline, token, running, record, progress, claimed = reply
         return TaskState(
             now=int(now),
             scheduled=ScheduledTask(key, int(float(due)), bytes(payload)) if due else None,
             running=(
-                RunningTask(key, _text(token), int(float(deadline)), bytes(running))
+                RunningTask(
+                    key, _text(token), int(float(deadline)), bytes(running), _optional_int(claimed)
+                )
                 if deadline
                 else None
             ),

@@ -1,6 +1,7 @@
 -- Take up to `limit` tasks under a lease, expired leases first, then due tasks.
 -- KEYS: 1 schedule, 2 payloads, 3 leases (zset key -> deadline), 4 running (hash key -> payload),
---       5 tokens (hash key -> token), 6 dues (hash key -> due time of the run)
+--       5 tokens (hash key -> token), 6 dues (hash key -> "<due time> <claimed at>" of the
+--       run: when it was due, and when this claim was made)
 -- ARGV: 1 token prefix ("worker/"), 2 limit, 3 lease (us), 4 horizon (us), 5 first token number
 -- Returns {now, next_due or "", scheduled count, running count, then per claim:
 --          key, token, payload, due, redelivered (1/0), and last the count of scheduled
@@ -12,6 +13,7 @@ local serial = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local deadline = string.format('%d', now + lease)
+local claimed_at = string.format('%d', now)
 
 local out = {string.format('%d', now), '', 0, 0}
 local taken = 0
@@ -32,7 +34,13 @@ end
 if limit > 0 then
   local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)
   for _, key in ipairs(expired) do
-    take(key, redis.call('HGET', running, key) or '', redis.call('HGET', dues, key) or '0', 1)
+    -- The due time stays; the claim time is this claim's. A value without a space was
+    -- written by a version that kept only the due time.
+    local due = redis.call('HGET', dues, key) or '0'
+    local space = string.find(due, ' ', 1, true)
+    if space then due = string.sub(due, 1, space - 1) end
+    redis.call('HSET', dues, key, due .. ' ' .. claimed_at)
+    take(key, redis.call('HGET', running, key) or '', due, 1)
   end
 end
 
@@ -54,7 +62,7 @@ if taken < limit then
         redis.call('ZREM', schedule, key)
         redis.call('HDEL', payloads, key)
         redis.call('HSET', running, key, payload)
-        redis.call('HSET', dues, key, at)
+        redis.call('HSET', dues, key, at .. ' ' .. claimed_at)
         take(key, payload, at, 0)
       end
     end

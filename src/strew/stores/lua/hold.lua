@@ -12,7 +12,10 @@ for i = 3, #ARGV, 2 do
   if current ~= ARGV[2] or redis.call('HGET', tokens, key) ~= token then
     flags[#flags + 1] = '0'
   else
-    redis.call('ZADD', held, redis.call('HGET', dues, key), key)
+    local due = redis.call('HGET', dues, key) or '0'  -- "<due> <claimed at>", or "<due>"
+    local space = string.find(due, ' ', 1, true)
+    if space then due = string.sub(due, 1, space - 1) end
+    redis.call('ZADD', held, due, key)
     redis.call('HSET', held_payloads, key, redis.call('HGET', running, key))
     redis.call('ZREM', leases, key)
     redis.call('HDEL', running, key)

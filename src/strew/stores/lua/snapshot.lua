@@ -1,8 +1,9 @@
 -- A consistent picture of one docket.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 workers (zset name -> expiry),
---       7 seen (hash name -> last heartbeat), 8 quarantine (hash)
+--       7 seen (hash name -> last heartbeat), 8 quarantine (hash), 9 dues (of running tasks)
 -- ARGV: 1 limit of scheduled tasks to return.
--- Returns {now, scheduled total, {key, due, payload, ...}, {key, token, deadline, payload, ...},
+-- Returns {now, scheduled total, {key, due, payload, ...},
+--          {key, token, deadline, payload, claimed at or "", ...},
 --          {worker, last seen, ...}, quarantined count}
 local schedule, payloads, leases, running, tokens, workers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local t = redis.call('TIME')
@@ -26,6 +27,10 @@ for i = 1, #all, 2 do
   held[#held + 1] = redis.call('HGET', tokens, all[i]) or ''
   held[#held + 1] = all[i + 1]
   held[#held + 1] = redis.call('HGET', running, all[i]) or ''
+  -- "<due> <claimed at>"; only the claim time is wanted ("" when an older version wrote it)
+  local value = redis.call('HGET', KEYS[9], all[i]) or ''
+  local space = string.find(value, ' ', 1, true)
+  held[#held + 1] = space and string.sub(value, space + 1) or ''
 end
 
 redis.call('ZREMRANGEBYSCORE', workers, '-inf', now)

@@ -1,7 +1,8 @@
 -- Everything known about one task key, in one atomic read.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 record, 7 progress
+-- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 record, 7 progress, 8 dues
 -- Returns {now, due or "", payload or "", lease deadline or "", token or "",
---          running payload or "", record or "", progress fields (flat list)}
+--          running payload or "", record or "", progress fields (flat list),
+--          claimed at or ""}
 local t = redis.call('TIME')
 local now = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -13,4 +14,12 @@ if deadline then
   out[6] = redis.call('HGET', KEYS[4], ARGV[1]) or ''
 end
 out[8] = redis.call('HGETALL', KEYS[7])
+local claimed = ''
+if deadline then
+  -- "<due> <claimed at>": the claim time ("" when an older version wrote only the due time)
+  local value = redis.call('HGET', KEYS[8], ARGV[1]) or ''
+  local space = string.find(value, ' ', 1, true)
+  if space then claimed = string.sub(value, space + 1) end
+end
+out[9] = claimed
 return out
