@@ -236,6 +236,7 @@ class Report:
     duplicates_by_reason: dict[str, int]
     unexplained_keys: list[str]  # an extra run no fault explains, or an attempt from nowhere
     faults_over_cap: list[str]
+    most_from_one_fault: str  # the fault that explains the most extra runs, against its cap
     unscheduled_runs: int
     retried_writes: int
     late: int
@@ -322,6 +323,9 @@ def analyse(
         if f.explained > f.cap
     ]
 
+    top = max(every_fault, key=lambda f: f.explained, default=None)
+    worst = f"{top.explained} of {top.cap}: {top.label}" if top and top.explained else "none"
+
     late_causes: Counter[str] = Counter()
     beyond: list[str] = []
     lateness: list[float] = []
@@ -375,6 +379,7 @@ def analyse(
         duplicates_by_reason=dict(reasons),
         unexplained_keys=unexplained[:50],
         faults_over_cap=over_cap,
+        most_from_one_fault=worst,
         unscheduled_runs=len(starts.keys() - scheduled.keys()),
         retried_writes=sum(item.retries > 0 for item in scheduled.values()),
         late=sum(late_causes.values()),
@@ -424,6 +429,7 @@ def table(report: Report) -> str:
         ("duplicated (an attempt run twice+)", str(report.duplicated)),
         ("  extra runs, by cause", f"{report.extra_runs} ({by(report.duplicates_by_reason)})"),
         ("  most the faults could cause", str(report.extra_runs_bound)),
+        ("  most from one fault", report.most_from_one_fault),
         (
             "late > redelivery window",
             f"{report.late} (> {REDELIVERY:.0f} s: {by(report.late_by_cause)})",
