@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-ALL = ["drain", "lateness", "add_many", "memory", "scatter", "smoothness", "catch_up"]
+ALL = ["drain", "lateness", "add_many", "memory", "scatter", "smoothness", "catch_up", "load"]
 
 
 def main() -> int:
