@@ -11,7 +11,17 @@ import subprocess
 import sys
 import time
 
-ALL = ["drain", "lateness", "add_many", "memory", "scatter", "smoothness", "catch_up", "snapshot"]
+ALL = [
+    "drain",
+    "lateness",
+    "add_many",
+    "memory",
+    "scatter",
+    "smoothness",
+    "catch_up",
+    "snapshot",
+    "load",
+]
 
 
 def main() -> int:

@@ -10,14 +10,20 @@ the operations a producer, a worker and an operator perform against that many ta
 * ``snapshot`` (`Docket.snapshot(limit=100)`: counts, the earliest 100, workers) and a
   24-slice ``histogram`` of the next day, what ``strew snapshot`` reads.
 
+The filling tasks are what a real producer writes: ``work(i, "user-<i>")`` under a key
+strew generates (a 36-character time-ordered id), the same tasks `bench/memory.py` measures,
+so the two bytes-per-task figures compare.
+
 Every sample is one awaited call, timed on the client (so it includes the loopback round trip
 and redis-py), and whatever a sample added is cancelled again before the next size, so the
-sizes stay exact. Redis ``used_memory`` is read at each size; bytes per task is the slope of
-a least-squares line through those points (and the fit's worst residual, as a fraction of
-the largest figure, says how straight the line is). The whole run is bounded: filling stops
+sizes stay exact. At each size the samples are taken ``--runs`` times; the figures are the
+medians of the runs' p50s and p99s (the filling, the slow part, happens once). Redis
+``used_memory`` is read at each size; bytes per task is the slope of a least-squares line
+through those points (and the fit's worst residual, as a fraction of the largest figure,
+says how straight the line is). The whole run is bounded: filling stops
 at ``--budget`` seconds and the sizes reached are reported.
 
-    .venv/bin/python -m bench.load [--sizes 1000 100000 1000000] [--samples 200]
+    .venv/bin/python -m bench.load [--sizes 1000 100000 1000000] [--samples 200] [--runs 3]
 """
 
 from __future__ import annotations
@@ -52,10 +58,11 @@ async def fill(docket: Any, have: int, want: int, deadline: float) -> int:
     while have < want and time.monotonic() < deadline:
         n = min(FILL_CHUNK, want - have)
         calls = [
-            docket.call(work, when=future(have + i), key=f"fill-{have + i}")(have + i, "user")
-            for i in range(n)
+            docket.call(work, when=future(have + i))(have + i, f"user-{have + i}") for i in range(n)
         ]
-        await docket.add_many(calls, chunk_size=5_000)
+        executions = await docket.add_many(calls, chunk_size=5_000)
+        if len(executions) != n:
+            raise RuntimeError(f"scheduled {len(executions)} of {n}")
         have += n
     return have
 
@@ -181,8 +188,9 @@ async def main(args: argparse.Namespace) -> None:
         try:
             async with strew.Docket(name, url) as docket:
                 docket.register(work)
-                await fill(docket, 0, 10, deadline)  # scripts loaded, keys exist
-                await docket.store.cancel([f"fill-{i}" for i in range(10)])
+                # Scripts loaded, per-docket keys created, then taken away again.
+                warm = [docket.call(work, when=future(i))(i, f"user-{i}") for i in range(10)]
+                await docket.store.cancel([e.key for e in await docket.add_many(warm)])
                 common.settle()
                 empty = await common.used_memory(url)
                 have = 0
@@ -195,7 +203,7 @@ async def main(args: argparse.Namespace) -> None:
                         break
                     common.settle()
                     memory = await common.used_memory(url)
-                    latency = await measure(docket, args.samples)
+                    runs = [await measure(docket, args.samples) for _ in range(args.runs)]
                     scheduled = (await docket.snapshot(limit=0)).total_tasks
                     if scheduled != size:
                         raise RuntimeError(f"{scheduled:,} scheduled, expected {size:,}")
@@ -207,11 +215,15 @@ async def main(args: argparse.Namespace) -> None:
                             "bytes_per_task": (memory - empty) / size,
                             "latency_ms": {
                                 op: {
-                                    "p50": common.percentile(values, 50),
-                                    "p99": common.percentile(values, 99),
-                                    "samples": len(values),
+                                    "p50": common.median(
+                                        [common.percentile(run[op], 50) for run in runs]
+                                    ),
+                                    "p99": common.median(
+                                        [common.percentile(run[op], 99) for run in runs]
+                                    ),
+                                    "samples": sum(len(run[op]) for run in runs),
                                 }
-                                for op, values in latency.items()
+                                for op in OPERATIONS
                             },
                         }
                     )
@@ -233,6 +245,7 @@ async def main(args: argparse.Namespace) -> None:
             args,
             url,
             {
+                "runs": args.runs,
                 "empty_used_memory": empty,
                 "sizes": sizes,
                 "bytes_per_task_fit": None if fit is None else fit[0],
@@ -250,4 +263,7 @@ if __name__ == "__main__":
     p.add_argument(
         "--budget", type=float, default=240.0, help="stop filling after this many seconds"
     )
-    common.run(main(p.parse_args()))
+    arguments = p.parse_args()
+    if arguments.runs < 1:
+        p.error(f"--runs must be 1 or more, got {arguments.runs}")
+    common.run(main(arguments))

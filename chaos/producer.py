@@ -23,7 +23,7 @@ from typing import IO
 from strew import Agenda, Disposition, Docket, Execution, StoreError, TaskCall
 from strew.execution import to_micros, utc_now
 
-from .tasks import chaos_task
+from .tasks import chaos_hang, chaos_task
 
 GIVE_UP_AFTER = 120.0
 """A write still failing after this long means the store is not coming back: stop loudly."""
@@ -66,7 +66,10 @@ def plan(rng: random.Random, index: int, total: int, lease: float) -> list[Batch
                 tasks.append(Task(key, "raise", 0.0))
             elif pick < 0.025:
                 # Longer than the lease: only a renewing worker keeps it from running twice.
-                tasks.append(Task(key, "hang", rng.uniform(lease + 1, lease + 4)))
+                tasks.append(Task(key, "slow", rng.uniform(lease + 1, lease + 4)))
+            elif pick < 0.03:
+                # Never returns by itself: its Timeout cancels it, and its Retry runs it again.
+                tasks.append(Task(key, "hang", 0.0))
             else:
                 tasks.append(Task(key, "ok", rng.uniform(0.0, 0.3)))
         spread = rng.uniform(2.0, 15.0)
@@ -82,18 +85,26 @@ async def write(docket: Docket, batch: Batch, start: datetime) -> list[Execution
     """
     if batch.form == "add":
         [task] = batch.tasks
-        execution = await docket.add(chaos_task, when=start, key=task.key)(
-            task.key, task.kind, task.seconds
-        )
+        if task.kind == "hang":
+            execution = await docket.add(chaos_hang, when=start, key=task.key)(task.key)
+        else:
+            execution = await docket.add(chaos_task, when=start, key=task.key)(
+                task.key, task.kind, task.seconds
+            )
         return [execution]
     if batch.form == "add_many":
         calls: list[TaskCall] = []
         offsets = random.Random(batch.seed)
         for task in batch.tasks:
             when = start + timedelta(seconds=offsets.uniform(0, batch.spread))
-            calls.append(
-                docket.call(chaos_task, when=when, key=task.key)(task.key, task.kind, task.seconds)
-            )
+            if task.kind == "hang":
+                calls.append(docket.call(chaos_hang, when=when, key=task.key)(task.key))
+            else:
+                calls.append(
+                    docket.call(chaos_task, when=when, key=task.key)(
+                        task.key, task.kind, task.seconds
+                    )
+                )
         executions = await docket.add_many(calls, chunk_size=50)
         failed = [e for e in executions if e.disposition is Disposition.FAILED]
         if failed:
@@ -101,7 +112,10 @@ async def write(docket: Docket, batch: Batch, start: datetime) -> list[Execution
         return executions
     agenda = Agenda()
     for task in batch.tasks:
-        agenda.add(chaos_task, key=task.key)(task.key, task.kind, task.seconds)
+        if task.kind == "hang":
+            agenda.add(chaos_hang, key=task.key)(task.key)
+        else:
+            agenda.add(chaos_task, key=task.key)(task.key, task.kind, task.seconds)
     return await agenda.scatter(
         docket,
         over=timedelta(seconds=batch.spread),
@@ -120,6 +134,7 @@ async def produce(
     began = time.monotonic()
     async with Docket(name, url) as docket:
         docket.register(chaos_task)
+        docket.register(chaos_hang)
         for number, batch in enumerate(batches):
             # Paced so the batches spread over the whole run, while the chaos goes on.
             pause = began + seconds * number / len(batches) - time.monotonic()

@@ -1,4 +1,4 @@
-"""One chaos worker process: ``python -m chaos.worker URL DOCKET LOG_DIR REDELIVERY``."""
+"""One chaos worker: ``python -m chaos.worker URL DOCKET LOG_DIR REDELIVERY CONCURRENCY``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from pathlib import Path
 
 from strew import Docket, Worker
 
-from .tasks import LOG_DIR_VARIABLE, chaos_task
+from .tasks import LOG_DIR_VARIABLE, chaos_hang, chaos_task
 
 
-async def serve(url: str, name: str, redelivery: float) -> None:
+async def serve(url: str, name: str, redelivery: float, concurrency: int) -> None:
     async with Docket(name, url, heartbeat_interval=timedelta(seconds=1)) as docket:
         docket.register(chaos_task)
+        docket.register(chaos_hang)
         worker = Worker(
             docket,
-            concurrency=25,
+            concurrency=concurrency,
             redelivery_timeout=timedelta(seconds=redelivery),
             reconnection_delay=timedelta(seconds=0.5),
             shutdown_grace=timedelta(seconds=1),
@@ -28,7 +29,7 @@ async def serve(url: str, name: str, redelivery: float) -> None:
 
 
 def main() -> int:
-    url, name, log_dir, redelivery = sys.argv[1:5]
+    url, name, log_dir, redelivery, concurrency = sys.argv[1:6]
     os.environ[LOG_DIR_VARIABLE] = log_dir
     # Warnings (Redis down, leases lost) go to a file per worker for the post-mortem; the
     # failing-on-purpose tasks log at ERROR with a traceback, which is noise here.
@@ -37,7 +38,7 @@ def main() -> int:
         level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    asyncio.run(serve(url, name, float(redelivery)))
+    asyncio.run(serve(url, name, float(redelivery), int(concurrency)))
     return 0
 
 

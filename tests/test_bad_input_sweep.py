@@ -3,23 +3,23 @@
 tests/test_bad_input.py covers the common mistakes (naive `when`, bad keys, bad URLs, bad
 worker settings); this module extends it to the far edges: datetimes in year 1 and year 9999,
 durations past a century, NaN and infinity, huge jitter, unpicklable arguments in a scatter,
-garbage planted in the store where a payload should be, a Redis that is down, and the command
-line's options through a real process. Each bad call must raise an error whose message names
-the argument, and must leave the store exactly as it was (compared with a raw picture of the
-store taken before and after). Where the rule is a range, hypothesis checks it both ways.
+wrong types for every argument of replace, plan and Worker, and garbage planted in the store
+where a payload should be. Each bad call must raise an error whose message names the argument,
+and must leave the store exactly as it was (compared with a raw picture of the store taken
+before and after). Where the rule is a range, hypothesis checks it both ways.
+
+A Redis that is down or dies mid-call: tests/test_bad_input_outage.py. The command line's
+options through a real process: tests/test_bad_input_cli.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import re
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,15 +29,13 @@ from hypothesis import strategies as st
 
 from strew import Agenda, Docket, TaskCall, Worker
 from strew.execution import EARLIEST, LATEST, to_micros
-from strew.stores import StoreUnavailable
 from strew.stores.base import Entry
 from strew.stores.memory import _registry
 from strew.timing import MAX_DURATION
 
-from .helpers import RedisServer, free_port, wait_until
+from .bad_input import WHEN, agenda_of, greet, raw_state, says
 from .test_cli import strew
 
-WHEN = datetime(2030, 1, 1, tzinfo=UTC)
 YEAR_1 = datetime(1, 1, 1, tzinfo=UTC)
 YEAR_9999 = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
 FAR_DATES = [
@@ -51,10 +49,6 @@ FAR_IDS = ["year1", "1969", "2250", "year9999", "year3000-0500"]
 TOO_LONG = [MAX_DURATION + timedelta(microseconds=1), timedelta.max]
 
 
-async def greet(name: str) -> None:
-    """A task these tests schedule (it never runs unless a test starts a worker)."""
-
-
 def _generator() -> Iterator[int]:
     yield 1
 
@@ -62,43 +56,11 @@ def _generator() -> Iterator[int]:
 UNPICKLABLE = [threading.Lock(), _generator()]
 
 
-def says(*parts: str) -> str:
-    """A `match` pattern requiring every part, in order, anywhere in the message."""
-    return ".*".join(re.escape(part) for part in parts)
-
-
-async def raw_state(docket: Docket) -> tuple[object, ...]:
-    """Everything in the store, byte for byte: scheduled, running, quarantined, and for Redis
-    the names of every key the docket has (a failed scatter must leave no stage behind)."""
-    snap = await docket.store.snapshot(100_000)
-    keys: list[bytes] = []
-    if docket.url.startswith("redis"):
-        client = aioredis.Redis.from_url(docket.url)
-        try:
-            keys = sorted([k async for k in client.scan_iter(match=f"strew:{{{docket.name}}}:*")])
-        finally:
-            await client.aclose()
-    return (
-        snap.scheduled_total,
-        [(t.key, t.due, t.payload) for t in snap.scheduled],
-        [(t.key, t.payload) for t in snap.running],
-        [(t.key, t.payload, t.reason) for t in await docket.store.quarantined()],
-        keys,
-    )
-
-
 @pytest.fixture
 async def seeded(docket: Docket) -> tuple[Docket, tuple[object, ...]]:
     """The docket with one task already scheduled, and the raw state before the bad call."""
     await docket.add(greet, when=WHEN, key="already-here")("Ada")
     return docket, await raw_state(docket)
-
-
-def agenda_of(count: int, function: Any = greet) -> Agenda:
-    agenda = Agenda()
-    for i in range(count):
-        agenda.add(function)(f"n{i}")
-    return agenda
 
 
 # -- datetimes far out of range -----------------------------------------------------------------
@@ -283,10 +245,14 @@ async def test_a_rate_that_is_nan_infinite_or_vanishing_is_refused_naming_it(
 ) -> None:
     docket, before = seeded
     agenda = agenda_of(3)
-    with pytest.raises(ValueError, match="rate") as raised:
+    if rate == 1e-300:  # a real rate, but three tasks at it would end past the range
+        refusal = says("the window set by over=, rate= or every=", "ends past 2250-01-01")
+    else:
+        refusal = says("rate must be a positive, finite number of tasks per second, got", str(rate))
+    with pytest.raises(ValueError, match=refusal) as raised:
         await agenda.scatter(docket, rate=rate)
     assert "Traceback" not in str(raised.value)
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(ValueError, match=refusal):
         agenda.plan(rate=rate)
     assert await raw_state(docket) == before
 
@@ -335,7 +301,8 @@ async def test_a_histogram_of_a_million_slices_is_refused_before_asking_the_stor
     ids=repr,
 )
 def test_a_plan_refuses_existing_loads_that_are_not_counts(existing: Any, error: type) -> None:
-    with pytest.raises(error, match="existing"):
+    shown = repr(existing[0] if isinstance(existing, list) else existing)
+    with pytest.raises(error, match=says("existing must", shown)):
         agenda_of(3).plan(over=timedelta(seconds=1), existing=existing)
 
 
@@ -375,24 +342,154 @@ async def test_add_many_names_calls_that_are_not_a_collection(
     assert await raw_state(docket) == before
 
 
+# -- wrong types and naive times: replace, plan, Agenda.add, Worker, Docket ------------------
+
+NAIVE = datetime(2030, 1, 1, 12, 0)
+
+
+@pytest.mark.parametrize(
+    ("when", "error", "refusal"),
+    [
+        (NAIVE, ValueError, says("when must be timezone-aware", repr(NAIVE))),
+        (
+            "2030-01-01T00:00:00Z",
+            TypeError,
+            says("when must be a timezone-aware datetime", "'2030"),
+        ),
+        (1_893_456_000, TypeError, says("when must be a timezone-aware datetime, got 1893456000")),
+        (
+            timedelta(seconds=5),
+            TypeError,
+            says("when must be a timezone-aware datetime", "timedelta(seconds=5)"),
+        ),
+    ],
+    ids=["naive", "str", "int", "timedelta"],
+)
+async def test_replace_with_a_naive_or_wrong_type_when_keeps_the_earlier_schedule(
+    seeded: tuple[Docket, object], when: Any, error: type[Exception], refusal: str
+) -> None:
+    docket, before = seeded
+    with pytest.raises(error, match=refusal):
+        await docket.replace(greet, when=when, key="already-here")("Grace")
+    with pytest.raises(error, match=refusal):
+        await docket.replace(greet, when=when, key="a-new-key")("Grace")
+    assert await raw_state(docket) == before
+
+
+PLAN_CASES: list[tuple[dict[str, Any], type[Exception], str]] = [
+    ({"over": timedelta(1), "start": NAIVE}, ValueError, says("start must be timezone-aware")),
+    ({"over": timedelta(1), "start": "2030-01-01"}, TypeError, says("start must be a", "'2030")),
+    ({"over": timedelta(1), "start": 1_893_456_000}, TypeError, says("start must be a", "1893")),
+    ({"over": timedelta(0)}, ValueError, says("over must be a positive duration, got 0:00:00")),
+    ({"over": timedelta(seconds=-1)}, ValueError, says("over must be a positive", "-1 day")),
+    ({"every": timedelta(0)}, ValueError, says("every must be a positive duration, got 0:00:00")),
+    ({"every": timedelta(seconds=-1)}, ValueError, says("every must be a positive", "-1 day")),
+    ({"over": 60}, TypeError, says("over must be a timedelta, got 60")),
+    ({"over": "5m"}, TypeError, says("over must be a timedelta, got '5m'")),
+    ({"every": 1.5}, TypeError, says("every must be a timedelta, got 1.5")),
+    ({"over": timedelta(1), "jitter": 5}, TypeError, says("jitter must be a timedelta, got 5")),
+    ({"rate": "2"}, TypeError, says("rate must be a number of tasks per second, got '2'")),
+    ({"over": timedelta(1), "seed": 1.5}, TypeError, says("seed must be an int", "got 1.5")),
+    ({"over": timedelta(1), "seed": True}, TypeError, says("seed must be an int", "got True")),
+    ({"over": timedelta(1), "seed": [1]}, TypeError, says("seed must be an int", "got [1]")),
+    ({}, ValueError, says("give exactly one of over=, rate= or every=, got none")),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "refusal"), PLAN_CASES, ids=repr)
+async def test_plan_and_scatter_refuse_naive_starts_bad_windows_wrong_types_and_seeds(
+    seeded: tuple[Docket, object], kwargs: dict[str, Any], error: type[Exception], refusal: str
+) -> None:
+    docket, before = seeded
+    agenda = agenda_of(3)
+    with pytest.raises(error, match=refusal):
+        agenda.plan(**kwargs)
+    with pytest.raises(error, match=refusal):
+        await agenda.scatter(docket, **kwargs)
+    assert len(agenda) == 3
+    assert await raw_state(docket) == before
+
+
+@pytest.mark.parametrize("function", [42, None, b"greet", [greet]], ids=repr)
+async def test_agenda_add_refuses_a_non_callable_and_changes_neither_agenda_nor_store(
+    seeded: tuple[Docket, object], function: Any
+) -> None:
+    docket, before = seeded
+    agenda = agenda_of(2)
+    with pytest.raises(
+        TypeError, match=says("function must be a callable or a task name", repr(function))
+    ):
+        agenda.add(function)
+    assert len(agenda) == 2
+    assert await raw_state(docket) == before
+    # What the agenda holds still scatters: the refused entry left nothing half-added.
+    executions = await agenda.scatter(docket, over=timedelta(seconds=1), start=WHEN)
+    assert [e.args for e in executions] == [("n0",), ("n1",)]
+    assert (await docket.snapshot()).total_tasks == 3
+
+
+WORKER_DURATION_ARGUMENTS = [*WORKER_DURATIONS, "shutdown_grace", "prefetch"]
+
+
+@pytest.mark.parametrize("argument", WORKER_DURATION_ARGUMENTS)
+@pytest.mark.parametrize("value", [5, 2.5, "5s", None], ids=repr)
+def test_every_worker_duration_refuses_a_plain_number_or_string_with_a_type_error(
+    argument: str, value: object
+) -> None:
+    # shutdown_grace=5 and prefetch=5 used to be ValueErrors while the others were
+    # TypeErrors: a number is the wrong type for every one of them, not a wrong value.
+    docket = Docket("sweep-durations", url="memory://sweep-durations")
+    with pytest.raises(TypeError, match=says(f"{argument} must be a timedelta, got {value!r}")):
+        Worker(docket, **dict[str, Any]({argument: value}))
+
+
+def test_an_execution_ttl_of_zero_means_no_records_and_wrong_types_are_refused() -> None:
+    # Zero is meaningful (docs/results-and-progress.md: keep no result records at all, the
+    # cheapest setting for fire-and-forget work), so it is accepted, not refused.
+    assert Docket("sweep-ttl", "memory://sweep-ttl", execution_ttl=timedelta(0)).execution_ttl == (
+        timedelta(0)
+    )
+    for value in (900, 1.5, "15m", None):
+        with pytest.raises(
+            TypeError, match=says(f"execution_ttl must be a timedelta, got {value!r}")
+        ):
+            Docket("sweep-ttl", "memory://sweep-ttl", execution_ttl=value)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=says("execution_ttl must be a non-negative duration")):
+        Docket("sweep-ttl", "memory://sweep-ttl", execution_ttl=timedelta(seconds=-1))
+    with pytest.raises(ValueError, match=says("execution_ttl must be at most 36500 days")):
+        Docket("sweep-ttl", "memory://sweep-ttl", execution_ttl=TOO_LONG[0])
+
+
 # -- keys and names ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "key", ["", "k" * 10_240, 42, None, b"k"], ids=["empty", "10KB", "int", "None", "bytes"]
+    ("key", "error", "refusal"),
+    [
+        ("", ValueError, says("key must not be empty, got ''")),
+        ("k" * 10_240, ValueError, says("key must be at most 1024 characters, got 10240")),
+        (42, TypeError, says("key must be a string, got int 42")),
+        (None, TypeError, says("key must be a string, got NoneType None")),
+        (b"k", TypeError, says("key must be a string, got bytes b'k'")),
+    ],
+    ids=["empty", "10KB", "int", "None", "bytes"],
 )
 async def test_a_bad_key_is_refused_by_cancel_agenda_add_and_replace(
-    seeded: tuple[Docket, object], key: Any
+    seeded: tuple[Docket, object], key: Any, error: type[Exception], refusal: str
 ) -> None:
     docket, before = seeded
-    with pytest.raises((TypeError, ValueError), match="key"):
+    with pytest.raises(error, match=refusal):
         await docket.cancel(key)
     if key is not None:  # None means "make one up" for an agenda entry
-        with pytest.raises((TypeError, ValueError), match="key"):
+        with pytest.raises(error, match=refusal):
             Agenda().add(greet, key=key)
-    with pytest.raises((TypeError, ValueError), match="key"):
-        await docket.replace(greet, key=key)("Ada")
-    with pytest.raises((TypeError, ValueError), match="key"):
+    if key is None:  # replace names what it needs the key for
+        with pytest.raises(TypeError, match=says("replace needs a key: key=None")):
+            await docket.replace(greet, key=key)("Ada")
+    else:
+        with pytest.raises(error, match=refusal):
+            await docket.replace(greet, key=key)("Ada")
+    with pytest.raises(error, match=refusal):
         await docket.drop_quarantined([key])
     assert await raw_state(docket) == before
 
@@ -558,156 +655,3 @@ async def test_strew_snapshot_shows_a_planted_payload_as_corrupt_and_changes_not
     row = next(line for line in result.out.splitlines() if "zz-planted-key" in line)
     assert "<corrupt>" in row
     assert await raw_state(redis_docket) == before
-
-
-# -- a Redis that is down ------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def down_docket() -> AsyncIterator[Docket]:
-    """A docket pointed at a loopback port where nothing listens."""
-    async with Docket("sweep-down", f"redis://127.0.0.1:{free_port()}/0") as docket:
-        docket.register(greet)
-        yield docket
-
-
-DOWN_CALLS: list[tuple[str, Callable[[Docket], Any]]] = [
-    ("read the strikes", lambda d: d.add(greet)("Ada")),  # checked before any write
-    ("read the strikes", lambda d: d.replace(greet, key="k")("Ada")),  # checked before any write
-    ("read the strikes", lambda d: d.add_many([d.call(greet)("Ada")])),  # checked before any write
-    ("cancel tasks", lambda d: d.cancel("k")),
-    ("take a snapshot", lambda d: d.snapshot()),
-    ("count scheduled tasks", lambda d: d.scheduled_histogram(WHEN, WHEN + timedelta(1), 4)),
-    ("clear the schedule", lambda d: d.clear()),
-    ("read the server clock", lambda d: agenda_of(3).scatter(d, over=timedelta(seconds=1))),
-    ("cancel a batch", lambda d: Agenda.cancel(d, "some-scatter")),
-    ("read the quarantine", lambda d: d.quarantined()),
-    ("drop quarantined tasks", lambda d: d.drop_quarantined(["k"])),
-    ("drop quarantined tasks", lambda d: d.clear_quarantine()),
-]
-
-
-@pytest.mark.parametrize(
-    ("what", "call"), DOWN_CALLS, ids=[f"{i}-{w}" for i, (w, _) in enumerate(DOWN_CALLS)]
-)
-async def test_every_call_on_a_redis_that_is_down_fails_fast_naming_the_url_and_the_step(
-    down_docket: Docket, what: str, call: Callable[[Docket], Any]
-) -> None:
-    started = time.monotonic()
-    with pytest.raises(
-        StoreUnavailable, match=says("could not reach Redis at", down_docket.url, what)
-    ):
-        await call(down_docket)
-    # A producer must hear about it in seconds, not after a minute of silent retries.
-    assert time.monotonic() - started < 20
-
-
-async def test_a_worker_on_a_redis_that_is_down_keeps_retrying_and_stops_cleanly(
-    down_docket: Docket, caplog: pytest.LogCaptureFixture
-) -> None:
-    worker = Worker(down_docket, reconnection_delay=timedelta(milliseconds=100))
-    running = asyncio.create_task(worker.run_forever())
-    await wait_until(
-        lambda: "could not claim tasks" in caplog.text, timeout=20, message="a claim failure"
-    )
-    assert not running.done()
-    worker.stop()
-    await asyncio.wait_for(running, timeout=20)
-
-
-async def test_calls_while_redis_is_down_leave_its_contents_unchanged_when_it_returns(
-    redis_server: RedisServer,
-) -> None:
-    async with Docket("sweep-outage", redis_server.url) as docket:
-        await docket.add(greet, when=WHEN, key="kept")("Ada")
-        await agenda_of(3).scatter(docket, over=timedelta(minutes=1), start=WHEN)
-        before = await raw_state(docket)
-        redis_server.stop()
-        for _, call in DOWN_CALLS:
-            with pytest.raises(StoreUnavailable):
-                await call(docket)
-        redis_server.start()
-        await wait_until(lambda: _answers(docket), timeout=20, message="redis back")
-        assert await raw_state(docket) == before
-
-
-async def _answers(docket: Docket) -> bool:
-    try:
-        await docket.store.now()
-    except StoreUnavailable:
-        return False
-    return True
-
-
-# -- the command line, through a real process ----------------------------------------------------
-
-TASK_MODULE = "async def visit(url: str, depth: int = 1) -> None: ...\ntasks = [visit]\n"
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    (tmp_path / "sweep_tasks.py").write_text(TASK_MODULE)
-    (tmp_path / "items.jsonl").write_text('["a"]\n["b"]\n["c"]\n')
-    return tmp_path
-
-
-SCATTER = ("scatter", "sweep_tasks:visit", "--args-file", "items.jsonl")
-WORKER = ("worker", "--tasks", "sweep_tasks:tasks")
-
-CLI_CASES: list[tuple[tuple[str, ...], str]] = [
-    ((*SCATTER, "--over", "5m", "--start", "0001-01-01T00:00:00Z"), "--start must be between"),
-    ((*SCATTER, "--over", "5m", "--start", "9999-12-31T23:59:59Z"), "--start must be between"),
-    ((*SCATTER, "--rate", "nan"), "--rate must be a positive, finite number"),
-    ((*SCATTER, "--rate", "inf"), "--rate must be a positive, finite number"),
-    ((*SCATTER, "--rate", "1e-300"), "the window set by --over, --rate or --every"),
-    ((*SCATTER, "--over", "5m", "--jitter", "99999999h"), "'--jitter'"),
-    ((*SCATTER, "--over", "5m", "--jitter", "-5s"), "'--jitter'"),
-    ((*SCATTER, "--over", "0s"), "'--over'"),
-    ((*SCATTER, "--every", "nan"), "'--every'"),
-    ((*SCATTER, "--over", "5m", "--buckets", "0"), "'--buckets'"),
-    ((*WORKER, "--name", "a/b"), "name must be 1 to 200 characters"),
-    ((*WORKER, "--concurrency", "0"), "'--concurrency'"),
-    ((*WORKER, "--concurrency", "lots"), "'--concurrency'"),
-    ((*WORKER, "--prefetch", "99999999h"), "'--prefetch'"),
-    ((*WORKER, "--redelivery-timeout", "-1s"), "'--redelivery-timeout'"),
-    (("snapshot", "--limit", "-1"), "'--limit'"),
-    (("snapshot", "--window", "0s"), "'--window'"),
-    (("snapshot", "--buckets", "5000"), "'--buckets'"),
-    (("quarantine", "--drop", ""), "key must not be empty"),
-    (("quarantine", "--drop", "k" * 10_240), "key must be at most 1024 characters"),
-]
-
-
-async def test_bad_options_of_every_command_exit_2_naming_the_option_and_write_nothing(
-    redis_docket: Docket, redis_url: str, workdir: Path
-) -> None:
-    await redis_docket.add(greet, when=WHEN, key="already-here")("Ada")
-    before = await raw_state(redis_docket)
-    where = ("--url", redis_url, "--docket", redis_docket.name)
-    for args, named in CLI_CASES:
-        result = await strew(*args, *where, cwd=workdir)
-        text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.err).split())
-        assert result.code == 2, (args, result.out, result.err)
-        assert named in text, (args, text)
-        assert "Traceback" not in result.err
-    for command in ("snapshot", "clear", "workers", "quarantine", "scatter"):
-        bad_name = await strew(command, "--url", redis_url, "--docket", "a{b}", cwd=workdir)
-        assert bad_name.code == 2 and "'--docket'" in bad_name.err, (command, bad_name.err)
-    assert await raw_state(redis_docket) == before
-
-
-async def test_every_command_on_a_redis_that_is_down_is_one_clear_line_and_exit_1(
-    workdir: Path,
-) -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    for args in (
-        ("workers",),
-        ("quarantine",),
-        ("quarantine", "--drop-all"),
-        (*SCATTER, "--over", "5m"),
-        ("tasks", "trace", "hello"),
-    ):
-        result = await strew(*args, "--url", url, cwd=workdir)
-        assert result.code == 1, (args, result.err)
-        assert f"Error: could not reach Redis at {url}" in result.err, result.err
-        assert "Traceback" not in result.err

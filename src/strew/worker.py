@@ -71,6 +71,16 @@ def _local_micros() -> int:
     return time.time_ns() // 1000
 
 
+def _zero_or_more(value: object, name: str) -> timedelta:
+    # A plain number is the wrong type (TypeError), as for the positive durations, not a
+    # wrong value: the caller meant seconds and must say timedelta(seconds=...).
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{name} must be a timedelta, got {value!r}")
+    if value < timedelta(0):
+        raise ValueError(f"{name} must be a duration of zero or more, got {value!r}")
+    return at_most_a_century(value, name)
+
+
 class Worker(WorkerStrikes, WorkerOutcomes):
     """Runs the tasks of one docket.
 
@@ -122,15 +132,9 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         self.concurrency = concurrency
         self.redelivery_timeout = check_positive(redelivery_timeout, "redelivery_timeout")
         self.reconnection_delay = check_positive(reconnection_delay, "reconnection_delay")
-        if not isinstance(shutdown_grace, timedelta) or shutdown_grace < timedelta(0):
-            raise ValueError(
-                f"shutdown_grace must be a duration of zero or more, got {shutdown_grace!r}"
-            )
-        self.shutdown_grace = at_most_a_century(shutdown_grace, "shutdown_grace")
+        self.shutdown_grace = _zero_or_more(shutdown_grace, "shutdown_grace")
         self.poll_ceiling = check_positive(poll_ceiling, "poll_ceiling")
-        if not isinstance(prefetch, timedelta) or prefetch < timedelta(0):
-            raise ValueError(f"prefetch must be a duration of zero or more, got {prefetch!r}")
-        self.prefetch = at_most_a_century(prefetch, "prefetch")
+        self.prefetch = _zero_or_more(prefetch, "prefetch")
         self.unknown_task_delay = check_positive(unknown_task_delay, "unknown_task_delay")
         self.stats = Stats()
         self._store = docket.store

@@ -11,6 +11,7 @@ import typer
 
 from ..instrumentation import serve_metrics
 from .common import fail
+from .numbers import port
 
 logger = logging.getLogger("strew.cli")
 
@@ -19,8 +20,7 @@ MetricsPortOption = Annotated[
     typer.Option(
         "--metrics-port",
         envvar="STREW_METRICS_PORT",
-        min=1,
-        max=65535,
+        parser=port,
         metavar="PORT",
         help="Serve Prometheus metrics at http://HOST:PORT/metrics (strew's task counters, "
         "gauges and histograms, and the process's). Off by default.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ..planning import level_slices, window_length
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
 from .durations import duration, format_duration, positive_duration
 from .loading import TaskImportError, import_tasks
+from .numbers import whole_number
 from .render import clock, count_into_slices, histogram, offset_labels
 
 
@@ -109,6 +111,29 @@ def _start(value: str | None) -> datetime | None:
     if moment.tzinfo is None:
         fail(f"--start: {value!r} has no time zone: add Z or an offset such as +02:00", EXIT_USAGE)
     return moment
+
+
+_FRACTION = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)(e[+-]?\d+)?", re.IGNORECASE)
+
+
+def _seed(value: str | None) -> int | str | None:
+    """A whole number is an int seed (``--seed 7`` plans as ``seed=7`` does), any other word
+    a str seed; an empty seed (often an unset ``STREW_SEED=``) or a number with a fraction
+    or an exponent (the API refuses float seeds; here ``1.5`` would silently seed as a
+    word) is refused."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        fail(f"--seed must be a whole number or a word, got {value!r}", EXIT_USAGE)
+    if text.lstrip("+-").isdigit():
+        return int(text)
+    if _FRACTION.fullmatch(text):
+        fail(
+            f"--seed must be a whole number or a word, got {value!r} (not a whole number)",
+            EXIT_USAGE,
+        )
+    return value
 
 
 def scatter(
@@ -208,9 +233,9 @@ def scatter(
         typer.Option(
             "--buckets",
             envvar="STREW_BUCKETS",
-            min=1,
-            max=1000,
-            help="How many slices the load histogram cuts the window into.",
+            parser=whole_number(1, 1000),
+            metavar="N",
+            help="How many slices (1 to 1,000) the load histogram cuts the window into.",
         ),
     ] = 24,
     url: UrlOption = DEFAULT_URL,
@@ -239,9 +264,7 @@ def scatter(
     agenda = Agenda()
     for line in lines:
         agenda.add(function, key=line.key)(*line.args, **line.kwargs)
-    chosen_seed: int | str | None = None
-    if seed is not None:
-        chosen_seed = int(seed) if seed.lstrip("-").isdigit() else seed
+    chosen_seed = _seed(seed)
     # A dry run plans from this machine's clock; a real scatter from the store's.
     plan_start = begin or utc_now()
     try:

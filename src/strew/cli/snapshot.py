@@ -14,6 +14,7 @@ from ..docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket, DocketSnapsho
 from ..stores.base import FunctionCounts, FunctionTally
 from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from .durations import format_duration, positive_duration
+from .numbers import whole_number
 from .render import clock, due_text, histogram, offset_labels, relative, short_clock
 from .strikes import held_summary
 
@@ -29,7 +30,8 @@ def snapshot(
         typer.Option(
             "--limit",
             envvar="STREW_LIMIT",
-            min=0,
+            parser=whole_number(0),
+            metavar="N",
             help="How many of the earliest scheduled tasks to list (only these are read, so "
             "the command stays fast on huge dockets).",
         ),
@@ -50,9 +52,9 @@ def snapshot(
         typer.Option(
             "--buckets",
             envvar="STREW_BUCKETS",
-            min=1,
-            max=1000,
-            help="How many slices the histogram cuts the window into.",
+            parser=whole_number(1, 1000),
+            metavar="N",
+            help="How many slices (1 to 1,000) the histogram cuts the window into.",
         ),
     ] = 24,
 ) -> None:

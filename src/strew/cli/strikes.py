@@ -9,6 +9,7 @@ Without any word, ``strew strike`` lists the strikes in force.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import typer
@@ -45,19 +46,31 @@ def parse_value(text: str) -> Any:
         return text
 
 
+TASK_NAME = re.compile(r"[\w.:-]+")
+"""What the command takes for a task name: letters, digits and ``_ . : -`` (a function's
+``__name__``, or a dotted or dashed name it was registered under). Anything else is far more
+likely a rule typed as one quoted word (``"amount > 100"``) than a task's name, and striking
+a function nobody has would silently pause nothing."""
+
+
 def parse_rule(words: list[str]) -> tuple[str | None, str | None, str, Any]:
     """``(function, parameter, operator, value)`` from the command's words; raises
     ValueError naming what is wrong."""
+    if len(words) not in (1, 3, 4):
+        raise ValueError(
+            f"expected FUNCTION, or PARAMETER OPERATOR VALUE, or all four, got {len(words)} "
+            f"words: {' '.join(words)!r}"
+        )
+    function = words[0] if len(words) in (1, 4) else None
+    if function is not None and not TASK_NAME.fullmatch(function):
+        raise ValueError(
+            f"FUNCTION must be a task name (letters, digits, _ . : -), got {function!r}; "
+            "to match calls by an argument give PARAMETER OPERATOR VALUE as separate words"
+        )
     if len(words) == 1:
-        return words[0], None, "==", None
-    if len(words) in (3, 4):
-        function = words[0] if len(words) == 4 else None
-        parameter, operator, value = words[-3:]
-        return function, parameter, ALIASES.get(operator, operator), parse_value(value)
-    raise ValueError(
-        f"expected FUNCTION, or PARAMETER OPERATOR VALUE, or all four, got {len(words)} "
-        f"words: {' '.join(words)!r}"
-    )
+        return function, None, "==", None
+    parameter, operator, value = words[-3:]
+    return function, parameter, ALIASES.get(operator, operator), parse_value(value)
 
 
 def strike(

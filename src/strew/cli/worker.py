@@ -24,6 +24,7 @@ from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, r
 from .durations import duration, format_duration, positive_duration
 from .loading import TaskImportError, import_tasks
 from .metrics import MetricsHostOption, MetricsPortOption, serving_metrics
+from .numbers import port, whole_number
 
 logger = logging.getLogger("strew.cli")
 
@@ -172,7 +173,13 @@ def worker(
     ] = None,
     concurrency: Annotated[
         int,
-        typer.Option("--concurrency", envvar="STREW_CONCURRENCY", min=1, help="Tasks run at once."),
+        typer.Option(
+            "--concurrency",
+            envvar="STREW_CONCURRENCY",
+            parser=whole_number(1),
+            metavar="N",
+            help="Tasks run at once.",
+        ),
     ] = 10,
     redelivery_timeout: Annotated[
         timedelta,
@@ -226,8 +233,7 @@ def worker(
         typer.Option(
             "--healthcheck-port",
             envvar="STREW_HEALTHCHECK_PORT",
-            min=1,
-            max=65535,
+            parser=port,
             metavar="PORT",
             help="Answer GET / on HOST:PORT with 200 while the worker runs and its "
             "store answers, 503 otherwise (for liveness probes). Off by default.",
