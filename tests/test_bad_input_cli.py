@@ -178,8 +178,9 @@ TASKS_CASES: list[Case] = [
     (("tasks", "sleep", "1", "--delay", "later"), ["'--delay'", "'later'"]),
     (("tasks", "trace", "hi", "--url", "memory:x"), ["'--url'", "'memory:x'"]),
     (("tasks", "trace"), ["Missing argument"]),
-    # `tasks sleep -1 / abc / inf` belong here too; they wait for the change that makes
-    # SECONDS a duration (another branch).
+    (("tasks", "sleep", "--", "-1"), ["'DURATION'", "'-1'", "cannot be negative"]),
+    (("tasks", "sleep", "abc"), ["'DURATION'", "'abc' is not a duration"]),
+    (("tasks", "sleep", "inf"), ["'DURATION'", "'inf' is not a duration"]),
 ]
 
 GROUPS = {
