@@ -145,7 +145,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         self._active = False
         self._stopping = asyncio.Event()
         self._shared = SharedScope()
-        self.catch_up = CatchUpKeeper(self._store, self.name)
+        self.catch_up = CatchUpKeeper(self._store, self.name, self._store_now)
 
     async def __aenter__(self) -> Self:
         return self
@@ -229,6 +229,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                         helper.cancel()
             await self._flush_final()
         finally:
+            await self.catch_up.settle()
             try:
                 await self._shared.close()
             except Exception:
@@ -442,14 +443,16 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                     return
                 raise
         try:
-            skip = await self.catch_up.should_skip(claim, envelope.meta, self._store_now())
+            decision = await self.catch_up.decide(claim, envelope.meta, self._store_now())
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.stats.cancelled += 1
                 self._done(claim)  # cancelled before it started: acknowledge, never run
                 return
             raise
-        if skip:
+        if decision == "handed back":
+            return  # back on the schedule at its re-spread time; no lease left to acknowledge
+        if decision == "skip":
             self.stats.skipped += 1
             self._done(claim)
             return
