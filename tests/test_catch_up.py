@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from strew import Agenda, CatchUp, Docket, Worker
-from strew.catch_up import META_KEY, CatchUpKeeper, plan_from_meta
+from strew.catch_up import META_KEY, CatchUpKeeper, catch_up_meta, plan_from_meta
 from strew.execution import from_micros
 from strew.stores.base import Claim, Finish
 from strew.stores.redis import RedisStore
@@ -66,6 +66,12 @@ def test_each_policy_reads_back_as_it_was_built() -> None:
             lambda: CatchUp.respread(speed=float("nan")),
             ValueError,
             "speed must be a positive, finite number, got nan",
+        ),
+        (
+            lambda: CatchUp.respread(speed=1e300),
+            ValueError,
+            "speed must be at most 1000 (times the planned rate; for no limit at all use "
+            "CatchUp.run_late()), got 1e+300",
         ),
         (
             lambda: CatchUp.respread(speed="fast"),  # type: ignore[arg-type]
@@ -143,6 +149,14 @@ async def test_only_a_non_default_policy_travels_in_the_meta(docket: Docket) -> 
     assert faster[0].meta[META_KEY] == ("respread", 1_000_000, 625_000)
     assert skip[5].meta[META_KEY] == ("skip", 30_000_000)
     assert await docket.store.cancel_batch(spread.scatter_id or "") == 11
+
+
+def test_a_fast_respread_of_a_dense_scatter_keeps_a_spacing_of_at_least_a_microsecond() -> None:
+    # A million tasks over a second are planned 1 us apart; at the fastest speed allowed the
+    # spacing would round to nothing, which would start the whole backlog at once.
+    fastest = catch_up_meta(CatchUp.respread(speed=1000), 1_000_001, 1_000_000)
+    assert fastest[META_KEY] == ("respread", 1_000_000, 1)
+    assert CatchUp.respread(speed=1000).speed == 1000
 
 
 def test_an_unreadable_policy_in_the_meta_runs_late_and_says_so(
