@@ -462,16 +462,22 @@ class Store(Protocol):
         Unless the earliest live member (handed-back claims included) is due before ``start
         - overdue``, nothing changes and ``Respread(0, flags)`` is returned. Otherwise, in due
         order (ties by key), each gets ``new_due = max(old_due, previous new_due +
-        spacing)``, starting from ``start`` or, if later, from the latest due time of a member
-        already claimed at a time the batch gave it (the re-spread queues behind what workers
-        already hold, so two re-spreads a moment apart do not overlap): the overdue part is
-        spread ``spacing`` apart from there on, and later tasks move back only as far as that
-        needs, so the batch never starts faster than one per ``spacing``. Scheduled tasks
-        only ever move later; when claims were handed back, sleeping workers are woken for the
-        first new due time. The members' recorded due times follow, so `cancel_batch` still
-        cancels them, and the members are kept longer by as much as the furthest task moved.
-        Returns how many tasks were given a new due time (handed-back ones included) and one
-        flag per claim.
+        spacing)``, the first ``previous`` being the later of:
+
+        * ``start + reserved * spacing``, where ``reserved`` counts the members whose latest
+          batch time is in ``[start - overdue, start]`` and that are neither live nor handed
+          back: they ran, or run now, without the re-spread, and used up those slots;
+        * the latest due time of a member claimed at a time the batch gave it: the re-spread
+          queues behind what workers already hold (claimed early, on the times of a
+          re-spread a moment before), so two re-spreads do not overlap.
+
+        The overdue part is thus spread ``spacing`` apart, and later tasks move back only as
+        far as that needs, so the batch never starts faster than one per ``spacing``.
+        Scheduled tasks only ever move later; when claims were handed back, sleeping workers
+        are woken for the first new due time. The members' recorded due times follow, so
+        `cancel_batch` still cancels them, and the members are kept longer by as much as the
+        furthest task moved. Returns how many tasks were given a new due time (handed-back
+        ones included) and one flag per claim.
 
         Cost: one lookup when no claim is handed back and nothing in the docket is overdue
         enough; otherwise a read of the batch's members plus a write per task moved. A

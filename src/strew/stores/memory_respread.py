@@ -64,8 +64,9 @@ class MemoryRespread:
         if not live or live[0][0] >= threshold:
             return Respread(0, flags)
         # The re-spread queues behind members already claimed at a time the batch gave them
-        # and later than ``start`` (claimed early, on an earlier re-spread's times).
-        previous = max(
+        # and later than ``start`` (claimed early, on an earlier re-spread's times), and
+        # behind the members due in [threshold, start] that ran, or run now, without it.
+        frontier = max(
             [start]
             + [
                 held.due
@@ -73,6 +74,13 @@ class MemoryRespread:
                 if key not in offered and members.items.get(key) == held.due
             ]
         )
+        coming = {key for _, key in live}
+        reserved = sum(
+            1
+            for key, due in members.items.items()
+            if threshold <= due <= start and key not in coming
+        )
+        previous = max(start + reserved * spacing, frontier)
         moved, push = 0, 0
         first: int | None = None
         for old, key in live:

@@ -42,6 +42,11 @@ local claimed = {}
 local all = redis.call('HGETALL', dues)
 for i = 1, #all, 2 do claimed[all[i]] = tonumber(all[i + 1]) end
 local frontier = start
+-- Members whose latest time the batch gave falls in [threshold, start] and that are neither
+-- scheduled nor coming back: they ran, or run now, without a re-spread (a worker held them
+-- when they were less than `overdue` late). They used up slots the re-spread must not give
+-- out again, or they and its first tasks would start together.
+local recent = {}
 
 local PAGE = 1000
 -- Members still scheduled at the time the batch gave them (and offered claims at such a
@@ -78,8 +83,14 @@ for offset = 0, count - 1, PAGE do
         offered[key] = nil  -- taken once, even if the list names it twice
       end
       if earliest == nil or due < earliest then earliest = due end
+      recent[key] = nil
     elseif claimed[key] == due and due > frontier then
       frontier = due  -- claimed for later than `start` (early, on an earlier re-spread's time)
+      recent[key] = nil
+    elseif due >= threshold and due <= start then
+      recent[key] = true  -- a key's entries come in the order written: this is its latest
+    elseif recent[key] then
+      recent[key] = nil  -- a later time than the one in the window
     end
   end
 end
@@ -99,7 +110,9 @@ if not sorted then
   end)
 end
 
-local previous = frontier
+local reserved = 0
+for _ in pairs(recent) do reserved = reserved + 1 end
+local previous = math.max(start + reserved * spacing, frontier)
 local moved, push = 0, 0
 local first = nil  -- the first new due time of a handed-back claim, for the wake-up
 local zargs, margs = {}, {}
