@@ -134,6 +134,17 @@ async def test_cancelling_a_respread_batch_still_removes_its_moved_tasks(store: 
     assert await schedule_of(store) == {"mine": now + 2 * MS}
 
 
+async def test_a_key_scattered_twice_at_one_time_moves_once(store: Store) -> None:
+    now = await store.now()
+    [entry] = await scatter(store, "s", [now - 10 * MS])
+    # Cancelled on its own, then written again by the same batch at the same time.
+    assert await store.cancel([entry.key]) == 1
+    assert await store.schedule_batch("s", [entry], TTL) == [True]
+    assert await store.respread_batch("s", now, MS, 0) == Respread(1, [])
+    assert await schedule_of(store) == {entry.key: now + MS}
+    assert await store.cancel_batch("s") == 1
+
+
 async def test_an_unknown_or_empty_batch_moves_nothing(store: Store) -> None:
     now = await store.now()
     assert (await store.respread_batch("nobody", now, MS, 0)).moved == 0

@@ -126,12 +126,19 @@ local function flush()
     zargs, margs = {}, {}
   end
 end
+local last_old, last_key = nil, nil
 for i = 1, n do
   local at = order and order[i] or i
   local old, key = live_dues[at], live_keys[at]
+  -- The list can name one schedule twice (a key scattered again at the same time after it
+  -- was cancelled): in due order the two are neighbours, and the second is passed over.
+  local twice = old == last_old and key == last_key
+  last_old, last_key = old, key
   local due = math.max(old, previous + spacing)
   local position = back[at]
-  if position then
+  if twice then
+    due = previous
+  elseif position then
     -- Off the lease and back on the schedule, with the payload the claim carried.
     redis.call('HSET', payloads, key, redis.call('HGET', running, key) or '')
     redis.call('ZREM', leases, key)
@@ -141,7 +148,7 @@ for i = 1, n do
     flags[position] = '1'
     if first == nil then first = due end
   end
-  if due ~= old or position then
+  if not twice and (due ~= old or position) then
     local text = string.format('%d', due)
     moved = moved + 1
     if due - old > push then push = due - old end
