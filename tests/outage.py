@@ -1,5 +1,6 @@
 """The outage experiment behind catch-up: a scatter runs, every worker stops for a while in the
-middle of it, a new worker comes back. Shared by tests/test_catch_up.py and bench/catch_up.py.
+middle of it, fresh workers come back (one or several, all at once). Shared by
+tests/test_catch_up.py and bench/catch_up.py.
 
 Start times are read in-process from the monotonic clock, relative to the moment the scatter's
 start was read from the store, so they are on the scatter's own time line (give or take the
@@ -29,6 +30,8 @@ class OutageRun:
     """Seconds from the scatter's start at which each task (by index) started, every run."""
     skipped: int = 0
     retimed: int = 0
+    handed_back: int = 0
+    """Late claims the returning workers handed back into a re-spread."""
 
     @property
     def started(self) -> int:
@@ -68,11 +71,13 @@ async def run_outage(
     tasks: int = 3000,
     seconds: float = 30.0,
     down: tuple[float, float] = (10.0, 20.0),
+    workers: int = 1,
     concurrency: int = 10,
     finish_within: float = 60.0,
 ) -> OutageRun:
-    """Scatter ``tasks`` over ``seconds`` with ``catch_up``, run one worker until ``down[0]``,
-    none until ``down[1]``, then a fresh worker until every task has run or was skipped."""
+    """Scatter ``tasks`` over ``seconds`` with ``catch_up``, run ``workers`` workers (each of
+    ``concurrency``) until ``down[0]``, none until ``down[1]``, then as many fresh ones, all
+    at once, until every task has run or was skipped."""
     run = OutageRun(tasks, seconds, down)
     origin = 0.0
 
@@ -86,28 +91,35 @@ async def run_outage(
     origin = time.monotonic()
     await agenda.scatter(docket, over=timedelta(seconds=seconds), start=start, catch_up=catch_up)
 
-    workers: list[Worker] = []
+    everyone: list[Worker] = []
 
     async def work_until(moment: float | None) -> None:
-        worker = Worker(docket, concurrency=concurrency, poll_ceiling=timedelta(milliseconds=200))
-        workers.append(worker)
-        running = asyncio.create_task(worker.run_forever())
-        if moment is None:
-            await wait_until(
-                lambda: run.started + sum(w.stats.skipped for w in workers) >= tasks,
-                timeout=finish_within + max(0.0, origin + seconds - time.monotonic()),
-                interval=0.05,
-                message=f"all {tasks} outage tasks to run or be skipped",
-            )
-        else:
-            # The experiment itself is timed: the worker stops at a chosen moment.
-            await asyncio.sleep(max(0.0, origin + moment - time.monotonic()))
-        worker.stop()
-        await running
+        crew = [
+            Worker(docket, concurrency=concurrency, poll_ceiling=timedelta(milliseconds=200))
+            for _ in range(workers)
+        ]
+        everyone.extend(crew)
+        running = [asyncio.create_task(worker.run_forever()) for worker in crew]
+        try:
+            if moment is None:
+                await wait_until(
+                    lambda: run.started + sum(w.stats.skipped for w in everyone) >= tasks,
+                    timeout=finish_within + max(0.0, origin + seconds - time.monotonic()),
+                    interval=0.05,
+                    message=f"all {tasks} outage tasks to run or be skipped",
+                )
+            else:
+                # The experiment itself is timed: the workers stop at a chosen moment.
+                await asyncio.sleep(max(0.0, origin + moment - time.monotonic()))
+        finally:
+            for worker in crew:
+                worker.stop()
+            await asyncio.gather(*running)
 
     await work_until(down[0])
     await asyncio.sleep(max(0.0, origin + down[1] - time.monotonic()))
     await work_until(None)
-    run.skipped = sum(w.stats.skipped for w in workers)
-    run.retimed = sum(w.catch_up.retimed for w in workers)
+    run.skipped = sum(w.stats.skipped for w in everyone)
+    run.retimed = sum(w.catch_up.retimed for w in everyone)
+    run.handed_back = sum(w.catch_up.handed_back for w in everyone)
     return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -10,9 +11,9 @@ from datetime import timedelta
 import pytest
 
 from strew import Agenda, CatchUp, Docket, Worker
-from strew.catch_up import META_KEY, CatchUpKeeper, plan_from_meta
+from strew.catch_up import META_KEY, CatchUpKeeper, catch_up_meta, plan_from_meta
 from strew.execution import from_micros
-from strew.stores.base import Claim
+from strew.stores.base import Claim, Finish
 from strew.stores.redis import RedisStore
 
 from .helpers import free_port
@@ -65,6 +66,12 @@ def test_each_policy_reads_back_as_it_was_built() -> None:
             lambda: CatchUp.respread(speed=float("nan")),
             ValueError,
             "speed must be a positive, finite number, got nan",
+        ),
+        (
+            lambda: CatchUp.respread(speed=1e300),
+            ValueError,
+            "speed must be at most 1000 (times the planned rate; for no limit at all use "
+            "CatchUp.run_late()), got 1e+300",
         ),
         (
             lambda: CatchUp.respread(speed="fast"),  # type: ignore[arg-type]
@@ -144,6 +151,14 @@ async def test_only_a_non_default_policy_travels_in_the_meta(docket: Docket) -> 
     assert await docket.store.cancel_batch(spread.scatter_id or "") == 11
 
 
+def test_a_fast_respread_of_a_dense_scatter_keeps_a_spacing_of_at_least_a_microsecond() -> None:
+    # A million tasks over a second are planned 1 us apart; at the fastest speed allowed the
+    # spacing would round to nothing, which would start the whole backlog at once.
+    fastest = catch_up_meta(CatchUp.respread(speed=1000), 1_000_001, 1_000_000)
+    assert fastest[META_KEY] == ("respread", 1_000_000, 1)
+    assert CatchUp.respread(speed=1000).speed == 1000
+
+
 def test_an_unreadable_policy_in_the_meta_runs_late_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -206,20 +221,18 @@ async def test_respread_spaces_an_overdue_scatter_at_its_planned_rate(docket: Do
     worker = Worker(docket, concurrency=1)
     await worker.run_until_finished()
     assert len(starts) == 41
-    # The first runs at once; the other 40 follow 25 ms apart instead of all at once.
+    # The first claimed goes back in with the rest: all 41 run 25 ms apart, none at once.
     assert starts[-1] - starts[0] >= 0.9
-    assert worker.catch_up.retimed == 40
+    assert (worker.catch_up.retimed, worker.catch_up.handed_back) == (41, 1)
     assert await Agenda.cancel(docket, scattered.scatter_id or "") == 0
 
 
-# -- the worker's side: coalescing and failures ----------------------------------------------
+# -- the worker's side: hand-backs, coalescing and failures ----------------------------------
 
 
-def late_claim(key: str, due: int) -> Claim:
-    return Claim(key, "w/1", b"", due, False)
-
-
-async def test_a_worker_asks_for_one_respread_per_scatter_within_after(docket: Docket) -> None:
+async def test_a_workers_late_claims_of_one_scatter_go_back_in_one_request(
+    docket: Docket,
+) -> None:
     agenda = Agenda()
     for i in range(20):
         agenda.add(noop, key=f"co-{i}")(i)
@@ -228,18 +241,46 @@ async def test_a_worker_asks_for_one_respread_per_scatter_within_after(docket: D
         docket,
         over=timedelta(seconds=1),
         start=from_micros(now) - timedelta(seconds=5),
-        catch_up=CatchUp.respread(after=timedelta(seconds=30)),
+        catch_up=CatchUp.respread(after=timedelta(seconds=1)),
     )
     meta = scattered[0].meta
-    keeper = CatchUpKeeper(docket.store, "w")
-    claim = late_claim("co-0", now - 5_000_000)
-    # Far enough late for the 30 s threshold (the store re-spreads from the `now` given).
-    assert not await keeper.should_skip(claim, meta, now + 40_000_000)
-    assert keeper.retimed == 20
-    # Another minute on, the store would move them all again; the worker does not ask.
-    assert not await keeper.should_skip(claim, meta, now + 100_000_000)
-    assert keeper.retimed == 20
-    assert await Agenda.cancel(docket, scattered.scatter_id or "") == 20
+    claims = (await docket.store.claim("w", 5, 60_000_000, 0)).claims
+    keeper = CatchUpKeeper(docket.store, "w", lambda: now)
+    # The runners of one claim round reach their decision together: one request takes all
+    # five back and re-times them with the other fifteen.
+    decisions = await asyncio.gather(*(keeper.decide(claim, meta, now) for claim in claims))
+    assert decisions == ["handed back"] * 5
+    assert (keeper.requests, keeper.handed_back, keeper.retimed) == (1, 5, 20)
+    assert (await docket.snapshot()).running == []
+    # A claim of the new times is on time, and runs.
+    [again] = (await docket.store.claim("w", 1, 60_000_000, 3_600_000_000)).claims
+    assert await keeper.decide(again, meta, again.due) == "run"
+    assert keeper.requests == 1
+    assert await Agenda.cancel(docket, scattered.scatter_id or "") == 19
+
+
+async def test_a_late_claim_the_store_does_not_take_back_runs(docket: Docket) -> None:
+    agenda = Agenda()
+    agenda.add(noop, key="kept")(0)
+    now = await docket.store.now()
+    scattered = await agenda.scatter(
+        docket,
+        over=timedelta(seconds=1),
+        start=from_micros(now) - timedelta(seconds=5),
+        catch_up=CatchUp.respread(after=timedelta(seconds=1)),
+    )
+    [claim] = (await docket.store.claim("w", 1, 60_000_000, 0)).claims
+    keeper = CatchUpKeeper(docket.store, "w", lambda: now)
+    # A token that no longer holds the lease (as if it had passed to another worker).
+    stale = Claim(claim.key, claim.token + "0", claim.payload, claim.due, False)
+    assert await keeper.decide(stale, scattered[0].meta, now) == "run"
+    assert (keeper.requests, keeper.handed_back) == (1, 0)
+    assert [task.execution.key for task in (await docket.snapshot()).running] == ["kept"]
+    assert await docket.store.finish([Finish(claim.key, claim.token)]) == [True]
+
+
+def late_claim(key: str, due: int) -> Claim:
+    return Claim(key, "w/1", b"", due, False)
 
 
 async def test_a_respread_the_store_cannot_do_is_logged_and_the_task_runs(
@@ -247,9 +288,9 @@ async def test_a_respread_the_store_cannot_do_is_logged_and_the_task_runs(
 ) -> None:
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", "nowhere", connect_timeout=0.5)
     try:
-        keeper = CatchUpKeeper(store, "w")
+        keeper = CatchUpKeeper(store, "w", lambda: 10_000_000)
         meta = {"scatter": "s", META_KEY: ("respread", 1_000_000, 10_000)}
-        assert not await keeper.should_skip(late_claim("k", 0), meta, 10_000_000)
+        assert await keeper.decide(late_claim("k", 0), meta, 10_000_000) == "run"
     finally:
         await store.close()
     assert "could not re-spread scatter s" in caplog.text
@@ -263,13 +304,45 @@ async def test_a_respread_the_store_cannot_do_is_logged_and_the_task_runs(
 async def test_after_an_outage_respread_keeps_starts_within_twice_the_planned_rate(
     docket: Docket,
 ) -> None:
-    run = await run_outage(docket, CatchUp.respread(after=timedelta(seconds=1)))
+    # The issue's outage, with four workers of 50 coming back at once: 200 claimed at once
+    # on top of the planned 100/s would be three times the rate, if they just ran.
+    run = await run_outage(
+        docket, CatchUp.respread(after=timedelta(seconds=1)), workers=4, concurrency=50
+    )
     assert run.started == 3000, "every task ran"
-    assert run.skipped == 0
+    assert run.skipped == 0 and run.duplicates == 0
     assert run.peak_after_recovery() <= 2 * run.planned_rate, run.per_second()
-    # The overdue third went back on the time line, pushing the tail back by about the outage.
+    # The overdue third went back on the time line, pushing the tail back by about the outage;
+    # the workers' first claims went back with it instead of running at once.
     assert run.retimed > 900
+    assert run.handed_back >= 4
     assert run.last_start > 35
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("concurrency", [10, 50])
+async def test_after_a_shorter_outage_several_workers_leave_room_for_what_they_ran(
+    docket: Docket, concurrency: int
+) -> None:
+    # Scaled down for time: 6 s at 20/s, down from second 2 to 4, four workers. At recovery
+    # they claim the whole 2 s backlog: the half more than `after` late goes back into the
+    # re-spread, the other half (less than 1 s late) runs at once, and the re-spread leaves
+    # room for it instead of starting its own stream on top (that would be 2x, and with
+    # plain running late 3x).
+    run = await run_outage(
+        docket,
+        CatchUp.respread(after=timedelta(seconds=1)),
+        tasks=121,
+        seconds=6.0,
+        down=(2.0, 4.0),
+        workers=4,
+        concurrency=concurrency,
+    )
+    assert run.started == 121 and run.duplicates == 0
+    first_second = run.per_second()[4]
+    assert first_second <= 1.5 * run.planned_rate, run.per_second()
+    assert run.peak_after_recovery() <= 2 * run.planned_rate, run.per_second()
+    assert run.handed_back >= 4
 
 
 @pytest.mark.timeout(150)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from strew import Docket
+from strew import CatchUp, Docket
+from strew.catch_up import META_KEY
 from strew.cli.render import count_into_slices
-from strew.cli.scatter import ArgsFileError, parse_args_lines
+from strew.cli.scatter import ArgsFileError, catch_up_text, parse_args_lines, parse_catch_up
 
 from .test_cli import flat, strew
 
@@ -75,6 +77,41 @@ def test_a_bad_line_is_an_error_naming_the_file_and_line_number(bad: str, compla
         parse_args_lines(['["fine"]\n', "\n", bad + "\n"], "items.jsonl", visit)
     assert str(caught.value).startswith("items.jsonl line 3: ")
     assert complaint in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "policy"),
+    [
+        ("run-late", CatchUp.run_late()),
+        ("respread", CatchUp.respread()),
+        ("respread:1.5", CatchUp.respread(speed=1.5)),
+        (" Respread:2x ", CatchUp.respread(speed=2.0)),
+        ("skip:5m", CatchUp.skip(older_than=timedelta(minutes=5))),
+        ("skip:1h30m", CatchUp.skip(older_than=timedelta(minutes=90))),
+    ],
+)
+def test_a_catch_up_policy_is_spelled_as_a_name_and_a_figure(text: str, policy: CatchUp) -> None:
+    assert parse_catch_up(text) == policy
+    assert parse_catch_up(catch_up_text(policy)) == policy
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("later", "'later' is not a catch-up policy: use run-late, respread, respread:SPEED"),
+        ("respread:", "'respread:' is not a catch-up policy"),
+        ("respread:fast", "('fast' is not a speed)"),
+        ("respread:0", "'respread:0': speed must be a positive, finite number, got 0.0"),
+        ("respread:1e300", "'respread:1e300': speed must be at most 1000"),
+        ("skip", "'skip' is not a catch-up policy"),
+        ("skip:0s", "'skip:0s': older_than must be a positive duration"),
+        ("skip:5 mins", "'5 mins' is not a duration"),
+        ("run-late:1", "'run-late:1' is not a catch-up policy"),
+    ],
+)
+def test_a_bad_catch_up_policy_is_an_error_naming_it(text: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        parse_catch_up(text)
 
 
 def test_planned_times_are_counted_into_slices_with_the_end_included() -> None:
@@ -232,3 +269,30 @@ async def test_scatter_refuses_unclear_windows_and_times(workdir: tuple[Path, st
     assert missing.code == 2 and "--args-file: cannot read 'nope.jsonl'" in missing.err
     function = await strew(*base[:1], "nope_module_xyz:visit", *base[2:], "--over", "1m")
     assert function.code == 2 and "no module named 'nope_module_xyz'" in function.err
+
+
+async def test_catch_up_travels_with_every_task_and_a_bad_one_writes_nothing(
+    redis_docket: Docket, redis_url: str, workdir: tuple[Path, str]
+) -> None:
+    directory, task = workdir
+    items = write_lines(directory / "items.jsonl", 11)
+    env = {"STREW_URL": redis_url, "STREW_DOCKET": redis_docket.name, "STREW_OVER": "10s"}
+    base = ("scatter", task, "--args-file", str(items), "--start", "2030-01-01T09:00:00Z")
+    bad = await strew(*base, "--catch-up", "respread:fast", env=env, cwd=directory)
+    assert bad.code == 2
+    assert "Invalid value for '--catch-up'" in flat(bad.err)
+    assert "'respread:fast' is not a catch-up policy" in flat(bad.err)
+    assert (await redis_docket.snapshot()).total_tasks == 0
+
+    result = await strew(*base, "--catch-up", "respread:1.5", env=env, cwd=directory)
+    assert result.code == 0, result.err
+    assert "Catch-up after an outage: respread:1.5." in result.out
+    # 11 tasks over 10 s are planned 1 s apart; at 1.5x a re-spread spaces them 2/3 s apart.
+    snapshot = await redis_docket.snapshot(limit=100)
+    assert {e.meta[META_KEY] for e in snapshot.future} == {("respread", 1_000_000, 666_667)}
+
+    skipping = await strew(
+        *base, "--dry-run", env={**env, "STREW_CATCH_UP": "skip:5m"}, cwd=directory
+    )
+    assert skipping.code == 0, skipping.err
+    assert "Catch-up after an outage: skip:5m." in skipping.out

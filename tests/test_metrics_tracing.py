@@ -20,7 +20,7 @@ from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
 from strew import Agenda, Disposition, Docket, Retry, Worker, instrumentation
-from strew.catch_up import CatchUpKeeper
+from strew.catch_up import CatchUpKeeper, Decision
 from strew.execution import dump_payload, to_micros
 from strew.stores.base import Claim, Entry
 
@@ -289,14 +289,14 @@ class GatedCatchUp(CatchUpKeeper):
     cancel that lands while a worker is deciding whether a task still runs."""
 
     def __init__(self, worker: Worker) -> None:
-        super().__init__(worker.docket.store, worker.name)
+        super().__init__(worker.docket.store, worker.name, worker.catch_up._clock)
         self.entered = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def should_skip(self, claim: Claim, meta: Mapping[str, Any], now: int) -> bool:
+    async def decide(self, claim: Claim, meta: Mapping[str, Any], now: int) -> Decision:
         self.entered.set()
         await self.gate.wait()
-        return await super().should_skip(claim, meta, now)
+        return await super().decide(claim, meta, now)
 
 
 async def test_a_cancel_during_the_catch_up_check_is_counted_as_cancelled(

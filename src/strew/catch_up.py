@@ -5,10 +5,12 @@ planned for that while pile up; when workers return, running them all at once is
 flood the scatter was meant to prevent. Each scatter chooses its policy:
 
 * `CatchUp.run_late()` (the default): overdue tasks run as soon as a worker can take them.
-* `CatchUp.respread(after=...)`: the first worker that starts one of the scatter's tasks more
-  than ``after`` late re-times what is left of the scatter in one atomic store step
-  (`Store.respread_batch`): the overdue part is spread again at the planned rate from now,
-  and the tail is pushed back only as much as that needs.
+* `CatchUp.respread(after=...)`: a worker about to start one of the scatter's tasks more
+  than ``after`` late hands its late claims of the scatter back and re-times what is left of
+  the scatter, in one atomic store step (`Store.respread_batch`): the overdue part is spread
+  again at the planned rate from now, and the tail is pushed back only as much as that
+  needs. Every returning worker does the same with its own late claims, so no late task
+  starts at a time the re-spread did not give it.
 * `CatchUp.skip(older_than=...)`: a task that would start more than ``older_than`` late is
   acknowledged without running, counted and logged.
 
@@ -21,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -36,6 +37,11 @@ META_KEY = "catch_up"
 """The envelope ``meta`` entry holding a scatter's catch-up policy."""
 
 Kind = Literal["run_late", "respread", "skip"]
+
+MAX_SPEED = 1000.0
+"""The fastest a re-spread may drain a backlog, as a multiple of the planned rate. Beyond
+this a re-spread is a flood by another name (use `CatchUp.run_late`), and a spacing divided
+by more rounds to nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,11 @@ class CatchUp:
             raise TypeError(f"speed must be a number, got {speed!r}")
         if not math.isfinite(speed) or speed <= 0:
             raise ValueError(f"speed must be a positive, finite number, got {speed!r}")
+        if speed > MAX_SPEED:
+            raise ValueError(
+                f"speed must be at most {MAX_SPEED:g} (times the planned rate; for no limit "
+                f"at all use CatchUp.run_late()), got {speed!r}"
+            )
         if speed != 1.0 and self.kind != "respread":
             raise ValueError(f"speed only applies to CatchUp.respread, got speed={speed!r}")
         if self.kind == "run_late":
@@ -134,7 +145,9 @@ def catch_up_meta(policy: CatchUp | None, count: int, window: int) -> dict[str, 
         spacing = micros(policy.every)
     else:
         spacing = window // (count - 1) if count > 1 else 0
-    spacing = round(spacing / policy.speed)
+    # At least a microsecond apart: a dense scatter re-spread faster must not round to a
+    # spacing of nothing, which would start the whole backlog at once.
+    spacing = max(1, round(spacing / policy.speed)) if spacing else 0
     return {META_KEY: ("respread", micros(policy.limit), spacing)}
 
 
@@ -162,36 +175,50 @@ def plan_from_meta(meta: Mapping[str, Any]) -> Plan | None:
     return None
 
 
-class CatchUpKeeper:
-    """One worker's side of catch-up: decides, just before a task starts, whether it runs,
-    and asks the store to re-spread a scatter that fell behind.
+Decision = Literal["run", "skip", "handed back"]
+"""What a worker does with a claim it is about to start (see `CatchUpKeeper.decide`)."""
 
-    Re-spreads are coalesced: while one is in flight for a scatter, the worker's other late
-    tasks of that scatter wait for it instead of asking again, and after one returns the
-    worker does not ask again for that scatter within ``after``. The store itself does nothing
-    unless something is overdue, so workers that ask at the same moment are harmless.
+
+class CatchUpKeeper:
+    """One worker's side of catch-up: decides, just before a task starts, whether it runs.
+
+    A task of a re-spread scatter that is more than ``after`` late never starts without first
+    being offered back: the keeper hands it to the store's re-spread (`Store.respread_batch`)
+    together with the worker's other late claims of that scatter, and the store takes them
+    off their leases and re-times them with the rest of the scatter, in one step. So only the
+    re-spread's times decide when they run, however many workers return at once and however
+    many tasks each had claimed. Requests are coalesced per scatter: claims that turn late
+    while one request is in flight go together in the next one.
     """
 
-    def __init__(self, store: Store, worker: str) -> None:
+    def __init__(self, store: Store, worker: str, clock: Callable[[], int]) -> None:
         self._store = store
         self._worker = worker
-        self._in_flight: dict[str, asyncio.Future[int]] = {}
-        self._asked: dict[str, float] = {}  # batch -> monotonic time the last re-spread ended
+        self._clock = clock
+        """The store's clock as the worker estimates it: where a re-spread starts from."""
+        self._waiting: dict[str, dict[str, str]] = {}  # batch -> {key: token} to offer next
+        self._requests: dict[str, asyncio.Task[dict[str, bool]]] = {}  # batch -> in flight
         self.retimed = 0
         """How many tasks this worker's re-spread requests moved."""
+        self.handed_back = 0
+        """How many of this worker's late claims went back into a re-spread."""
+        self.requests = 0
+        """How many re-spread requests this worker sent."""
 
-    async def should_skip(self, claim: Claim, meta: Mapping[str, Any], now: int) -> bool:
-        """True when ``claim`` must be acknowledged without running (the skip policy).
+    async def decide(self, claim: Claim, meta: Mapping[str, Any], now: int) -> Decision:
+        """Whether ``claim`` runs now, is acknowledged without running (the skip policy), or
+        went back into its scatter's re-spread (the respread policy; its lease is gone and
+        the worker must drop it without acknowledging).
 
-        ``now`` is the store's clock as the worker estimates it. May re-spread the task's
-        scatter first (the respread policy); a store error there is logged and the task runs.
+        ``now`` is the store's clock as the worker estimates it. A store error during the
+        re-spread is logged and the task runs (late).
         """
         plan = plan_from_meta(meta)
         if plan is None:
-            return False
+            return "run"
         late = now - claim.due
         if late <= plan.limit:
-            return False
+            return "run"
         if plan.kind == "skip":
             logger.warning(
                 "skipped task %s: it would start %.3fs late, past its scatter's catch-up limit "
@@ -200,49 +227,71 @@ class CatchUpKeeper:
                 late / 1e6,
                 plan.limit / 1e6,
             )
-            return True
+            return "skip"
         batch = meta.get("scatter")
-        if isinstance(batch, str):
-            await self._respread(batch, now, plan)
-        return False
+        if not isinstance(batch, str):
+            return "run"
+        self._waiting.setdefault(batch, {})[claim.key] = claim.token
+        request = self._requests.get(batch)
+        if request is None:
+            request = asyncio.create_task(
+                self._respread(batch, plan), name=f"strew {self._worker} re-spread {batch}"
+            )
+            self._requests[batch] = request
+        # Shielded: a runner cancelled while it waits must not cancel the request the other
+        # runners' claims ride on (the store may already have taken them back).
+        handed_back = await asyncio.shield(request)
+        return "handed back" if handed_back.get(claim.token, False) else "run"
 
-    async def _respread(self, batch: str, now: int, plan: Plan) -> None:
-        pending = self._in_flight.get(batch)
-        if pending is not None:
-            await asyncio.shield(pending)
-            return
-        asked = self._asked.get(batch)
-        if asked is not None and time.monotonic() - asked < plan.limit / 1e6:
-            return
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._in_flight[batch] = future
-        moved = 0
+    async def _respread(self, batch: str, plan: Plan) -> dict[str, bool]:
+        """Offer the waiting claims of ``batch`` until none are left; by token, whether each
+        was handed back."""
+        outcome: dict[str, bool] = {}
         try:
-            moved = await self._store.respread_batch(batch, now, plan.spacing, plan.limit)
+            # One turn of the event loop first: the runners of one claim round reach their
+            # decision together, and then go in one request instead of one each.
+            await asyncio.sleep(0)
+            while self._waiting.get(batch):
+                offered = list(self._waiting.pop(batch).items())
+                outcome.update(await self._offer(batch, plan, offered))
+        finally:
+            del self._requests[batch]
+        return outcome
+
+    async def _offer(
+        self, batch: str, plan: Plan, offered: list[tuple[str, str]]
+    ) -> dict[str, bool]:
+        self.requests += 1
+        try:
+            done = await self._store.respread_batch(
+                batch, self._clock(), plan.spacing, plan.limit, offered
+            )
         except StoreError as error:
             logger.warning(
-                "worker %s could not re-spread scatter %s: %s; its late tasks run late",
+                "worker %s could not re-spread scatter %s: %s; its %d late task(s) run late",
                 self._worker,
                 batch,
                 error,
+                len(offered),
             )
-        finally:
-            del self._in_flight[batch]
-            self._remember(batch)
-            future.set_result(moved)
-        if moved:
-            self.retimed += moved
+            return {token: False for _, token in offered}
+        back = sum(done.handed_back)
+        self.retimed += done.moved
+        self.handed_back += back
+        if done.moved:
             logger.info(
-                "worker %s re-spread scatter %s: %d overdue or crowded tasks re-timed %.3fs apart",
+                "worker %s re-spread scatter %s: %d overdue or crowded tasks re-timed %.3fs "
+                "apart, %d of them taken back from this worker's %d late claim(s)",
                 self._worker,
                 batch,
-                moved,
+                done.moved,
                 plan.spacing / 1e6,
+                back,
+                len(offered),
             )
+        return {token: flag for (_, token), flag in zip(offered, done.handed_back, strict=True)}
 
-    def _remember(self, batch: str) -> None:
-        now = time.monotonic()
-        self._asked[batch] = now
-        if len(self._asked) > 1000:  # forget scatters not seen for a while
-            for old in [b for b, at in self._asked.items() if now - at > 3600]:
-                del self._asked[old]
+    async def settle(self) -> None:
+        """Wait for re-spread requests still in flight (a worker stopping)."""
+        while self._requests:
+            await asyncio.gather(*self._requests.values(), return_exceptions=True)

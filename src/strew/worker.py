@@ -149,7 +149,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         self._active = False
         self._stopping = asyncio.Event()
         self._shared = SharedScope()
-        self.catch_up = CatchUpKeeper(self._store, self.name)
+        self.catch_up = CatchUpKeeper(self._store, self.name, self._store_now)
 
     async def __aenter__(self) -> Self:
         return self
@@ -233,6 +233,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                         helper.cancel()
             await self._flush_final()
         finally:
+            await self.catch_up.settle()
             try:
                 await self._shared.close()
             except Exception:
@@ -447,7 +448,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                     return
                 raise
         try:
-            skip = await self.catch_up.should_skip(claim, envelope.meta, self._store_now())
+            decision = await self.catch_up.decide(claim, envelope.meta, self._store_now())
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 # Cancelled before it started: acknowledge, never run; counted and recorded
@@ -463,7 +464,9 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                 self._done(claim, record=self._cancelled(execution))
                 return
             raise
-        if skip:
+        if decision == "handed back":
+            return  # back on the schedule at its re-spread time; no lease left to acknowledge
+        if decision == "skip":
             self.stats.skipped += 1
             self._done(claim)
             return

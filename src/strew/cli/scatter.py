@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..agenda import Agenda
+from ..catch_up import CatchUp
 from ..docket import DEFAULT_URL, Docket
 from ..execution import Disposition, from_micros, to_micros, utc_now
 from ..planning import level_slices, window_length
 from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
-from .durations import duration, format_duration, positive_duration
+from .durations import duration, format_duration, parse_duration, positive_duration
 from .loading import TaskImportError, import_tasks
 from .numbers import whole_number
 from .render import clock, count_into_slices, histogram, offset_labels
@@ -99,6 +100,54 @@ def _line(value: object, where: str) -> Line:
     if key is not None and (not isinstance(key, str) or not key):
         raise ArgsFileError(f'{where}: "key" must be a non-empty string, got {key!r}')
     return Line(tuple(args), dict(kwargs), key)
+
+
+CATCH_UP_FORMS = "run-late, respread, respread:SPEED (e.g. respread:1.5) or skip:AGE (e.g. skip:5m)"
+
+
+def parse_catch_up(text: str) -> CatchUp:
+    """The `CatchUp` policy ``text`` spells: ``run-late``, ``respread``, ``respread:1.5`` (the
+    backlog drains at 1.5 times the planned rate) or ``skip:5m`` (tasks that would start more
+    than five minutes late are skipped). ValueError naming the text otherwise."""
+    name, colon, figure = text.strip().lower().partition(":")
+    problem = f"{text!r} is not a catch-up policy: use {CATCH_UP_FORMS}"
+    try:
+        if name == "run-late" and not colon:
+            return CatchUp.run_late()
+        if name == "respread" and not colon:
+            return CatchUp.respread()
+        if name == "respread" and figure:
+            try:
+                speed = float(figure.removesuffix("x"))
+            except ValueError:
+                raise ValueError(f"{problem} ({figure!r} is not a speed)") from None
+            return CatchUp.respread(speed=speed)
+        if name == "skip" and figure:
+            return CatchUp.skip(older_than=parse_duration(figure))
+    except (TypeError, ValueError) as error:
+        if str(error).startswith(repr(text)):
+            raise
+        raise ValueError(f"{text!r}: {error}") from None
+    raise ValueError(problem)
+
+
+def catch_up_text(policy: CatchUp) -> str:
+    """``policy`` as `parse_catch_up` reads it (the inverse, to the millisecond)."""
+    if policy.kind == "run_late":
+        return "run-late"
+    if policy.kind == "skip":
+        assert policy.limit is not None
+        return f"skip:{format_duration(policy.limit)}"
+    return "respread" if policy.speed == 1.0 else f"respread:{policy.speed:g}"
+
+
+def _catch_up_option(value: str | CatchUp) -> CatchUp:
+    if isinstance(value, CatchUp):  # Typer runs parsers on defaults too
+        return value
+    try:
+        return parse_catch_up(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _start(value: str | None) -> datetime | None:
@@ -220,6 +269,19 @@ def scatter(
             help="Place the batch around what is already scheduled, to flatten the total load.",
         ),
     ] = False,
+    catch_up: Annotated[
+        CatchUp | None,
+        typer.Option(
+            "--catch-up",
+            envvar="STREW_CATCH_UP",
+            parser=_catch_up_option,
+            metavar="POLICY",
+            help="What tasks found late after an outage do: run-late (the default), respread "
+            "(spread again at the planned rate), respread:1.5 (at 1.5x), skip:5m (skip tasks "
+            "more than 5m late).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -277,6 +339,9 @@ def scatter(
         Console().print(f"{args_file}: no tasks (the file has no lines); nothing to scatter.")
         return
     if dry_run:
+        console = Console()
+        if catch_up is not None:
+            console.print(f"Catch-up after an outage: {catch_up_text(catch_up)}.")
         if level:
             # Levelling plans around what the store holds, so this dry run has to read it
             # (and only read it).
@@ -285,12 +350,25 @@ def scatter(
                     agenda, url, docket, over, begin, jitter, chosen_seed, rate, every, buckets
                 )
             )
-            _draw(Console(), planned, plan_start, window, buckets, dry_run=True, existing=existing)
+            _draw(console, planned, plan_start, window, buckets, dry_run=True, existing=existing)
             return
-        _draw(Console(), planned, plan_start, window, buckets, dry_run=True)
+        _draw(console, planned, plan_start, window, buckets, dry_run=True)
         return
     run(
-        _scatter(agenda, url, docket, over, rate, every, begin, jitter, chosen_seed, level, buckets)
+        _scatter(
+            agenda,
+            url,
+            docket,
+            over,
+            rate,
+            every,
+            begin,
+            jitter,
+            chosen_seed,
+            level,
+            buckets,
+            catch_up,
+        )
     )
 
 
@@ -349,6 +427,7 @@ async def _scatter(
     seed: int | str | None,
     level: bool,
     buckets: int,
+    catch_up: CatchUp | None,
 ) -> None:
     console = Console()
     async with Docket(name, url) as docket:
@@ -380,6 +459,7 @@ async def _scatter(
                 rate=rate,
                 every=every,
                 on_progress=on_progress,
+                catch_up=catch_up,
             )
     outcomes = Counter(execution.disposition for execution in scattered)
     # Only what this scatter wrote: a key that was already scheduled kept its earlier time.
@@ -389,7 +469,8 @@ async def _scatter(
         f"{scattered[0].function_name} on docket {name} at {safe_url(url)}: "
         f"{outcomes[Disposition.SCHEDULED]:,} scheduled, "
         f"{outcomes[Disposition.ALREADY_SCHEDULED]:,} already scheduled (kept). "
-        f"Scatter id {scattered.scatter_id}.",
+        f"Scatter id {scattered.scatter_id}."
+        + ("" if catch_up is None else f" Catch-up after an outage: {catch_up_text(catch_up)}."),
         soft_wrap=True,
     )
     window = window_length(len(agenda), over, rate, every)

@@ -113,6 +113,17 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Respread:
+    """What `Store.respread_batch` did."""
+
+    moved: int
+    """Tasks given a new due time, handed-back claims included."""
+    handed_back: list[bool]
+    """One flag per claim offered: True when it went back into the re-spread (its lease is
+    gone), False when it stayed with its worker."""
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduledTask:
     key: str
     due: int
@@ -504,23 +515,49 @@ class Store(Protocol):
         """How many tasks are held, and the ``limit`` earliest of them (by due time)."""
         ...
 
-    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
-        """Re-time what is left of ``batch`` after an outage, atomically, if it fell behind.
+    async def respread_batch(
+        self,
+        batch: str,
+        start: int,
+        spacing: int,
+        overdue: int,
+        claims: Sequence[tuple[str, str]] = (),
+    ) -> Respread:
+        """Re-time what is left of ``batch`` after an outage, atomically, if it fell behind;
+        ``claims`` are a worker's late claims of the batch, handed back into the re-spread in
+        the same step.
 
         The batch's *live* members are those still scheduled at the due time the batch gave
-        them. Unless the earliest of them is due before ``start - overdue``, nothing changes
-        and 0 is returned. Otherwise, in due order (ties by key), each gets ``new_due =
-        max(old_due, previous new_due + spacing)``, starting from ``start``: the overdue part
-        is spread ``spacing`` apart from ``start`` on, and later tasks move back only as far
-        as that needs, so the batch never starts faster than one per ``spacing``. Tasks only
-        ever move later (no wake-up is needed). The members' recorded due times follow, so
-        `cancel_batch` still cancels them, and the members are kept longer by as much as the
-        furthest task moved. Returns how many tasks were moved.
+        them. A ``(key, token)`` of ``claims`` is handed back (taken off its lease and made a
+        live member again) when the token still holds the lease, the key is not scheduled
+        again meanwhile, the claim's due time is a due time the batch gave the key, and that
+        due time is before ``start - overdue``; any other claim is left untouched with its
+        worker (its flag is False: a stale token never touches a task another worker holds).
 
-        Cost: one lookup when nothing in the docket is overdue enough; otherwise a read of
-        the batch's members plus a write per task moved. A ``spacing`` shorter than the
-        batch's own lets the re-spread catch up with the plan, so only the backlog and the
-        stretch it overlaps move; at the batch's own spacing everything after the backlog
-        moves back.
+        Unless the earliest live member (handed-back claims included) is due before ``start
+        - overdue``, nothing changes and ``Respread(0, flags)`` is returned. Otherwise, in due
+        order (ties by key), each gets ``new_due = max(old_due, previous new_due +
+        spacing)``, the first ``previous`` being the later of:
+
+        * ``start + reserved * spacing``, where ``reserved`` counts the members whose latest
+          batch time is in ``[start - overdue, start]`` and that are neither live nor handed
+          back: they ran, or run now, without the re-spread, and used up those slots;
+        * the latest due time of a member claimed at a time the batch gave it: the re-spread
+          queues behind what workers already hold (claimed early, on the times of a
+          re-spread a moment before), so two re-spreads do not overlap.
+
+        The overdue part is thus spread ``spacing`` apart, and later tasks move back only as
+        far as that needs, so the batch never starts faster than one per ``spacing``.
+        Scheduled tasks only ever move later; when claims were handed back, sleeping workers
+        are woken for the first new due time. The members' recorded due times follow, so
+        `cancel_batch` still cancels them, and the members are kept longer by as much as the
+        furthest task moved. Returns how many tasks were given a new due time (handed-back
+        ones included) and one flag per claim.
+
+        Cost: one lookup when no claim is handed back and nothing in the docket is overdue
+        enough; otherwise a read of the batch's members plus a write per task moved. A
+        ``spacing`` shorter than the batch's own lets the re-spread catch up with the plan,
+        so only the backlog and the stretch it overlaps move; at the batch's own spacing
+        everything after the backlog moves back.
         """
         ...

@@ -45,6 +45,7 @@ from .base import (
     scaled,
     token_for,
 )
+from .memory_respread import MemoryRespread
 from .memory_strikes import MemoryStrikes, StrikeState
 
 Clock = Callable[[], int]
@@ -77,7 +78,7 @@ class _Lease:
     """When this claim was made (a redelivery is a new claim)."""
 
 
-class MemoryStore(MemoryStrikes):
+class MemoryStore(MemoryStrikes, MemoryRespread):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -470,30 +471,6 @@ class MemoryStore(MemoryStrikes):
             self._quarantine.clear()
             return dropped
         return sum(self._quarantine.pop(key, None) is not None for key in set(keys))
-
-    async def respread_batch(self, batch: str, start: int, spacing: int, overdue: int) -> int:
-        members = self._live(self._members, batch)
-        earliest = self._earliest()
-        if members is None or earliest is None or earliest >= start - overdue:
-            return 0  # nothing in the whole docket is overdue enough: no need to look closer
-        live = sorted(
-            (due, key)
-            for key, due in members.items.items()
-            if key in self._payloads and self._payloads[key][0] == due
-        )
-        if not live or live[0][0] >= start - overdue:
-            return 0
-        previous, moved, push = start, 0, 0
-        for old, key in live:
-            due = max(old, previous + spacing)
-            if due != old:
-                self._put(key, due, self._payloads[key][1])
-                members.items[key] = due
-                moved += 1
-                push = max(push, due - old)
-            previous = due
-        members.expires += push
-        return moved
 
 
 def _tally(payloads: Collection[bytes], cap: int, sample: int) -> FunctionTally:

@@ -20,7 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
-from .base import Entry
+from .base import Entry, Respread
 from .packing import pack_entries
 from .redis_common import _flags, _millis, _raise, _text
 
@@ -41,6 +41,9 @@ class _Core(Protocol):
     schedule_key: str
     payloads_key: str
     leases_key: str
+    running_key: str
+    tokens_key: str
+    dues_key: str
     wake_channel: str
     _client: aioredis.Redis | RedisCluster
     _scripts: dict[str, AsyncScript]
@@ -151,12 +154,27 @@ class RedisBatches:
         return int(removed)
 
     async def respread_batch(
-        self: _Core, batch: str, start: int, spacing: int, overdue: int
-    ) -> int:
-        keys = [self.schedule_key, self._members_key(batch)]
-        args = [str(start), str(spacing), str(overdue)]
-        moved = await self._script("respread_batch", "re-spread a batch", keys, args)
-        return int(moved)
+        self: _Core,
+        batch: str,
+        start: int,
+        spacing: int,
+        overdue: int,
+        claims: Sequence[tuple[str, str]] = (),
+    ) -> Respread:
+        keys = [
+            self.schedule_key,
+            self._members_key(batch),
+            self.payloads_key,
+            self.leases_key,
+            self.running_key,
+            self.tokens_key,
+            self.dues_key,
+        ]
+        args: list[Any] = [str(start), str(spacing), str(overdue), self.wake_channel]
+        for key, token in claims:
+            args.extend((key, token))
+        moved, flags = await self._script("respread_batch", "re-spread a batch", keys, args)
+        return Respread(int(moved), _flags(flags))
 
     async def _destroy_batches(self: _Core) -> None:
         # Batch keys carry an id in their name, so they are found by pattern; the docket name
