@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from strew import Agenda, Disposition, Docket, Worker
+from strew import Agenda, Disposition, Docket, ExecutionState, Worker
 from strew.stores.memory import _registry
 from strew.strikes import Strike, argument_of
 
@@ -232,6 +232,35 @@ async def test_a_strike_made_while_a_worker_runs_holds_what_it_claims_next(
     finally:
         worker.stop()
         await asyncio.wait_for(running, timeout=10)
+
+
+async def price(customer_id: int) -> int:
+    return customer_id * 10
+
+
+async def test_a_held_task_reads_as_scheduled_and_its_result_waits_for_the_restore(
+    docket: Docket,
+) -> None:
+    execution = await docket.add(price, key="price-7")(7)
+    await docket.strike(price, "customer_id", "==", 7)
+    async with quick_worker(docket) as worker:
+        await worker.run_until_finished()
+        assert worker.stats.held == 1
+
+    seen = await docket.get_execution("price-7")
+    assert seen is not None and seen.state is ExecutionState.SCHEDULED
+    assert (seen.function_name, seen.args) == ("price", (7,))
+    assert await execution.sync() is ExecutionState.SCHEDULED
+    # It waits like any scheduled task: nothing is unavailable, it just has not run yet.
+    with pytest.raises(TimeoutError, match="task 'price-7' is still scheduled"):
+        await execution.get_result(timeout=timedelta(milliseconds=50))
+
+    result = asyncio.create_task(execution.get_result(timeout=30))
+    await docket.restore(price, "customer_id", "==", 7)
+    async with quick_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert await result == 70
+    assert execution.state is ExecutionState.COMPLETED
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -204,6 +204,8 @@ class TaskState:
     running: RunningTask | None
     record: bytes | None
     progress: ProgressState | None
+    held: ScheduledTask | None = None
+    """Held by a strike (see `Store.hold`), with the due time and payload it had."""
 
 
 def token_for(worker: str, sequence: int) -> str:
@@ -301,8 +303,9 @@ class Store(Protocol):
         ...
 
     async def task_state(self, key: str) -> TaskState:
-        """In one atomic step: where ``key`` is scheduled, who runs it, its record (see
-        `Finish.record`) and its progress, each None when there is none."""
+        """In one atomic step: where ``key`` is scheduled, who runs it, whether a strike holds
+        it, its record (see `Finish.record`) and its progress, each None when there is
+        none."""
         ...
 
     async def update_progress(

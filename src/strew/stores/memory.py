@@ -325,12 +325,14 @@ class MemoryStore(MemoryStrikes):
         held = self._leases.get(key)
         record = self._records.get(key)
         progress = self._progress.get(key)
+        stricken = self._strikes.held.get(key)
         return TaskState(
             now,
             None if waiting is None else ScheduledTask(key, waiting[0], waiting[1]),
             None if held is None else RunningTask(key, held.token, held.deadline, held.payload),
             record[0] if record is not None and record[1] > now else None,
             progress[0] if progress is not None and progress[1] > now else None,
+            None if stricken is None else ScheduledTask(key, stricken[0], stricken[1]),
         )
 
     async def update_progress(

@@ -440,8 +440,9 @@ class RedisStore(RedisStrikes, RedisBatches):
 
     async def task_state(self, key: str) -> TaskState:
         keys = [*self._task_keys[:5], self._record_key(key), self._progress_key(key)]
+        keys += self._strike_keys()[2:]  # a task a strike holds has a state too
         reply = await self._script("task_state", "read a task's state", keys, [key])
-        now, due, payload, deadline, token, running, record, progress = reply
+        now, due, payload, deadline, token, running, record, progress, held_due, held = reply
         return TaskState(
             now=int(now),
             scheduled=ScheduledTask(key, int(float(due)), bytes(payload)) if due else None,
@@ -452,6 +453,7 @@ class RedisStore(RedisStrikes, RedisBatches):
             ),
             record=bytes(record) if record else None,
             progress=_progress(progress) if progress else None,
+            held=ScheduledTask(key, int(float(held_due)), bytes(held)) if held_due else None,
         )
 
     async def update_progress(
