@@ -145,16 +145,16 @@ def argument_of(
             extra = bound.arguments[name]
             if parameter in extra:
                 return True, extra[parameter]
-    spec = signature.parameters.get(parameter)
+    named = signature.parameters.get(parameter)
     if (
-        spec is not None
-        and spec.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        and spec.default is not inspect.Parameter.empty
-        and not isinstance(spec.default, Dependency)
+        named is not None
+        and named.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and named.default is not inspect.Parameter.empty
+        and not isinstance(named.default, Dependency)
     ):
         # "Pause the calls whose amount is 0" includes charge(5) when amount defaults to 0:
         # the task runs with that value just as if it had been passed.
-        return True, spec.default
+        return True, named.default
     return False, None
 
 
