@@ -60,6 +60,9 @@ class Running:
     perpetual task's next step; see `Perpetual`). A pending retry comes first."""
     run: TaskRun | None = None
     """Metrics and span of the run, once it started; ended when the task's coroutine ends."""
+    ends_chain: bool = False
+    """The run ended its automatic chain on purpose (``perpetual.cancel()``): acknowledged
+    without a reschedule, the store remembers it, so workers do not put the chain back."""
 
 
 @dataclass
@@ -107,9 +110,11 @@ class WorkerLoops:
         self, claim: Claim, reschedule: Entry | None = None, record: Record | None = None
     ) -> None:
         running = self._running.get(claim.key)
+        ends_chain = False
         if reschedule is None and running is not None and running.claim is claim:
             reschedule = running.then
-        self._finished.append(Finish(claim.key, claim.token, reschedule, record))
+            ends_chain = reschedule is None and running.ends_chain
+        self._finished.append(Finish(claim.key, claim.token, reschedule, record, ends_chain))
         self._acks_waiting.set()
 
     def _chain_next(self, key: str, entry: Entry) -> None:
@@ -117,6 +122,12 @@ class WorkerLoops:
         running = self._running.get(key)
         if running is not None:
             running.then = entry
+
+    def _chain_end(self, key: str) -> None:
+        """The run of ``key`` now going ends its automatic chain (see `Running.ends_chain`)."""
+        running = self._running.get(key)
+        if running is not None:
+            running.ends_chain = True
 
     async def _ack(self, forever: bool) -> None:
         """Send acknowledgements in batches: whatever piled up while the last batch flew."""

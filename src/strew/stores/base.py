@@ -101,6 +101,10 @@ class Finish:
     """Kept under ``key``, in the same atomic step, as what this run left behind (see
     `Store.task_state`); the key's progress is then kept as long. Without a record, any
     earlier record of the key stays and its progress is dropped."""
+    ends_chain: bool = False
+    """This run ended the automatic chain ``key`` on purpose: in the same atomic step, the
+    store remembers when (see `Store.restore_chains`). Ignored with a ``reschedule``, or when
+    a newer schedule of the key was waiting (the chain goes on either way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +254,7 @@ class Store(Protocol):
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
         """Acknowledge claims. Each finish is atomic on its own (lease removal together with
-        its optional reschedule); the batch as a whole is applied in one step. A finish whose
+        its optional reschedule, record and chain end); the batch as a whole is applied in one step. A finish whose
         token no longer holds the lease (it expired and was claimed again) changes nothing
         and is reported False."""
         ...
@@ -451,4 +455,17 @@ class Store(Protocol):
         stretch it overlaps move; at the batch's own spacing everything after the backlog
         moves back.
         """
+        ...
+
+    # -- automatic chains: perpetual tasks that workers start and keep alive themselves -----
+
+    async def restore_chains(self, entries: Sequence[Entry], since: int) -> list[bool]:
+        """Put back the automatic chains that are gone, atomically as one step.
+
+        An entry is written unless its key is *alive* (scheduled, running or held by a
+        strike) or its chain *ended* (a `Finish` with ``ends_chain``) at or after ``since``
+        (store time). A key found alive, or written, forgets when its chain ended: the chain
+        is an ordinary one again. Returns one bool per entry: True when written. Wakes
+        sleeping workers as `schedule` does. Ends are kept until `destroy` (one per
+        automatic task, so they do not pile up)."""
         ...

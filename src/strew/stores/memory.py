@@ -39,6 +39,7 @@ from .base import (
     WorkerSeen,
     token_for,
 )
+from .memory_chains import MemoryChains
 from .memory_strikes import MemoryStrikes, StrikeState
 
 Clock = Callable[[], int]
@@ -69,7 +70,7 @@ class _Lease:
     due: int
 
 
-class MemoryStore(MemoryStrikes):
+class MemoryStore(MemoryStrikes, MemoryChains):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -89,6 +90,7 @@ class MemoryStore(MemoryStrikes):
         self._strikes = StrikeState()
         self._records: dict[str, tuple[bytes, int]] = {}  # key -> (record, expires)
         self._progress: dict[str, tuple[ProgressState, int]] = {}  # key -> (progress, expires)
+        self._ended: dict[str, int] = {}  # automatic chain key -> when it ended on purpose
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -208,6 +210,8 @@ class MemoryStore(MemoryStrikes):
                 earliest = self._earliest()
                 self._put(item.key, entry.due, entry.payload)
                 self._wake_if_earlier(entry.due, earliest)
+            elif item.ends_chain:
+                self._ended[item.key] = self._clock()
         return done
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
@@ -297,6 +301,7 @@ class MemoryStore(MemoryStrikes):
         self._destroy_strikes()
         self._records.clear()
         self._progress.clear()
+        self._ended.clear()
 
     async def close(self) -> None:
         return None

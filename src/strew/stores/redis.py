@@ -15,6 +15,7 @@ The layout, for a docket called ``emails``::
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
     strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
+    strew:{emails}:chains:ended hash      automatic chain key -> when it ended itself (us)
     strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
     strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
@@ -73,6 +74,7 @@ from .base import (
     WorkerSeen,
 )
 from .redis_batches import BATCH_SCRIPTS, RedisBatches
+from .redis_chains import CHAIN_SCRIPTS, RedisChains
 from .redis_common import _cancelling, _flags, _load_lua, _millis, _text
 from .redis_strikes import STRIKE_SCRIPTS, RedisStrikes
 
@@ -128,7 +130,7 @@ def _progress(fields: list[Any]) -> ProgressState:
     )
 
 
-class RedisStore(RedisStrikes, RedisBatches):
+class RedisStore(RedisStrikes, RedisBatches, RedisChains):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -209,6 +211,7 @@ class RedisStore(RedisStrikes, RedisBatches):
         self.workers_key = prefix + "workers"
         self.seen_key = prefix + "seen"
         self.quarantine_key = prefix + "quarantine"
+        self.ended_key = prefix + "chains:ended"
         self.wake_channel = prefix + "wake"
         self.cancel_channel = prefix + "cancel"
         self._task_keys = [
@@ -225,6 +228,7 @@ class RedisStore(RedisStrikes, RedisBatches):
                 *_SCRIPTS,
                 *BATCH_SCRIPTS,
                 *STRIKE_SCRIPTS,
+                *CHAIN_SCRIPTS,
                 *_QUARANTINE_SCRIPTS,
                 *_RESULT_SCRIPTS,
             )
@@ -304,7 +308,7 @@ class RedisStore(RedisStrikes, RedisBatches):
         if not finishes:
             return []
         args: list[Any] = [self.wake_channel]
-        keys = list(self._task_keys)
+        keys = [*self._task_keys, self.ended_key]
         for item in finishes:
             again, record = item.reschedule, item.record
             args.extend(
@@ -315,6 +319,7 @@ class RedisStore(RedisStrikes, RedisBatches):
                     again.payload if again else b"",
                     record.data if record else b"",
                     _millis(record.ttl) if record else 0,
+                    "1" if item.ends_chain else "",
                 )
             )
             keys += [self._record_key(item.key), self._progress_key(item.key)]
@@ -512,6 +517,7 @@ class RedisStore(RedisStrikes, RedisBatches):
             self.workers_key,
             self.seen_key,
             self.quarantine_key,
+            self.ended_key,
             *self._strike_keys(),
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
