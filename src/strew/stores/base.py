@@ -254,9 +254,9 @@ class Store(Protocol):
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
         """Acknowledge claims. Each finish is atomic on its own (lease removal together with
-        its optional reschedule, record and chain end); the batch as a whole is applied in one step. A finish whose
-        token no longer holds the lease (it expired and was claimed again) changes nothing
-        and is reported False."""
+        its optional reschedule, record and chain end); the batch as a whole is applied in
+        one step. A finish whose token no longer holds the lease (it expired and was claimed
+        again) changes nothing and is reported False."""
         ...
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
