@@ -24,8 +24,6 @@ logger = logging.getLogger("strew.worker")
 class WorkerOutcomes(WorkerLoops):
     """Retry decisions; `Worker` provides the clock offset and the stats."""
 
-    _offset: int
-
     def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
         payload = dump_payload(
             execution.function_name,
@@ -36,9 +34,6 @@ class WorkerOutcomes(WorkerLoops):
             execution.meta,
         )
         return Entry(claim.key, due, payload)
-
-    def _store_now(self) -> int:
-        return time.time_ns() // 1000 + self._offset
 
     def _retry(
         self,
