@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import sys
@@ -191,6 +192,63 @@ async def test_depends_cleanup_runs_when_the_task_fails(docket: Docket) -> None:
     assert worker.stats.failed == 1
 
 
+async def test_depends_cleanup_runs_when_the_task_times_out(docket: Docket) -> None:
+    events: list[str] = []
+
+    async def resource() -> AsyncIterator[str]:
+        events.append("open")
+        try:
+            yield "r"
+        finally:
+            events.append("close")
+
+    async def stuck(
+        r: str = Depends(resource), timeout: Timeout = Timeout(timedelta(milliseconds=20))
+    ) -> None:
+        events.append("run")
+        await asyncio.Event().wait()  # only the timeout ends this
+
+    await docket.add(stuck)()
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert events == ["open", "run", "close"]
+    assert worker.stats.failed == 1
+
+
+async def test_depends_cleanup_runs_when_the_task_is_cancelled(docket: Docket) -> None:
+    events: list[str] = []
+    started = asyncio.Event()
+
+    class Connection:
+        async def __aenter__(self) -> Connection:
+            events.append("connect")
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            events.append("disconnect")
+
+    async def resource() -> AsyncIterator[str]:
+        events.append("open")
+        try:
+            yield "r"
+        finally:
+            events.append("close")
+
+    async def endless(r: str = Depends(resource), c: Connection = Depends(Connection)) -> None:
+        events.append("run")
+        started.set()
+        await asyncio.Event().wait()
+
+    await docket.add(endless, key="endless")()
+    async with Worker(docket) as worker:
+        run = asyncio.create_task(worker.run_until_finished())
+        await asyncio.wait_for(started.wait(), timeout=10)
+        await docket.cancel("endless")
+        await asyncio.wait_for(run, timeout=10)
+    assert events == ["open", "connect", "run", "disconnect", "close"]
+    assert worker.stats.cancelled == 1 and worker.stats.failed == 0
+
+
 async def test_shared_is_made_once_for_many_tasks_and_closed_when_the_worker_stops(
     docket: Docket,
 ) -> None:
@@ -287,6 +345,16 @@ def test_a_task_argument_inside_a_factory_is_checked_against_the_task() -> None:
             ExponentialRetry(minimum_delay=timedelta(seconds=-1)),
             r"minimum_delay must be a duration of zero or more, got -1 day",
         ),
+        (
+            ExponentialRetry(maximum_delay=timedelta(seconds=-1)),
+            r"maximum_delay must be a duration of zero or more, got -1 day, 23:59:59",
+        ),
+        (
+            ExponentialRetry(
+                minimum_delay=timedelta(seconds=10), maximum_delay=timedelta(seconds=5)
+            ),
+            r"maximum_delay must be at least minimum_delay \(0:00:10\), got 0:00:05",
+        ),
         (Timeout(timedelta(0)), r"limit must be a positive duration, got 0:00:00"),
         (Timeout(timedelta(seconds=-3)), r"limit must be a positive duration"),
     ],
@@ -297,6 +365,26 @@ def test_bad_settings_are_refused_naming_function_parameter_and_value(
     async def task(x: Any = marker) -> None: ...
 
     with pytest.raises(ValueError, match=r"task .*task: parameter 'x' \(.*\): " + message):
+        bad_docket().register(task)
+
+
+def test_a_marker_on_a_positional_only_parameter_is_refused() -> None:
+    async def task(n: int, retry: Retry = Retry(attempts=2), /) -> None: ...
+
+    with pytest.raises(
+        ValueError,
+        match=r"parameter 'retry' has a dependency default \(Retry\(attempts=2, .*\) but is "
+        r"positional-only; the worker passes dependencies by name",
+    ):
+        bad_docket().register(task)
+
+
+def test_an_unnamed_task_argument_directly_on_the_task_is_refused() -> None:
+    async def task(n: int, m: int = TaskArgument()) -> None: ...
+
+    with pytest.raises(
+        ValueError, match=r"parameter 'm' is TaskArgument\(\) without a name, which would be"
+    ):
         bad_docket().register(task)
 
 

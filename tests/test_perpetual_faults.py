@@ -1,5 +1,6 @@
 """A perpetual task keeps exactly one chain through a worker SIGKILL and a Redis restart,
-and an automatic one comes back when a Redis restart lost it.
+an automatic one comes back when a Redis restart lost it, and a run in flight during such a
+restart is not doubled by its own worker.
 
 Workers run in processes of their own (`tests/perpetual_worker.py`) against a Redis server
 of the test's own, with its append-only file written on every change, so that it can be
@@ -19,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from strew import Docket, Perpetual, Worker
+from strew.stores.base import StoreError, TaskState
 
 from .helpers import RedisServer, wait_until
 from .perpetual_worker import runs, spawn
 from .test_faults import log_of
+from .test_perpetual_automatic import with_canary
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +146,72 @@ async def test_an_automatic_chain_lost_with_the_redis_data_is_started_again(
             await docket.store.destroy()
     finally:
         server.cleanup()
+
+
+async def test_a_run_in_flight_when_redis_loses_its_data_is_not_doubled_by_its_own_worker(
+    docket_name: str,
+) -> None:
+    """The restart wipes the run's lease: the worker running it must not put the chain back
+    (and start a second copy) until that run has ended."""
+    server = RedisServer(appendonly=False)  # and no snapshots: a restart starts empty
+    server.start()
+    release = asyncio.Event()
+    started = 0
+    in_flight = 0
+    most = 0
+
+    async def long(
+        perpetual: Perpetual = Perpetual(every=timedelta(hours=1), automatic=True),
+    ) -> None:
+        nonlocal started, in_flight, most
+        started += 1
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await release.wait()
+        finally:
+            in_flight -= 1
+
+    try:
+        async with Docket(docket_name, server.url, heartbeat_interval=MS * 50) as docket:
+            docket.register(long)
+            one_more_check = with_canary(docket)
+            worker = Worker(docket, reconnection_delay=MS * 200, poll_ceiling=MS * 100)
+            run = asyncio.create_task(worker.run_forever())
+            try:
+                await wait_until(lambda: started == 1, message="the run to be under way")
+                await one_more_check()
+                server.stop(kill=True)
+                server.start()  # everything it held is gone, the run's lease included
+
+                async def answers() -> bool:
+                    try:
+                        await docket.store.now()
+                    except StoreError:
+                        return False
+                    return True
+
+                await wait_until(answers, message="the restarted Redis to answer")
+                await one_more_check()
+                await one_more_check()
+                states: list[TaskState] = []
+
+                async def read_long() -> bool:
+                    try:
+                        states.append(await docket.store.task_state("long"))
+                    except StoreError:
+                        return False  # a pooled connection the restart closed
+                    return True
+
+                await wait_until(read_long, message="the state of the chain")
+                assert (states[0].scheduled, states[0].running) == (None, None)
+                assert started == 1
+                release.set()
+                await wait_until(lambda: started == 2, message="the chain back after the run")
+            finally:
+                worker.stop()
+                await asyncio.wait_for(run, timeout=10)
+            await docket.store.destroy()
+    finally:
+        server.cleanup()
+    assert most == 1

@@ -194,6 +194,20 @@ async def test_watch_no_follow_prints_a_scheduled_task_once_and_exits_0(
     await redis_docket.cancel(execution.key)
 
 
+async def test_watch_shows_a_task_a_strike_holds_as_scheduled_and_held(
+    redis_docket: Docket,
+) -> None:
+    await redis_docket.add(square, key="held-sq")(4)
+    await redis_docket.strike(square, "n", "==", 4)
+    await fast_worker(redis_docket).run_until_finished()
+    code, out, err = await watch("held-sq", "--no-follow", *options(redis_docket))
+    assert code == 0, err
+    assert "scheduled" in out and "square(4)" in out
+    assert "Held" in out and "by a strike" in out
+    await redis_docket.cancel("held-sq")
+    await redis_docket.restore(square, "n", "==", 4)
+
+
 async def test_watch_refuses_a_bad_interval_before_connecting() -> None:
     code, _, err = await watch("k", "--interval", "0s", "--url", "redis://127.0.0.1:1/0")
     assert code == 2

@@ -137,6 +137,31 @@ async def test_a_retried_task_is_scheduled_again_not_failed(docket: Docket) -> N
     assert await execution.get_result() == "second time lucky"
 
 
+async def test_between_attempts_a_retried_task_reads_as_scheduled_not_failed(
+    docket: Docket, other: Docket
+) -> None:
+    async def flaky(retry: Retry = Retry(attempts=2, delay=timedelta(hours=1))) -> None:
+        raise ConnectionError("busy")
+
+    execution = await docket.add(flaky, key="flaky")()
+    worker = fast_worker(docket)
+    running = asyncio.create_task(worker.run_forever())
+    try:
+        await wait_until(lambda: worker.stats.retried == 1, message="the first attempt to fail")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+    # The second attempt waits an hour: in between, the task is scheduled, not failed.
+    assert await execution.sync() is ExecutionState.SCHEDULED
+    seen = await other.get_execution("flaky")
+    assert seen is not None and seen.state is ExecutionState.SCHEDULED
+    assert seen.attempt == 2
+    assert seen.when - utc_now() > timedelta(minutes=59)
+    with pytest.raises(TimeoutError, match="still scheduled"):
+        await execution.get_result(timeout=timedelta(milliseconds=20))
+    await docket.cancel("flaky")
+
+
 async def test_a_cancelled_scheduled_task_says_so(docket: Docket, other: Docket) -> None:
     execution = await docket.add(add_up, when=utc_now() + timedelta(hours=1))(1, 2)
     await docket.cancel(execution.key)

@@ -5,11 +5,13 @@ stores."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from strew import CurrentExecution, Docket, Execution, ExponentialRetry, Retry, Worker
+from strew.execution import to_micros
 
 MS = timedelta(milliseconds=1)
 
@@ -117,6 +119,37 @@ async def test_an_explicit_retry_beyond_the_attempts_is_not_run(docket: Docket) 
     async with Worker(docket) as worker:
         await worker.run_until_finished()
     assert attempts == [1, 2]
+
+
+async def test_exponential_retries_are_scheduled_doubling_gaps_apart_on_a_worker(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whens: list[datetime] = []
+
+    async def flaky(
+        retry: ExponentialRetry = ExponentialRetry(
+            attempts=6, minimum_delay=10 * MS, maximum_delay=80 * MS
+        ),
+        execution: Execution = CurrentExecution(),
+    ) -> None:
+        whens.append(execution.when)
+        raise RuntimeError(f"failure {execution.attempt}")
+
+    worker = Worker(docket)
+    # The worker's clock, as far as scheduling retries goes, reads each run's own due time:
+    # every run fails the instant it was due, so the gaps between the scheduled times are
+    # exactly the delays (and no wall-clock time is measured).
+    real_clock = worker._store_now
+
+    def clock() -> int:
+        return to_micros(whens[-1]) if whens else real_clock()
+
+    monkeypatch.setattr(worker, "_store_now", clock)
+    await docket.add(flaky, key="flaky")()
+    await worker.run_until_finished()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(whens)]
+    assert gaps == [MS * ms for ms in (10, 20, 40, 80, 80)]
+    assert worker.stats.retried == 5 and worker.stats.failed == 6
 
 
 def test_exponential_delays_double_from_the_minimum_up_to_the_maximum() -> None:

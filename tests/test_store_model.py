@@ -160,15 +160,34 @@ class StoresAgree(RuleBasedStateMachine):
         data=st.data(),
         stale=st.booleans(),
         again=st.one_of(st.none(), st.tuples(st.booleans(), OFFSETS, PAYLOADS)),
+        ends=st.booleans(),
     )
     def finish(
-        self, data: st.DataObject, stale: bool, again: tuple[bool, int, bytes] | None
+        self,
+        data: st.DataObject,
+        stale: bool,
+        again: tuple[bool, int, bytes] | None,
+        ends: bool,
     ) -> None:
         key, pair = self._pair(data, stale or not self.held)
         entry = None if again is None else Entry(key, self.due(again[0], again[1]), again[2])
-        mine = self.run(self.memory.finish([Finish(key, pair[0], entry)]))
-        theirs = self.run(self.redis.finish([Finish(key, pair[1], entry)]))
+        mine = self.run(self.memory.finish([Finish(key, pair[0], entry, ends_chain=ends)]))
+        theirs = self.run(self.redis.finish([Finish(key, pair[1], entry, ends_chain=ends)]))
         self._let_go(key, pair, (mine[0], theirs[0]))
+
+    # Chains end "about now" on each store's own clock: a `since` a day before or after
+    # keeps the two clocks from disagreeing about which ends count.
+    @rule(
+        batch=st.lists(st.tuples(KEYS, st.booleans(), OFFSETS, PAYLOADS), min_size=1, max_size=3),
+        started_long_ago=st.booleans(),
+    )
+    def restore_chains(
+        self, batch: list[tuple[str, bool, int, bytes]], started_long_ago: bool
+    ) -> None:
+        entries = [Entry(k, self.due(past, off), p) for k, past, off, p in batch]
+        since = self.ref - DAY if started_long_ago else self.ref + DAY
+        mine, theirs = self.both("restore_chains", entries, since)
+        assert mine == theirs
 
     @precondition(lambda self: self.issued)
     @rule(data=st.data(), stale=st.booleans(), past=st.booleans(), offset=OFFSETS)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from strew import Agenda, Disposition, Docket, Worker
+from strew import Agenda, Disposition, Docket, ExecutionState, Retry, Worker
 from strew.stores.memory import _registry
 from strew.strikes import Strike, argument_of
 
@@ -234,6 +234,35 @@ async def test_a_strike_made_while_a_worker_runs_holds_what_it_claims_next(
         await asyncio.wait_for(running, timeout=10)
 
 
+async def price(customer_id: int) -> int:
+    return customer_id * 10
+
+
+async def test_a_held_task_reads_as_scheduled_and_its_result_waits_for_the_restore(
+    docket: Docket,
+) -> None:
+    execution = await docket.add(price, key="price-7")(7)
+    await docket.strike(price, "customer_id", "==", 7)
+    async with quick_worker(docket) as worker:
+        await worker.run_until_finished()
+        assert worker.stats.held == 1
+
+    seen = await docket.get_execution("price-7")
+    assert seen is not None and seen.state is ExecutionState.SCHEDULED
+    assert (seen.function_name, seen.args) == ("price", (7,))
+    assert await execution.sync() is ExecutionState.SCHEDULED
+    # It waits like any scheduled task: nothing is unavailable, it just has not run yet.
+    with pytest.raises(TimeoutError, match="task 'price-7' is still scheduled"):
+        await execution.get_result(timeout=timedelta(milliseconds=50))
+
+    result = asyncio.create_task(execution.get_result(timeout=30))
+    await docket.restore(price, "customer_id", "==", 7)
+    async with quick_worker(docket) as worker:
+        await worker.run_until_finished()
+    assert await result == 70
+    assert execution.state is ExecutionState.COMPLETED
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 
@@ -307,11 +336,50 @@ def test_arguments_are_found_by_name_however_they_were_passed() -> None:
     assert strike.matches("loose", loose, (), {"customer_id": 3})  # caught by **fields
     note = rule("note", "==", "x")
     assert note.matches("process_order", process_order, (1, "x"), {})
-    assert argument_of(process_order, "note", (1,), {}) == (False, None)
+
+
+def test_a_call_that_leaves_an_argument_out_is_matched_on_its_default() -> None:
+    assert argument_of(process_order, "note", (1,), {}) == (True, "")
+    assert rule("note", "==", "").matches("process_order", process_order, (1,), {})
+    assert not rule("note", "!=", "").matches("process_order", process_order, (1,), {})
+    assert rule("subject", "==", "hi").matches("send_email", send_email, (1,), {})
+    # A passed value wins over the default.
+    assert not rule("note", "==", "").matches("process_order", process_order, (1, "x"), {})
+
+
+async def with_marker(customer_id: int, retry: Retry = Retry(attempts=2)) -> None: ...
+
+
+def test_a_parameter_with_neither_an_argument_nor_a_plain_default_does_not_match() -> None:
+    # No default at all: the call does not fit, nothing is known.
+    assert argument_of(process_order, "customer_id", (), {"note": "x"}) == (False, None)
+    # A dependency marker is filled in by the worker: its default is no argument value.
+    assert argument_of(with_marker, "retry", (1,), {}) == (False, None)
+    assert not rule("retry", "!=", 3).matches("with_marker", with_marker, (1,), {})
+    # Nothing under **kwargs has a default.
+    assert not rule("customer_id", "==", None).matches("loose", loose, (), {})
+
+
+async def charge(customer_id: int, amount: int = 0) -> None:
+    ran.append(("charge", (customer_id, amount)))
+
+
+async def test_a_strike_on_a_default_value_pauses_the_calls_that_rely_on_it(
+    docket: Docket,
+) -> None:
+    await docket.add(charge, key="before")(5)  # scheduled before the strike: held later
+    await docket.strike(charge, "amount", "==", 0)
+    assert (await docket.add(charge)(6)).disposition is Disposition.STRUCK
+    assert (await docket.add(charge)(7, 0)).disposition is Disposition.STRUCK
+    assert (await docket.add(charge)(8, amount=100)).disposition is Disposition.SCHEDULED
+    async with quick_worker(docket) as worker:
+        await worker.run_until_finished()
+        assert worker.stats.held == 1
+    assert ran == [("charge", (8, 100))]
+    assert [e.key for e in (await docket.snapshot()).held] == ["before"]
 
 
 def test_a_call_without_the_argument_or_an_uncomparable_value_does_not_match() -> None:
-    assert not rule("note", "==", "").matches("process_order", process_order, (1,), {})
     assert not rule("customer_id", ">", 3).matches("process_order", process_order, ("x",), {})
     assert not rule("customer_id", "==", 3).matches("process_order", process_order, (1, 2, 3), {})
     assert not rule("customer_id", "==", 3, "send_email").matches(

@@ -141,3 +141,21 @@ async def test_cancelling_a_held_task_removes_it_for_good(store: Store) -> None:
     assert [task.key for task in (await store.held_tasks(10))[1]] == ["b"]
     assert await store.remove_strike(b"rule") == (version + 1, 1)
     assert [task.key for task in (await store.snapshot(10)).scheduled] == ["b"]
+
+
+async def test_task_state_shows_a_held_task_with_its_due_time_and_payload(store: Store) -> None:
+    tokens = await claimed(store, "a")
+    version, _ = await store.strikes()
+    assert await store.hold([("a", tokens["a"])], version) == [True]
+    state = await store.task_state("a")
+    assert state.scheduled is None and state.running is None
+    assert state.held is not None
+    assert (state.held.key, state.held.payload) == ("a", b"payload-a")
+    [listed] = (await store.held_tasks(10))[1]
+    assert state.held.due == listed.due
+    assert (await store.task_state("other")).held is None
+
+    await store.remove_strike(b"any")
+    state = await store.task_state("a")
+    assert state.held is None
+    assert state.scheduled is not None and state.scheduled.due == listed.due

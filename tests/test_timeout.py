@@ -69,6 +69,33 @@ async def test_extend_gives_a_run_more_time(docket: Docket) -> None:
     assert finished == [True] and worker.stats.failed == 0
 
 
+async def test_extend_without_an_argument_adds_another_limit(docket: Docket) -> None:
+    added: list[timedelta] = []
+
+    async def patient(timeout: Timeout = Timeout(timedelta(seconds=30))) -> None:
+        before = timeout.remaining()
+        timeout.extend()
+        added.append(timeout.remaining() - before)
+
+    await docket.add(patient)()
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    # Another 30 s, less the moment between the two readings.
+    assert len(added) == 1 and timedelta(seconds=29) < added[0] <= timedelta(seconds=30)
+    assert worker.stats.succeeded == 1
+
+
+def test_extend_before_the_run_starts_grows_the_limit_and_refuses_a_negative_one() -> None:
+    timeout = Timeout(timedelta(seconds=3))
+    timeout.extend()
+    assert timeout.limit == timeout.remaining() == timedelta(seconds=6)
+    timeout.extend(timedelta(seconds=1))
+    assert timeout.limit == timedelta(seconds=7)
+    with pytest.raises(ValueError, match=r"by must be a duration of zero or more, got -1 day"):
+        timeout.extend(timedelta(seconds=-1))
+    assert timeout.limit == timedelta(seconds=7)
+
+
 async def test_a_docket_cancel_during_a_timed_run_is_a_cancellation(docket: Docket) -> None:
     started = asyncio.Event()
 

@@ -225,11 +225,13 @@ def state_of(raw: TaskState) -> tuple[ExecutionState | None, Finished | None]:
     """The state ``raw`` shows, and the record when that state comes from one.
 
     A run in progress wins over a newer schedule of the same key (a `replace` waiting for it),
-    and both win over a record: the record is what an *earlier* run left.
+    and both win over a record: the record is what an *earlier* run left. A task a strike
+    holds is `SCHEDULED`: it waits, for a `restore` rather than for its due time, and runs
+    once one comes (a newer schedule of its key, which a restore keeps instead, wins).
     """
     if raw.running is not None:
         return ExecutionState.RUNNING, None
-    if raw.scheduled is not None:
+    if raw.scheduled is not None or raw.held is not None:
         return ExecutionState.SCHEDULED, None
     if raw.record is not None:
         finished = decode_record(raw.record)
@@ -328,8 +330,9 @@ async def wait_for_result(execution: Execution, timeout: timedelta | float | Non
 async def load_execution(docket: Docket, key: str) -> Execution | None:
     """The `Execution` of ``key`` with its state filled in, None when nothing is known.
 
-    A scheduled or running task comes back with its arguments; a finished one only with its
-    function name and finish time (records keep the outcome, not the call)."""
+    A scheduled or running task (or one a strike holds) comes back with its arguments; a
+    finished one only with its function name and finish time (records keep the outcome, not
+    the call)."""
     from .docket import _not_registered
     from .execution import Execution
 
@@ -337,9 +340,9 @@ async def load_execution(docket: Docket, key: str) -> Execution | None:
     state, finished = state_of(raw)
     if state is None:
         return None
-    held = raw.running or raw.scheduled
-    if held is not None:
-        execution = docket._readable(held)
+    found = raw.running or raw.scheduled or raw.held
+    if found is not None:
+        execution = docket._readable(found)
     else:
         assert finished is not None
         name = finished.function_name or "<unknown>"

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .dependencies.base import Dependency
 from .execution import Disposition, Execution, TaskFunction
 from .stores.base import Entry
 
@@ -103,7 +104,7 @@ class Strike:
             return True
         found, argument = argument_of(function, self.parameter, args, kwargs)
         if not found:
-            return False  # a call without the argument does not match
+            return False  # neither passed nor defaulted: nothing to compare, no match
         try:
             if self.operator == "between":
                 low, high = self.value
@@ -124,8 +125,11 @@ def _signature(function: TaskFunction) -> inspect.Signature | None:
 def argument_of(
     function: TaskFunction, parameter: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[bool, Any]:
-    """``(True, value)`` of the argument ``parameter`` in this call, ``(False, None)`` when
-    the call does not pass it (or does not fit the signature)."""
+    """``(True, value)`` of the argument ``parameter`` in this call: the value passed, or,
+    when the call leaves it out, the parameter's default (what the task will see).
+    ``(False, None)`` when it has neither, when its default is a dependency marker (the
+    worker fills that in, so no value is known here), or when the call does not fit the
+    signature."""
     signature = _signature(function)
     if signature is None:
         return (True, kwargs[parameter]) if parameter in kwargs else (False, None)
@@ -141,6 +145,16 @@ def argument_of(
             extra = bound.arguments[name]
             if parameter in extra:
                 return True, extra[parameter]
+    named = signature.parameters.get(parameter)
+    if (
+        named is not None
+        and named.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and named.default is not inspect.Parameter.empty
+        and not isinstance(named.default, Dependency)
+    ):
+        # "Pause the calls whose amount is 0" includes charge(5) when amount defaults to 0:
+        # the task runs with that value just as if it had been passed.
+        return True, named.default
     return False, None
 
 

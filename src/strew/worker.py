@@ -364,6 +364,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
 
     async def _execute(self, running: Running) -> None:
         claim = running.claim
+        running.entered = True
         try:
             await self._execute_claim(running)
         except asyncio.CancelledError:
@@ -384,6 +385,8 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             envelope = load_payload(claim.payload)
         except CorruptPayload as error:
             await self._quarantine(claim, error)
+            return
+        if self._interrupted_early(running, envelope.function_name):
             return
 
         function = self.docket.tasks.get(envelope.function_name)

@@ -20,6 +20,7 @@ from datetime import timedelta
 from . import instrumentation
 from .docket import Docket
 from .instrumentation import TaskRun
+from .results import cancelled_record
 from .stores.base import (
     CancelRequested,
     Claim,
@@ -51,6 +52,8 @@ def cancelling() -> bool:
 class Running:
     claim: Claim
     task: asyncio.Task[None] | None = None
+    entered: bool = False
+    """The runner took its first step (see `WorkerLoops._interrupt`)."""
     started: bool = False
     hand_back: bool = False
     """Set when shutdown interrupts the task: release it instead of acknowledging."""
@@ -60,6 +63,9 @@ class Running:
     perpetual task's next step; see `Perpetual`). A pending retry comes first."""
     run: TaskRun | None = None
     """Metrics and span of the run, once it started; ended when the task's coroutine ends."""
+    ends_chain: bool = False
+    """The run ended its automatic chain on purpose (``perpetual.cancel()``): acknowledged
+    without a reschedule, the store remembers it, so workers do not put the chain back."""
 
 
 @dataclass
@@ -95,6 +101,7 @@ class WorkerLoops:
     shutdown_grace: timedelta
     stats: Stats
     _store: Store
+    _offset: int
     _running: dict[str, Running]
     _finished: list[Finish]
     _released: list[Release]
@@ -103,13 +110,19 @@ class WorkerLoops:
     _listening: asyncio.Event
     _slot_freed: asyncio.Event
 
+    def _store_now(self) -> int:
+        """The store's clock, as this worker estimates it (see `Worker._measure_offset`)."""
+        return time.time_ns() // 1000 + self._offset
+
     def _done(
         self, claim: Claim, reschedule: Entry | None = None, record: Record | None = None
     ) -> None:
         running = self._running.get(claim.key)
+        ends_chain = False
         if reschedule is None and running is not None and running.claim is claim:
             reschedule = running.then
-        self._finished.append(Finish(claim.key, claim.token, reschedule, record))
+            ends_chain = reschedule is None and running.ends_chain
+        self._finished.append(Finish(claim.key, claim.token, reschedule, record, ends_chain))
         self._acks_waiting.set()
 
     def _chain_next(self, key: str, entry: Entry) -> None:
@@ -117,6 +130,12 @@ class WorkerLoops:
         running = self._running.get(key)
         if running is not None:
             running.then = entry
+
+    def _chain_end(self, key: str) -> None:
+        """The run of ``key`` now going ends its automatic chain (see `Running.ends_chain`)."""
+        running = self._running.get(key)
+        if running is not None:
+            running.ends_chain = True
 
     async def _ack(self, forever: bool) -> None:
         """Send acknowledgements in batches: whatever piled up while the last batch flew."""
@@ -234,14 +253,39 @@ class WorkerLoops:
         running = self._running.get(key)
         if running is not None and running.task is not None:
             running.cancel_requested = True
+            self._interrupt(running)
+
+    def _interrupt(self, running: Running) -> None:
+        """Cancel the runner of ``running`` (its flags say why). A task cancelled before its
+        first step never runs its body, so its claim would be neither acknowledged nor handed
+        back; that happens when a claim's reply and a cancel notice (or a stop) arrive in
+        the same turn of the loop. Such a runner is left to start: it reads the flags as it
+        does (see `_interrupted_early`)."""
+        if running.task is not None and running.entered:
             running.task.cancel()
+
+    def _interrupted_early(self, running: Running, function_name: str) -> bool:
+        """True when a stop or a cancel came before the runner's first step: its claim is
+        then handed back, or acknowledged as cancelled, here, and it must not run."""
+        claim = running.claim
+        if running.hand_back:
+            self._released.append(Release(claim.key, claim.token, claim.due))
+        elif running.cancel_requested:
+            self.stats.cancelled += 1
+            logger.info("%s cancelled before it started (key %s)", function_name, claim.key)
+            ended = self._store_now()
+            self._done(claim, record=cancelled_record(self.docket, function_name, ended))
+        else:
+            return False
+        self._acks_waiting.set()
+        return True
 
     async def _drain(self) -> None:
         """Stop: hand back tasks not yet started, give running ones their grace."""
         for running in list(self._running.values()):
             if not running.started and running.task is not None:
                 running.hand_back = True
-                running.task.cancel()
+                self._interrupt(running)
         deadline = time.monotonic() + self.shutdown_grace.total_seconds()
         while self._running:
             left = deadline - time.monotonic()
@@ -259,7 +303,7 @@ class WorkerLoops:
                     running.claim.key,
                 )
                 running.hand_back = True
-                running.task.cancel()
+                self._interrupt(running)
                 tasks.append(running.task)
         if tasks:
             await asyncio.wait(tasks)

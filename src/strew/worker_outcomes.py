@@ -41,8 +41,6 @@ def _millis(started: float) -> float:
 class WorkerOutcomes(WorkerLoops):
     """Retry decisions; `Worker` provides the clock offset and the stats."""
 
-    _offset: int
-
     def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
         payload = dump_payload(
             execution.function_name,
@@ -53,9 +51,6 @@ class WorkerOutcomes(WorkerLoops):
             execution.meta,
         )
         return Entry(claim.key, due, payload)
-
-    def _store_now(self) -> int:
-        return time.time_ns() // 1000 + self._offset
 
     def _retry(
         self,

@@ -100,21 +100,24 @@ class View:
     lease_deadline: datetime | None
     finished: Finished | None
     progress: ExecutionProgress | None
+    held: bool = False
+    """A strike holds it: it runs after a ``restore``, not at its due time."""
 
 
 def read_view(the_docket: Docket, key: str, raw: TaskState) -> View:
     state, finished = state_of(raw)
-    held = raw.running or raw.scheduled
+    found = raw.running or raw.scheduled or raw.held
     return View(
         key=key,
         docket=the_docket.name,
         now=from_micros(raw.now),
         state=state,
-        execution=None if held is None else the_docket._readable(held),
+        execution=None if found is None else the_docket._readable(found),
         worker=None if raw.running is None else raw.running.worker,
         lease_deadline=None if raw.running is None else from_micros(raw.running.lease_deadline),
         finished=finished,
         progress=progress_of(raw.progress),
+        held=raw.running is None and raw.scheduled is None and raw.held is not None,
     )
 
 
@@ -167,6 +170,8 @@ def render(view: View) -> RenderableType:
         grid.add_row("Due", f"{clock(execution.when)} ({relative(execution.when, view.now)})")
         if execution.attempt > 1:
             grid.add_row("Attempt", str(execution.attempt))
+        if view.held:
+            grid.add_row("Held", Text("by a strike: it runs after a restore", style="yellow"))
     elif view.finished is not None and view.finished.function_name:
         grid.add_row("Function", view.finished.function_name)
     if view.worker is not None and view.lease_deadline is not None:

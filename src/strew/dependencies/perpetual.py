@@ -4,7 +4,9 @@ After each run the worker acknowledges the run and schedules the next one under 
 key** in one atomic store step (a `Finish` with a reschedule), so a chain is never lost
 between two runs and never forks into two. A run that fails goes on the same way once its
 `Retry` has nothing left to try; a pending retry comes first. A run cancelled with
-``docket.cancel(key)`` ends the chain.
+``docket.cancel(key)`` ends the chain. An automatic chain that ends itself
+(``perpetual.cancel()``) is remembered as ended in the store, so the workers' periodic check
+does not put it back (see `strew.worker_perpetual`); a worker that starts later does.
 
 Cadence: the next run is due one ``every`` after the previous run was *due* (not after it
 ended, so the schedule does not drift by the run's own duration). If that moment has already
@@ -105,12 +107,16 @@ class Perpetual(Dependency):
                 entry = run.follow_up(execution, worker._store_now())
                 if entry is not None:
                     worker._chain_next(execution.key, entry)
-                else:
-                    logger.info(
-                        "%s (key %s) cancelled its perpetual chain: no further runs",
-                        execution.function_name,
-                        execution.key,
-                    )
+                    return
+                logger.info(
+                    "%s (key %s) cancelled its perpetual chain: no further runs",
+                    execution.function_name,
+                    execution.key,
+                )
+                if run.automatic and execution.key == execution.function_name:
+                    # Workers would otherwise put the automatic chain back as if it were
+                    # lost; the store remembers, with the acknowledgement, that it ended.
+                    worker._chain_end(execution.key)
 
         context.stack.push(after_run)
         return run

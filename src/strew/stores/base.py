@@ -101,6 +101,10 @@ class Finish:
     """Kept under ``key``, in the same atomic step, as what this run left behind (see
     `Store.task_state`); the key's progress is then kept as long. Without a record, any
     earlier record of the key stays and its progress is dropped."""
+    ends_chain: bool = False
+    """This run ended the automatic chain ``key`` on purpose: in the same atomic step, the
+    store remembers when (see `Store.restore_chains`). Ignored with a ``reschedule``, or when
+    a newer schedule of the key was waiting (the chain goes on either way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,8 @@ class TaskState:
     running: RunningTask | None
     record: bytes | None
     progress: ProgressState | None
+    held: ScheduledTask | None = None
+    """Held by a strike (see `Store.hold`), with the due time and payload it had."""
 
 
 def function_in(payload: bytes) -> str:
@@ -323,9 +329,9 @@ class Store(Protocol):
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
         """Acknowledge claims. Each finish is atomic on its own (lease removal together with
-        its optional reschedule); the batch as a whole is applied in one step. A finish whose
-        token no longer holds the lease (it expired and was claimed again) changes nothing
-        and is reported False."""
+        its optional reschedule, record and chain end); the batch as a whole is applied in
+        one step. A finish whose token no longer holds the lease (it expired and was claimed
+        again) changes nothing and is reported False."""
         ...
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
@@ -387,8 +393,9 @@ class Store(Protocol):
         ...
 
     async def task_state(self, key: str) -> TaskState:
-        """In one atomic step: where ``key`` is scheduled, who runs it, its record (see
-        `Finish.record`) and its progress, each None when there is none."""
+        """In one atomic step: where ``key`` is scheduled, who runs it, whether a strike holds
+        it, its record (see `Finish.record`) and its progress, each None when there is
+        none."""
         ...
 
     async def update_progress(
@@ -560,4 +567,17 @@ class Store(Protocol):
         so only the backlog and the stretch it overlaps move; at the batch's own spacing
         everything after the backlog moves back.
         """
+        ...
+
+    # -- automatic chains: perpetual tasks that workers start and keep alive themselves -----
+
+    async def restore_chains(self, entries: Sequence[Entry], since: int) -> list[bool]:
+        """Put back the automatic chains that are gone, atomically as one step.
+
+        An entry is written unless its key is *alive* (scheduled, running or held by a
+        strike) or its chain *ended* (a `Finish` with ``ends_chain``) at or after ``since``
+        (store time). A key found alive, or written, forgets when its chain ended: the chain
+        is an ordinary one again. Returns one bool per entry: True when written. Wakes
+        sleeping workers as `schedule` does. Ends are kept until `destroy` (one per
+        automatic task, so they do not pile up)."""
         ...

@@ -45,6 +45,7 @@ from .base import (
     scaled,
     token_for,
 )
+from .memory_chains import MemoryChains
 from .memory_respread import MemoryRespread
 from .memory_strikes import MemoryStrikes, StrikeState
 
@@ -78,7 +79,7 @@ class _Lease:
     """When this claim was made (a redelivery is a new claim)."""
 
 
-class MemoryStore(MemoryStrikes, MemoryRespread):
+class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -98,6 +99,7 @@ class MemoryStore(MemoryStrikes, MemoryRespread):
         self._strikes = StrikeState()
         self._records: dict[str, tuple[bytes, int]] = {}  # key -> (record, expires)
         self._progress: dict[str, tuple[ProgressState, int]] = {}  # key -> (progress, expires)
+        self._ended: dict[str, int] = {}  # automatic chain key -> when it ended on purpose
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -218,6 +220,8 @@ class MemoryStore(MemoryStrikes, MemoryRespread):
                 earliest = self._earliest()
                 self._put(item.key, entry.due, entry.payload)
                 self._wake_if_earlier(entry.due, earliest)
+            elif item.ends_chain:
+                self._ended[item.key] = self._clock()
         return done
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
@@ -314,6 +318,7 @@ class MemoryStore(MemoryStrikes, MemoryRespread):
         self._destroy_strikes()
         self._records.clear()
         self._progress.clear()
+        self._ended.clear()
 
     async def close(self) -> None:
         return None
@@ -342,6 +347,7 @@ class MemoryStore(MemoryStrikes, MemoryRespread):
         held = self._leases.get(key)
         record = self._records.get(key)
         progress = self._progress.get(key)
+        stricken = self._strikes.held.get(key)
         return TaskState(
             now,
             None if waiting is None else ScheduledTask(key, waiting[0], waiting[1]),
@@ -350,6 +356,7 @@ class MemoryStore(MemoryStrikes, MemoryRespread):
             else RunningTask(key, held.token, held.deadline, held.payload, held.started),
             record[0] if record is not None and record[1] > now else None,
             progress[0] if progress is not None and progress[1] > now else None,
+            None if stricken is None else ScheduledTask(key, stricken[0], stricken[1]),
         )
 
     async def update_progress(

@@ -15,6 +15,7 @@ The layout, for a docket called ``emails``::
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
     strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
+    strew:{emails}:chains:ended hash      automatic chain key -> when it ended itself (us)
     strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
     strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
@@ -76,6 +77,7 @@ from .base import (
     scaled,
 )
 from .redis_batches import BATCH_SCRIPTS, RedisBatches
+from .redis_chains import CHAIN_SCRIPTS, RedisChains
 from .redis_common import _cancelling, _flags, _load_lua, _millis, _text
 from .redis_strikes import STRIKE_SCRIPTS, RedisStrikes
 
@@ -142,7 +144,7 @@ def _progress(fields: list[Any]) -> ProgressState:
     )
 
 
-class RedisStore(RedisStrikes, RedisBatches):
+class RedisStore(RedisStrikes, RedisBatches, RedisChains):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -223,6 +225,7 @@ class RedisStore(RedisStrikes, RedisBatches):
         self.workers_key = prefix + "workers"
         self.seen_key = prefix + "seen"
         self.quarantine_key = prefix + "quarantine"
+        self.ended_key = prefix + "chains:ended"
         self.wake_channel = prefix + "wake"
         self.cancel_channel = prefix + "cancel"
         self._task_keys = [
@@ -239,6 +242,7 @@ class RedisStore(RedisStrikes, RedisBatches):
                 *_SCRIPTS,
                 *BATCH_SCRIPTS,
                 *STRIKE_SCRIPTS,
+                *CHAIN_SCRIPTS,
                 *_QUARANTINE_SCRIPTS,
                 *_RESULT_SCRIPTS,
             )
@@ -318,7 +322,7 @@ class RedisStore(RedisStrikes, RedisBatches):
         if not finishes:
             return []
         args: list[Any] = [self.wake_channel]
-        keys = list(self._task_keys)
+        keys = [*self._task_keys, self.ended_key]
         for item in finishes:
             again, record = item.reschedule, item.record
             args.extend(
@@ -329,6 +333,7 @@ class RedisStore(RedisStrikes, RedisBatches):
                     again.payload if again else b"",
                     record.data if record else b"",
                     _millis(record.ttl) if record else 0,
+                    "1" if item.ends_chain else "",
                 )
             )
             keys += [self._record_key(item.key), self._progress_key(item.key)]
@@ -470,14 +475,13 @@ class RedisStore(RedisStrikes, RedisBatches):
         return f"strew:{{{self.docket}}}:progress:{key}"
 
     async def task_state(self, key: str) -> TaskState:
-        keys = [
-            *self._task_keys[:5],
-            self._record_key(key),
-            self._progress_key(key),
-            self.dues_key,
-        ]
+        keys = [*self._task_keys[:5], self._record_key(key), self._progress_key(key)]
+        keys += self._strike_keys()[2:]  # a task a strike holds has a state too
+        keys.append(self.dues_key)  # when a running task was claimed
         reply = await self._script("task_state", "read a task's state", keys, [key])
-        now, due, payload, deadline, token, running, record, progress, claimed = reply
+        now, due, payload, deadline, token, running, record, progress, held_due, held, claimed = (
+            reply
+        )
         return TaskState(
             now=int(now),
             scheduled=ScheduledTask(key, int(float(due)), bytes(payload)) if due else None,
@@ -490,6 +494,7 @@ class RedisStore(RedisStrikes, RedisBatches):
             ),
             record=bytes(record) if record else None,
             progress=_progress(progress) if progress else None,
+            held=ScheduledTask(key, int(float(held_due)), bytes(held)) if held_due else None,
         )
 
     async def update_progress(
@@ -548,6 +553,7 @@ class RedisStore(RedisStrikes, RedisBatches):
             self.workers_key,
             self.seen_key,
             self.quarantine_key,
+            self.ended_key,
             *self._strike_keys(),
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))

@@ -1,15 +1,17 @@
 -- Acknowledge claims; each may put its task back on the schedule in the same step.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 dues,
+--       7 ended chains (hash key -> when its automatic chain ended on purpose),
 --       then per finish: its record key and its progress key
 -- ARGV: 1 wake channel, then key, token, reschedule due ("" for none), reschedule payload,
---       record ("" for none), record ttl (ms)
+--       record ("" for none), record ttl (ms), "1" when the run ended its chain (else "")
 -- Returns a string with one '1' or '0' per finish: 0 when the token no longer held the lease.
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local done = {}
 local n = 0
-for i = 2, #ARGV, 6 do
+local now = nil
+for i = 2, #ARGV, 7 do
   local key, token, due = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local record_key, progress_key = KEYS[7 + n * 2], KEYS[8 + n * 2]
+  local record_key, progress_key = KEYS[8 + n * 2], KEYS[9 + n * 2]
   n = n + 1
   if redis.call('HGET', tokens, key) ~= token then
     done[#done + 1] = '0'
@@ -37,6 +39,12 @@ for i = 2, #ARGV, 6 do
       if not head[2] or tonumber(due) < tonumber(head[2]) then
         redis.call('PUBLISH', ARGV[1], due)
       end
+    elseif ARGV[i + 6] == '1' then
+      if now == nil then
+        local t = redis.call('TIME')
+        now = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+      end
+      redis.call('HSET', KEYS[7], key, now)
     end
   end
 end
