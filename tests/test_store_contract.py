@@ -57,6 +57,33 @@ async def test_adding_a_key_that_is_scheduled_or_running_is_refused(store: Store
     assert await store.schedule([again], replace=False) == [False]  # running counts too
 
 
+async def test_one_schedule_call_of_many_entries_keeps_every_byte_and_the_first_of_a_key(
+    store: Store,
+) -> None:
+    now = await store.now()
+    # Past one packed blob (1,000 entries), with awkward keys and payloads, and a key given
+    # again in a later blob.
+    entries = [Entry(f"bulk-{i}", now + 1_000_000 + i, b"p%d" % i) for i in range(2_500)]
+    entries[7] = Entry("clé-☃", now + 7, b"\x00\xff binary")
+    entries[8] = Entry("empty", now + 8, b"")
+    entries.append(Entry("bulk-3", now + 99, b"a second bulk-3"))
+    flags = await store.schedule(entries, replace=False)
+    assert flags == [True] * 2_500 + [False]
+    scheduled = {t.key: (t.due, t.payload) for t in (await store.snapshot(10_000)).scheduled}
+    assert len(scheduled) == 2_500
+    assert scheduled["bulk-3"] == (now + 1_000_003, b"p3")
+    assert scheduled["clé-☃"] == (now + 7, b"\x00\xff binary")
+    assert scheduled["empty"] == (now + 8, b"")
+
+
+async def test_replace_given_a_key_twice_in_one_call_keeps_the_last(store: Store) -> None:
+    now = await store.now()
+    entries = [Entry("twice", now + 5, b"first"), Entry("twice", now + 9, b"last")]
+    assert await store.schedule(entries, replace=True) == [True, True]
+    [task] = (await store.snapshot(10)).scheduled
+    assert (task.key, task.due, task.payload) == ("twice", now + 9, b"last")
+
+
 async def test_replace_supersedes_a_scheduled_key(store: Store) -> None:
     [a] = await entries_due(store, 10_000_000)
     await store.schedule([a], replace=False)

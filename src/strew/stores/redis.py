@@ -76,6 +76,7 @@ from .base import (
     WorkerSeen,
     scaled,
 )
+from .packing import pack_entries
 from .redis_batches import BATCH_SCRIPTS, RedisBatches
 from .redis_chains import CHAIN_SCRIPTS, RedisChains
 from .redis_common import _cancelling, _flags, _load_lua, _millis, _text
@@ -268,9 +269,9 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains):
     async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]:
         if not entries:
             return []
-        args: list[Any] = ["1" if replace else "0", self.wake_channel]
-        for entry in entries:
-            args.extend((entry.key, str(entry.due), entry.payload))
+        # As packed blobs, like a scatter's chunks: three arguments per task cost redis-py and
+        # Redis more than the task itself (see packing.py).
+        args: list[Any] = ["1" if replace else "0", self.wake_channel, *pack_entries(entries)]
         keys = [self.schedule_key, self.payloads_key, self.leases_key]
         written = await self._script("schedule", "schedule tasks", keys, args)
         return _flags(written)
