@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
 from . import instrumentation
+from .agenda_build import gc_paused
 from .dependencies import check_task
 from .execution import (
     CorruptPayload,
@@ -367,6 +368,17 @@ class Docket:
             raise TypeError(
                 f"calls must be an iterable of TaskCall (see Docket.call), got {calls!r}"
             )
+        with gc_paused():
+            self._prepare_into(calls, meta, executions, entries)
+        return executions, entries
+
+    def _prepare_into(
+        self,
+        calls: Iterable[TaskCall],
+        meta: dict[str, Any] | None,
+        executions: list[Execution],
+        entries: list[Entry],
+    ) -> None:
         for index, call in enumerate(calls):
             if not isinstance(call, TaskCall):
                 raise TypeError(
@@ -387,7 +399,6 @@ class Docket:
             )
             executions.append(execution)
             entries.append(entry)
-        return executions, entries
 
     @instrumentation.scheduling_many
     async def _schedule_many(
