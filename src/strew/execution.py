@@ -136,7 +136,13 @@ def dump_payload(
 ) -> bytes:
     """Serialise a task call; raise TypeError naming the task if an argument cannot be."""
     body = (ENVELOPE_VERSION, function_name, args, dict(kwargs), when, attempt, meta or None)
-    if _is_plain(body, 6):
+    # Most calls pass plain values at the top level: checked by type alone, without the walk.
+    plain = _PLAIN_TYPES.issuperset
+    if (
+        plain(map(type, args))
+        and plain(map(type, kwargs.values()))
+        and (not meta or _is_plain(meta, 5))
+    ) or _is_plain(body, 6):
         return _writers.plain(body)
     try:
         return unframed(bytes(cloudpickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)))
