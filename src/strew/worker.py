@@ -357,7 +357,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
     def _start(self, group: asyncio.TaskGroup, claim: Claim) -> None:
         self.stats.claimed += 1
         running = Running(claim)
-        self._running[claim.key] = running
+        self._running[claim.token] = running
         running.task = group.create_task(self._execute(running), name=f"strew task {claim.key}")
 
     # -- running one task -------------------------------------------------------------------
@@ -376,7 +376,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         finally:
             if running.run is not None:
                 running.run.end()
-            self._running.pop(claim.key, None)
+            self._running.pop(claim.token, None)
             self._slot_freed.set()
 
     async def _execute_claim(self, running: Running) -> None:

@@ -103,6 +103,8 @@ class WorkerLoops:
     _store: Store
     _offset: int
     _running: dict[str, Running]
+    """The runs going on now, by claim token. One key can have two: after a Redis restart
+    that lost the claim, the store hands out again a task this worker is still running."""
     _finished: list[Finish]
     _released: list[Release]
     _acks_waiting: asyncio.Event
@@ -117,9 +119,9 @@ class WorkerLoops:
     def _done(
         self, claim: Claim, reschedule: Entry | None = None, record: Record | None = None
     ) -> None:
-        running = self._running.get(claim.key)
+        running = self._running.get(claim.token)
         ends_chain = False
-        if reschedule is None and running is not None and running.claim is claim:
+        if reschedule is None and running is not None:
             reschedule = running.then
             ends_chain = reschedule is None and running.ends_chain
         self._finished.append(Finish(claim.key, claim.token, reschedule, record, ends_chain))
@@ -127,15 +129,18 @@ class WorkerLoops:
 
     def _chain_next(self, key: str, entry: Entry) -> None:
         """Set the entry that follows the run of ``key`` now going (see `Running.then`)."""
-        running = self._running.get(key)
-        if running is not None:
+        for running in self._runs_of(key):
             running.then = entry
 
     def _chain_end(self, key: str) -> None:
         """The run of ``key`` now going ends its automatic chain (see `Running.ends_chain`)."""
-        running = self._running.get(key)
-        if running is not None:
+        for running in self._runs_of(key):
             running.ends_chain = True
+
+    def _runs_of(self, key: str) -> list[Running]:
+        """This worker's runs of ``key``: one, or two when a lost claim was handed out again
+        (only the newer one's token is still good, so whatever is set on both counts once)."""
+        return [running for running in self._running.values() if running.claim.key == key]
 
     async def _ack(self, forever: bool) -> None:
         """Send acknowledgements in batches: whatever piled up while the last batch flew."""
@@ -202,7 +207,7 @@ class WorkerLoops:
         interval = max(min(self.redelivery_timeout.total_seconds() / 4, 30.0), 0.01)
         while not cancelling():
             await asyncio.sleep(interval)
-            held = [(key, running.claim.token) for key, running in self._running.items()]
+            held = [(running.claim.key, token) for token, running in self._running.items()]
             if not held:
                 continue
             try:
@@ -210,8 +215,8 @@ class WorkerLoops:
             except StoreError as error:
                 logger.warning("worker %s could not renew leases: %s", self.name, error)
                 continue
-            for (key, _), ok in zip(held, extended, strict=True):
-                if not ok and key in self._running:
+            for (key, token), ok in zip(held, extended, strict=True):
+                if not ok and token in self._running:
                     logger.warning(
                         "worker %s lost the lease on task %s; another worker may run it too",
                         self.name,
@@ -250,10 +255,10 @@ class WorkerLoops:
                 await asyncio.sleep(self.reconnection_delay.total_seconds())
 
     def _cancel(self, key: str) -> None:
-        running = self._running.get(key)
-        if running is not None and running.task is not None:
-            running.cancel_requested = True
-            self._interrupt(running)
+        for running in self._runs_of(key):
+            if running.task is not None:
+                running.cancel_requested = True
+                self._interrupt(running)
 
     def _interrupt(self, running: Running) -> None:
         """Cancel the runner of ``running`` (its flags say why). A task cancelled before its

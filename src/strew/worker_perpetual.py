@@ -60,9 +60,8 @@ async def add_automatic(worker: Worker, now: int | None = None, since: int | Non
     try:
         if now is None:
             now = await worker.docket.store.now()
-        entries = [
-            entry for entry in automatic_entries(worker, now) if entry.key not in worker._running
-        ]
+        going = {running.claim.key for running in worker._running.values()}
+        entries = [entry for entry in automatic_entries(worker, now) if entry.key not in going]
         if not entries:
             return 0
         written = await worker.docket.store.restore_chains(entries, now if since is None else since)
