@@ -432,30 +432,15 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         )
         set_current_execution(execution)
         wait = (claim.due - self._offset - _local_micros()) / MICROS
-        if wait > 0 and not claim.redelivered:
-            try:
-                await asyncio.sleep(wait)
-            except asyncio.CancelledError:
-                # Cancelled while claimed early and waiting for its due time: acknowledge
-                # it, or its lease would lapse and another worker would run it after all.
-                if running.cancel_requested and not running.hand_back:
-                    self.stats.cancelled += 1
-                    instrumentation.record_cancelled(self.docket.name, execution.function_name)
-                    logger.info(
-                        "%s cancelled before it started (key %s)",
-                        execution.function_name,
-                        claim.key,
-                        extra=run_fields(execution, outcome="cancelled"),
-                    )
-                    self._done(claim, record=self._cancelled(execution))
-                    return
-                raise
         try:
+            if wait > 0 and not claim.redelivered:
+                await asyncio.sleep(wait)  # claimed early: start at the due time exactly
             decision = await self.catch_up.decide(claim, envelope.meta, self._store_now())
         except asyncio.CancelledError:
+            # Cancelled before it started (waiting for its due time, or for its scatter's
+            # catch-up decision): acknowledge it, or its lease would lapse and another worker
+            # would run it after all. A stop instead hands it back (see `_execute`).
             if running.cancel_requested and not running.hand_back:
-                # Cancelled before it started: acknowledge, never run; counted and recorded
-                # as a cancel during the wait for the due time is.
                 self.stats.cancelled += 1
                 instrumentation.record_cancelled(self.docket.name, execution.function_name)
                 logger.info(
