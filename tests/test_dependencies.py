@@ -9,7 +9,7 @@ import asyncio
 import importlib.util
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +33,19 @@ from strew import (
     Timeout,
     Worker,
 )
+
+
+def logged_resource(events: list[str]) -> Callable[[], AsyncIterator[str]]:
+    """A dependency that logs "open" as it is entered and "close" however the task ends."""
+
+    async def resource() -> AsyncIterator[str]:
+        events.append("open")
+        try:
+            yield "r"
+        finally:
+            events.append("close")
+
+    return resource
 
 
 async def test_context_markers_are_filled_in_by_the_worker(docket: Docket) -> None:
@@ -174,12 +187,7 @@ async def test_a_factory_returning_a_context_manager_is_entered_and_exited(
 async def test_depends_cleanup_runs_when_the_task_fails(docket: Docket) -> None:
     events: list[str] = []
 
-    async def resource() -> AsyncIterator[str]:
-        events.append("open")
-        try:
-            yield "r"
-        finally:
-            events.append("close")
+    resource = logged_resource(events)
 
     async def task(r: str = Depends(resource)) -> None:
         events.append("run")
@@ -195,12 +203,7 @@ async def test_depends_cleanup_runs_when_the_task_fails(docket: Docket) -> None:
 async def test_depends_cleanup_runs_when_the_task_times_out(docket: Docket) -> None:
     events: list[str] = []
 
-    async def resource() -> AsyncIterator[str]:
-        events.append("open")
-        try:
-            yield "r"
-        finally:
-            events.append("close")
+    resource = logged_resource(events)
 
     async def stuck(
         r: str = Depends(resource), timeout: Timeout = Timeout(timedelta(milliseconds=20))
@@ -227,12 +230,7 @@ async def test_depends_cleanup_runs_when_the_task_is_cancelled(docket: Docket) -
         async def __aexit__(self, *exc: object) -> None:
             events.append("disconnect")
 
-    async def resource() -> AsyncIterator[str]:
-        events.append("open")
-        try:
-            yield "r"
-        finally:
-            events.append("close")
+    resource = logged_resource(events)
 
     async def endless(r: str = Depends(resource), c: Connection = Depends(Connection)) -> None:
         events.append("run")
