@@ -7,6 +7,7 @@ memory`` picks some. Each benchmark writes ``bench/results/<name>.json``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import time
@@ -22,12 +23,22 @@ ALL = [
     "snapshot",
     "load",
 ]
+STREW_ONLY = {"catch_up", "snapshot", "load"}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=ALL, default=ALL)
     known, rest = p.parse_known_args()
+    if set(known.only) - STREW_ONLY and importlib.util.find_spec("docket") is None:
+        # The others compare with pydocket: say so once, before any of them starts.
+        print(
+            "bench: pydocket is not installed in this environment; run\n"
+            '  .venv/bin/pip install -e ".[bench]"\n'
+            "first (it is only ever used by the benchmarks)",
+            file=sys.stderr,
+        )
+        return 2
     failed = []
     for name in known.only:
         print(f"\n=== bench.{name} {' '.join(rest)}", flush=True)
