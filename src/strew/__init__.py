@@ -18,7 +18,7 @@ from .dependencies import (
     TaskLogger,
     Timeout,
 )
-from .docket import Docket, DocketSnapshot, RunningExecution, WorkerInfo
+from .docket import Docket
 from .execution import Disposition, Execution, TaskCall
 from .results import (
     ExecutionProgress,
@@ -28,6 +28,7 @@ from .results import (
     TaskCancelled,
     TaskFailed,
 )
+from .snapshots import DocketSnapshot, RunningExecution, WorkerInfo
 from .stores import StoreError, StoreUnavailable
 from .worker import Worker
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
@@ -13,7 +12,6 @@ from . import instrumentation
 from .agenda_build import gc_paused
 from .dependencies import check_task
 from .execution import (
-    CorruptPayload,
     Disposition,
     Execution,
     TaskCall,
@@ -28,6 +26,8 @@ from .execution import (
 )
 from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from .results import cancelled_record, load_execution
+from .snapshots import DocketSnapshot, readable, take_snapshot
+from .snapshots import not_registered as _not_registered
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
 from .stores.base import Entry, FunctionCounts, RunningTask, ScheduledTask
 from .strikes import StrikeBook
@@ -65,48 +65,6 @@ def check_name(name: object) -> str:
             f"name must be 1 to 200 characters without braces or line breaks, got {name!r}"
         )
     return name
-
-
-@dataclass(frozen=True, slots=True)
-class RunningExecution:
-    execution: Execution
-    worker: str
-    lease_deadline: datetime
-    started: datetime | None = None
-    """When the worker claimed it (None if a strew that did not record it did)."""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    name: str
-    last_seen: datetime
-    tasks: frozenset[str]
-    """Keys of the tasks this worker holds right now."""
-
-
-@dataclass(frozen=True, slots=True)
-class DocketSnapshot:
-    taken: datetime
-    total_tasks: int
-    """Scheduled plus running."""
-    future: list[Execution]
-    """The earliest scheduled tasks (up to the limit asked for), in due order."""
-    running: list[RunningExecution]
-    workers: list[WorkerInfo]
-    quarantined: int = 0
-    """Tasks moved aside because their payload could not be read (see `Docket.quarantined`)."""
-    held_total: int = 0
-    """Tasks a strike holds (see `Docket.strike`); not counted in ``total_tasks``."""
-    held: list[Execution] = field(default_factory=list)
-    """The earliest held tasks, up to the limit asked for."""
-
-
-def _not_registered(name: str) -> TaskFunction:
-    def not_registered(*args: object, **kwargs: object) -> None:
-        raise KeyError(f"task {name!r} is not registered on this docket")
-
-    not_registered.__name__ = name
-    return not_registered
 
 
 class Docket:
@@ -497,50 +455,10 @@ class Docket:
         """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
         if not _whole(limit) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
-        raw = await self.store.snapshot(limit)
-        future = [self._readable(task) for task in raw.scheduled]
-        running = [
-            RunningExecution(
-                self._readable(task),
-                task.worker,
-                from_micros(task.lease_deadline),
-                None if task.started is None else from_micros(task.started),
-            )
-            for task in raw.running
-        ]
-        held: dict[str, set[str]] = {}
-        for task in raw.running:
-            held.setdefault(task.worker, set()).add(task.key)
-        workers = [
-            WorkerInfo(seen.name, from_micros(seen.last_seen), frozenset(held.get(seen.name, ())))
-            for seen in raw.workers
-        ]
-        held_total, held_tasks = await self.store.held_tasks(limit)
-        return DocketSnapshot(
-            from_micros(raw.now),
-            raw.scheduled_total + len(raw.running),
-            future,
-            running,
-            workers,
-            raw.quarantined,
-            held_total,
-            [self._readable(task) for task in held_tasks],
-        )
+        return await take_snapshot(self, limit)
 
     def _readable(self, task: ScheduledTask | RunningTask) -> Execution:
-        try:
-            return self.execution_from(task.key, task.payload)
-        except CorruptPayload:
-            due = task.due if isinstance(task, ScheduledTask) else task.lease_deadline
-            return Execution(
-                self,
-                _not_registered("<corrupt>"),
-                "<corrupt>",
-                (),
-                {},
-                task.key,
-                from_micros(due),
-            )
+        return readable(self, task)
 
     async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
         """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""

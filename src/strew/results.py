@@ -333,8 +333,8 @@ async def load_execution(docket: Docket, key: str) -> Execution | None:
     A scheduled or running task (or one a strike holds) comes back with its arguments; a
     finished one only with its function name and finish time (records keep the outcome, not
     the call)."""
-    from .docket import _not_registered
     from .execution import Execution
+    from .snapshots import not_registered
 
     raw = await docket.store.task_state(key)
     state, finished = state_of(raw)
@@ -346,7 +346,7 @@ async def load_execution(docket: Docket, key: str) -> Execution | None:
     else:
         assert finished is not None
         name = finished.function_name or "<unknown>"
-        function = docket.tasks.get(name) or _not_registered(name)
+        function = docket.tasks.get(name) or not_registered(name)
         execution = Execution(docket, function, name, (), {}, key, finished.finished_at)
         execution.finished_at = finished.finished_at
     execution.state = state

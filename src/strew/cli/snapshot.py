@@ -10,7 +10,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket, DocketSnapshot
+from ..docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket
+from ..snapshots import DocketSnapshot
 from ..stores.base import FunctionCounts, FunctionTally
 from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from .durations import format_duration, positive_duration

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..docket import DEFAULT_URL, Docket, DocketSnapshot
+from ..docket import DEFAULT_URL, Docket
+from ..snapshots import DocketSnapshot
 from ..strikes import Strike, check_strike
 from ..strikes import restore as restore_strike
 from ..strikes import strike as add_strike
