@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from strew import Docket, ExecutionState, Worker
+from strew import Docket, ExecutionState, Worker, instrumentation
 from strew.stores.base import Claim
 
 ran: list[int] = []
@@ -44,6 +44,7 @@ async def test_a_cancel_right_after_the_claim_cancels_the_task(
     await asyncio.wait_for(worker.run_until_finished(), timeout=10)
     assert ran == []
     assert worker.stats.cancelled == 1 and worker._running == {}
+    assert instrumentation.sample("strew_tasks_cancelled_total", docket.name, "job") == 1
     assert await execution.sync() is ExecutionState.CANCELLED
     assert (await docket.snapshot()).total_tasks == 0
 

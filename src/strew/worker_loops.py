@@ -277,6 +277,7 @@ class WorkerLoops:
             self._released.append(Release(claim.key, claim.token, claim.due))
         elif running.cancel_requested:
             self.stats.cancelled += 1
+            instrumentation.record_cancelled(self.docket.name, function_name)
             logger.info("%s cancelled before it started (key %s)", function_name, claim.key)
             ended = self._store_now()
             self._done(claim, record=cancelled_record(self.docket, function_name, ended))
