@@ -26,10 +26,9 @@ from .execution import (
 )
 from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from .results import cancelled_record, load_execution
-from .snapshots import DocketSnapshot, readable, take_snapshot
-from .snapshots import not_registered as _not_registered
+from .snapshots import DocketSnapshot, not_registered, take_snapshot
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
-from .stores.base import Entry, FunctionCounts, RunningTask, ScheduledTask
+from .stores.base import Entry, FunctionCounts
 from .strikes import StrikeBook
 from .strikes import restore as _restore
 from .strikes import strike as _strike
@@ -437,7 +436,7 @@ class Docket:
     ) -> Execution:
         """Rebuild the `Execution` a store payload describes. Raises `CorruptPayload`."""
         envelope = load_payload(payload)
-        function = self.tasks.get(envelope.function_name) or _not_registered(envelope.function_name)
+        function = self.tasks.get(envelope.function_name) or not_registered(envelope.function_name)
         return Execution(
             self,
             function,
@@ -456,9 +455,6 @@ class Docket:
         if not _whole(limit) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
         return await take_snapshot(self, limit)
-
-    def _readable(self, task: ScheduledTask | RunningTask) -> Execution:
-        return readable(self, task)
 
     async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
         """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""

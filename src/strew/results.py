@@ -334,7 +334,7 @@ async def load_execution(docket: Docket, key: str) -> Execution | None:
     finished one only with its function name and finish time (records keep the outcome, not
     the call)."""
     from .execution import Execution
-    from .snapshots import not_registered
+    from .snapshots import not_registered, readable
 
     raw = await docket.store.task_state(key)
     state, finished = state_of(raw)
@@ -342,7 +342,7 @@ async def load_execution(docket: Docket, key: str) -> Execution | None:
         return None
     found = raw.running or raw.scheduled or raw.held
     if found is not None:
-        execution = docket._readable(found)
+        execution = readable(docket, found)
     else:
         assert finished is not None
         name = finished.function_name or "<unknown>"

@@ -23,6 +23,7 @@ from rich.text import Text
 from ..docket import DEFAULT_URL, Docket
 from ..execution import Execution, check_key, from_micros
 from ..results import ExecutionProgress, ExecutionState, Finished, progress_of, state_of
+from ..snapshots import readable
 from ..stores.base import TaskState
 from .common import DEFAULT_DOCKET, EXIT_STORE, EXIT_USAGE, DocketOption, UrlOption, run
 from .durations import format_duration, positive_duration
@@ -112,7 +113,7 @@ def read_view(the_docket: Docket, key: str, raw: TaskState) -> View:
         docket=the_docket.name,
         now=from_micros(raw.now),
         state=state,
-        execution=None if found is None else the_docket._readable(found),
+        execution=None if found is None else readable(the_docket, found),
         worker=None if raw.running is None else raw.running.worker,
         lease_deadline=None if raw.running is None else from_micros(raw.running.lease_deadline),
         finished=finished,
