@@ -386,7 +386,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         except CorruptPayload as error:
             await self._quarantine(claim, error)
             return
-        if self._interrupted_early(running, envelope.function_name):
+        if self._interrupted_early(running, envelope.function_name, envelope.attempt):
             return
 
         function = self.docket.tasks.get(envelope.function_name)
@@ -441,15 +441,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
             # catch-up decision): acknowledge it, or its lease would lapse and another worker
             # would run it after all. A stop instead hands it back (see `_execute`).
             if running.cancel_requested and not running.hand_back:
-                self.stats.cancelled += 1
-                instrumentation.record_cancelled(self.docket.name, execution.function_name)
-                logger.info(
-                    "%s cancelled before it started (key %s)",
-                    execution.function_name,
-                    claim.key,
-                    extra=run_fields(execution, outcome="cancelled"),
-                )
-                self._done(claim, record=self._cancelled(execution))
+                self._cancelled_before_start(claim, execution.function_name, execution.attempt)
                 return
             raise
         if decision == "handed back":

@@ -269,22 +269,38 @@ class WorkerLoops:
         if running.task is not None and running.entered:
             running.task.cancel()
 
-    def _interrupted_early(self, running: Running, function_name: str) -> bool:
+    def _interrupted_early(self, running: Running, function_name: str, attempt: int) -> bool:
         """True when a stop or a cancel came before the runner's first step: its claim is
         then handed back, or acknowledged as cancelled, here, and it must not run."""
         claim = running.claim
         if running.hand_back:
             self._released.append(Release(claim.key, claim.token, claim.due))
+            self._acks_waiting.set()
         elif running.cancel_requested:
-            self.stats.cancelled += 1
-            instrumentation.record_cancelled(self.docket.name, function_name)
-            logger.info("%s cancelled before it started (key %s)", function_name, claim.key)
-            ended = self._store_now()
-            self._done(claim, record=cancelled_record(self.docket, function_name, ended))
+            self._cancelled_before_start(claim, function_name, attempt)
         else:
             return False
-        self._acks_waiting.set()
         return True
+
+    def _cancelled_before_start(self, claim: Claim, function_name: str, attempt: int) -> None:
+        """Acknowledge a task cancelled before it ran (at its claim, while it waited for its
+        due time, or for its scatter's catch-up decision), never running it: counted, logged
+        and recorded as cancelled, whichever of those moments it was."""
+        self.stats.cancelled += 1
+        instrumentation.record_cancelled(self.docket.name, function_name)
+        logger.info(
+            "%s cancelled before it started (key %s)",
+            function_name,
+            claim.key,
+            extra={
+                "task": function_name,
+                "key": claim.key,
+                "attempt": attempt,
+                "outcome": "cancelled",
+            },
+        )
+        ended = self._store_now()
+        self._done(claim, record=cancelled_record(self.docket, function_name, ended))
 
     async def _drain(self) -> None:
         """Stop: hand back tasks not yet started, give running ones their grace."""
