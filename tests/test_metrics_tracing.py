@@ -420,6 +420,38 @@ async def test_strew_worker_reads_its_metrics_address_from_strew_variables(
     assert f"metrics on http://127.0.0.1:{port}/metrics" in text
 
 
+async def test_a_worker_stopped_while_it_is_still_starting_exits_cleanly(
+    redis_docket: Docket, redis_url: str, tmp_path: Path
+) -> None:
+    # The metrics endpoint answers before the worker's loop has installed its signal
+    # handlers; a supervisor may stop the worker in that moment (CI once did, exit -15).
+    port = free_port()
+    log = tmp_path / "worker.log"
+    process = await start_worker(
+        "--tasks",
+        "strew.tasks:standard",
+        "--url",
+        redis_url,
+        "--docket",
+        redis_docket.name,
+        "--metrics-port",
+        str(port),
+        "--metrics-host",
+        "127.0.0.1",
+        cwd=tmp_path,
+        log=log,
+    )
+    try:
+        await wait_until(
+            lambda: "metrics on" in log.read_text(), timeout=20, message="metrics line"
+        )
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    assert "got SIGTERM while starting" in text or "got SIGTERM: finishing" in text, text
+
+
 async def test_strew_worker_says_so_when_its_metrics_port_is_taken(
     redis_url: str, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -310,8 +311,32 @@ def worker(
         )
     except (TypeError, ValueError) as error:
         fail(str(error), EXIT_USAGE)
+    _stop_when_signalled_early(the_worker)
     with serving_metrics(metrics_port, metrics_host):
         run(_work(the_docket, the_worker, healthcheck_port, healthcheck_host))
+
+
+def _stop_when_signalled_early(worker: Worker) -> None:
+    """Until the worker's loop installs its own handlers, make SIGTERM and SIGINT ask it to
+    stop rather than kill the process: the metrics endpoint is up and the store is being
+    reached before that, and a supervisor that stops a worker which is still starting
+    should see it exit 0 like any other stop."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        logger.info(
+            "worker %s got %s while starting: it will stop as soon as it has started",
+            worker.name,
+            signal.Signals(signum).name,
+        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # before asyncio.run: the request carries over to the run
+            worker.stop()
+        else:  # the one way into a running loop that is safe from a signal handler
+            loop.call_soon_threadsafe(worker.stop)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
 
 
 async def _work(
