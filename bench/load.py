@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench import common
-from strew.stores.base import Finish
+from strew.stores.records import Finish
 
 NAME = "load"
 FILL_CHUNK = 20_000

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from strew import Agenda, Docket, TaskCall, Worker
 from strew.execution import EARLIEST, LATEST, to_micros
-from strew.stores.base import Entry
 from strew.stores.memory import _registry
+from strew.stores.records import Entry
 from strew.timing import MAX_DURATION
 
 from .bad_input import WHEN, agenda_of, greet, raw_state, says

@@ -13,7 +13,7 @@ import pytest
 from strew import Agenda, CatchUp, Docket, Worker
 from strew.catch_up import META_KEY, CatchUpKeeper, catch_up_meta, plan_from_meta
 from strew.execution import from_micros
-from strew.stores.base import Claim, Finish
+from strew.stores.records import Claim, Finish
 from strew.stores.redis import RedisStore
 
 from .helpers import free_port

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
-from strew.stores.base import Entry
+from strew.stores.records import Entry
 
 from .test_store_model import DAY, HOUR, KEYS, OFFSETS, PAYLOADS, WORKERS, StoresAgree
 

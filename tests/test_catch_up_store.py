@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from strew.stores import Store
-from strew.stores.base import Claim, Entry, Finish, Respread, Wake
+from strew.stores.records import Claim, Entry, Finish, Respread, Wake
 
 from .helpers import wait_until
 from .test_store_contract import next_notice

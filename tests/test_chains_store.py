@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from strew.stores import Store
-from strew.stores.base import Entry, Finish, Wake
+from strew.stores.records import Entry, Finish, Wake
 
 LEASE = 60_000_000
 MINUTE = 60_000_000

@@ -259,7 +259,7 @@ def test_a_bare_module_without_tasks_hints_at_the_convention(module_dir: Path) -
 
 def test_estimated_counts_are_marked_and_explained_and_exact_ones_are_not() -> None:
     from strew.cli.snapshot import _functions_table
-    from strew.stores.base import FunctionCounts, FunctionTally
+    from strew.stores.records import FunctionCounts, FunctionTally
 
     counts = FunctionCounts(
         scheduled=FunctionTally(250_000, {"send": 200_000, "": 50_000}, exact=False),

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from strew import Agenda, Disposition, Docket, Retry, Worker, instrumentation
 from strew.catch_up import CatchUpKeeper, Decision
 from strew.execution import dump_payload, to_micros
-from strew.stores.base import Claim, Entry
+from strew.stores.records import Claim, Entry
 
 from .helpers import free_port, wait_until
 from .test_cli import start_worker, stop, strew

@@ -19,7 +19,7 @@ from datetime import timedelta
 import pytest
 
 from strew import Docket, Perpetual, Worker
-from strew.stores.base import StoreError
+from strew.stores.records import StoreError
 
 from .helpers import wait_until
 

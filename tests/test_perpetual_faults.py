@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from strew import Docket, Perpetual, Worker
-from strew.stores.base import StoreError, TaskState
+from strew.stores.records import StoreError, TaskState
 
 from .helpers import RedisServer, wait_until
 from .perpetual_worker import runs, spawn

@@ -12,7 +12,7 @@ import pytest
 
 from strew import Docket, Worker
 from strew.stores import Store
-from strew.stores.base import Claim, Entry, Finish, Quarantine
+from strew.stores.records import Claim, Entry, Finish, Quarantine
 
 from .test_cli import strew
 

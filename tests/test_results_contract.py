@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from strew.stores import Store
-from strew.stores.base import Entry, Finish, Record
+from strew.stores.records import Entry, Finish, Record
 
 from .helpers import wait_until
 

@@ -22,7 +22,7 @@ from strew import Agenda, Disposition, Docket
 from strew.agenda_build import Call, Planned, new_keys
 from strew.execution import dump_payload, load_payload
 from strew.stores import Store
-from strew.stores.base import Entry
+from strew.stores.records import Entry
 
 from .helpers import CommandLog
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from strew.stores import Store
-from strew.stores.base import CancelRequested, Entry, Finish, Notice, Release, Wake
+from strew.stores.records import CancelRequested, Entry, Finish, Notice, Release, Wake
 
 LEASE = 60_000_000  # a minute, in microseconds
 

@@ -12,7 +12,7 @@ import pytest
 from strew import Agenda, Docket
 from strew.execution import dump_payload, load_payload
 from strew.stores import Store
-from strew.stores.base import Entry, Finish, FunctionTally, Release, function_in, scaled
+from strew.stores.records import Entry, Finish, FunctionTally, Release, function_in, scaled
 
 LEASE = 60_000_000
 HOUR = timedelta(hours=1)

@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from strew.execution import dump_payload
-from strew.stores.base import Entry, Finish, Release, Store, StoreSnapshot
+from strew.stores.base import Store
 from strew.stores.memory import MemoryStore
+from strew.stores.records import Entry, Finish, Release, StoreSnapshot
 from strew.stores.redis import RedisStore
 
 from . import helpers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from strew.stores import Store
-from strew.stores.base import Entry, Wake
+from strew.stores.records import Entry, Wake
 
 LEASE = 60_000_000
 

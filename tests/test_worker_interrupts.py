@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from strew import Docket, ExecutionState, Worker, instrumentation
-from strew.stores.base import Claim
+from strew.stores.records import Claim
 
 ran: list[int] = []
 

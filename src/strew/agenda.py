@@ -41,7 +41,8 @@ from .planning import (
     plan_offsets,
     window_length,
 )
-from .stores.base import Entry, Store, StoreError
+from .stores.base import Store
+from .stores.records import Entry, StoreError
 from .timing import micros
 
 if TYPE_CHECKING:

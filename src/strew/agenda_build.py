@@ -28,7 +28,7 @@ from .execution import (
     dump_payload,
     plain_writer,
 )
-from .stores.base import Entry
+from .stores.records import Entry
 
 if TYPE_CHECKING:
     from .docket import Docket

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from .stores.base import Claim, Store, StoreError
+from .stores.base import Store
+from .stores.records import Claim, StoreError
 from .timing import check_positive, micros
 
 logger = logging.getLogger("strew.worker")

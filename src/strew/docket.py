@@ -28,7 +28,7 @@ from .quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, qua
 from .results import cancelled_record, load_execution
 from .snapshots import DocketSnapshot, not_registered, take_snapshot
 from .stores import Store, StoreError, StoreUnavailable, open_store, validate_url
-from .stores.base import Entry, FunctionCounts
+from .stores.records import Entry, FunctionCounts
 from .strikes import StrikeBook
 from .strikes import restore as _restore
 from .strikes import strike as _strike

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .execution import check_key, from_micros
-from .stores.base import Claim, Quarantine, Store
+from .stores.base import Store
+from .stores.records import Claim, Quarantine
 
 if TYPE_CHECKING:
     from .docket import Docket

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from .stores.base import ProgressState, Record, TaskState
+from .stores.records import ProgressState, Record, TaskState
 from .timing import micros
 
 if TYPE_CHECKING:

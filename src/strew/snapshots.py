@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .execution import CorruptPayload, Execution, TaskFunction, from_micros
-from .stores.base import RunningTask, ScheduledTask
+from .stores.records import RunningTask, ScheduledTask
 
 if TYPE_CHECKING:
     from .docket import Docket

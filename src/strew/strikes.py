@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .dependencies.base import Dependency
 from .execution import Disposition, Execution, TaskFunction
-from .stores.base import Entry
+from .stores.records import Entry
 
 if TYPE_CHECKING:
     from .docket import Docket

@@ -47,14 +47,7 @@ from .execution import (
 )
 from .quarantine import quarantine_claim
 from .results import cancelled_record, completed_record
-from .stores.base import (
-    Claim,
-    Entry,
-    Finish,
-    Record,
-    Release,
-    StoreError,
-)
+from .stores.records import Claim, Entry, Finish, Record, Release, StoreError
 from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats

@@ -21,17 +21,8 @@ from . import instrumentation
 from .docket import Docket
 from .instrumentation import TaskRun
 from .results import cancelled_record
-from .stores.base import (
-    CancelRequested,
-    Claim,
-    Entry,
-    Finish,
-    Record,
-    Release,
-    Store,
-    StoreError,
-    Wake,
-)
+from .stores.base import Store
+from .stores.records import CancelRequested, Claim, Entry, Finish, Record, Release, StoreError, Wake
 from .timing import micros as _micros
 
 logger = logging.getLogger("strew.worker")

@@ -14,7 +14,7 @@ from . import instrumentation
 from .dependencies import Retry, RetryRequested
 from .execution import Execution, dump_payload, from_micros, to_micros
 from .results import failed_record
-from .stores.base import Claim, Entry
+from .stores.records import Claim, Entry
 from .timing import micros as _micros
 from .worker_loops import WorkerLoops
 

@@ -29,7 +29,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .dependencies.perpetual import perpetual_of, perpetual_payload
-from .stores.base import Entry, StoreError
+from .stores.records import Entry, StoreError
 from .worker_loops import cancelling
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import instrumentation
 from .execution import Envelope, TaskFunction
-from .stores.base import Claim, Release, StoreError
+from .stores.records import Claim, Release, StoreError
 from .strikes import Strike
 from .worker_loops import WorkerLoops
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket
 from ..snapshots import DocketSnapshot
-from ..stores.base import FunctionCounts, FunctionTally
+from ..stores.records import FunctionCounts, FunctionTally
 from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from .durations import format_duration, positive_duration
 from .numbers import whole_number

@@ -24,7 +24,7 @@ from ..docket import DEFAULT_URL, Docket
 from ..execution import Execution, check_key, from_micros
 from ..results import ExecutionProgress, ExecutionState, Finished, progress_of, state_of
 from ..snapshots import readable
-from ..stores.base import TaskState
+from ..stores.records import TaskState
 from .common import DEFAULT_DOCKET, EXIT_STORE, EXIT_USAGE, DocketOption, UrlOption, run
 from .durations import format_duration, positive_duration
 from .render import clock, relative

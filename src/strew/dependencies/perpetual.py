@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cron import CronError, CronSchedule
 from ..execution import TaskFunction, check_when, dump_payload, from_micros, to_micros
-from ..stores.base import Entry
+from ..stores.records import Entry
 from ..timing import micros
 from .base import Dependency, RunContext, check_duration, markers_of
 

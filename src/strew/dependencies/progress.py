@@ -22,7 +22,8 @@ from ..results import progress_ttl
 from .base import Dependency, RunContext
 
 if TYPE_CHECKING:
-    from ..stores.base import ProgressState, Store
+    from ..stores.base import Store
+    from ..stores.records import ProgressState
 
 
 def _count(name: str, value: object) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .base import Store, StoreError, StoreUnavailable
+from .base import Store
+from .records import StoreError, StoreUnavailable
 
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 """A Redis Cluster, reached through any one of its nodes (``redis+cluster://host:port``)."""

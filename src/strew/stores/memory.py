@@ -20,7 +20,10 @@ from typing import Generic, TypeVar
 
 from sortedcontainers import SortedList
 
-from .base import (
+from .memory_chains import MemoryChains
+from .memory_respread import MemoryRespread
+from .memory_strikes import MemoryStrikes, StrikeState
+from .records import (
     CancelRequested,
     Claim,
     ClaimResult,
@@ -45,9 +48,6 @@ from .base import (
     scaled,
     token_for,
 )
-from .memory_chains import MemoryChains
-from .memory_respread import MemoryRespread
-from .memory_strikes import MemoryStrikes, StrikeState
 
 Clock = Callable[[], int]
 T = TypeVar("T")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .base import Entry
 from .memory_strikes import StrikeState
+from .records import Entry
 
 
 class _Core(Protocol):

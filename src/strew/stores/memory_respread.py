@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .base import Notice, Respread, Wake
+from .records import Notice, Respread, Wake
 
 
 class _Core(Protocol):

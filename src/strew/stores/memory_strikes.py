@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .base import Notice, ScheduledTask, Wake
+from .records import Notice, ScheduledTask, Wake
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from .base import Entry
+from .records import Entry
 
 _ARRAY = struct.Struct(">BI").pack  # array 32: 0xdd, element count
 _RAW16 = struct.Struct(">BH").pack  # raw 16: 0xda, byte length

@@ -52,7 +52,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from . import CLUSTER_SCHEMES, masked
-from .base import (
+from .packing import pack_entries
+from .records import (
     CancelRequested,
     Claim,
     ClaimResult,
@@ -76,7 +77,6 @@ from .base import (
     WorkerSeen,
     scaled,
 )
-from .packing import pack_entries
 from .redis_batches import BATCH_SCRIPTS, RedisBatches
 from .redis_chains import CHAIN_SCRIPTS, RedisChains
 from .redis_common import _cancelling, _flags, _load_lua, _millis, _text

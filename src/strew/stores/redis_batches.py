@@ -20,8 +20,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
-from .base import Entry, Respread
 from .packing import pack_entries
+from .records import Entry, Respread
 from .redis_common import _flags, _millis, _raise, _text
 
 T = TypeVar("T")

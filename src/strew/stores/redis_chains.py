@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .base import Entry
+from .records import Entry
 from .redis_common import _flags
 
 CHAIN_SCRIPTS = ("restore_chains",)

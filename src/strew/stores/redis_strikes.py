@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from .base import ScheduledTask
+from .records import ScheduledTask
 from .redis_common import _flags
 
 T = TypeVar("T")
