@@ -5,8 +5,9 @@ One `asyncio.TaskGroup` holds everything a running worker does, each piece a nam
 * the **claimer** (this coroutine) takes due tasks under a lease, as many as there are free
   slots, and otherwise sleeps until the earliest due time, woken early by the store when an
   earlier task arrives;
-* one **runner** per claimed task: it waits for the exact due time (tasks due within
-  ``prefetch`` are claimed a little early), runs the function, and queues its acknowledgement;
+* one **runner** per claimed task (worker_runs.py): it waits for the exact due time (tasks
+  due within ``prefetch`` are claimed a little early), runs the function, and queues its
+  acknowledgement;
 * the **acker** sends queued acknowledgements in batches, one round trip for many tasks;
 * the **renewer** pushes the lease deadline of every running task forward;
 * the **listener** turns store notifications into wake-ups and cancellations;
@@ -19,13 +20,11 @@ another worker claims its tasks again. At least once, never lost.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
@@ -34,34 +33,16 @@ from typing import Any, Self
 
 from . import instrumentation
 from .catch_up import CatchUpKeeper
-from .dependencies import Retry, RetryRequested, SharedScope, markers_of
-from .dependencies.running import call_with_dependencies
+from .dependencies import SharedScope
 from .docket import Docket
-from .execution import (
-    CorruptPayload,
-    Execution,
-    TaskFunction,
-    from_micros,
-    load_payload,
-    set_current_execution,
-)
-from .quarantine import quarantine_claim
-from .results import cancelled_record, completed_record
-from .stores.records import Claim, Entry, Finish, Record, Release, StoreError
+from .stores.records import Claim, Finish, Release, StoreError
 from .timing import at_most_a_century, check_positive
 from .timing import micros as _micros
 from .worker_loops import Running, Stats
-from .worker_outcomes import WorkerOutcomes, run_fields
 from .worker_perpetual import start_automatic
-from .worker_strikes import WorkerStrikes
+from .worker_runs import MICROS, WorkerRuns, local_micros
 
 logger = logging.getLogger("strew.worker")
-
-MICROS = 1_000_000
-
-
-def _local_micros() -> int:
-    return time.time_ns() // 1000
 
 
 def _zero_or_more(value: object, name: str) -> timedelta:
@@ -74,7 +55,7 @@ def _zero_or_more(value: object, name: str) -> timedelta:
     return at_most_a_century(value, name)
 
 
-class Worker(WorkerStrikes, WorkerOutcomes):
+class Worker(WorkerRuns):
     """Runs the tasks of one docket.
 
     Args:
@@ -286,7 +267,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                 await self._wait_for(self._slot_freed, timeout=ceiling)
                 continue
             self._wake.clear()
-            before = _local_micros()
+            before = local_micros()
             try:
                 result = await self._store.claim(self.name, free, lease, horizon)
             except StoreError as error:
@@ -300,7 +281,7 @@ class Worker(WorkerStrikes, WorkerOutcomes):
                 backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
                 continue
             backoff = 0.05
-            self._measure_offset(result.now, before, _local_micros())
+            self._measure_offset(result.now, before, local_micros())
             instrumentation.record_depth(self.docket.name, result.due_now, result.scheduled)
             for claim in result.claims:
                 self._start(group, claim)
@@ -352,188 +333,3 @@ class Worker(WorkerStrikes, WorkerOutcomes):
         running = Running(claim)
         self._running[claim.token] = running
         running.task = group.create_task(self._execute(running), name=f"strew task {claim.key}")
-
-    # -- running one task -------------------------------------------------------------------
-
-    async def _execute(self, running: Running) -> None:
-        claim = running.claim
-        running.entered = True
-        try:
-            await self._execute_claim(running)
-        except asyncio.CancelledError:
-            if running.hand_back:
-                self._released.append(Release(claim.key, claim.token, claim.due))
-                self._acks_waiting.set()
-            else:
-                raise
-        finally:
-            if running.run is not None:
-                running.run.end()
-            self._running.pop(claim.token, None)
-            self._slot_freed.set()
-
-    async def _execute_claim(self, running: Running) -> None:
-        claim = running.claim
-        try:
-            envelope = load_payload(claim.payload)
-        except CorruptPayload as error:
-            await self._quarantine(claim, error)
-            return
-        if self._interrupted_early(running, envelope.function_name, envelope.attempt):
-            return
-
-        function = self.docket.tasks.get(envelope.function_name)
-        if function is None:
-            retry_at = claim.due + _micros(self.unknown_task_delay)
-            retry_at = max(
-                retry_at, _local_micros() + self._offset + _micros(self.unknown_task_delay)
-            )
-            logger.error(
-                "task %s (key %s) is not registered on worker %s; it goes back on the "
-                "schedule for %s (registered: %s)",
-                envelope.function_name,
-                claim.key,
-                self.name,
-                self.unknown_task_delay,
-                ", ".join(sorted(self.docket.tasks)) or "none",
-            )
-            self._done(claim, Entry(claim.key, retry_at, claim.payload))
-            return
-
-        if await self._stricken(claim, envelope, function):
-            return  # held by a strike (worker_strikes.py), not run
-
-        if claim.key in self._limits:
-            runs = self._runs.get(claim.key, 0)
-            if runs >= self._limits[claim.key]:
-                logger.info("task %s reached its run limit of %d; dropped", claim.key, runs)
-                self._done(claim)
-                return
-            self._runs[claim.key] = runs + 1
-
-        execution = Execution(
-            self.docket,
-            function,
-            envelope.function_name,
-            envelope.args,
-            envelope.kwargs,
-            claim.key,
-            from_micros(envelope.when),
-            envelope.attempt,
-            redelivered=claim.redelivered,
-            meta=envelope.meta,
-        )
-        set_current_execution(execution)
-        wait = (claim.due - self._offset - _local_micros()) / MICROS
-        try:
-            if wait > 0 and not claim.redelivered:
-                await asyncio.sleep(wait)  # claimed early: start at the due time exactly
-            decision = await self.catch_up.decide(claim, envelope.meta, self._store_now())
-        except asyncio.CancelledError:
-            # Cancelled before it started (waiting for its due time, or for its scatter's
-            # catch-up decision): acknowledge it, or its lease would lapse and another worker
-            # would run it after all. A stop instead hands it back (see `_execute`).
-            if running.cancel_requested and not running.hand_back:
-                self._cancelled_before_start(claim, execution.function_name, execution.attempt)
-                return
-            raise
-        if decision == "handed back":
-            return  # back on the schedule at its re-spread time; no lease left to acknowledge
-        if decision == "skip":
-            self.stats.skipped += 1
-            self._done(claim)
-            return
-        running.started = True
-        late = (_local_micros() + self._offset - claim.due) / 1000
-        if claim.redelivered:
-            self.stats.redelivered += 1
-        else:
-            self.stats.lateness.append(late)
-        # Checked first: the call's repr and the fields cost more than the rest of a no-op
-        # task's start, and are thrown away when INFO is off.
-        logging_runs = logger.isEnabledFor(logging.INFO)
-        if logging_runs:
-            logger.info(
-                "started %s (key %s, %.1f ms late%s)",
-                execution.call_repr(),
-                claim.key,
-                late,
-                ", redelivered" if claim.redelivered else "",
-                extra=run_fields(
-                    execution, lateness_ms=round(late, 3), redelivered=claim.redelivered
-                ),
-            )
-        run = running.run = instrumentation.TaskRun(self.docket.name, execution, late / 1000)
-        started = time.perf_counter()
-        markers = markers_of(function)
-        retry = next((m for _, m in markers if isinstance(m, Retry)), None)
-        try:
-            if markers:
-                value = await call_with_dependencies(
-                    self._call, function, execution, markers, self, self._shared
-                )
-            else:
-                value = await self._call(function, execution.args, execution.kwargs)
-        except asyncio.CancelledError:
-            if running.cancel_requested and not running.hand_back:
-                self.stats.cancelled += 1
-                run.cancelled()
-                elapsed = round((time.perf_counter() - started) * 1000, 3)
-                logger.info(
-                    "%s cancelled (key %s) after %.1f ms",
-                    execution.function_name,
-                    claim.key,
-                    elapsed,
-                    extra=run_fields(execution, duration_ms=elapsed, outcome="cancelled"),
-                )
-                self._done(claim, record=self._cancelled(execution))
-                return
-            raise
-        except RetryRequested as request:
-            self._retry(claim, execution, retry, request, started)
-            return
-        except Exception as error:
-            self.stats.failed += 1
-            run.failed(error)
-            self._failed(claim, execution, retry, error, started)
-            return
-        self.stats.succeeded += 1
-        run.succeeded()
-        if logging_runs:
-            elapsed = round((time.perf_counter() - started) * 1000, 3)
-            logger.info(
-                "%s finished (key %s) in %.1f ms",
-                execution.function_name,
-                claim.key,
-                elapsed,
-                extra=run_fields(execution, duration_ms=elapsed, outcome="succeeded"),
-            )
-        self._done(claim, record=completed_record(self.docket, execution, value, self._store_now()))
-
-    def _cancelled(self, execution: Execution) -> Record | None:
-        return cancelled_record(self.docket, execution.function_name, self._store_now())
-
-    async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
-        """Move a task whose payload cannot be read aside, for a human to look at."""
-        try:
-            moved = await quarantine_claim(self._store, claim, str(error))
-        except StoreError as failure:
-            # Its lease runs out and it is claimed (and quarantined) again: nothing is lost.
-            logger.warning("task %s could not be quarantined: %s", claim.key, failure)
-            return
-        if not moved:
-            self.stats.lost_leases += 1
-            logger.warning("task %s: its lease passed to another worker first", claim.key)
-            return
-        self.stats.quarantined += 1
-        logger.error("task %s has a corrupt payload and was quarantined: %s", claim.key, error)
-
-    async def _call(
-        self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if inspect.iscoroutinefunction(function):
-            return await function(*args, **kwargs)
-        result = await asyncio.to_thread(function, *args, **kwargs)
-        if inspect.isawaitable(result):
-            return await result
-        return result

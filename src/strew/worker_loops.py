@@ -1,10 +1,10 @@
 """The background loops of a running worker, and the state they share with it.
 
-`Worker` (worker.py) claims and runs tasks; the loops here keep that work safe: the acker
-sends acknowledgements in batches, the renewer keeps leases alive, the heartbeat keeps the
-worker on the list of live ones, the listener turns store notifications into wake-ups and
-cancellations, and the drain hands tasks back on shutdown. They are a mixin so that each
-stays a method of the one worker object they serve.
+`Worker` (worker.py) claims tasks and runs them (worker_runs.py); the loops here keep that
+work safe: the acker sends acknowledgements in batches, the renewer keeps leases alive, the
+heartbeat keeps the worker on the list of live ones, the listener turns store notifications
+into wake-ups and cancellations, and the drain hands tasks back on shutdown.
+They are a mixin so that each stays a method of the one worker object they serve.
 """
 
 from __future__ import annotations
