@@ -384,23 +384,28 @@ async def test_strew_worker_serves_metrics_on_its_metrics_port(
     assert f"metrics on http://0.0.0.0:{port}/metrics" in log.read_text()
 
 
+async def _builtin_tasks_worker(
+    docket: Docket,
+    url: str,
+    cwd: Path,
+    log: Path,
+    *options: str,
+    env: dict[str, str] | None = None,
+) -> asyncio.subprocess.Process:
+    """A `strew worker` process running strew's built-in tasks on ``docket``."""
+    where = ("--url", url, "--docket", docket.name)
+    return await start_worker(
+        "--tasks", "strew.tasks:standard", *where, *options, cwd=cwd, log=log, env=env
+    )
+
+
 async def test_strew_worker_reads_its_metrics_address_from_strew_variables(
     redis_docket: Docket, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
     log = tmp_path / "worker.log"
     env = {"STREW_METRICS_PORT": str(port), "STREW_METRICS_HOST": "127.0.0.1"}
-    process = await start_worker(
-        "--tasks",
-        "strew.tasks:standard",
-        "--url",
-        redis_url,
-        "--docket",
-        redis_docket.name,
-        cwd=tmp_path,
-        log=log,
-        env=env,
-    )
+    process = await _builtin_tasks_worker(redis_docket, redis_url, tmp_path, log, env=env)
 
     def scraped() -> bool:
         try:
@@ -427,19 +432,15 @@ async def test_a_worker_stopped_while_it_is_still_starting_exits_cleanly(
     # handlers; a supervisor may stop the worker in that moment (CI once did, exit -15).
     port = free_port()
     log = tmp_path / "worker.log"
-    process = await start_worker(
-        "--tasks",
-        "strew.tasks:standard",
-        "--url",
+    process = await _builtin_tasks_worker(
+        redis_docket,
         redis_url,
-        "--docket",
-        redis_docket.name,
+        tmp_path,
+        log,
         "--metrics-port",
         str(port),
         "--metrics-host",
         "127.0.0.1",
-        cwd=tmp_path,
-        log=log,
     )
     try:
         await wait_until(
