@@ -13,12 +13,8 @@ import gc
 import json
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -30,6 +26,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+
+from strew.testing import RedisServer, RedisServerMissing
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -54,12 +52,6 @@ def parser(description: str) -> argparse.ArgumentParser:
 # -- Redis -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def redis_server(url: str | None) -> Iterator[str]:
     """Yield a Redis URL: ``url`` when given, else a redis-server of our own that persists
@@ -67,50 +59,11 @@ def redis_server(url: str | None) -> Iterator[str]:
     if url is not None:
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is not installed: apt-get install redis-server, or pass --url")
-    port = free_port()
-    directory = tempfile.mkdtemp(prefix="strew-bench-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            directory,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    served = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(served)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"redis-server on port {port} did not start") from None
-                time.sleep(0.02)
-        client.close()
-        yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+        with RedisServer(appendonly=False) as server:
+            yield server.url
+    except RedisServerMissing as missing:
+        sys.exit(f"{missing}, or pass --url")
 
 
 def redis_version(url: str) -> str:

@@ -36,7 +36,7 @@ from .check import (
     read_scheduled,
     table,
 )
-from .server import RedisServer, die_with_parent
+from .server import chaos_redis, die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 STOPPED_WELL = (0, -signal.SIGTERM)
@@ -78,7 +78,7 @@ class Run:
         self.logs = directory / "logs"
         self.logs.mkdir()
         (directory / "redis").mkdir()
-        self.redis = RedisServer(directory / "redis")
+        self.redis = chaos_redis(directory / "redis")
         self.docket = f"chaos-{seed}-{os.getpid()}"
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping: list[subprocess.Popen[bytes]] = []

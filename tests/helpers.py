@@ -1,4 +1,5 @@
-"""Small tools the tests share: waiting without sleeping, throwaway Redis servers."""
+"""Small tools the tests share: waiting without sleeping, throwaway Redis servers (one of
+`strew.testing`'s, or a Cluster of three), the commands a docket sends."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from strew.testing import RedisServer, free_port
 
 
 async def wait_until(
@@ -34,16 +35,6 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
-def free_port(below: int = 65536) -> int:
-    """A loopback port nothing listens on now, lower than ``below``."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port < below:
-            return port
-
-
 def cluster_port() -> int:
     """A free port for a cluster node: its cluster bus listens 10,000 higher, which must
     still be a valid port (and, with luck, free)."""
@@ -60,72 +51,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-@dataclass
-class RedisServer:
-    """A redis-server of the test's own on a loopback port, in its own directory."""
-
-    port: int = field(default_factory=free_port)
-    appendonly: bool = True
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="strew-redis-")))
-    process: subprocess.Popen[bytes] | None = None
-    extra: list[str] = field(default_factory=list)
-    """More redis-server arguments (cluster mode, say)."""
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed (scripts/test installs it)")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.appendonly else "no",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.directory),
-                *self.extra,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def stop(self, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def cleanup(self) -> None:
-        self.stop(kill=True)
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def test_redis_url() -> str:
@@ -147,8 +72,11 @@ class RedisClusterNodes:
         if redis_cli is None:
             raise RuntimeError("redis-cli is not installed (scripts/test installs redis-server)")
         for _ in range(size):
-            node = RedisServer(port=cluster_port(), appendonly=False)
-            node.extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+            node = RedisServer(
+                port=cluster_port(),
+                appendonly=False,
+                extra=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
+            )
             node.start()
             self.nodes.append(node)
         subprocess.run(

@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Agenda, Docket, ScatterError, StoreError
+from strew.testing import RedisServer
 
 from .conftest import leftover_keys
-from .helpers import RedisServer
 
 pytestmark = pytest.mark.slow
 

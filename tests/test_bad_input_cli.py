@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from strew import Agenda, Docket
+from strew.testing import free_port
 
 from .bad_input import WHEN, greet, raw_state
-from .helpers import free_port
 from .test_cli import flat, strew
 
 pytestmark = pytest.mark.slow

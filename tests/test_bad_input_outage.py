@@ -24,10 +24,11 @@ import redis.asyncio as aioredis
 from strew import Agenda, Docket, StoreError, Worker
 from strew.execution import load_payload, to_micros
 from strew.stores import StoreUnavailable
+from strew.testing import RedisServer, free_port
 
 from .bad_input import WHEN, agenda_of, greet, raw_state, says
 from .cutting_proxy import CuttingProxy
-from .helpers import RedisServer, free_port, wait_until
+from .helpers import wait_until
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from strew.catch_up import META_KEY, CatchUpKeeper, catch_up_meta, plan_from_met
 from strew.execution import from_micros
 from strew.stores.records import Claim, Finish
 from strew.stores.redis import RedisStore
+from strew.testing import free_port
 
-from .helpers import free_port
 from .outage import run_outage
 
 # -- the policy and its validation -----------------------------------------------------------

@@ -26,8 +26,9 @@ from typer.testing import CliRunner
 from strew import Docket, __version__
 from strew.cli import app
 from strew.stores.memory import _registry
+from strew.testing import free_port
 
-from .helpers import free_port, wait_until
+from .helpers import wait_until
 
 STREW = Path(sys.executable).parent / "strew"
 # One line per message, whatever the terminal: Rich wraps at COLUMNS (80 when not a tty).

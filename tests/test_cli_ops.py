@@ -21,8 +21,8 @@ from strew import Docket, Worker
 from strew import tasks as builtin
 from strew.cli import app, health
 from strew.stores.memory import _registry
+from strew.testing import RedisServer, free_port
 
-from . import helpers
 from .helpers import wait_until
 from .test_cli import ENV, flat, start_worker, stop, strew
 
@@ -194,9 +194,9 @@ async def body_of(port: int) -> bytes:
 
 
 async def test_the_health_check_follows_the_store_down_and_back_up(
-    redis_server: helpers.RedisServer, docket_name: str, tmp_path: Path, user_tasks: str
+    redis_server: RedisServer, docket_name: str, tmp_path: Path, user_tasks: str
 ) -> None:
-    port = helpers.free_port()
+    port = free_port()
     log = tmp_path / "worker.log"
     process = await start_worker(
         "--tasks",
@@ -231,7 +231,7 @@ async def test_the_health_check_follows_the_store_down_and_back_up(
 async def test_the_health_check_answers_only_get_slash(
     redis_docket: Docket, redis_url: str, tmp_path: Path, user_tasks: str
 ) -> None:
-    port = helpers.free_port()
+    port = free_port()
     log = tmp_path / "worker.log"
     where = ("--url", redis_url, "--docket", redis_docket.name)
     process = await start_worker(
@@ -256,7 +256,7 @@ async def test_the_health_check_binds_loopback_unless_given_a_host(
     # there, one bound to every interface (what a Kubernetes httpGet probe needs) is.
     where = ("--tasks", user_tasks, "--url", redis_url, "--docket", redis_docket.name)
     for host, reached in ((None, False), ("0.0.0.0", True)):
-        port = helpers.free_port()
+        port = free_port()
         log = tmp_path / f"worker-{host}.log"
         env = {"STREW_HEALTHCHECK_PORT": str(port)}
         if host is not None:
@@ -277,7 +277,7 @@ async def test_the_health_check_answers_503_once_the_workers_run_has_ended(
 ) -> None:
     worker = Worker(redis_docket)
     running = asyncio.create_task(worker.run_forever())
-    port = helpers.free_port()
+    port = free_port()
     server = await health.serve(port, health.store_check(running, redis_docket.store.now))
     try:
         await wait_until(lambda: answers(port, 200), timeout=10, interval=0.05, message="up")
@@ -303,7 +303,7 @@ async def test_the_health_check_answers_503_when_the_store_does_not_answer_in_ti
         await asyncio.Event().wait()
 
     alive = asyncio.create_task(forever())  # a run that has not ended
-    port = helpers.free_port()
+    port = free_port()
     try:
         async with Docket("health-timeout", f"redis://127.0.0.1:{mute_port}/0") as docket:
             server = await health.serve(port, health.store_check(alive, docket.store.now))

@@ -28,3 +28,11 @@ async def test_the_scatter_demo_runs_every_task_it_scattered() -> None:
     demo = load("scatter_demo")
     summary = await demo.main(count=60, seconds=1.5, live=False)
     assert summary["tasks"] == 60
+
+
+async def test_the_testing_demo_runs_on_memory_and_on_a_crashed_and_restarted_redis() -> None:
+    demo = load("testing_demo")
+    assert await demo.main() == {
+        "memory": ["order-1", "order-2"],
+        "redis, after a crash": ["order-3"],
+    }

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from strew import Docket, StoreUnavailable, Worker
+from strew.testing import RedisServer, free_port
 
 from . import helpers
 from .conftest import leftover_keys
-from .helpers import RedisServer, free_port, wait_until
+from .helpers import wait_until
 from .processes import events, record, spawn
 
 pytestmark = pytest.mark.slow

@@ -23,8 +23,9 @@ from strew import Agenda, Disposition, Docket, Retry, Worker, instrumentation
 from strew.catch_up import CatchUpKeeper, Decision
 from strew.execution import dump_payload, to_micros
 from strew.stores.records import Claim, Entry
+from strew.testing import free_port
 
-from .helpers import free_port, wait_until
+from .helpers import wait_until
 from .test_cli import start_worker, stop, strew
 
 POLL = timedelta(milliseconds=50)

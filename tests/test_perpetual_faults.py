@@ -21,8 +21,9 @@ import pytest
 
 from strew import Docket, Perpetual, Worker
 from strew.stores.records import StoreError, TaskState
+from strew.testing import RedisServer
 
-from .helpers import RedisServer, wait_until
+from .helpers import wait_until
 from .perpetual_worker import runs, spawn
 from .test_faults import log_of
 from .test_perpetual_automatic import with_canary

@@ -1,0 +1,98 @@
+"""`strew.testing.RedisServer`: the throwaway Redis the suite, the chaos driver and the
+benchmarks stand on, and that users may use in their own tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from strew import Docket
+from strew.testing import RedisServer, RedisServerMissing, free_port
+
+
+def test_a_killed_server_comes_back_on_its_port_with_what_it_acknowledged() -> None:
+    with RedisServer() as server:
+        port = server.port
+        client = redis.Redis.from_url(server.url)
+        client.set("kept", "yes")
+        client.close()
+        server.stop(kill=True)
+        assert not server.running
+        server.start()
+        assert server.port == port
+        client = redis.Redis.from_url(server.url)
+        assert client.get("kept") == b"yes"
+        client.close()
+    assert not server.running
+    assert not server.directory.exists()
+
+
+def test_without_appendonly_a_restart_comes_back_empty() -> None:
+    with RedisServer(appendonly=False) as server:
+        client = redis.Redis.from_url(server.url)
+        client.set("lost", "yes")
+        client.close()
+        server.stop()
+        server.start()
+        client = redis.Redis.from_url(server.url)
+        assert client.get("lost") is None
+        client.close()
+
+
+async def test_a_docket_runs_on_it(docket_name: str) -> None:
+    with RedisServer(appendonly=False) as server:
+        async with Docket(docket_name, server.url) as docket:
+
+            async def noop() -> None: ...
+
+            execution = await docket.add(noop)()
+            snapshot = await docket.snapshot()
+            assert [task.key for task in snapshot.future] == [execution.key]
+
+
+def test_a_directory_of_the_callers_is_left_in_place(tmp_path: Path) -> None:
+    directory = tmp_path / "redis"
+    log = tmp_path / "redis.log"
+    with RedisServer(directory, logfile=log) as server:
+        assert server.directory == directory
+    assert directory.is_dir()
+    assert "Ready to accept connections" in log.read_text()
+
+
+def test_a_server_that_cannot_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> None:
+    log = tmp_path / "redis.log"
+    server = RedisServer(extra=["--no-such-option", "1"], logfile=log)
+    expected = rf"port {server.port} exited with code 1 while starting; see {log}"
+    with pytest.raises(RuntimeError, match=expected), server:
+        pass
+    assert not server.running
+    assert not server.directory.exists()
+
+
+def test_starting_a_running_server_is_refused() -> None:
+    with RedisServer(appendonly=False) as server:
+        with pytest.raises(RuntimeError, match="already running"):
+            server.start()
+        assert server.running
+
+
+def test_no_redis_server_on_path_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    server = RedisServer()
+    with pytest.raises(RedisServerMissing, match="redis-server is not on PATH"), server:
+        pass
+    assert not server.directory.exists()
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536])
+def test_a_port_out_of_range_is_refused(port: int) -> None:
+    with pytest.raises(ValueError, match=rf"port must be between 1 and 65535, got {port}"):
+        RedisServer(port=port)
+
+
+def test_free_port_stays_below_its_bound() -> None:
+    assert free_port(below=55536) < 55536
+    with pytest.raises(ValueError, match="below must be between 1025 and 65536, got 80"):
+        free_port(below=80)
