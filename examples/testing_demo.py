@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from strew import Docket, Worker
-from strew.testing import RedisServer
+from strew.testing import RedisServer, assert_no_tasks, assert_task_count, assert_task_scheduled
 
 charged: list[str] = []
 
@@ -29,8 +29,11 @@ async def unit_test_on_memory() -> list[str]:
         docket.register(charge)
         await docket.add(charge)("order-1")
         await docket.add(charge)("order-2")
+        await assert_task_count(docket, charge, count=2)
+        await assert_task_scheduled(docket, charge, args=("order-2",))
         async with Worker(docket) as worker:
             await worker.run_until_finished()
+        await assert_no_tasks(docket)
     return list(charged)
 
 
@@ -48,6 +51,7 @@ async def survives_a_redis_crash() -> list[str]:
         server.start()  # same port, same directory: the AOF is replayed
         async with Docket(name, server.url) as docket:
             docket.register(charge)
+            await assert_task_scheduled(docket, charge, key="order-3")
             async with Worker(docket) as worker:
                 await worker.run_until_finished()
     return list(charged)

@@ -3,13 +3,22 @@ benchmarks stand on, and that users may use in their own tests."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
 from strew import Docket
-from strew.testing import RedisServer, RedisServerMissing, free_port
+from strew.testing import (
+    RedisServer,
+    RedisServerMissing,
+    assert_no_tasks,
+    assert_task_count,
+    assert_task_not_scheduled,
+    assert_task_scheduled,
+    free_port,
+)
 
 
 def test_a_killed_server_comes_back_on_its_port_with_what_it_acknowledged() -> None:
@@ -96,3 +105,61 @@ def test_free_port_stays_below_its_bound() -> None:
     assert free_port(below=55536) < 55536
     with pytest.raises(ValueError, match="below must be between 1025 and 65536, got 80"):
         free_port(below=80)
+
+
+# -- assertions about what is scheduled -------------------------------------------------------
+
+
+async def send_email(address: str, subject: str = "hi") -> None: ...
+
+
+async def send_sms(number: str) -> None: ...
+
+
+async def test_assert_task_scheduled_matches_function_args_kwargs_and_key(docket: Docket) -> None:
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    await docket.add(send_email, when=soon, key="e-1")("a@example.com", subject="welcome")
+    docket.register(send_sms, names=["sms"])
+    await docket.add("sms", when=soon)("+4412345")
+
+    await assert_task_scheduled(docket, send_email)
+    await assert_task_scheduled(docket, "send_email", key="e-1")
+    await assert_task_scheduled(docket, send_email, args=("a@example.com",))
+    await assert_task_scheduled(docket, send_email, kwargs={"subject": "welcome"})
+    await assert_task_scheduled(docket, send_sms, args=("+4412345",))  # under its other name
+    await assert_task_not_scheduled(docket, send_email, args=("b@example.com",))
+    await assert_task_not_scheduled(docket, send_email, kwargs={"subject": "bye"})
+    await assert_task_not_scheduled(docket, send_email, key="e-2")
+
+    with pytest.raises(AssertionError, match=r"no scheduled task matches send_email, key='e-2'"):
+        await assert_task_scheduled(docket, send_email, key="e-2")
+    with pytest.raises(AssertionError, match=r"found scheduled \(1\):\n  send_email .*key='e-1'"):
+        await assert_task_not_scheduled(docket, send_email)
+    await docket.clear()
+
+
+async def test_assert_task_count_and_no_tasks_see_every_scheduled_task(docket: Docket) -> None:
+    await assert_no_tasks(docket)
+    await assert_task_count(docket, count=0)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    await docket.add_many(
+        [docket.call(send_email, when=soon)(f"u{i}@example.com") for i in range(1_200)]
+    )
+    await docket.add(send_sms, when=soon)("+4412345")
+    await assert_task_count(docket, count=1_201)  # past the 1,000 a snapshot shows
+    await assert_task_count(docket, send_email, count=1_200)
+    await assert_task_count(docket, "send_sms", count=1)
+    with pytest.raises(AssertionError, match=r"expected 2 scheduled tasks of send_sms, found 1"):
+        await assert_task_count(docket, send_sms, count=2)
+    with pytest.raises(
+        AssertionError,
+        match=r"nothing scheduled; scheduled \(1,201\):(.|\n)*"
+        r"\.\.\. and 1,181 more",
+    ):
+        await assert_no_tasks(docket)
+    with pytest.raises(ValueError, match="count must be a non-negative integer, got -1"):
+        await assert_task_count(docket, count=-1)
+    with pytest.raises(TypeError, match="function must be a task function or its name"):
+        await assert_task_scheduled(docket, 42)  # type: ignore[arg-type]
+    await docket.clear()
+    await assert_no_tasks(docket)

@@ -1,4 +1,5 @@
-"""A throwaway ``redis-server`` for tests of code that uses strew.
+"""Tools for tests of code that uses strew: a throwaway ``redis-server``, and assertions
+about what a docket has scheduled.
 
 strew's own test suite, its chaos driver and its benchmarks all start Redis servers of their
 own on loopback ports (never touching a server someone else uses); this module is that one
@@ -13,6 +14,11 @@ piece, public so that your tests can do the same::
         server.start()          # is lost, and it comes back on the same port
 
 It needs the ``redis-server`` binary on ``PATH`` (Debian: ``apt-get install redis-server``).
+
+It also has the assertions pydocket's ``docket.testing`` offers, with the same signatures, so
+tests written for pydocket run unchanged: `assert_task_scheduled`, `assert_task_not_scheduled`,
+`assert_task_count` and `assert_no_tasks`. They see every task waiting on the schedule (not
+only the first thousand a snapshot shows) and, when they fail, list what is there.
 """
 
 from __future__ import annotations
@@ -22,12 +28,23 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-__all__ = ["RedisServer", "RedisServerMissing", "free_port"]
+from .docket import Docket
+from .execution import Execution
+
+__all__ = [
+    "RedisServer",
+    "RedisServerMissing",
+    "assert_no_tasks",
+    "assert_task_count",
+    "assert_task_not_scheduled",
+    "assert_task_scheduled",
+    "free_port",
+]
 
 
 class RedisServerMissing(RuntimeError):
@@ -192,3 +209,145 @@ class RedisServer:
         traceback: TracebackType | None,
     ) -> None:
         self.cleanup()
+
+
+# -- assertions about what a docket has scheduled (the same as pydocket's docket.testing) -------
+
+
+async def _waiting(docket: Docket) -> list[Execution]:
+    """Every task waiting on the schedule (due or not), earliest first: all of them, not the
+    first thousand a snapshot shows."""
+    snapshot = await docket.snapshot(limit=1000)
+    waiting = snapshot.total_tasks - len(snapshot.running)
+    if waiting > len(snapshot.future):
+        snapshot = await docket.snapshot(limit=waiting)
+    return list(snapshot.future)
+
+
+def _names_of(docket: Docket, function: str | Callable[..., Any]) -> set[str]:
+    if isinstance(function, str):
+        return {function}
+    names = {name for name, known in docket.tasks.items() if known is function}
+    own = getattr(function, "__name__", None)
+    if isinstance(own, str):
+        names.add(own)
+    if not names:
+        raise TypeError(f"function must be a task function or its name, got {function!r}")
+    return names
+
+
+def _matches(
+    execution: Execution,
+    names: set[str],
+    args: tuple[Any, ...] | None,
+    kwargs: Mapping[str, Any] | None,
+    key: str | None,
+) -> bool:
+    return (
+        execution.function_name in names
+        and (key is None or execution.key == key)
+        and (args is None or tuple(execution.args) == tuple(args))
+        and (
+            kwargs is None
+            or all(
+                name in execution.kwargs and execution.kwargs[name] == value
+                for name, value in kwargs.items()
+            )
+        )
+    )
+
+
+def _wanted(
+    function: str | Callable[..., Any],
+    args: tuple[Any, ...] | None,
+    kwargs: Mapping[str, Any] | None,
+    key: str | None,
+) -> str:
+    shown = function if isinstance(function, str) else getattr(function, "__name__", function)
+    parts = [f"{shown}"]
+    if args is not None:
+        parts.append(f"args={tuple(args)!r}")
+    if kwargs is not None:
+        parts.append(f"kwargs containing {dict(kwargs)!r}")
+    if key is not None:
+        parts.append(f"key={key!r}")
+    return ", ".join(parts)
+
+
+def _listing(tasks: Sequence[Execution]) -> str:
+    if not tasks:
+        return "nothing is scheduled"
+    lines = [
+        f"  {task.function_name} args={task.args!r} kwargs={task.kwargs!r} key={task.key!r}"
+        for task in tasks[:LISTED]
+    ]
+    if len(tasks) > LISTED:
+        lines.append(f"  ... and {len(tasks) - LISTED:,} more")
+    return f"scheduled ({len(tasks):,}):\n" + "\n".join(lines)
+
+
+LISTED = 20
+"""How many scheduled tasks a failed assertion lists."""
+
+
+async def assert_task_scheduled(
+    docket: Docket,
+    function: str | Callable[..., Any],
+    *,
+    args: tuple[Any, ...] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    key: str | None = None,
+) -> None:
+    """Fail unless a task of ``function`` (a task function or its name) waits on the
+    schedule, with exactly these ``args``, with at least these ``kwargs`` and under ``key``
+    (each only when given). Running and strike-held tasks do not count."""
+    names = _names_of(docket, function)
+    tasks = await _waiting(docket)
+    if not any(_matches(task, names, args, kwargs, key) for task in tasks):
+        raise AssertionError(
+            f"no scheduled task matches {_wanted(function, args, kwargs, key)}; {_listing(tasks)}"
+        )
+
+
+async def assert_task_not_scheduled(
+    docket: Docket,
+    function: str | Callable[..., Any],
+    *,
+    args: tuple[Any, ...] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    key: str | None = None,
+) -> None:
+    """Fail if a task matching these criteria (see `assert_task_scheduled`) waits on the
+    schedule."""
+    names = _names_of(docket, function)
+    found = [task for task in await _waiting(docket) if _matches(task, names, args, kwargs, key)]
+    if found:
+        raise AssertionError(
+            f"expected no scheduled task matching {_wanted(function, args, kwargs, key)}; "
+            f"found {_listing(found)}"
+        )
+
+
+async def assert_task_count(
+    docket: Docket, function: str | Callable[..., Any] | None = None, *, count: int
+) -> None:
+    """Fail unless exactly ``count`` tasks (of ``function`` only, when given) wait on the
+    schedule."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    tasks = await _waiting(docket)
+    if function is not None:
+        names = _names_of(docket, function)
+        tasks = [task for task in tasks if task.function_name in names]
+    if len(tasks) != count:
+        what = "tasks" if function is None else f"tasks of {_wanted(function, None, None, None)}"
+        raise AssertionError(
+            f"expected {count:,} scheduled {what}, found {len(tasks):,}; {_listing(tasks)}"
+        )
+
+
+async def assert_no_tasks(docket: Docket) -> None:
+    """Fail if any task waits on the schedule."""
+    tasks = await _waiting(docket)
+    if tasks:
+        raise AssertionError(f"expected nothing scheduled; {_listing(tasks)}")
