@@ -12,6 +12,7 @@ import pytest
 from strew import (
     Docket,
     Execution,
+    ExecutionCancelled,
     ExecutionState,
     ResultUnavailable,
     Retry,
@@ -183,6 +184,8 @@ async def test_a_cancelled_running_task_says_so(docket: Docket) -> None:
     await asyncio.wait_for(started.wait(), 10)
     await docket.cancel(execution.key)
     with pytest.raises(TaskCancelled):
+        await execution.get_result(timeout=10)
+    with pytest.raises(ExecutionCancelled):  # pydocket's name for it
         await execution.get_result(timeout=10)
     await asyncio.wait_for(running, 10)
 

@@ -126,7 +126,7 @@ async def test_stricken_adds_come_back_struck_and_write_nothing(docket: Docket) 
         Disposition.SCHEDULED,
     ]
     snapshot = await docket.snapshot()
-    assert sorted(e.call_repr() for e in snapshot.future) == [
+    assert sorted(e.call_repr(all_arguments=True) for e in snapshot.future) == [
         "process_order(50)",
         "send_email(1)",
     ]

@@ -1,6 +1,7 @@
 """strew: distributed background tasks on Redis that scatter a batch evenly over time."""
 
 from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
+from .annotations import Logged
 from .catch_up import CatchUp
 from .dependencies import (
     Cron,
@@ -21,6 +22,7 @@ from .dependencies import (
 from .docket import Docket
 from .execution import Disposition, Execution, TaskCall
 from .results import (
+    ExecutionCancelled,
     ExecutionProgress,
     ExecutionState,
     ResultError,
@@ -47,9 +49,11 @@ __all__ = [
     "Docket",
     "DocketSnapshot",
     "Execution",
+    "ExecutionCancelled",
     "ExecutionProgress",
     "ExecutionState",
     "ExponentialRetry",
+    "Logged",
     "Perpetual",
     "Progress",
     "ResultError",

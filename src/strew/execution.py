@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import cloudpickle
 
+from .annotations import call_text, shown_arguments
 from .results import ExecutionProgress, ExecutionState, sync_state, wait_for_result
 
 if TYPE_CHECKING:
@@ -348,13 +349,16 @@ class Execution:
         ``timeout`` (a timedelta or seconds; None waits for ever)."""
         return await wait_for_result(self, timeout)
 
-    def call_repr(self) -> str:
-        parts = [repr(a) for a in self.args]
-        parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        text = ", ".join(parts)
-        if len(text) > 120:
-            text = text[:117] + "..."
-        return f"{self.function_name}({text})"
+    def call_repr(self, *, all_arguments: bool = False) -> str:
+        """``name(args)`` as a log line shows the call: the arguments of `Logged` parameters,
+        ``...`` for the others (see annotations.py). ``all_arguments`` shows every argument,
+        for views that are asked for them (`strew snapshot`, `strew watch`)."""
+        if all_arguments:
+            parts = [repr(a) for a in self.args]
+            parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        else:
+            parts = shown_arguments(self.function, self.args, self.kwargs)
+        return call_text(self.function_name, parts)
 
     def __repr__(self) -> str:
         return (

@@ -77,6 +77,10 @@ class TaskCancelled(ResultError):
     """The task was cancelled before it could finish."""
 
 
+ExecutionCancelled = TaskCancelled
+"""pydocket's name for `TaskCancelled`, so ``except ExecutionCancelled`` keeps working."""
+
+
 class TaskFailed(ResultError):
     """The task raised an exception that cannot be re-raised here as its own type (it could
     not be pickled by the worker, or not unpickled in this process). Its type name, text and

@@ -8,7 +8,8 @@ name wins), and ``strew tasks trace|fail|sleep`` schedules one::
     strew tasks fail "does failure reach the logs?"        # the worker logs the traceback
     strew tasks sleep 30                                   # holds a worker slot for 30 s
 
-They are registered under their plain names ``trace``, ``fail`` and ``sleep``.
+They are registered under their plain names ``trace``, ``fail`` and ``sleep``; their
+arguments are `Logged`, so the worker's log shows them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from typing import Annotated
 
+from .annotations import Logged
 from .execution import TaskFunction, current_execution
 
 logger = logging.getLogger("strew.tasks")
@@ -38,18 +41,18 @@ def _current_key() -> str:
     return current_key() or "?"
 
 
-async def trace(message: str) -> None:
+async def trace(message: Annotated[str, Logged]) -> None:
     """Log ``message`` at INFO on the ``strew.tasks`` logger, with the task's key."""
     key = _current_key()
     logger.info("trace: %s (key %s)", message, key, extra={"key": key})
 
 
-async def fail(message: str) -> None:
+async def fail(message: Annotated[str, Logged]) -> None:
     """Raise `SmokeTestFailure` with ``message``: the worker logs it as a failed task."""
     raise SmokeTestFailure(message)
 
 
-async def sleep(seconds: float) -> None:
+async def sleep(seconds: Annotated[float, Logged]) -> None:
     """Hold a worker slot for ``seconds`` (to watch leases, shutdown grace, `strew workers`)."""
     if (
         isinstance(seconds, bool)

@@ -166,7 +166,7 @@ def _running_table(taken: DocketSnapshot, now: datetime) -> Table:
         table.add_row(
             execution.key,
             execution.function_name,
-            _arguments(execution.call_repr(), execution.function_name),
+            _arguments(execution.call_repr(all_arguments=True), execution.function_name),
             running.worker,
             "?" if started is None else short_clock(started, now),
             "?" if started is None else format_duration(max(now - started, timedelta(0))),
@@ -195,7 +195,7 @@ def _scheduled_table(taken: DocketSnapshot, scheduled_total: int, now: datetime)
         table.add_row(
             execution.key,
             execution.function_name,
-            _arguments(execution.call_repr(), execution.function_name),
+            _arguments(execution.call_repr(all_arguments=True), execution.function_name),
             short_clock(execution.when, now),
             due_text(execution.when, now),
         )

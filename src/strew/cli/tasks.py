@@ -98,7 +98,7 @@ async def _schedule(
             soft_wrap=True,
         )
     Console().print(
-        f"Scheduled {execution.call_repr()} on docket {name} at {safe_url(url)}: "
+        f"Scheduled {execution.call_repr(all_arguments=True)} on docket {name} at {safe_url(url)}: "
         f"key {execution.key}, due {clock(execution.when)}"
         + (f" (in {format_duration(delay)})" if delay else ""),
         soft_wrap=True,

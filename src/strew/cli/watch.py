@@ -167,7 +167,7 @@ def render(view: View) -> RenderableType:
     grid.add_row("State", Text(view.state.value, style=_STYLES[view.state]))
     execution = view.execution
     if execution is not None:
-        grid.add_row("Call", execution.call_repr())
+        grid.add_row("Call", execution.call_repr(all_arguments=True))
         grid.add_row("Due", f"{clock(execution.when)} ({relative(execution.when, view.now)})")
         if execution.attempt > 1:
             grid.add_row("Attempt", str(execution.attempt))

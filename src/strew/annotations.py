@@ -1,0 +1,150 @@
+"""`Logged`: which of a task's arguments its log lines may show.
+
+A worker logs one line when a task starts, with the call. Arguments are often what logs must
+not hold (an e-mail address, a token), so a log line shows an argument only when its parameter
+says so, as in pydocket::
+
+    async def setup_customer(
+        customer_id: Annotated[int, Logged],
+        addresses: Annotated[list[Address], Logged(length_only=True)],
+        password: str,
+    ) -> None: ...
+
+    # started setup_customer(123, [len 2], ...) (key ..., 0.3 ms late)
+
+Every other argument shows as ``...``. `strew snapshot` and `strew watch` show every argument:
+they read the store, which holds them anyway, for someone who asked to look.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_SHOWN = 120
+"""Longest argument list a call's repr shows before it is cut with ``...``."""
+
+
+class Logged:
+    """Marks a parameter whose argument a task's log lines show: its ``repr``, or with
+    ``length_only`` only its length (``[len 3]``, ``(len 3)``, ``{len 3}``), for arguments too
+    long or too private to print. Use it in ``Annotated[type, Logged]`` (or ``Logged(...)``)."""
+
+    def __init__(self, length_only: bool = False) -> None:
+        if not isinstance(length_only, bool):
+            raise TypeError(f"length_only must be True or False, got {length_only!r}")
+        self.length_only = length_only
+
+    def __repr__(self) -> str:
+        return f"Logged(length_only={self.length_only})"
+
+    def format(self, argument: Any) -> str:
+        if self.length_only:
+            try:
+                size = len(argument)
+            except TypeError:
+                return repr(argument)
+            if isinstance(argument, dict | set | frozenset):
+                return f"{{len {size}}}"
+            if isinstance(argument, tuple):
+                return f"(len {size})"
+            return f"[len {size}]"
+        return repr(argument)
+
+
+def _marker_in(annotation: object) -> Logged | None:
+    for item in getattr(annotation, "__metadata__", ()):
+        if isinstance(item, Logged):
+            return item
+        if item is Logged:
+            return Logged()
+    return None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    marked: Mapping[str, Logged]
+    positional: tuple[str, ...]
+    rest: str | None  # the *args parameter
+    extra: str | None  # the **kwargs parameter
+    names: frozenset[str]
+
+
+def _read_layout(function: Callable[..., Any]) -> _Layout:
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    try:
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception:  # a name the annotations use cannot be resolved: none is Logged
+        hints = {}
+    marked: dict[str, Logged] = {}
+    for parameter in parameters:
+        marker = _marker_in(hints.get(parameter.name, parameter.annotation))
+        if marker is not None:
+            marked[parameter.name] = marker
+    kinds = inspect.Parameter
+    return _Layout(
+        marked,
+        tuple(
+            p.name
+            for p in parameters
+            if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+        ),
+        next((p.name for p in parameters if p.kind is kinds.VAR_POSITIONAL), None),
+        next((p.name for p in parameters if p.kind is kinds.VAR_KEYWORD), None),
+        frozenset(p.name for p in parameters),
+    )
+
+
+_cached_layout = functools.lru_cache(maxsize=4096)(_read_layout)
+
+
+def _layout(function: Callable[..., Any]) -> _Layout:
+    try:
+        return _cached_layout(function)
+    except TypeError:  # an unhashable callable: read it each time
+        return _read_layout(function)
+
+
+def logged_parameters(function: Callable[..., Any]) -> Mapping[str, Logged]:
+    """The parameters of ``function`` marked `Logged`, by name (read once per function).
+    String annotations (``from __future__ import annotations``) are resolved; a function
+    whose annotations cannot be resolved logs none of its arguments."""
+    return _layout(function).marked
+
+
+def shown_arguments(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> list[str]:
+    """How each argument of a call of ``function`` appears in a log line: formatted when its
+    parameter is `Logged` (a ``*args`` or ``**kwargs`` parameter marks all it collects),
+    ``...`` otherwise; keyword arguments as ``name=...``."""
+    layout = _layout(function)
+    marked = layout.marked
+    shown: list[str] = []
+    for index, argument in enumerate(args):
+        if index < len(layout.positional):
+            marker = marked.get(layout.positional[index])
+        else:
+            marker = marked.get(layout.rest) if layout.rest is not None else None
+        shown.append(marker.format(argument) if marker is not None else "...")
+    for name, argument in kwargs.items():
+        marker = marked.get(name)
+        if marker is None and layout.extra is not None and name not in layout.names:
+            marker = marked.get(layout.extra)
+        shown.append(f"{name}={marker.format(argument) if marker is not None else '...'}")
+    return shown
+
+
+def call_text(function_name: str, arguments: list[str]) -> str:
+    """``name(a, b, c=d)``, the argument list cut to `MAX_SHOWN` characters."""
+    text = ", ".join(arguments)
+    if len(text) > MAX_SHOWN:
+        text = text[: MAX_SHOWN - 3] + "..."
+    return f"{function_name}({text})"
