@@ -2,25 +2,24 @@
 
 Planning (when each task goes) is a pure function of the entry count, the window, the jitter,
 a seed and, for a levelled scatter, the load already scheduled; `Agenda.plan` shows it without
-writing anything. Writing goes through the store's batch operations: by default every task is
-*staged* where no worker reads it and then *committed* in one atomic step, so a scatter that
-raises has scheduled nothing.
+writing anything. Writing (agenda_write.py) goes through the store's batch operations: by
+default every task is *staged* where no worker reads it and then *committed* in one atomic
+step, so a scatter that raises has scheduled nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import numbers
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
 
 from . import instrumentation
 from .agenda_build import Planned
+from .agenda_write import Progress, write_atomically, write_streamed
+from .agenda_write import ScatterError as ScatterError
 from .catch_up import CatchUp, catch_up_meta, check_catch_up
 from .execution import (
     LATEST,
@@ -41,8 +40,6 @@ from .planning import (
     plan_offsets,
     window_length,
 )
-from .stores.base import Store
-from .stores.records import Entry, StoreError
 from .timing import micros
 
 if TYPE_CHECKING:
@@ -52,8 +49,6 @@ P = ParamSpec("P")
 
 DEFAULT_CHUNK = 5_000
 
-Progress = Callable[[int, int], object]
-
 
 class AgendaEntry(NamedTuple):
     """One call recorded on an agenda (unpacks like a 4-tuple)."""
@@ -62,21 +57,6 @@ class AgendaEntry(NamedTuple):
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     key: str | None
-
-
-class ScatterError(StoreError):
-    """A streamed scatter (``atomic=False``) stopped part-way.
-
-    ``scheduled`` holds the executions that were written before it stopped (they stay
-    scheduled); ``executions`` holds one execution per entry, those never written marked
-    ``FAILED``. The cause is chained as ``__cause__``.
-    """
-
-    def __init__(self, message: str, scatter_id: str, executions: list[Execution]) -> None:
-        super().__init__(message)
-        self.scatter_id = scatter_id
-        self.executions = executions
-        self.scheduled = [e for e in executions if e.disposition is Disposition.SCHEDULED]
 
 
 class Scattered(list[Execution]):
@@ -297,18 +277,28 @@ class Agenda:
         plan = Planned(docket, self._entries, begin, to_micros(begin), offsets, meta)
 
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
-        write = self._commit if atomic else self._stream
+        stage_ttl = micros(self.stage_ttl)
+
+        async def write(part: Planned) -> list[Execution]:
+            if atomic:
+                return await write_atomically(
+                    store, scatter_id, part, members_ttl, on_progress, chunk_size, stage_ttl
+                )
+            return await write_streamed(
+                store, scatter_id, part, members_ttl, on_progress, chunk_size
+            )
+
         rules = await docket.strike_book.current()
         stricken = plan.stricken(docket.strike_book, rules) if rules else []
         if not any(stricken):
-            executions = await write(store, scatter_id, plan, members_ttl, on_progress, chunk_size)
+            executions = await write(plan)
             return Scattered(executions, scatter_id)
         # Some calls are stricken: write the others, and report the stricken ones STRUCK.
         kept = [i for i, blocked in enumerate(stricken) if not blocked]
         written: list[Execution] = []
         if kept:
             sub = plan.subset(kept)
-            written = await write(store, scatter_id, sub, members_ttl, on_progress, chunk_size)
+            written = await write(sub)
         everything = plan.executions(0, len(plan))
         for execution, blocked in zip(everything, stricken, strict=True):
             if blocked:
@@ -376,135 +366,6 @@ class Agenda:
                     f"(registered: {registered})"
                 )
 
-    async def _commit(
-        self,
-        store: Store,
-        scatter_id: str,
-        plan: Planned,
-        members_ttl: int,
-        on_progress: Progress | None,
-        chunk_size: int,
-    ) -> list[Execution]:
-        # Python builds chunk k+1 while Redis stages chunk k, and the executions while Redis
-        # commits: the two sides work at the same time instead of taking turns. A staged
-        # chunk is invisible, so serialising lazily keeps the batch all-or-nothing: a call
-        # that cannot be serialised discards the stage and nothing was scheduled.
-        stage_ttl = micros(self.stage_ttl)
-        total = len(plan)
-        first = _first_of_each_key(plan.keys)
-        everyone = all(first)
-        staged = 0
-
-        async def stage(chunk: list[Entry], expected: int, done: int) -> None:
-            held = await store.stage_batch(scatter_id, chunk, stage_ttl)
-            if held != expected:
-                raise StoreError(
-                    f"scatter {scatter_id}: the stage holds {held} of {expected} tasks "
-                    "(expired or cancelled while it was written); nothing was scheduled"
-                )
-            await _report(on_progress, done, total)
-
-        writing: asyncio.Future[Any] | None = None
-        try:
-            for low in range(0, total, chunk_size):
-                high = min(low + chunk_size, total)
-                chunk = plan.entries(low, high)
-                if not everyone:
-                    chunk = [
-                        entry for entry, keep in zip(chunk, first[low:high], strict=True) if keep
-                    ]
-                if writing is not None:
-                    await writing
-                staged += len(chunk)
-                writing = asyncio.ensure_future(stage(chunk, staged, high))
-                await asyncio.sleep(0)  # let it reach the socket before the next chunk
-            if writing is not None:
-                await writing
-            writing = asyncio.ensure_future(store.commit_batch(scatter_id, staged, members_ttl))
-            executions: list[Execution] = []
-            for low in range(0, total, chunk_size):
-                await asyncio.sleep(0)
-                executions += plan.executions(low, min(low + chunk_size, total))
-            skipped = set(await writing)
-        except BaseException:
-            if writing is not None and not writing.done():
-                writing.cancel()
-            # Best effort: the stage's TTL is the backstop when the store is unreachable.
-            with suppress(Exception):
-                await store.discard_batch(scatter_id)
-            raise
-        for execution, is_first in zip(executions, first, strict=True):
-            written = is_first and execution.key not in skipped
-            execution.disposition = (
-                Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
-            )
-        return executions
-
-    async def _stream(
-        self,
-        store: Store,
-        scatter_id: str,
-        plan: Planned,
-        members_ttl: int,
-        on_progress: Progress | None,
-        chunk_size: int,
-    ) -> list[Execution]:
-        # Everything is serialised before the first write (a streamed chunk is visible at
-        # once); the executions of a chunk are built while Redis writes it.
-        total = len(plan)
-        entries = plan.entries(0, total)
-        executions: list[Execution] = []
-        for low in range(0, total, chunk_size):
-            high = min(low + chunk_size, total)
-            writing = asyncio.ensure_future(
-                store.schedule_batch(scatter_id, entries[low:high], members_ttl)
-            )
-            try:
-                await asyncio.sleep(0)
-                executions += plan.executions(low, high)
-                written = await writing
-                for execution, flag in zip(executions[low:high], written, strict=True):
-                    execution.disposition = (
-                        Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
-                    )
-                await _report(on_progress, high, total)
-            except Exception as error:
-                if not writing.done():
-                    writing.cancel()
-                executions += plan.executions(len(executions), total)
-                for execution in executions:
-                    if execution.disposition is Disposition.LOADED:
-                        execution.disposition = Disposition.FAILED
-                        execution.schedule_exception = error
-                done = sum(e.disposition is Disposition.SCHEDULED for e in executions)
-                raise ScatterError(
-                    f"scatter {scatter_id} stopped after scheduling {done} of "
-                    f"{len(executions)} tasks: {error}",
-                    scatter_id,
-                    executions,
-                ) from error
-        return executions
-
 
 def _times(start: datetime, offsets: Sequence[int]) -> list[datetime]:
     return [start + timedelta(microseconds=offset) for offset in offsets]
-
-
-def _first_of_each_key(keys: Sequence[str]) -> list[bool]:
-    # A key twice in one agenda behaves as two adds would: the first wins.
-    if len(set(keys)) == len(keys):
-        return [True] * len(keys)
-    seen: set[str] = set()
-    first: list[bool] = []
-    for key in keys:
-        first.append(key not in seen)
-        seen.add(key)
-    return first
-
-
-async def _report(on_progress: Progress | None, done: int, total: int) -> None:
-    if on_progress is None:
-        return
-    result = on_progress(done, total)
-    if inspect.isawaitable(result):
-        await result
