@@ -116,3 +116,17 @@ async def test_the_worker_log_line_hides_unlogged_arguments(
     assert len(started) == 1
     assert started[0].startswith("started setup_customer(99, [len 1], ...) (key ")
     assert "s3cret" not in caplog.text
+
+
+class Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no")
+
+
+async def show(item: Annotated[Unprintable, Logged]) -> None: ...
+
+
+def test_an_argument_whose_repr_raises_is_named_by_its_type() -> None:
+    call = execution(show, Unprintable())
+    assert call.call_repr() == "show(<Unprintable whose repr raised RuntimeError>)"
+    assert call.call_repr(all_arguments=True) == call.call_repr()

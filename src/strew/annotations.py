@@ -47,13 +47,22 @@ class Logged:
             try:
                 size = len(argument)
             except TypeError:
-                return repr(argument)
+                return safe_repr(argument)
             if isinstance(argument, dict | set | frozenset):
                 return f"{{len {size}}}"
             if isinstance(argument, tuple):
                 return f"(len {size})"
             return f"[len {size}]"
+        return safe_repr(argument)
+
+
+def safe_repr(argument: Any) -> str:
+    """``repr(argument)``, or a stand-in naming its type when that raises: a log line must
+    never be the reason a task does not run."""
+    try:
         return repr(argument)
+    except Exception as error:
+        return f"<{type(argument).__name__} whose repr raised {type(error).__name__}>"
 
 
 def _marker_in(annotation: object) -> Logged | None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import cloudpickle
 
-from .annotations import call_text, shown_arguments
+from .annotations import call_text, safe_repr, shown_arguments
 from .results import ExecutionProgress, ExecutionState, sync_state, wait_for_result
 
 if TYPE_CHECKING:
@@ -354,8 +354,8 @@ class Execution:
         ``...`` for the others (see annotations.py). ``all_arguments`` shows every argument,
         for views that are asked for them (`strew snapshot`, `strew watch`)."""
         if all_arguments:
-            parts = [repr(a) for a in self.args]
-            parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
+            parts = [safe_repr(a) for a in self.args]
+            parts += [f"{k}={safe_repr(v)}" for k, v in self.kwargs.items()]
         else:
             parts = shown_arguments(self.function, self.args, self.kwargs)
         return call_text(self.function_name, parts)
