@@ -4,10 +4,12 @@ from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
 from .annotations import Logged
 from .catch_up import CatchUp
 from .dependencies import (
+    CallArgument,
     Cron,
     CurrentDocket,
     CurrentExecution,
     CurrentWorker,
+    CycleError,
     Depends,
     ExponentialRetry,
     Perpetual,
@@ -39,11 +41,13 @@ __version__ = "0.1.0"
 __all__ = [
     "Agenda",
     "AgendaEntry",
+    "CallArgument",
     "CatchUp",
     "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
+    "CycleError",
     "Depends",
     "Disposition",
     "Docket",

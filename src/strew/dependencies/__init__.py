@@ -16,9 +16,10 @@ default is a marker and that the call did not pass. Markers are checked when the
 registered (`check_task`), so a bad one fails before any task of that function is written.
 """
 
-from .base import Dependency, RunContext, markers_of, passed_arguments
+from .base import CycleError, Dependency, RunContext, markers_of, passed_arguments
 from .checks import check_task
 from .context import (
+    CallArgument,
     CurrentDocket,
     CurrentExecution,
     CurrentWorker,
@@ -33,10 +34,12 @@ from .retry import ExponentialRetry, Retry, RetryRequested
 from .timeout import Timeout
 
 __all__ = [
+    "CallArgument",
     "Cron",
     "CurrentDocket",
     "CurrentExecution",
     "CurrentWorker",
+    "CycleError",
     "Dependency",
     "Depends",
     "ExponentialRetry",

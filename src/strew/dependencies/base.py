@@ -36,6 +36,47 @@ class RunContext:
     shared: SharedScope
     cache: dict[int, Any] = field(default_factory=dict)
     """Values of `Depends` factories already made in this run, by id of the marker's factory."""
+    task_markers: dict[str, Dependency] = field(default_factory=dict)
+    """The task's own parameters that carry a marker, by name."""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """The task's plain parameter defaults (not markers), by name."""
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """Values already made for the task's marker parameters in this run."""
+    resolving: list[str] = field(default_factory=list)
+    """The task parameters being resolved now, outermost first (to name a cycle)."""
+
+    async def task_value(self, name: str) -> Any:
+        """The value the task gets for parameter ``name``: what the caller passed, else its
+        marker's value (made once per run, and shared with whoever else asks), else its
+        default. `LookupError` when it has none of them; `CycleError` when making it needs
+        itself."""
+        if name in self.arguments:
+            return self.arguments[name]
+        if name in self.resolved:
+            return self.resolved[name]
+        marker = self.task_markers.get(name)
+        if marker is None:
+            if name in self.defaults:
+                return self.defaults[name]
+            raise LookupError(name)
+        if name in self.resolving:
+            chain = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
+            raise CycleError(
+                f"task {self.execution.function_name!r}: parameter {name!r} needs itself ({chain})"
+            )
+        self.resolving.append(name)
+        try:
+            value = self.resolved[name] = await marker.resolve(self, name)
+        finally:
+            self.resolving.pop()
+        return value
+
+
+class CycleError(ValueError):
+    """Parameters whose values need each other (through `CallArgument`), so none can be
+    made. Raised by the run that needs them (a caller that passes one of them breaks the
+    cycle, so `Docket.register` cannot reject it); a parameter naming itself is refused at
+    register time."""
 
 
 class Dependency:
@@ -67,6 +108,9 @@ _markers: weakref.WeakKeyDictionary[Callable[..., Any], list[tuple[str, Dependen
 _positional: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, ...]] = (
     weakref.WeakKeyDictionary()
 )
+_defaults: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def markers_of(function: Callable[..., Any]) -> list[tuple[str, Dependency]]:
@@ -81,6 +125,25 @@ def markers_of(function: Callable[..., Any]) -> list[tuple[str, Dependency]]:
         found = [(p.name, p.default) for p in parameters if isinstance(p.default, Dependency)]
     with suppress(TypeError):  # not weakly referenceable: simply not cached
         _markers[function] = found
+    return found
+
+
+def plain_defaults(function: Callable[..., Any]) -> dict[str, Any]:
+    """The defaults of ``function``'s parameters that are not markers, by name (cached)."""
+    with suppress(KeyError, TypeError):
+        return _defaults[function]
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        found: dict[str, Any] = {}
+    else:
+        found = {
+            p.name: p.default
+            for p in parameters
+            if p.default is not inspect.Parameter.empty and not isinstance(p.default, Dependency)
+        }
+    with suppress(TypeError):
+        _defaults[function] = found
     return found
 
 

@@ -6,7 +6,7 @@ import inspect
 
 from ..execution import TaskFunction
 from .base import Dependency, markers_of
-from .context import TaskArgumentMarker
+from .context import CallArgumentMarker, TaskArgumentMarker
 from .factories import FactoryMarker, SharedMarker
 from .perpetual import check_perpetual
 
@@ -69,12 +69,15 @@ def _check_marker(
             "parameters may only be CurrentDocket(), CurrentWorker() or Shared(...), not "
             "something of one run"
         )
-    if isinstance(marker, TaskArgumentMarker):
-        target = marker.name or name
-        if within is None and marker.name is None:
+    if isinstance(marker, TaskArgumentMarker | CallArgumentMarker):
+        given = marker.name if isinstance(marker, TaskArgumentMarker) else marker.parameter
+        kind = type(marker).__name__.removesuffix("Marker")
+        target = given or name
+        if within is None and target == name:
+            how = "without a name" if given is None else "naming its own parameter"
             raise ValueError(
-                f"task {label}: parameter {path!r} is TaskArgument() without a name, which "
-                "would be its own value; name another parameter"
+                f"task {label}: parameter {path!r} is {kind}() {how}, which would be its "
+                "own value; name another parameter"
             )
         if target not in task_parameters:
             raise ValueError(

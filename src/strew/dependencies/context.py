@@ -95,3 +95,53 @@ def TaskArgument(name: str | None = None, optional: bool = False) -> Any:
     name of the parameter this marker is the default of: useful in `Depends` factories).
     A missing argument is None when ``optional``, an error otherwise."""
     return TaskArgumentMarker(name, optional)
+
+
+class CallArgumentMarker(Dependency):
+    def __init__(self, parameter: str | None, optional: bool, default: Any) -> None:
+        self.parameter = parameter
+        self.optional = optional
+        self.default = default
+
+    def problem(self) -> str | None:
+        if self.optional and self.default is not _NO_DEFAULT:
+            return "CallArgument takes optional=True or a default, not both"
+        given: object = self.parameter  # typed str | None, but callers are not always typed
+        if given is not None and (not isinstance(given, str) or not given):
+            return f"parameter must be a parameter name, got {given!r}"
+        return None
+
+    async def resolve(self, context: RunContext, parameter: str) -> Any:
+        name = self.parameter or parameter
+        try:
+            return await context.task_value(name)
+        except LookupError:
+            if self.optional:
+                return None
+            if self.default is not _NO_DEFAULT:
+                return self.default
+            raise TypeError(
+                f"task {context.execution.function_name!r}: parameter {name!r} has no value "
+                f"(not passed, no dependency, no default), which {parameter!r} needs "
+                "(CallArgument)"
+            ) from None
+
+    def __repr__(self) -> str:
+        shown = f"CallArgument(parameter={self.parameter!r}, optional={self.optional!r}"
+        if self.default is not _NO_DEFAULT:
+            shown += f", default={self.default!r}"
+        return shown + ")"
+
+
+_NO_DEFAULT: Any = object()
+
+
+def CallArgument(
+    parameter: str | None = None, optional: bool = False, default: Any = _NO_DEFAULT
+) -> Any:
+    """The value the task is called with for ``parameter`` (by default the name of the
+    parameter this marker is the default of): like `TaskArgument`, but when the caller did
+    not pass it, the value its own dependency makes (the same one the task gets) or its
+    plain default. With none of those it is None when ``optional``, ``default`` when given,
+    an error otherwise."""
+    return CallArgumentMarker(parameter, optional, default)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..execution import Execution, TaskFunction
-from .base import Dependency, RunContext, passed_arguments
+from .base import Dependency, RunContext, passed_arguments, plain_defaults
 from .factories import SharedScope
 from .timeout import Timeout
 
@@ -43,13 +43,23 @@ async def call_with_dependencies(
     """
     passed = passed_arguments(function, execution.args, execution.kwargs)
     async with AsyncExitStack() as stack:
-        context = RunContext(worker.docket, worker, execution, passed, stack, shared)
+        context = RunContext(
+            worker.docket,
+            worker,
+            execution,
+            passed,
+            stack,
+            shared,
+            task_markers=dict(markers),
+            defaults=plain_defaults(function),
+        )
         kwargs = dict(execution.kwargs)
         timeout: Timeout | None = None
-        for name, marker in markers:
+        for name, _ in markers:
             if name in passed:  # what the caller passed wins
                 continue
-            kwargs[name] = value = await marker.resolve(context, name)
+            # Through task_value: a value a CallArgument already asked for is the same one.
+            kwargs[name] = value = await context.task_value(name)
             if isinstance(value, Timeout):
                 timeout = value
         if timeout is None:
