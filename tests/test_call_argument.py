@@ -159,3 +159,16 @@ def test_bad_settings_are_refused_at_register_time(marker: Any, problem: str) ->
 
     with pytest.raises(ValueError, match=problem):
         bad_docket().register(task)
+
+
+async def test_task_argument_also_takes_pydockets_parameter_keyword(docket: Docket) -> None:
+    seen: list[int] = []
+
+    async def task(n: int, again: int = TaskArgument(parameter="n")) -> None:
+        seen.append(again)
+
+    await docket.add(task)(3)
+    await run(docket)
+    assert seen == [3]
+    with pytest.raises(TypeError, match=r"takes name or parameter .*not both: got name='n'"):
+        TaskArgument("n", parameter="m")

@@ -90,10 +90,20 @@ class TaskArgumentMarker(Dependency):
         return f"TaskArgument(name={self.name!r}, optional={self.optional!r})"
 
 
-def TaskArgument(name: str | None = None, optional: bool = False) -> Any:
+def TaskArgument(
+    name: str | None = None, optional: bool = False, *, parameter: str | None = None
+) -> Any:
     """The value of another argument of this task call, by parameter name (by default the
     name of the parameter this marker is the default of: useful in `Depends` factories).
-    A missing argument is None when ``optional``, an error otherwise."""
+    A missing argument is None when ``optional``, an error otherwise. ``parameter=`` is
+    pydocket's spelling of ``name=``."""
+    if parameter is not None:
+        if name is not None:
+            raise TypeError(
+                f"TaskArgument takes name or parameter (the same thing), not both: got "
+                f"name={name!r}, parameter={parameter!r}"
+            )
+        name = parameter
     return TaskArgumentMarker(name, optional)
 
 
