@@ -130,3 +130,22 @@ def test_an_argument_whose_repr_raises_is_named_by_its_type() -> None:
     call = execution(show, Unprintable())
     assert call.call_repr() == "show(<Unprintable whose repr raised RuntimeError>)"
     assert call.call_repr(all_arguments=True) == call.call_repr()
+
+
+def test_reading_a_functions_markers_does_not_keep_it_alive() -> None:
+    # Workers read every task's layout; a task defined and dropped (in a test, a plugin
+    # reload) must still go away.
+    import gc
+    import weakref
+
+    def make() -> Any:
+        async def short_lived(x: Annotated[int, Logged]) -> None: ...
+
+        return short_lived
+
+    function = make()
+    assert execution(function, 1).call_repr() == "short_lived(1)"
+    ref = weakref.ref(function)
+    del function
+    gc.collect()
+    assert ref() is None

@@ -18,12 +18,12 @@ they read the store, which holds them anyway, for someone who asked to look.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import typing
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from .signatures import PerFunction, layout_of, per_function
 
 MAX_SHOWN = 120
 """Longest argument list a call's repr shows before it is cut with ``...``."""
@@ -74,58 +74,27 @@ def _marker_in(annotation: object) -> Logged | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Layout:
-    marked: Mapping[str, Logged]
-    positional: tuple[str, ...]
-    rest: str | None  # the *args parameter
-    extra: str | None  # the **kwargs parameter
-    names: frozenset[str]
+_logged: PerFunction[Mapping[str, Logged]] = weakref.WeakKeyDictionary()
 
 
-def _read_layout(function: Callable[..., Any]) -> _Layout:
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
-        parameters = []
+def _read_logged(function: Callable[..., Any]) -> Mapping[str, Logged]:
     try:
         hints = typing.get_type_hints(function, include_extras=True)
     except Exception:  # a name the annotations use cannot be resolved: none is Logged
         hints = {}
     marked: dict[str, Logged] = {}
-    for parameter in parameters:
+    for parameter in layout_of(function).parameters:
         marker = _marker_in(hints.get(parameter.name, parameter.annotation))
         if marker is not None:
             marked[parameter.name] = marker
-    kinds = inspect.Parameter
-    return _Layout(
-        marked,
-        tuple(
-            p.name
-            for p in parameters
-            if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
-        ),
-        next((p.name for p in parameters if p.kind is kinds.VAR_POSITIONAL), None),
-        next((p.name for p in parameters if p.kind is kinds.VAR_KEYWORD), None),
-        frozenset(p.name for p in parameters),
-    )
-
-
-_cached_layout = functools.lru_cache(maxsize=4096)(_read_layout)
-
-
-def _layout(function: Callable[..., Any]) -> _Layout:
-    try:
-        return _cached_layout(function)
-    except TypeError:  # an unhashable callable: read it each time
-        return _read_layout(function)
+    return marked
 
 
 def logged_parameters(function: Callable[..., Any]) -> Mapping[str, Logged]:
     """The parameters of ``function`` marked `Logged`, by name (read once per function).
     String annotations (``from __future__ import annotations``) are resolved; a function
     whose annotations cannot be resolved logs none of its arguments."""
-    return _layout(function).marked
+    return per_function(_logged, function, lambda: _read_logged(function))
 
 
 def shown_arguments(
@@ -134,8 +103,8 @@ def shown_arguments(
     """How each argument of a call of ``function`` appears in a log line: formatted when its
     parameter is `Logged` (a ``*args`` or ``**kwargs`` parameter marks all it collects),
     ``...`` otherwise; keyword arguments as ``name=...``."""
-    layout = _layout(function)
-    marked = layout.marked
+    layout = layout_of(function)
+    marked = logged_parameters(function)
     shown: list[str] = []
     for index, argument in enumerate(args):
         if index < len(layout.positional):

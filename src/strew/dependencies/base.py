@@ -6,15 +6,13 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable
-from contextlib import (
-    AsyncExitStack,
-    suppress,
-)
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..execution import Execution
+from ..signatures import PerFunction, layout_of, per_function
 
 if TYPE_CHECKING:
     from ..docket import Docket
@@ -100,51 +98,31 @@ class Dependency:
         return []
 
 
-# Weak keys: a worker reads the markers of every run, but a function that goes away (a task
-# defined inside a test, say) must not be kept alive by this cache.
-_markers: weakref.WeakKeyDictionary[Callable[..., Any], list[tuple[str, Dependency]]] = (
-    weakref.WeakKeyDictionary()
-)
-_positional: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, ...]] = (
-    weakref.WeakKeyDictionary()
-)
-_defaults: weakref.WeakKeyDictionary[Callable[..., Any], dict[str, Any]] = (
-    weakref.WeakKeyDictionary()
-)
+_markers: PerFunction[list[tuple[str, Dependency]]] = weakref.WeakKeyDictionary()
+_defaults: PerFunction[dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def markers_of(function: Callable[..., Any]) -> list[tuple[str, Dependency]]:
     """The (parameter name, marker) pairs of ``function``, in signature order (cached)."""
-    with suppress(KeyError, TypeError):
-        return _markers[function]
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        found: list[tuple[str, Dependency]] = []
-    else:
-        found = [(p.name, p.default) for p in parameters if isinstance(p.default, Dependency)]
-    with suppress(TypeError):  # not weakly referenceable: simply not cached
-        _markers[function] = found
-    return found
+
+    def read() -> list[tuple[str, Dependency]]:
+        parameters = layout_of(function).parameters
+        return [(p.name, p.default) for p in parameters if isinstance(p.default, Dependency)]
+
+    return per_function(_markers, function, read)
 
 
 def plain_defaults(function: Callable[..., Any]) -> dict[str, Any]:
     """The defaults of ``function``'s parameters that are not markers, by name (cached)."""
-    with suppress(KeyError, TypeError):
-        return _defaults[function]
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        found: dict[str, Any] = {}
-    else:
-        found = {
+
+    def read() -> dict[str, Any]:
+        return {
             p.name: p.default
-            for p in parameters
+            for p in layout_of(function).parameters
             if p.default is not inspect.Parameter.empty and not isinstance(p.default, Dependency)
         }
-    with suppress(TypeError):
-        _defaults[function] = found
-    return found
+
+    return per_function(_defaults, function, read)
 
 
 def passed_arguments(
@@ -153,15 +131,7 @@ def passed_arguments(
     """The arguments of one call by parameter name: the positional ones matched to their
     parameters, then the keyword ones. (What ``Signature.bind_partial`` gives, at a fraction
     of its cost per run, and without its checks: the call itself reports a bad argument.)"""
-    try:
-        names = _positional[function]
-    except (KeyError, TypeError):
-        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        parameters = inspect.signature(function).parameters.values()
-        names = tuple(p.name for p in parameters if p.kind in kinds)
-        with suppress(TypeError):
-            _positional[function] = names
-    passed = dict(zip(names, args, strict=False))
+    passed = dict(zip(layout_of(function).positional, args, strict=False))
     passed.update(kwargs)
     return passed
 
