@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import (
@@ -49,7 +50,6 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from . import CLUSTER_SCHEMES, masked
 from .packing import pack_entries
@@ -465,7 +465,7 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains):
                 backoff = min(backoff * 2, 2.0)
             finally:
                 with suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     # -- records and progress --------------------------------------------------------------
 
