@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import IO
 
 from strew import Agenda, Disposition, Docket, Execution, StoreError, TaskCall
-from strew.execution import to_micros, utc_now
+from strew.task.clock import to_micros, utc_now
 
 from .tasks import chaos_hang, chaos_task
 

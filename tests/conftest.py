@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from strew import Docket
 from strew.stores import Store, open_store
-from strew.stores.memory import _registry
+from strew.stores.memory.store import _registry
 from strew.testing import RedisServer
 
 from .helpers import RedisClusterNodes, test_redis_url

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from strew import Agenda, CatchUp, Docket, Worker
-from strew.execution import from_micros
+from strew.task.clock import from_micros
 
 from .helpers import wait_until
 

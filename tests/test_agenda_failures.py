@@ -118,8 +118,8 @@ async def test_a_commit_whose_reply_was_lost_is_read_back_as_committed(
     """The client retries a commit that timed out; the retry finds the stage already moved.
     That must be reported as the success it was, not as a failure of scheduled tasks."""
     from strew.stores.records import Entry
-    from strew.stores.redis import RedisStore
-    from strew.stores.redis_common import _load_lua
+    from strew.stores.redis.common import _load_lua
+    from strew.stores.redis.store import RedisStore
 
     store = own_docket.store
     assert isinstance(store, RedisStore)

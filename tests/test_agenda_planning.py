@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strew import Agenda
-from strew.planning import level_shares, plan_offsets, window_length
+from strew.agenda.plan import level_shares, plan_offsets, window_length
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 

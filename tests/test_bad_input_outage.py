@@ -22,8 +22,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Agenda, Docket, StoreError, Worker
-from strew.execution import load_payload, to_micros
 from strew.stores import StoreUnavailable
+from strew.task.clock import to_micros
+from strew.task.envelope import load_payload
 from strew.testing import RedisServer, free_port
 
 from .bad_input import WHEN, agenda_of, greet, raw_state, says

@@ -28,10 +28,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strew import Agenda, Docket, TaskCall, Worker
-from strew.execution import EARLIEST, LATEST, to_micros
-from strew.stores.memory import _registry
+from strew.stores.memory.store import _registry
 from strew.stores.records import Entry
-from strew.timing import MAX_DURATION
+from strew.task.clock import EARLIEST, LATEST, MAX_DURATION, to_micros
 
 from .bad_input import WHEN, agenda_of, greet, raw_state, says
 from .test_cli import strew

@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 
 from strew import Agenda, CatchUp, Docket, Worker
-from strew.catch_up import META_KEY, CatchUpKeeper, catch_up_meta, plan_from_meta
-from strew.execution import from_micros
+from strew.agenda.catch_up import META_KEY, CatchUpKeeper, catch_up_meta, plan_from_meta
 from strew.stores.records import Claim, Finish
-from strew.stores.redis import RedisStore
+from strew.stores.redis.store import RedisStore
+from strew.task.clock import from_micros
 from strew.testing import free_port
 
 from .outage import run_outage

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from strew import Docket, __version__
 from strew.cli import app
-from strew.stores.memory import _registry
+from strew.stores.memory.store import _registry
 from strew.testing import free_port
 
 from .helpers import wait_until

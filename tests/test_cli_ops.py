@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from strew import Docket, Worker
 from strew import tasks as builtin
 from strew.cli import app, health
-from strew.stores.memory import _registry
+from strew.stores.memory.store import _registry
 from strew.testing import RedisServer, free_port
 
 from .helpers import wait_until

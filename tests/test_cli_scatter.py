@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from strew import CatchUp, Docket
-from strew.catch_up import META_KEY
+from strew.agenda.catch_up import META_KEY
 from strew.cli.args_file import ArgsFileError, parse_args_lines
 from strew.cli.render import count_into_slices
 from strew.cli.scatter import catch_up_text, parse_catch_up

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from strew import Cron, CurrentExecution, Docket, Execution, Worker
-from strew.cron import MONTHS, WEEKDAYS, CronError, CronSchedule
-from strew.execution import from_micros, to_micros
-from strew.stores.memory import _registry, memory_store, system_clock
+from strew.dependencies.cron import MONTHS, WEEKDAYS, CronError, CronSchedule
+from strew.stores.memory.store import _registry, memory_store, system_clock
+from strew.task.clock import from_micros, to_micros
 
 from .helpers import wait_until
 

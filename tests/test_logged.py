@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import pytest
 
 from strew import Docket, Execution, Logged, Worker
-from strew.annotations import logged_parameters
+from strew.task.annotations import logged_parameters
 
 
 class Address:

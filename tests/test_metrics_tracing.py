@@ -19,10 +19,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
-from strew import Agenda, Disposition, Docket, Retry, Worker, instrumentation
-from strew.catch_up import CatchUpKeeper, Decision
-from strew.execution import dump_payload, to_micros
+from strew import Agenda, Disposition, Docket, Retry, Worker
+from strew.agenda.catch_up import CatchUpKeeper, Decision
+from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Entry
+from strew.task.clock import to_micros
+from strew.task.envelope import dump_payload
 from strew.testing import free_port
 
 from .helpers import wait_until

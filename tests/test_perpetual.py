@@ -14,8 +14,8 @@ import pytest
 
 from strew import Cron, CurrentExecution, Docket, Execution, Perpetual, Retry, Worker
 from strew.dependencies.perpetual import CHAIN_DUE
-from strew.execution import to_micros
-from strew.worker_perpetual import add_automatic
+from strew.task.clock import to_micros
+from strew.worker.perpetual import add_automatic
 
 from .helpers import wait_until
 

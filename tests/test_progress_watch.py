@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from strew import Docket, ExecutionState, Progress, Worker
 from strew.cli import app
-from strew.execution import utc_now
-from strew.stores.memory import _registry
+from strew.stores.memory.store import _registry
+from strew.task.clock import utc_now
 
 from .helpers import wait_until
 

@@ -142,7 +142,7 @@ async def test_a_worker_quarantines_a_corrupt_payload_and_keeps_running(docket: 
 
 
 async def test_a_very_long_reason_is_cut(docket: Docket) -> None:
-    from strew.quarantine import MAX_REASON, quarantine_claim
+    from strew.docket.quarantine import MAX_REASON, quarantine_claim
 
     claim = await claimed(docket.store)
     assert await quarantine_claim(docket.store, claim, "x" * 50_000)

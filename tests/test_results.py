@@ -20,7 +20,7 @@ from strew import (
     TaskFailed,
     Worker,
 )
-from strew.execution import utc_now
+from strew.task.clock import utc_now
 
 from .conftest import leftover_keys
 from .helpers import wait_until

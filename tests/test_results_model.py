@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
-from strew.stores.base import Store
+from strew.stores.protocol import Store
 from strew.stores.records import Entry, Finish, Record, TaskState
 
 from .test_store_model import DAY, KEYS, OFFSETS, PAYLOADS, StoresAgree

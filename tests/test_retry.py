@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from strew import CurrentExecution, Docket, Execution, ExponentialRetry, Retry, Worker
-from strew.execution import to_micros
+from strew.task.clock import to_micros
 
 MS = timedelta(milliseconds=1)
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from strew import Agenda, Disposition, Docket
-from strew.agenda_build import Call, Planned, new_keys
-from strew.execution import dump_payload, load_payload
+from strew.agenda.build import Call, Planned
 from strew.stores import Store
 from strew.stores.records import Entry
+from strew.task.envelope import dump_payload, load_payload, new_keys
 
 from .helpers import CommandLog
 
@@ -183,7 +183,7 @@ async def test_a_scatter_returns_executions_that_match_the_schedule(docket: Dock
 
 
 def test_a_chunk_is_packed_into_blobs_redis_copies_out_of_its_query_buffer() -> None:
-    from strew.stores.packing import BLOB_ENTRIES, pack_entries
+    from strew.stores.redis.packing import BLOB_ENTRIES, pack_entries
 
     small = [Entry(f"key-{i:06d}", 1_800_000_000_000_000 + i, b"p" * 60) for i in range(5000)]
     blobs = pack_entries(small)

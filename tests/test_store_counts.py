@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from strew import Agenda, Docket
-from strew.execution import dump_payload, load_payload
 from strew.stores import Store
 from strew.stores.records import Entry, Finish, FunctionTally, Release, function_in, scaled
+from strew.task.envelope import dump_payload, load_payload
 
 LEASE = 60_000_000
 HOUR = timedelta(hours=1)

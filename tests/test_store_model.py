@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from strew.execution import dump_payload
-from strew.stores.base import Store
-from strew.stores.memory import MemoryStore
+from strew.stores.memory.store import MemoryStore
+from strew.stores.protocol import Store
 from strew.stores.records import Entry, Finish, Release, StoreSnapshot
-from strew.stores.redis import RedisStore
+from strew.stores.redis.store import RedisStore
+from strew.task.envelope import dump_payload
 
 from . import helpers
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from strew import Agenda, Disposition, Docket, ExecutionState, Retry, Worker
-from strew.stores.memory import _registry
-from strew.strikes import Strike, argument_of
+from strew.docket.strikes import Strike, argument_of
+from strew.stores.memory.store import _registry
 
 from .helpers import wait_until
 

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 import pytest
 
-from strew import Docket, ExecutionState, Worker, instrumentation
+from strew import Docket, ExecutionState, Worker
+from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim
 
 ran: list[int] = []

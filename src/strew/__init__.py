@@ -1,9 +1,8 @@
 """strew: distributed background tasks on Redis that scatter a batch evenly over time."""
 
-from .agenda import Agenda, AgendaEntry, Scattered, ScatterError
-from .annotations import Logged
-from .catch_up import CatchUp
-from .dependencies import (
+from strew.agenda.agenda import Agenda, AgendaEntry, Scattered, ScatterError
+from strew.agenda.catch_up import CatchUp
+from strew.dependencies import (
     CallArgument,
     Cron,
     CurrentDocket,
@@ -21,9 +20,12 @@ from .dependencies import (
     TaskLogger,
     Timeout,
 )
-from .docket import Docket
-from .execution import Disposition, Execution, TaskCall
-from .results import (
+from strew.docket.docket import Docket
+from strew.docket.snapshots import DocketSnapshot, RunningExecution, WorkerInfo
+from strew.stores import StoreError, StoreUnavailable
+from strew.task.annotations import Logged
+from strew.task.execution import Disposition, Execution, TaskCall
+from strew.task.results import (
     ExecutionCancelled,
     ExecutionProgress,
     ExecutionState,
@@ -32,9 +34,7 @@ from .results import (
     TaskCancelled,
     TaskFailed,
 )
-from .snapshots import DocketSnapshot, RunningExecution, WorkerInfo
-from .stores import StoreError, StoreUnavailable
-from .worker import Worker
+from strew.worker.worker import Worker
 
 __version__ = "0.1.0"
 

@@ -19,8 +19,8 @@ import logging
 import math
 from typing import Annotated
 
-from .annotations import Logged
-from .execution import TaskFunction, current_execution
+from strew.task.annotations import Logged
+from strew.task.execution import TaskFunction, current_execution
 
 logger = logging.getLogger("strew.tasks")
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from .docket import Docket
-from .execution import Execution
+from strew.docket.docket import Docket
+from strew.task.execution import Execution
 
 __all__ = [
     "RedisServer",

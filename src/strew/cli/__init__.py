@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import typer
 
-from .. import __version__
-from .clear import clear
-from .quarantine import quarantine
-from .scatter import scatter
-from .snapshot import snapshot
-from .strikes import restore, strike
-from .tasks import app as tasks_app
-from .watch import watch
-from .worker import worker
-from .workers import workers
+from strew import __version__
+from strew.cli.clear import clear
+from strew.cli.quarantine import quarantine
+from strew.cli.scatter import scatter
+from strew.cli.snapshot import snapshot
+from strew.cli.strikes import restore, strike
+from strew.cli.tasks import app as tasks_app
+from strew.cli.watch import watch
+from strew.cli.worker import worker
+from strew.cli.workers import workers
 
 app = typer.Typer(
     name="strew",

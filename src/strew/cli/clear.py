@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ..docket import DEFAULT_URL, Docket
-from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.docket.docket import DEFAULT_URL, Docket
 
 
 def clear(

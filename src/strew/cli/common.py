@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..docket import DEFAULT_URL, check_name
-from ..stores import StoreError, StoreUnavailable, masked, validate_url
+from strew.docket.docket import DEFAULT_URL, check_name
+from strew.stores import StoreError, StoreUnavailable
+from strew.stores.urls import masked, validate_url
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ..stores import StoreError
+from strew.stores import StoreError
 
 logger = logging.getLogger("strew.cli")
 

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from ..instrumentation import serve_metrics
-from .common import fail
-from .numbers import port
+from strew.cli.common import fail
+from strew.cli.numbers import port
+from strew.signals.metrics import serve_metrics
 
 logger = logging.getLogger("strew.cli")
 

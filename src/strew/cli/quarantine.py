@@ -9,10 +9,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..docket import DEFAULT_URL, Docket
-from ..execution import check_key
-from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
-from .render import clock, relative
+from strew.cli.common import (
+    DEFAULT_DOCKET,
+    EXIT_USAGE,
+    DocketOption,
+    UrlOption,
+    fail,
+    run,
+    safe_url,
+)
+from strew.cli.render import clock, relative
+from strew.docket.docket import DEFAULT_URL, Docket
+from strew.task.checks import check_key
 
 
 def _key(value: str) -> str:

@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .durations import format_duration
+from strew.cli.durations import format_duration
 
 # Eighths of a cell, so a bar's length is exact to 1/8 of a character.
 _EIGHTHS = " ▏▎▍▌▋▊▉"

@@ -12,17 +12,26 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..agenda import Agenda
-from ..catch_up import CatchUp
-from ..docket import DEFAULT_URL, Docket
-from ..execution import Disposition, from_micros, to_micros, utc_now
-from ..planning import level_slices, window_length
-from .args_file import ArgsFileError, read_args_file
-from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
-from .durations import duration, format_duration, parse_duration, positive_duration
-from .loading import TaskImportError, import_tasks
-from .numbers import whole_number
-from .render import clock, count_into_slices, histogram, offset_labels
+from strew.agenda.agenda import Agenda
+from strew.agenda.catch_up import CatchUp
+from strew.agenda.plan import level_slices, window_length
+from strew.cli.args_file import ArgsFileError, read_args_file
+from strew.cli.common import (
+    DEFAULT_DOCKET,
+    EXIT_USAGE,
+    DocketOption,
+    UrlOption,
+    fail,
+    run,
+    safe_url,
+)
+from strew.cli.durations import duration, format_duration, parse_duration, positive_duration
+from strew.cli.loading import TaskImportError, import_tasks
+from strew.cli.numbers import whole_number
+from strew.cli.render import clock, count_into_slices, histogram, offset_labels
+from strew.docket.docket import DEFAULT_URL, Docket
+from strew.task.clock import from_micros, to_micros, utc_now
+from strew.task.execution import Disposition
 
 CATCH_UP_FORMS = "run-late, respread, respread:SPEED (e.g. respread:1.5) or skip:AGE (e.g. skip:5m)"
 

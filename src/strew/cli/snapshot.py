@@ -10,14 +10,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket
-from ..snapshots import DocketSnapshot
-from ..stores.records import FunctionCounts, FunctionTally
-from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
-from .durations import format_duration, positive_duration
-from .numbers import whole_number
-from .render import clock, due_text, histogram, offset_labels, relative, short_clock
-from .strikes import held_summary
+from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.durations import format_duration, positive_duration
+from strew.cli.numbers import whole_number
+from strew.cli.render import clock, due_text, histogram, offset_labels, relative, short_clock
+from strew.cli.strikes import held_summary
+from strew.docket.docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket
+from strew.docket.snapshots import DocketSnapshot
+from strew.stores.records import FunctionCounts, FunctionTally
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ARGUMENTS_WIDTH = 40

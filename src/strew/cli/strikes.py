@@ -16,12 +16,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..docket import DEFAULT_URL, Docket
-from ..snapshots import DocketSnapshot
-from ..strikes import Strike, check_strike
-from ..strikes import restore as restore_strike
-from ..strikes import strike as add_strike
-from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run, safe_url
+from strew.cli.common import (
+    DEFAULT_DOCKET,
+    EXIT_USAGE,
+    DocketOption,
+    UrlOption,
+    fail,
+    run,
+    safe_url,
+)
+from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.snapshots import DocketSnapshot
+from strew.docket.strikes import Strike, check_strike
+from strew.docket.strikes import restore as restore_strike
+from strew.docket.strikes import strike as add_strike
 
 # Words for the operators that a shell would otherwise take for redirections.
 ALIASES = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from .. import tasks as builtin
-from ..docket import DEFAULT_URL, Docket
-from ..execution import TaskFunction
-from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url, stderr
-from .durations import duration, format_duration
-from .render import clock
+from strew import tasks as builtin
+from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url, stderr
+from strew.cli.durations import duration, format_duration
+from strew.cli.render import clock
+from strew.docket.docket import DEFAULT_URL, Docket
+from strew.task.execution import TaskFunction
 
 app = typer.Typer(
     name="tasks",

@@ -20,14 +20,16 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..docket import DEFAULT_URL, Docket
-from ..execution import Execution, check_key, from_micros
-from ..results import ExecutionProgress, ExecutionState, Finished, progress_of, state_of
-from ..snapshots import readable
-from ..stores.records import TaskState
-from .common import DEFAULT_DOCKET, EXIT_STORE, EXIT_USAGE, DocketOption, UrlOption, run
-from .durations import format_duration, positive_duration
-from .render import clock, relative
+from strew.cli.common import DEFAULT_DOCKET, EXIT_STORE, EXIT_USAGE, DocketOption, UrlOption, run
+from strew.cli.durations import format_duration, positive_duration
+from strew.cli.render import clock, relative
+from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.snapshots import readable
+from strew.stores.records import TaskState
+from strew.task.checks import check_key
+from strew.task.clock import from_micros
+from strew.task.execution import Execution
+from strew.task.results import ExecutionProgress, ExecutionState, Finished, progress_of, state_of
 
 EXIT_UNKNOWN = EXIT_USAGE
 RESULT_WIDTH = 300

@@ -17,15 +17,15 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from .. import tasks as builtin
-from ..docket import DEFAULT_URL, Docket
-from ..worker import Worker
-from . import health
-from .common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
-from .durations import duration, format_duration, positive_duration
-from .loading import TaskImportError, import_tasks
-from .metrics import MetricsHostOption, MetricsPortOption, serving_metrics
-from .numbers import port, whole_number
+from strew import tasks as builtin
+from strew.cli import health
+from strew.cli.common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
+from strew.cli.durations import duration, format_duration, positive_duration
+from strew.cli.loading import TaskImportError, import_tasks
+from strew.cli.metrics import MetricsHostOption, MetricsPortOption, serving_metrics
+from strew.cli.numbers import port, whole_number
+from strew.docket.docket import DEFAULT_URL, Docket
+from strew.worker.worker import Worker
 
 logger = logging.getLogger("strew.cli")
 
@@ -59,7 +59,7 @@ class LoggingFormat(enum.StrEnum):
 
 
 RUN_FIELDS = ("task", "attempt", "lateness_ms", "duration_ms", "redelivered", "outcome")
-"""Fields a worker's record about a run carries (see `strew.worker_outcomes.run_fields`),
+"""Fields a worker's record about a run carries (see `strew.worker.outcomes.run_fields`),
 written beside the message in JSON: a collector can chart lateness without parsing text."""
 
 

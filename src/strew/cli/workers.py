@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..docket import DEFAULT_URL, Docket
-from .common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
-from .render import clock, relative
+from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.render import clock, relative
+from strew.docket.docket import DEFAULT_URL, Docket
 
 
 def workers(url: UrlOption = DEFAULT_URL, docket: DocketOption = DEFAULT_DOCKET) -> None:

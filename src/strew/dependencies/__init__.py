@@ -16,9 +16,9 @@ default is a marker and that the call did not pass. Markers are checked when the
 registered (`check_task`), so a bad one fails before any task of that function is written.
 """
 
-from .base import CycleError, Dependency, RunContext, markers_of, passed_arguments
-from .checks import check_task
-from .context import (
+from strew.dependencies.base import CycleError, Dependency, RunContext, markers_of, passed_arguments
+from strew.dependencies.checks import check_task
+from strew.dependencies.context import (
     CallArgument,
     CurrentDocket,
     CurrentExecution,
@@ -27,11 +27,11 @@ from .context import (
     TaskKey,
     TaskLogger,
 )
-from .factories import Depends, Shared, SharedScope
-from .perpetual import Cron, Perpetual
-from .progress import Progress
-from .retry import ExponentialRetry, Retry, RetryRequested
-from .timeout import Timeout
+from strew.dependencies.factories import Depends, Shared, SharedScope
+from strew.dependencies.perpetual import Cron, Perpetual
+from strew.dependencies.progress import Progress
+from strew.dependencies.retry import ExponentialRetry, Retry, RetryRequested
+from strew.dependencies.timeout import Timeout
 
 __all__ = [
     "CallArgument",

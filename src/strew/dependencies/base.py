@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..execution import Execution
-from ..signatures import PerFunction, layout_of, per_function
+from strew.task.execution import Execution
+from strew.task.signatures import PerFunction, layout_of, per_function
 
 if TYPE_CHECKING:
-    from ..docket import Docket
-    from ..worker import Worker
-    from .factories import SharedScope
+    from strew.dependencies.factories import SharedScope
+    from strew.docket.docket import Docket
+    from strew.worker.worker import Worker
 
 
 @dataclass

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect
 
-from ..execution import TaskFunction
-from .base import Dependency, markers_of
-from .context import CallArgumentMarker, TaskArgumentMarker
-from .factories import FactoryMarker, SharedMarker
-from .perpetual import check_perpetual
+from strew.dependencies.base import Dependency, markers_of
+from strew.dependencies.context import CallArgumentMarker, TaskArgumentMarker
+from strew.dependencies.factories import FactoryMarker, SharedMarker
+from strew.dependencies.perpetual import check_perpetual
+from strew.task.execution import TaskFunction
 
 
 def check_task(function: TaskFunction) -> None:

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from ..execution import Execution
+from strew.task.execution import Execution
 
 if TYPE_CHECKING:
-    from ..docket import Docket
-    from ..worker import Worker
+    from strew.docket.docket import Docket
+    from strew.worker.worker import Worker
 
-from .base import Dependency, RunContext
+from strew.dependencies.base import Dependency, RunContext
 
 
 class _Context(Dependency):

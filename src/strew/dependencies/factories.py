@@ -14,7 +14,7 @@ from contextlib import (
 )
 from typing import Any, TypeVar, overload
 
-from .base import Dependency, RunContext, markers_of
+from strew.dependencies.base import Dependency, RunContext, markers_of
 
 R = TypeVar("R")
 

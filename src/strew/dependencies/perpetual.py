@@ -6,7 +6,7 @@ between two runs and never forks into two. A run that fails goes on the same way
 `Retry` has nothing left to try; a pending retry comes first. A run cancelled with
 ``docket.cancel(key)`` ends the chain. An automatic chain that ends itself
 (``perpetual.cancel()``) is remembered as ended in the store, so the workers' periodic check
-does not put it back (see `strew.worker_perpetual`); a worker that starts later does.
+does not put it back (see `strew.worker.perpetual`); a worker that starts later does.
 
 Cadence: the next run is due one ``every`` after the previous run was *due* (not after it
 ended, so the schedule does not drift by the run's own duration). If that moment has already
@@ -24,14 +24,16 @@ from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..cron import CronError, CronSchedule
-from ..execution import TaskFunction, check_when, dump_payload, from_micros, to_micros
-from ..stores.records import Entry
-from ..timing import micros
-from .base import Dependency, RunContext, check_duration, markers_of
+from strew.dependencies.base import Dependency, RunContext, check_duration, markers_of
+from strew.dependencies.cron import CronError, CronSchedule
+from strew.stores.records import Entry
+from strew.task.checks import check_when
+from strew.task.clock import from_micros, micros, to_micros
+from strew.task.envelope import dump_payload
+from strew.task.execution import TaskFunction
 
 if TYPE_CHECKING:
-    from ..execution import Execution
+    from strew.task.execution import Execution
 
 logger = logging.getLogger("strew.worker")
 
@@ -181,8 +183,8 @@ class Perpetual(Dependency):
 
 class Cron(Perpetual):
     """A `Perpetual` that runs at the wall-clock times of a cron ``expression`` (see
-    `strew.cron` for the syntax), read in the time zone ``tz`` (a `tzinfo` or an IANA name;
-    None means UTC). Automatic by default: workers start it on their own."""
+    `strew.dependencies.cron` for the syntax), read in the time zone ``tz`` (a `tzinfo` or an
+    IANA name; None means UTC). Automatic by default: workers start it on their own."""
 
     def __init__(
         self, expression: str, tz: tzinfo | str | None = None, automatic: bool = True

@@ -11,19 +11,19 @@
 
 Each call is one atomic store step (`Store.update_progress`); readers see it through
 `Execution.sync` / ``execution.progress``, `Docket.get_execution` and ``strew watch``.
-Progress outlives the run as long as the task's record does (see results.py).
+Progress outlives the run as long as the task's record does (see task/results.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..results import progress_ttl
-from .base import Dependency, RunContext
+from strew.dependencies.base import Dependency, RunContext
+from strew.task.results import progress_ttl
 
 if TYPE_CHECKING:
-    from ..stores.base import Store
-    from ..stores.records import ProgressState
+    from strew.stores.protocol import Store
+    from strew.stores.records import ProgressState
 
 
 def _count(name: str, value: object) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..execution import check_when
-from .base import Dependency, RunContext, check_duration
+from strew.dependencies.base import Dependency, RunContext, check_duration
+from strew.task.checks import check_when
 
 
 class RetryRequested(Exception):

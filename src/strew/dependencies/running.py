@@ -9,13 +9,13 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..execution import Execution, TaskFunction
-from .base import Dependency, RunContext, passed_arguments, plain_defaults
-from .factories import SharedScope
-from .timeout import Timeout
+from strew.dependencies.base import Dependency, RunContext, passed_arguments, plain_defaults
+from strew.dependencies.factories import SharedScope
+from strew.dependencies.timeout import Timeout
+from strew.task.execution import Execution, TaskFunction
 
 if TYPE_CHECKING:
-    from ..worker import Worker
+    from strew.worker.worker import Worker
 
 Call = Callable[[TaskFunction, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
 

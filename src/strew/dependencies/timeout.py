@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from .base import Dependency, RunContext, check_duration
+from strew.dependencies.base import Dependency, RunContext, check_duration
 
 
 class Timeout(Dependency):

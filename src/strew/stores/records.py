@@ -1,6 +1,6 @@
 """The records that cross the storage seam: what a store is given and what it returns.
 
-Plain immutable values (see `strew.stores.base` for the operations that take them), plus the
+Plain immutable values (see `strew.stores.protocol` for the operations that take them), plus the
 few pure helpers every store shares: reading a payload's function name, scaling a sampled
 count, and the claim tokens that name their worker.
 """
@@ -237,7 +237,7 @@ class TaskState:
 def function_in(payload: bytes) -> str:
     """The task function name a payload's envelope begins with, ``""`` when it has none.
 
-    An envelope (execution.py) is a pickle, protocol 4 or later, of a tuple whose first two
+    An envelope (task/envelope.py) is a pickle, protocol 4 or later, of a tuple whose first two
     items are the envelope version (1) and the function name, so its first bytes are always
     laid out the same: PROTO, an optional FRAME, MARK, BININT1 1, then the name as a
     SHORT_BINUNICODE or a BINUNICODE. count_functions.lua reads the same bytes the same way.

@@ -1,0 +1,486 @@
+"""`Docket`: the registry of task functions and the producer's side of a store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, ParamSpec, Self, overload
+
+from strew.agenda.build import gc_paused
+from strew.dependencies import check_task
+from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
+from strew.docket.strikes import StrikeBook
+from strew.docket.strikes import restore as _restore
+from strew.docket.strikes import strike as _strike
+from strew.signals import metrics as instrumentation
+from strew.stores import Store, StoreError, StoreUnavailable, open_store
+from strew.stores.records import Entry, FunctionCounts
+from strew.stores.urls import validate_url
+from strew.task.checks import check_key, check_when
+from strew.task.clock import check_non_negative, check_positive, from_micros, to_micros, utc_now
+from strew.task.envelope import load_payload, new_key
+from strew.task.execution import Disposition, Execution, TaskCall, TaskFunction
+from strew.task.results import cancelled_record
+
+P = ParamSpec("P")
+
+DEFAULT_URL = "redis://localhost:6379/0"
+ADD_CHUNK = 1000
+
+
+def default_url() -> str:
+    return os.environ.get("STREW_URL") or DEFAULT_URL
+
+
+MAX_BUCKETS = 100_000
+COUNT_CAP = 100_000
+"""`Docket.count_by_function` counts this many tasks of a state exactly; more are sampled."""
+COUNT_SAMPLE = 5_000
+"""A histogram of more slices would be one huge round trip (and no screen shows it)."""
+
+
+def _whole(value: object) -> bool:
+    """An int that is not a bool (True is an int to Python, never a count to a caller)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name or len(name) > 200 or any(c in name for c in "{}\n\r\0"):
+        raise ValueError(
+            f"name must be 1 to 200 characters without braces or line breaks, got {name!r}"
+        )
+    return name
+
+
+class Docket:
+    """A named collection of tasks in one store.
+
+    ``url`` selects the store: ``redis://``, ``rediss://`` and ``unix://`` for a Redis or
+    Valkey server, ``redis+cluster://host:port`` (any node) for a Redis Cluster, ``memory://``
+    (optionally ``memory://some-name``) for the in-process store.
+    It defaults to ``$STREW_URL``, then ``redis://localhost:6379/0``. Nothing connects until
+    the first operation.
+    """
+
+    def __init__(
+        self,
+        name: str = "strew",
+        url: str | None = None,
+        heartbeat_interval: timedelta = timedelta(seconds=2),
+        missed_heartbeats: int = 5,
+        execution_ttl: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.name = check_name(name)
+        self.url = validate_url(default_url() if url is None else url)
+        self.heartbeat_interval = check_positive(heartbeat_interval, "heartbeat_interval")
+        if not _whole(missed_heartbeats) or missed_heartbeats < 1:
+            raise ValueError(
+                f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
+            )
+        self.missed_heartbeats = missed_heartbeats
+        # How long a finished task's state and result stay readable; zero keeps none.
+        self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
+        self.tasks: dict[str, TaskFunction] = {}
+        self.store: Store = open_store(self.url, self.name)
+        self.strike_book = StrikeBook(self)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.store.close()
+
+    def __repr__(self) -> str:
+        return f"Docket(name={self.name!r}, url={self.url!r})"
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def register(self, function: TaskFunction, names: Sequence[str] | None = None) -> None:
+        """Make ``function`` runnable by workers of this docket, under its ``__name__`` or
+        under each of ``names``."""
+        if not callable(function):
+            raise TypeError(f"function must be callable, got {function!r}")
+        if names is None:
+            name = getattr(function, "__name__", None)
+            if not isinstance(name, str) or name == "<lambda>":
+                raise ValueError(f"function {function!r} has no usable __name__; pass names=[...]")
+            names = [name]
+        if isinstance(names, str) or not names:
+            raise TypeError(f"names must be a non-empty list of strings, got {names!r}")
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"names must hold non-empty strings, got {name!r}")
+        # Dependency markers (Retry, Timeout, TaskArgument...) are checked now, so a bad one
+        # fails before any task of this function is scheduled.
+        check_task(function)
+        for name in names:
+            self.tasks[name] = function
+
+    def resolve(self, function: TaskFunction | str) -> tuple[TaskFunction, str]:
+        """The function and the name workers know it by; registers an unregistered function,
+        raises KeyError for an unknown name."""
+        if isinstance(function, str):
+            if function not in self.tasks:
+                known = ", ".join(sorted(self.tasks)) or "none"
+                raise KeyError(f"unknown task name {function!r} (registered: {known})")
+            return self.tasks[function], function
+        if not callable(function):
+            raise TypeError(f"function must be a callable or a task name, got {function!r}")
+        for name, registered in self.tasks.items():
+            if registered is function:
+                return function, name
+        self.register(function)
+        return function, function.__name__
+
+    # -- building executions ----------------------------------------------------------------
+
+    def _execution(
+        self,
+        function: TaskFunction,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        when: datetime | None,
+        key: str | None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[Execution, Entry]:
+        moment = utc_now() if when is None else when
+        execution = Execution(
+            self,
+            function,
+            name,
+            args,
+            kwargs,
+            new_key() if key is None else key,
+            moment,
+            meta=meta,
+        )
+        entry = Entry(execution.key, to_micros(moment), execution.payload())
+        return execution, entry
+
+    def _check_schedule_args(self, when: datetime | None, key: str | None) -> None:
+        if when is not None:
+            check_when(when)
+        if key is not None:
+            check_key(key)
+
+    @overload
+    def add(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, Awaitable[Execution]]: ...
+
+    @overload
+    def add(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., Awaitable[Execution]]: ...
+
+    def add(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., Awaitable[Execution]]:
+        """Schedule a call: ``await docket.add(fn, when=..., key=...)(*args, **kwargs)``.
+
+        ``when`` defaults to now. A ``key`` that is already scheduled or running is not added
+        again (the execution's disposition says ``ALREADY_SCHEDULED``); without a key every
+        add gets a fresh one.
+        """
+        return self._scheduler(function, when, key, replace=False)
+
+    @overload
+    def replace(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, Awaitable[Execution]]: ...
+
+    @overload
+    def replace(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., Awaitable[Execution]]: ...
+
+    def replace(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., Awaitable[Execution]]:
+        """Schedule a call under ``key``, superseding whatever is scheduled under it. A run
+        of that key already in progress finishes; the new one starts after it."""
+        if key is None:
+            raise TypeError("replace needs a key: key=None cannot supersede anything")
+        return self._scheduler(function, when, key, replace=True)
+
+    def _scheduler(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None,
+        key: str | None,
+        *,
+        replace: bool,
+    ) -> Callable[..., Awaitable[Execution]]:
+        self._check_schedule_args(when, key)
+        resolved, name = self.resolve(function)
+
+        @instrumentation.scheduling("replace" if replace else "add", self.name, name)
+        async def scheduler(*args: Any, **kwargs: Any) -> Execution:
+            meta = instrumentation.trace_meta()
+            execution, entry = self._execution(resolved, name, args, kwargs, when, key, meta)
+            if await self.strike_book.struck(execution):
+                instrumentation.record_stricken(self.name, name)
+                return execution
+            [written] = await self.store.schedule([entry], replace=replace)
+            execution.disposition = (
+                Disposition.SCHEDULED if written else Disposition.ALREADY_SCHEDULED
+            )
+            return execution
+
+        return scheduler
+
+    @overload
+    def call(
+        self,
+        function: Callable[P, Awaitable[Any]] | Callable[P, Any],
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[P, TaskCall]: ...
+
+    @overload
+    def call(
+        self, function: str, when: datetime | None = None, key: str | None = None
+    ) -> Callable[..., TaskCall]: ...
+
+    def call(
+        self,
+        function: TaskFunction | str,
+        when: datetime | None = None,
+        key: str | None = None,
+    ) -> Callable[..., TaskCall]:
+        """Build a `TaskCall` for `add_many` without writing anything."""
+        self._check_schedule_args(when, key)
+        resolved, name = self.resolve(function)
+
+        def specifier(*args: Any, **kwargs: Any) -> TaskCall:
+            return TaskCall(
+                resolved,
+                args,
+                kwargs,
+                new_key() if key is None else key,
+                utc_now() if when is None else when,
+                name,
+            )
+
+        return specifier
+
+    async def add_many(
+        self, calls: Iterable[TaskCall], *, chunk_size: int = ADD_CHUNK
+    ) -> list[Execution]:
+        """Schedule many calls in ``len(calls) / chunk_size`` round trips.
+
+        Each call behaves as `add` would (a key already scheduled keeps its schedule). Every
+        call is checked and serialised before anything is written. Each chunk is written
+        atomically; the batch as a whole is not (use `Agenda.scatter` for all-or-nothing):
+        a chunk the store refuses marks its executions ``FAILED`` with the error attached,
+        and an unreachable store raises `StoreUnavailable`.
+        """
+        return await self._schedule_many(calls, replace=False, chunk_size=chunk_size)
+
+    async def replace_many(
+        self, calls: Iterable[TaskCall], *, chunk_size: int = ADD_CHUNK
+    ) -> list[Execution]:
+        """Like `add_many`, but each call supersedes what is scheduled under its key."""
+        return await self._schedule_many(calls, replace=True, chunk_size=chunk_size)
+
+    def prepare(
+        self, calls: Iterable[TaskCall], meta: dict[str, Any] | None = None
+    ) -> tuple[list[Execution], list[Entry]]:
+        """Check and serialise calls without writing: the first half of every batch write."""
+        executions: list[Execution] = []
+        entries: list[Entry] = []
+        if not isinstance(calls, Iterable):
+            raise TypeError(
+                f"calls must be an iterable of TaskCall (see Docket.call), got {calls!r}"
+            )
+        with gc_paused():
+            self._prepare_into(calls, meta, executions, entries)
+        return executions, entries
+
+    def _prepare_into(
+        self,
+        calls: Iterable[TaskCall],
+        meta: dict[str, Any] | None,
+        executions: list[Execution],
+        entries: list[Entry],
+    ) -> None:
+        for index, call in enumerate(calls):
+            if not isinstance(call, TaskCall):
+                raise TypeError(
+                    f"calls[{index}] must be a TaskCall (see Docket.call), got {call!r}"
+                )
+            check_when(call.when, f"calls[{index}].when")
+            check_key(call.key)
+            if call.function_name not in self.tasks:
+                self.register(call.function, [call.function_name])
+            execution, entry = self._execution(
+                call.function,
+                call.function_name,
+                call.args,
+                call.kwargs,
+                call.when,
+                call.key,
+                meta=meta,
+            )
+            executions.append(execution)
+            entries.append(entry)
+
+    @instrumentation.scheduling_many
+    async def _schedule_many(
+        self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
+    ) -> list[Execution]:
+        if not _whole(chunk_size) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        everything, entries = self.prepare(calls, instrumentation.trace_meta())
+        executions, entries = await self.strike_book.sift(everything, entries)
+        for execution in everything:
+            if execution.disposition is Disposition.STRUCK:
+                instrumentation.record_stricken(self.name, execution.function_name)
+        for start in range(0, len(entries), chunk_size):
+            chunk = slice(start, start + chunk_size)
+            try:
+                written = await self.store.schedule(entries[chunk], replace=replace)
+            except StoreUnavailable:
+                raise
+            except StoreError as error:
+                for execution in executions[chunk]:
+                    execution.disposition = Disposition.FAILED
+                    execution.schedule_exception = error
+                continue
+            for execution, flag in zip(executions[chunk], written, strict=True):
+                execution.disposition = (
+                    Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
+                )
+        return everything
+
+    # -- the rest of the lifecycle ----------------------------------------------------------
+
+    async def cancel(self, key: str) -> None:
+        """Remove a scheduled task so it never runs; if it is running, ask its worker to
+        cancel it (best effort: a task already finishing may still complete)."""
+        record = cancelled_record(self, None, to_micros(utc_now()))
+        with instrumentation.cancelling(self.name, key) as removed:
+            removed(await self.store.cancel([check_key(key)], record))
+
+    async def get_execution(self, key: str) -> Execution | None:
+        """The task under ``key`` with its ``state`` and ``progress`` read from the store, or
+        None when nothing is known about it (see `Execution.get_result`)."""
+        return await load_execution(self, check_key(key))
+
+    async def strike(
+        self,
+        function: TaskFunction | str | None = None,
+        parameter: str | None = None,
+        operator: str = "==",
+        value: Any = None,
+    ) -> None:
+        """Pause ``function`` (a task function or name; None for every function), or only its
+        calls whose argument ``parameter`` compares true with ``value`` (``operator`` is one
+        of ``== != > >= < <= between``; ``between`` takes ``(low, high)``, both included).
+
+        Every producer and worker of this docket sees the strike within about a second:
+        stricken adds come back ``STRUCK`` and write nothing; stricken tasks already
+        scheduled are held when a worker claims them, until `restore`. See docs/strikes.md.
+        """
+        await _strike(self, function, parameter, operator, value)
+
+    async def restore(
+        self,
+        function: TaskFunction | str | None = None,
+        parameter: str | None = None,
+        operator: str = "==",
+        value: Any = None,
+    ) -> None:
+        """Lift the strike made with the same arguments, and put every held task back on the
+        schedule at once (workers check each against the strikes that remain)."""
+        await _restore(self, function, parameter, operator, value)
+
+    async def clear(self) -> int:
+        """Drop every scheduled task (running ones finish). Returns how many were dropped."""
+        return await self.store.clear()
+
+    def execution_from(
+        self, key: str, payload: bytes, disposition: Disposition = Disposition.LOADED
+    ) -> Execution:
+        """Rebuild the `Execution` a store payload describes. Raises `CorruptPayload`."""
+        envelope = load_payload(payload)
+        function = self.tasks.get(envelope.function_name) or not_registered(envelope.function_name)
+        return Execution(
+            self,
+            function,
+            envelope.function_name,
+            envelope.args,
+            envelope.kwargs,
+            key,
+            from_micros(envelope.when),
+            envelope.attempt,
+            disposition,
+            meta=envelope.meta,
+        )
+
+    async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
+        """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
+        if not _whole(limit) or limit < 0:
+            raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+        return await take_snapshot(self, limit)
+
+    async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
+        """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""
+        check_when(start, "start")
+        check_when(end, "end")
+        if end <= start:
+            raise ValueError(f"end must be after start, got start={start} end={end}")
+        if not _whole(buckets) or not 1 <= buckets <= MAX_BUCKETS:
+            raise ValueError(
+                f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
+            )
+        return await self.store.histogram(to_micros(start), to_micros(end), buckets)
+
+    async def count_by_function(
+        self, cap: int = COUNT_CAP, sample: int = COUNT_SAMPLE
+    ) -> FunctionCounts:
+        """How many scheduled, running and held tasks call each task function: exact for a
+        state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
+        (``exact`` says which). Reads the start of every payload it counts."""
+        if not _whole(cap) or cap < 0:
+            raise ValueError(f"cap must be a non-negative integer, got {cap!r}")
+        if not _whole(sample) or not 1 <= sample <= max(cap, 1):
+            raise ValueError(f"sample must be an integer from 1 to cap ({cap!r}), got {sample!r}")
+        return await self.store.count_functions(cap, sample)
+
+    # -- quarantine (logic in quarantine.py) ---------------------------------------------------
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        """Tasks a worker moved aside because their payload could not be read, oldest first."""
+        return await quarantined(self)
+
+    async def drop_quarantined(self, keys: Iterable[str]) -> int:
+        """Delete these quarantined tasks for good. Returns how many there were."""
+        return await drop_quarantined(self, keys)
+
+    async def clear_quarantine(self) -> int:
+        """Delete every quarantined task for good. Returns how many there were."""
+        return await clear_quarantine(self)

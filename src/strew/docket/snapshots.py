@@ -1,0 +1,132 @@
+"""What a docket holds, as its users read it: `Docket.snapshot` and the types it returns.
+
+The store answers with keys and payloads (`stores.base.Snapshot`); this turns them into
+`Execution`s of the docket's registered functions. A payload that cannot be read still shows
+up, as a task of the function ``<corrupt>``: a snapshot never fails because of one bad task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from strew.stores.records import RunningTask, ScheduledTask
+from strew.task.clock import from_micros
+from strew.task.envelope import CorruptPayload
+from strew.task.execution import Execution, TaskFunction
+from strew.task.results import progress_of, state_of
+
+if TYPE_CHECKING:
+    from strew.docket.docket import Docket
+
+
+@dataclass(frozen=True, slots=True)
+class RunningExecution:
+    execution: Execution
+    worker: str
+    lease_deadline: datetime
+    started: datetime | None = None
+    """When the worker claimed it (None if a strew that did not record it did)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    name: str
+    last_seen: datetime
+    tasks: frozenset[str]
+    """Keys of the tasks this worker holds right now."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocketSnapshot:
+    taken: datetime
+    total_tasks: int
+    """Scheduled plus running."""
+    future: list[Execution]
+    """The earliest scheduled tasks (up to the limit asked for), in due order."""
+    running: list[RunningExecution]
+    workers: list[WorkerInfo]
+    quarantined: int = 0
+    """Tasks moved aside because their payload could not be read (see `Docket.quarantined`)."""
+    held_total: int = 0
+    """Tasks a strike holds (see `Docket.strike`); not counted in ``total_tasks``."""
+    held: list[Execution] = field(default_factory=list)
+    """The earliest held tasks, up to the limit asked for."""
+
+
+def not_registered(name: str) -> TaskFunction:
+    """A stand-in for a task function this process does not know (only its name is)."""
+
+    def stand_in(*args: object, **kwargs: object) -> None:
+        raise KeyError(f"task {name!r} is not registered on this docket")
+
+    stand_in.__name__ = name
+    return stand_in
+
+
+def readable(docket: Docket, task: ScheduledTask | RunningTask) -> Execution:
+    """The task as an `Execution`; a payload that cannot be read as one of ``<corrupt>``."""
+    try:
+        return docket.execution_from(task.key, task.payload)
+    except CorruptPayload:
+        due = task.due if isinstance(task, ScheduledTask) else task.lease_deadline
+        return Execution(
+            docket, not_registered("<corrupt>"), "<corrupt>", (), {}, task.key, from_micros(due)
+        )
+
+
+async def take_snapshot(docket: Docket, limit: int) -> DocketSnapshot:
+    """See `Docket.snapshot` (which checks ``limit``)."""
+    raw = await docket.store.snapshot(limit)
+    running = [
+        RunningExecution(
+            readable(docket, task),
+            task.worker,
+            from_micros(task.lease_deadline),
+            None if task.started is None else from_micros(task.started),
+        )
+        for task in raw.running
+    ]
+    holding: dict[str, set[str]] = {}
+    for task in raw.running:
+        holding.setdefault(task.worker, set()).add(task.key)
+    workers = [
+        WorkerInfo(seen.name, from_micros(seen.last_seen), frozenset(holding.get(seen.name, ())))
+        for seen in raw.workers
+    ]
+    held_total, held_tasks = await docket.store.held_tasks(limit)
+    return DocketSnapshot(
+        from_micros(raw.now),
+        raw.scheduled_total + len(raw.running),
+        [readable(docket, task) for task in raw.scheduled],
+        running,
+        workers,
+        raw.quarantined,
+        held_total,
+        [readable(docket, task) for task in held_tasks],
+    )
+
+
+async def load_execution(docket: Docket, key: str) -> Execution | None:
+    """The `Execution` of ``key`` with its state filled in, None when nothing is known.
+
+    A scheduled or running task (or one a strike holds) comes back with its arguments; a
+    finished one only with its function name and finish time (records keep the outcome, not
+    the call)."""
+    raw = await docket.store.task_state(key)
+    state, finished = state_of(raw)
+    if state is None:
+        return None
+    found = raw.running or raw.scheduled or raw.held
+    if found is not None:
+        execution = readable(docket, found)
+    else:
+        assert finished is not None
+        name = finished.function_name or "<unknown>"
+        function = docket.tasks.get(name) or not_registered(name)
+        execution = Execution(docket, function, name, (), {}, key, finished.finished_at)
+        execution.finished_at = finished.finished_at
+    execution.state = state
+    execution.progress = progress_of(raw.progress)
+    return execution

@@ -1,0 +1,555 @@
+"""Metrics and tracing: every metric strew exposes is declared once, here, in `METRICS`.
+
+**Metrics.** The code paths that emit (the worker's lifecycle points, `Docket` and `Agenda`
+writes) only add to plain integers, under one lock, in a tally per (docket, task function);
+a Prometheus collector turns the tallies into samples when something scrapes. That keeps
+the cost of a task run's metrics to about two microseconds (two lock round trips, two
+histogram buckets) whether or not anyone scrapes, and a tally is created once per
+(docket, task), not per task. Labels are ``docket`` and
+``task`` (the function name) — never the task key, which is unbounded.
+
+The collector lives in prometheus_client's *default* registry (`prometheus_client.REGISTRY`):
+an application that already serves ``/metrics`` shows strew's metrics with no extra step, and
+`serve_metrics` (behind ``strew worker --metrics-port``) serves that registry too, with the
+process and Python collectors beside ours. It registers once, at import; any number of
+workers and dockets in one process share it, each series keyed by its docket and task.
+
+**Tracing.** OpenTelemetry spans through the API only: with no SDK configured no span is
+made at all and nothing is added to a payload. When the span current at an add,
+replace, add_many or scatter is recording, its W3C ``traceparent`` is stored in the payload
+envelope's ``meta``; the span of each run is then *linked* to it (not a child: the run may
+happen days later, in another trace's lifetime).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import Token
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+from prometheus_client import REGISTRY, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from strew.signals import tracing
+from strew.signals.tracing import trace_meta as trace_meta
+from strew.signals.tracing import use_tracer_provider as use_tracer_provider
+from strew.task.execution import Disposition
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from strew.agenda.agenda import Agenda, Scattered
+    from strew.docket.docket import Docket
+    from strew.task.execution import Execution
+
+P = ParamSpec("P")
+
+TASK_LABELS = ("docket", "task")
+DOCKET_LABELS = ("docket",)
+
+DURATION_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+)  # fmt: skip
+"""Task run time, seconds: a millisecond to an hour."""
+
+PUNCTUALITY_BUCKETS = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)  # fmt: skip
+"""Start minus due time, seconds: resolves milliseconds (a healthy worker) up to minutes (a
+backlog). A start a hair early (the clock offset's error) falls in the first bucket."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    name: str
+    kind: str
+    """counter, gauge or histogram."""
+    labels: tuple[str, ...]
+    help: str
+    field: str
+    """The attribute of a task tally (or of a docket's depth) that holds the value."""
+
+
+METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        "strew_tasks_added_total",
+        "counter",
+        TASK_LABELS,
+        "Tasks written to the schedule by add, replace, add_many, replace_many and "
+        "Agenda.scatter (a key already scheduled, kept as it was, is not counted).",
+        "added",
+    ),
+    MetricInfo(
+        "strew_tasks_started_total",
+        "counter",
+        TASK_LABELS,
+        "Task runs started by a worker in this process (redeliveries and retries included).",
+        "started",
+    ),
+    MetricInfo(
+        "strew_tasks_succeeded_total",
+        "counter",
+        TASK_LABELS,
+        "Task runs that returned normally.",
+        "succeeded",
+    ),
+    MetricInfo(
+        "strew_tasks_failed_total",
+        "counter",
+        TASK_LABELS,
+        "Task runs that raised (whether or not a Retry puts them back), or asked for a "
+        "retry they had no attempts left for.",
+        "failed",
+    ),
+    MetricInfo(
+        "strew_tasks_retried_total",
+        "counter",
+        TASK_LABELS,
+        "Task runs put back on the schedule for another attempt by their Retry.",
+        "retried",
+    ),
+    MetricInfo(
+        "strew_tasks_redelivered_total",
+        "counter",
+        TASK_LABELS,
+        "Task runs started again after an earlier worker's lease expired (it died or hung).",
+        "redelivered",
+    ),
+    MetricInfo(
+        "strew_tasks_cancelled_total",
+        "counter",
+        TASK_LABELS,
+        "Tasks cancelled: runs a worker cancelled (task label set), and scheduled tasks "
+        "removed by Docket.cancel or Agenda.cancel (task label empty: the store removes "
+        "them without reading them).",
+        "cancelled",
+    ),
+    MetricInfo(
+        "strew_tasks_stricken_total",
+        "counter",
+        TASK_LABELS,
+        "Task calls blocked by a strike rule (nothing was written).",
+        "stricken",
+    ),
+    MetricInfo(
+        "strew_tasks_running",
+        "gauge",
+        TASK_LABELS,
+        "Task runs in progress in this process.",
+        "running",
+    ),
+    MetricInfo(
+        "strew_task_duration_seconds",
+        "histogram",
+        TASK_LABELS,
+        "How long task runs took, whatever their outcome.",
+        "duration",
+    ),
+    MetricInfo(
+        "strew_task_punctuality_seconds",
+        "histogram",
+        TASK_LABELS,
+        "Start minus due time of first deliveries (redeliveries are left out: their lateness "
+        "is the lease, not the worker's).",
+        "punctuality",
+    ),
+    MetricInfo(
+        "strew_queue_depth",
+        "gauge",
+        DOCKET_LABELS,
+        "Scheduled tasks already due and not started, as of this process's latest look "
+        "(every claim, and every heartbeat while all its slots are busy).",
+        "due",
+    ),
+    MetricInfo(
+        "strew_schedule_depth",
+        "gauge",
+        DOCKET_LABELS,
+        "Scheduled tasks due in the future, as of this process's latest look.",
+        "future",
+    ),
+)
+
+
+class _Histogram:
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        # bisect_left: a value equal to a bound belongs to that bound's bucket (le="bound").
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        running = 0
+        out: list[tuple[str, float]] = []
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return out
+
+
+class _Tally:
+    """The counts of one (docket, task); changed only under `_lock`."""
+
+    __slots__ = (
+        "added",
+        "cancelled",
+        "duration",
+        "failed",
+        "punctuality",
+        "redelivered",
+        "retried",
+        "running",
+        "started",
+        "stricken",
+        "succeeded",
+    )
+
+    def __init__(self) -> None:
+        self.added = self.started = self.succeeded = self.failed = self.retried = 0
+        self.redelivered = self.cancelled = self.stricken = self.running = 0
+        self.duration = _Histogram(DURATION_BUCKETS)
+        self.punctuality = _Histogram(PUNCTUALITY_BUCKETS)
+
+
+_COUNTS = tuple(name for name in _Tally.__slots__ if name not in ("duration", "punctuality"))
+
+
+class _Depth:
+    __slots__ = ("due", "future")
+
+    def __init__(self) -> None:
+        self.due = self.future = 0
+
+
+_lock = threading.Lock()
+_tallies: dict[tuple[str, str], _Tally] = {}
+_depths: dict[str, _Depth] = {}
+_removed: dict[str, int] = {}
+"""Scheduled tasks removed by a cancel, per docket (the function is unknown: see METRICS)."""
+
+
+def _tally(docket: str, task: str) -> _Tally:
+    """The tally of (docket, task); call with `_lock` held."""
+    found = _tallies.get((docket, task))
+    if found is None:
+        found = _tallies[(docket, task)] = _Tally()
+    return found
+
+
+class _Collector:
+    """Turns the tallies into Prometheus metric families at scrape time."""
+
+    def describe(self) -> Iterable[Metric]:
+        return [_family(info) for info in METRICS]
+
+    def collect(self) -> Iterable[Metric]:
+        with _lock:
+            tallies = [(key, _snapshot(tally)) for key, tally in _tallies.items()]
+            depths = [(name, depth.due, depth.future) for name, depth in _depths.items()]
+            removed = list(_removed.items())
+        for info in METRICS:
+            family = _family(info)
+            if isinstance(family, HistogramMetricFamily):
+                for key, values in tallies:
+                    buckets, total = values[info.field]
+                    family.add_metric(list(key), buckets, total)
+            elif info.labels == DOCKET_LABELS:
+                for name, due, future in depths:
+                    family.add_metric([name], float(due if info.field == "due" else future))
+            else:
+                for key, values in tallies:
+                    family.add_metric(list(key), float(values[info.field]))
+                if info.field == "cancelled":
+                    for name, count in removed:
+                        family.add_metric([name, ""], float(count))
+            yield family
+
+
+def _family(
+    info: MetricInfo,
+) -> CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily:
+    labels = list(info.labels)
+    if info.kind == "counter":
+        return CounterMetricFamily(info.name, info.help, labels=labels)
+    if info.kind == "gauge":
+        return GaugeMetricFamily(info.name, info.help, labels=labels)
+    return HistogramMetricFamily(info.name, info.help, labels=labels, unit="seconds")
+
+
+def _snapshot(tally: _Tally) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(tally, name) for name in _COUNTS}
+    values["duration"] = (tally.duration.cumulative(), tally.duration.total)
+    values["punctuality"] = (tally.punctuality.cumulative(), tally.punctuality.total)
+    return values
+
+
+REGISTRY.register(_Collector())
+
+
+# -- recording (called from the worker, Docket and Agenda) ---------------------------------
+
+
+def record_added(docket: str, executions: Iterable[Execution]) -> None:
+    """Count the executions a write scheduled (disposition SCHEDULED), per task function."""
+    scheduled = Disposition.SCHEDULED
+    counts = Counter([e.function_name for e in executions if e.disposition is scheduled])
+    if counts:
+        with _lock:
+            for name, count in counts.items():
+                _tally(docket, name).added += count
+
+
+def record_stricken(docket: str, task: str, count: int = 1) -> None:
+    """Count task calls a strike rule blocked."""
+    with _lock:
+        _tally(docket, task).stricken += count
+
+
+def record_cancelled(docket: str, task: str | None, count: int = 1) -> None:
+    """Count cancelled tasks; ``task`` None for scheduled tasks removed unread."""
+    if count:
+        with _lock:
+            if task is None:
+                _removed[docket] = _removed.get(docket, 0) + count
+            else:
+                _tally(docket, task).cancelled += count
+
+
+def record_retried(docket: str, task: str) -> None:
+    with _lock:
+        _tally(docket, task).retried += 1
+
+
+def record_failed(docket: str, task: str) -> None:
+    with _lock:
+        _tally(docket, task).failed += 1
+
+
+def record_depth(docket: str, due_now: int, scheduled: int) -> None:
+    """A claim's view of the schedule: ``due_now`` of its ``scheduled`` tasks are due."""
+    with _lock:
+        depth = _depths.get(docket)
+        if depth is None:
+            depth = _depths[docket] = _Depth()
+        depth.due, depth.future = due_now, max(scheduled - due_now, 0)
+
+
+def sample(name: str, docket: str, task: str | None = None) -> float | None:
+    """The current value of one sample of the default registry (for tests and checks)."""
+    labels = {"docket": docket} if task is None else {"docket": docket, "task": task}
+    return REGISTRY.get_sample_value(name, labels)
+
+
+# -- serving ---------------------------------------------------------------------------------
+
+
+class MetricsServer:
+    """``/metrics`` over HTTP from a background thread; `close` stops it."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.host, self.port = server.server_address[:2]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> MetricsServer:
+    """Serve the default registry (strew's metrics and the process's) on ``host:port``.
+
+    Raises OSError if the port cannot be bound. Port 0 picks a free one (see ``.port``)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer from 0 to 65535, got {port!r}")
+    server, thread = start_http_server(port, addr=host)
+    return MetricsServer(server, thread)
+
+
+# -- writes: a span each, then the added or cancelled count ----------------------------------
+
+
+def scheduling(
+    operation: str, docket: str, task: str
+) -> Callable[[Callable[P, Awaitable[Execution]]], Callable[P, Awaitable[Execution]]]:
+    """Wrap a single add or replace: a span around it, and the added count after it."""
+
+    def decorate(write: Callable[P, Awaitable[Execution]]) -> Callable[P, Awaitable[Execution]]:
+        @functools.wraps(write)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Execution:
+            with tracing.producer_span(f"strew.{operation}") as span:
+                if span.is_recording():
+                    span.set_attributes({"strew.docket": docket, "strew.task": task})
+                execution = await write(*args, **kwargs)
+                if span.is_recording():
+                    span.set_attributes(
+                        {
+                            "strew.key": execution.key,
+                            "strew.disposition": execution.disposition.value,
+                        }
+                    )
+            record_added(docket, (execution,))
+            return execution
+
+        return wrapper
+
+    return decorate
+
+
+def scheduling_many(
+    write: Callable[Concatenate[Docket, P], Awaitable[list[Execution]]],
+) -> Callable[Concatenate[Docket, P], Awaitable[list[Execution]]]:
+    """Wrap `Docket` add_many / replace_many: one span for the batch, then the added count."""
+
+    @functools.wraps(write)
+    async def wrapper(docket: Docket, /, *args: P.args, **kwargs: P.kwargs) -> list[Execution]:
+        operation = "replace_many" if kwargs.get("replace") else "add_many"
+        with tracing.producer_span(f"strew.{operation}") as span:
+            executions = await write(docket, *args, **kwargs)
+            if span.is_recording():
+                tracing.describe_batch(span, docket.name, executions)
+                for execution in executions:
+                    # The batch shared one meta dict (the trace context); give each its own.
+                    execution.meta = dict(execution.meta)
+        record_added(docket.name, executions)
+        return executions
+
+    return wrapper
+
+
+def scattering(
+    scatter: Callable[Concatenate[Agenda, P], Awaitable[Scattered]],
+) -> Callable[Concatenate[Agenda, P], Awaitable[Scattered]]:
+    """Wrap `Agenda.scatter`: one span per scatter, then the added count (also for the part
+    a failed streaming scatter did write)."""
+
+    @functools.wraps(scatter)
+    async def wrapper(agenda: Agenda, /, *args: P.args, **kwargs: P.kwargs) -> Scattered:
+        target = args[0] if args else kwargs.get("docket")
+        name = str(getattr(target, "name", "?"))
+        with tracing.producer_span("strew.scatter") as span:
+            try:
+                scattered = await scatter(agenda, *args, **kwargs)
+            except Exception as error:
+                partial = getattr(error, "executions", None)
+                if isinstance(partial, list):
+                    record_added(name, partial)
+                raise
+            if span.is_recording():
+                tracing.describe_batch(span, name, scattered)
+                if scattered.scatter_id is not None:
+                    span.set_attribute("strew.scatter_id", scattered.scatter_id)
+        record_added(name, scattered)
+        return scattered
+
+    return wrapper
+
+
+@contextmanager
+def cancelling(
+    docket: str, target: str, *, scatter: bool = False
+) -> Iterator[Callable[[int], int]]:
+    """Around a cancel by key (or by scatter id): a span, and the removed count recorded
+    through the function it yields."""
+    with tracing.producer_span("strew.cancel") as span:
+        if span.is_recording():
+            span.set_attributes(
+                {"strew.docket": docket, "strew.scatter_id" if scatter else "strew.key": target}
+            )
+
+        def removed(count: int) -> int:
+            record_cancelled(docket, None, count)
+            if span.is_recording():
+                span.set_attribute("strew.removed", count)
+            return count
+
+        yield removed
+
+
+# -- one task run --------------------------------------------------------------------------------
+
+
+class TaskRun:
+    """The metrics and span of one run, from its start to `end` (which must always come).
+
+    Two lock round trips per run: one at the start (``started``, ``running``, punctuality),
+    one at the end (the outcome, ``running``, duration); the outcome methods only note it."""
+
+    __slots__ = ("_outcome", "_span", "_started", "_tally", "_token")
+
+    def __init__(self, docket: str, execution: Execution, lateness: float) -> None:
+        with _lock:
+            tally = self._tally = _tally(docket, execution.function_name)
+            tally.started += 1
+            tally.running += 1
+            if execution.redelivered:
+                tally.redelivered += 1
+            else:
+                tally.punctuality.observe(lateness)
+        self._outcome = ""
+        self._token: Token[otel_context.Context] | None = None
+        self._span = tracing.run_span(docket, execution)
+        if self._span.is_recording():
+            # Current while the task runs, so the spans the task makes are its children.
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        self._started = time.perf_counter()
+
+    def succeeded(self) -> None:
+        self._outcome = "succeeded"
+
+    def failed(self, error: BaseException) -> None:
+        self._outcome = "failed"
+        if self._span.is_recording():
+            self._span.record_exception(error)
+            self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+
+    def cancelled(self) -> None:
+        self._outcome = "cancelled"
+        if self._span.is_recording():
+            self._span.set_attribute("strew.cancelled", True)
+
+    def end(self) -> None:
+        elapsed = time.perf_counter() - self._started
+        tally = self._tally
+        with _lock:
+            tally.running -= 1
+            tally.duration.observe(elapsed)
+            if self._outcome == "succeeded":
+                tally.succeeded += 1
+            elif self._outcome == "failed":
+                tally.failed += 1
+            elif self._outcome == "cancelled":
+                tally.cancelled += 1
+        if self._token is not None:
+            otel_context.detach(self._token)
+        self._span.end()

@@ -1,0 +1,326 @@
+"""The storage seam: the few domain operations a docket needs, over opaque bytes.
+
+A store keeps three things for one docket:
+
+* the **schedule**: task keys ordered by due time, each with an opaque payload;
+* the **leases**: keys a worker has claimed and is running, each with the claim's token,
+  the payload and a lease deadline;
+* the **workers**: names with the time each was last seen.
+
+Times are integers, microseconds since the Unix epoch, on the *store's* clock (the Redis
+server's ``TIME`` for Redis), so that producers and workers on machines whose clocks disagree
+still agree on what is due.
+
+Every method below states what it does atomically. Serialisation, dispositions, retries and
+metrics live above this seam, once; a store never looks inside a payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from strew.stores.records import (
+    ClaimResult,
+    Entry,
+    Finish,
+    FunctionCounts,
+    Notice,
+    ProgressState,
+    Quarantine,
+    QuarantinedTask,
+    Record,
+    Release,
+    Respread,
+    ScheduledTask,
+    StoreSnapshot,
+    TaskState,
+)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The operations one docket needs from its storage."""
+
+    async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]:
+        """Put ``entries`` on the schedule, atomically as one step.
+
+        Without ``replace``, an entry whose key is already scheduled or running is skipped
+        (its earlier schedule kept) and reported False. With ``replace`` every entry is
+        written, superseding an earlier schedule of its key; a run already in progress under
+        that key is left to finish. Returns one bool per entry: True when it was written.
+        Wakes sleeping workers when an entry is due before everything already scheduled.
+        """
+        ...
+
+    async def cancel(self, keys: Sequence[str], record: Record | None = None) -> int:
+        """Remove ``keys`` from the schedule (and from the held tasks) atomically; ask workers
+        running any of them to cancel it (best effort, not atomic with the removal). Returns
+        how many scheduled or held tasks were removed. With ``record``, each key removed gets
+        it as its record in the same step (a key that was not scheduled or held does not)."""
+        ...
+
+    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+        """Atomically take up to ``limit`` tasks under a lease of ``lease`` microseconds.
+
+        Tasks whose lease has expired are taken first (marked redelivered), then scheduled
+        tasks due up to ``horizon`` microseconds after now, earliest first. A scheduled key
+        that is still running under another lease is left waiting until that run ends, so
+        one key never runs twice at once. Each claim gets a fresh token.
+        """
+        ...
+
+    async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
+        """Acknowledge claims. Each finish is atomic on its own (lease removal together with
+        its optional reschedule, record and chain end); the batch as a whole is applied in
+        one step. A finish whose token no longer holds the lease (it expired and was claimed
+        again) changes nothing and is reported False."""
+        ...
+
+    async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
+        """Push the deadline of each ``(key, token)`` lease to now + ``lease``. False where
+        the token no longer holds the lease."""
+        ...
+
+    async def release(self, releases: Sequence[Release]) -> list[bool]:
+        """Give claims back: each task returns to the schedule at its ``due`` time, unless
+        its key was scheduled again meanwhile, in which case the newer schedule stands.
+        False where the token no longer holds the lease."""
+        ...
+
+    async def clear(self) -> int:
+        """Drop every scheduled task atomically; running tasks are left alone. Returns how
+        many were dropped."""
+        ...
+
+    async def snapshot(self, limit: int) -> StoreSnapshot:
+        """A consistent picture: the earliest ``limit`` scheduled tasks, every running task
+        and every worker seen recently."""
+        ...
+
+    async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
+        """How many scheduled tasks fall due in each of ``buckets`` equal slices of
+        ``[start, end)``."""
+        ...
+
+    async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
+        """In one atomic step, for the scheduled, the running and the held tasks: how many
+        call each task function.
+
+        The one place a store reads a payload, and only its first bytes: the function name
+        an envelope begins with (see `function_in`). A state of at most ``cap`` tasks is
+        counted exactly; a larger one from ``sample`` tasks drawn at random (without
+        repeats), scaled to its total by `scaled`. Costs a read of every payload counted.
+        """
+        ...
+
+    async def heartbeat(self, worker: str, ttl: int) -> None:
+        """Record that ``worker`` is alive; it is forgotten ``ttl`` microseconds later
+        unless it beats again."""
+        ...
+
+    async def forget_worker(self, worker: str) -> None:
+        """Remove ``worker`` from the live workers at once (clean shutdown)."""
+        ...
+
+    async def now(self) -> int:
+        """The store's clock."""
+        ...
+
+    def notifications(self) -> AsyncIterator[Notice]:
+        """Wake-ups and cancellation requests, for as long as the consumer iterates.
+
+        The first notice is a ``Wake(0)`` once the subscription is in place (nothing
+        published before it is seen). Implementations reconnect on their own and yield
+        another ``Wake(0)`` after any gap in which notices may have been missed."""
+        ...
+
+    async def task_state(self, key: str) -> TaskState:
+        """In one atomic step: where ``key`` is scheduled, who runs it, whether a strike holds
+        it, its record (see `Finish.record`) and its progress, each None when there is
+        none."""
+        ...
+
+    async def update_progress(
+        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
+    ) -> ProgressState:
+        """Atomically change the progress of ``key``: set ``total`` and ``message`` where they
+        are not None, add ``advance`` to the current count (0 when there was no progress), and
+        keep it ``ttl`` microseconds from now. Returns the progress after the change."""
+        ...
+
+    async def destroy(self) -> None:
+        """Delete everything this docket stores (tests and tear-down only)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections. The store may not be used afterwards."""
+        ...
+
+    # -- batches: the storage side of `Agenda.scatter` --------------------------------------
+    #
+    # A batch has an id chosen by the caller. Its entries are either *staged* (invisible to
+    # workers) and then *committed* in one atomic step, or written straight to the schedule
+    # chunk by chunk. Either way the keys it wrote are remembered as its *members*, so that one
+    # call can cancel what is left of it.
+
+    async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
+        """Add ``entries`` to the stage of ``batch``, atomically per call.
+
+        Nothing staged is seen by `claim`, `snapshot`, `histogram` or `clear`. The whole stage
+        is forgotten ``ttl`` microseconds after its last write unless it is committed first:
+        the backstop for a producer that died (or lost the store) half-way through. A key
+        staged twice is committed with its first entry (the later ones are reported
+        skipped, as repeated adds would be). Returns how many entries have been staged in
+        all (every entry of every call counts, a repeated key too): a stage that expired
+        part-way restarts the count, which is how the caller notices.
+        """
+        ...
+
+    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+        """Move the whole stage of ``batch`` onto the schedule in one atomic step.
+
+        Each staged entry is written as `schedule` without ``replace`` would: a key already
+        scheduled or running keeps its earlier schedule, and is returned in the list of
+        skipped keys. The written keys become the batch's members (see `cancel_batch`) for
+        ``members_ttl`` microseconds. The stage is gone afterwards. If the stage's count
+        (see `stage_batch`) is not exactly ``expected`` (part of it expired, or it was
+        discarded or cancelled meanwhile) nothing is written, the stage is dropped and
+        `StoreError` is raised.
+        """
+        ...
+
+    async def discard_batch(self, batch: str) -> None:
+        """Drop the stage of ``batch`` without writing anything (failed or abandoned
+        scatters). Harmless when there is no such stage."""
+        ...
+
+    async def schedule_batch(
+        self, batch: str, entries: Sequence[Entry], members_ttl: int
+    ) -> list[bool]:
+        """`schedule` without ``replace``, and, in the same atomic step, add the keys it
+        wrote to the members of ``batch`` (kept ``members_ttl`` microseconds from now).
+        Used by streamed scatters, one chunk per call."""
+        ...
+
+    async def cancel_batch(self, batch: str) -> int:
+        """Atomically remove from the schedule every member of ``batch`` that is still
+        scheduled at the due time the batch gave it (a key scheduled again since, at another
+        time, is left alone); running tasks finish. Drops the batch's members and any stage
+        it still has, so a commit still to come fails instead of writing. Returns how many
+        scheduled tasks were removed."""
+        ...
+
+    # -- quarantine: claimed tasks whose payload cannot be run, kept for a human ------------
+
+    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
+        """Move each claim from its lease into the quarantine, with its payload, ``reason``
+        and the store's time, atomically per item (the batch in one step). A quarantined
+        task never expires and is never claimed; a key quarantined again overwrites its
+        earlier record. A newer schedule of the key that waited for this run is left to run.
+        False where the token no longer holds the lease (nothing changes)."""
+        ...
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        """Every quarantined task, oldest first (ties by key)."""
+        ...
+
+    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
+        """Delete the quarantined tasks ``keys`` (None: all of them), atomically. Returns how
+        many were deleted."""
+        ...
+
+    # -- strikes: rules that pause tasks, and the tasks they hold ---------------------------
+    #
+    # A rule is opaque bytes (the store never reads it). The set of rules carries a version
+    # that every change bumps, so a reader can tell whether its copy is current.
+
+    async def add_strike(self, rule: bytes) -> int:
+        """Add ``rule`` to the rules (a rule already there stays once) and bump the version,
+        atomically. Returns the new version."""
+        ...
+
+    async def remove_strike(self, rule: bytes) -> tuple[int, int]:
+        """Atomically remove ``rule`` (harmless when absent), bump the version, and put every
+        held task back on the schedule at the due time it had (a key scheduled again
+        meanwhile keeps its newer schedule, and its held copy is dropped). Wakes sleeping
+        workers. Returns ``(new version, how many held tasks went back)``."""
+        ...
+
+    async def strikes(self) -> tuple[int, list[bytes]]:
+        """The current version and every rule, read in one atomic step (version 0 and no
+        rules for a docket never struck)."""
+        ...
+
+    async def hold(self, holds: Sequence[tuple[str, str]], version: int) -> list[bool]:
+        """Move each ``(key, token)`` claim from its lease to the held tasks, keeping its
+        payload and due time, atomically as one step; a held task is seen by no claim
+        until `remove_strike` puts it back. Nothing is held (all False) when the rules'
+        version is no longer ``version``: the caller decided on rules that have changed
+        and must look again. Otherwise False where the token no longer holds the lease.
+        A key held twice keeps its later payload."""
+        ...
+
+    async def held_tasks(self, limit: int) -> tuple[int, list[ScheduledTask]]:
+        """How many tasks are held, and the ``limit`` earliest of them (by due time)."""
+        ...
+
+    async def respread_batch(
+        self,
+        batch: str,
+        start: int,
+        spacing: int,
+        overdue: int,
+        claims: Sequence[tuple[str, str]] = (),
+    ) -> Respread:
+        """Re-time what is left of ``batch`` after an outage, atomically, if it fell behind;
+        ``claims`` are a worker's late claims of the batch, handed back into the re-spread in
+        the same step.
+
+        The batch's *live* members are those still scheduled at the due time the batch gave
+        them. A ``(key, token)`` of ``claims`` is handed back (taken off its lease and made a
+        live member again) when the token still holds the lease, the key is not scheduled
+        again meanwhile, the claim's due time is a due time the batch gave the key, and that
+        due time is before ``start - overdue``; any other claim is left untouched with its
+        worker (its flag is False: a stale token never touches a task another worker holds).
+
+        Unless the earliest live member (handed-back claims included) is due before ``start
+        - overdue``, nothing changes and ``Respread(0, flags)`` is returned. Otherwise, in due
+        order (ties by key), each gets ``new_due = max(old_due, previous new_due +
+        spacing)``, the first ``previous`` being the later of:
+
+        * ``start + reserved * spacing``, where ``reserved`` counts the members whose latest
+          batch time is in ``[start - overdue, start]`` and that are neither live nor handed
+          back: they ran, or run now, without the re-spread, and used up those slots;
+        * the latest due time of a member claimed at a time the batch gave it: the re-spread
+          queues behind what workers already hold (claimed early, on the times of a
+          re-spread a moment before), so two re-spreads do not overlap.
+
+        The overdue part is thus spread ``spacing`` apart, and later tasks move back only as
+        far as that needs, so the batch never starts faster than one per ``spacing``.
+        Scheduled tasks only ever move later; when claims were handed back, sleeping workers
+        are woken for the first new due time. The members' recorded due times follow, so
+        `cancel_batch` still cancels them, and the members are kept longer by as much as the
+        furthest task moved. Returns how many tasks were given a new due time (handed-back
+        ones included) and one flag per claim.
+
+        Cost: one lookup when no claim is handed back and nothing in the docket is overdue
+        enough; otherwise a read of the batch's members plus a write per task moved. A
+        ``spacing`` shorter than the batch's own lets the re-spread catch up with the plan,
+        so only the backlog and the stretch it overlaps move; at the batch's own spacing
+        everything after the backlog moves back.
+        """
+        ...
+
+    # -- automatic chains: perpetual tasks that workers start and keep alive themselves -----
+
+    async def restore_chains(self, entries: Sequence[Entry], since: int) -> list[bool]:
+        """Put back the automatic chains that are gone, atomically as one step.
+
+        An entry is written unless its key is *alive* (scheduled, running or held by a
+        strike) or its chain *ended* (a `Finish` with ``ends_chain``) at or after ``since``
+        (store time). A key found alive, or written, forgets when its chain ended: the chain
+        is an ordinary one again. Returns one bool per entry: True when written. Wakes
+        sleeping workers as `schedule` does. Ends are kept until `destroy` (one per
+        automatic task, so they do not pile up)."""
+        ...

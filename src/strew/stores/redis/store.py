@@ -1,0 +1,564 @@
+"""The Redis store (Redis 7+, Valkey; Cluster-safe key layout).
+
+Every multi-key step is one Lua script from ``lua/``, loaded once and called by SHA (redis-py
+falls back to loading it again after a server restart). All keys of one docket share the hash
+tag ``{name}``, so a Redis Cluster keeps them in one slot and every script stays legal there.
+
+The layout, for a docket called ``emails``::
+
+    strew:{emails}:schedule   sorted set  task key -> due time (us), immediate and future alike
+    strew:{emails}:payloads   hash        task key -> payload of a scheduled task
+    strew:{emails}:leases     sorted set  task key -> lease deadline (us) of a running task
+    strew:{emails}:running    hash        task key -> payload of a running task
+    strew:{emails}:tokens     hash        task key -> token of the claim holding it
+    strew:{emails}:dues       hash        task key -> "due claimed-at" of the running task
+    strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
+    strew:{emails}:seen       hash        worker -> last heartbeat (us)
+    strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
+    strew:{emails}:chains:ended hash      automatic chain key -> when it ended itself (us)
+    strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
+    strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
+    strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
+    strew:{emails}:record:KEY string      what task KEY left when it finished (expires)
+    strew:{emails}:progress:KEY hash      current, total, message, updated (expires)
+
+A running task's payload lives apart from the scheduled ones so that ``replace`` can schedule
+the next run of a key while the current one is still going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import suppress
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import (
+    ClusterDownError,
+    MaxConnectionsError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from strew.stores.records import (
+    CancelRequested,
+    Claim,
+    ClaimResult,
+    Entry,
+    Finish,
+    FunctionCounts,
+    FunctionTally,
+    Notice,
+    ProgressState,
+    Quarantine,
+    QuarantinedTask,
+    Record,
+    Release,
+    RunningTask,
+    ScheduledTask,
+    StoreError,
+    StoreSnapshot,
+    StoreUnavailable,
+    TaskState,
+    Wake,
+    WorkerSeen,
+    scaled,
+)
+from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
+from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
+from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _text
+from strew.stores.redis.packing import pack_entries
+from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
+from strew.stores.urls import CLUSTER_SCHEMES, masked
+
+logger = logging.getLogger("strew.store")
+
+T = TypeVar("T")
+
+_SCRIPTS = (
+    "schedule",
+    "claim",
+    "finish",
+    "extend",
+    "release",
+    "cancel",
+    "snapshot",
+    "heartbeat",
+    "clear",
+    "histogram",
+    "count_functions",
+    "forget",
+    "now",
+)
+# Errors that mean "the store cannot be reached or cannot answer right now", as opposed to a
+# command it refused. A Cluster adds its own: no node serves the slot, a resharding is going on.
+_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ClusterDownError,
+    TryAgainError,
+    MaxConnectionsError,
+)
+_QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
+_RESULT_SCRIPTS = ("task_state", "progress")
+
+
+def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
+    """Read a record quarantine.lua wrote: "<time> <reason length> <reason><payload>"."""
+    raw = record if isinstance(record, bytes) else record.encode()
+    at, length, rest = raw.split(b" ", 2)
+    size = int(length)
+    return QuarantinedTask(key, rest[size:], rest[:size].decode("utf-8", "replace"), int(at))
+
+
+def _optional_int(value: bytes | str) -> int | None:
+    return int(value) if value not in (b"", "") else None
+
+
+def _tally(reply: list[Any]) -> FunctionTally:
+    """One state's part of count_functions.lua's answer: total, seen, then name/count pairs."""
+    counts = {_text(reply[i]): int(reply[i + 1]) for i in range(2, len(reply), 2)}
+    return scaled(int(reply[0]), int(reply[1]), counts)
+
+
+def _progress(fields: list[Any]) -> ProgressState:
+    """A progress hash, as the flat field/value list HGETALL answers."""
+    found = {_text(fields[i]): fields[i + 1] for i in range(0, len(fields), 2)}
+    total, message = found.get("total"), found.get("message")
+    return ProgressState(
+        current=int(found.get("current", 0)),
+        total=None if total is None else int(total),
+        message=None if message is None else _text(message),
+        updated=int(found.get("updated", 0)),
+    )
+
+
+class RedisStore(RedisStrikes, RedisBatches, RedisChains):
+    """One docket's state in one Redis (or Valkey) database."""
+
+    def __init__(
+        self,
+        url: str,
+        docket: str,
+        *,
+        connect_timeout: float = 2.0,
+        socket_timeout: float = 4.0,
+        max_connections: int = 50,
+    ) -> None:
+        self.url = url
+        self.docket = docket
+        self.cluster = url.split("://", 1)[0] in CLUSTER_SCHEMES
+        # Fail fast: a producer should hear that Redis is down in well under a second or
+        # two, not after the client's default minute of retries. Workers retry on their own.
+        # Timeouts are not retried: the command may have run, and the caller knows better
+        # whether to repeat it.
+        retry = Retry(
+            ExponentialBackoff(cap=0.2, base=0.05),
+            retries=2,
+            supported_errors=(RedisConnectionError,),
+        )
+        self._client: aioredis.Redis | RedisCluster
+        if self.cluster:
+            # Any node will do to find the others; every key of this docket carries the same
+            # hash tag, so each script runs whole on the one node that owns the slot.
+            self._client = RedisCluster.from_url(
+                url.replace("+cluster://", "://", 1),
+                max_connections=max_connections,
+                decode_responses=False,
+                encoding_errors="surrogateescape",
+                socket_connect_timeout=connect_timeout,
+                socket_timeout=socket_timeout,
+                retry=retry,
+            )
+        else:
+            self._client = self._standalone(url, connect_timeout, socket_timeout, max_connections)
+        self._setup_keys(docket)
+
+    @staticmethod
+    def _standalone(
+        url: str, connect_timeout: float, socket_timeout: float, max_connections: int
+    ) -> aioredis.Redis:
+        # Keep-alive is a TCP option; a unix:// connection refuses the keyword.
+        tcp: dict[str, Any] = {} if url.startswith("unix://") else {"socket_keepalive": True}
+        # A blocking pool: a burst of concurrent calls beyond `max_connections` waits for a
+        # free connection (up to `socket_timeout`) instead of failing with "Too many
+        # connections", which redis-py's default pool raises past 100.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=socket_timeout,
+            **tcp,
+            decode_responses=False,
+            encoding_errors="surrogateescape",
+            socket_connect_timeout=connect_timeout,
+            health_check_interval=15,
+            retry=Retry(
+                ExponentialBackoff(cap=0.2, base=0.05),
+                retries=2,
+                supported_errors=(RedisConnectionError,),
+            ),
+            # A server that accepts connections but stops answering (stopped, swamped) must
+            # turn into StoreUnavailable, not a hang.
+            socket_timeout=socket_timeout,
+        )
+        return aioredis.Redis.from_pool(pool)  # closes the pool with the client
+
+    def _setup_keys(self, docket: str) -> None:
+        prefix = f"strew:{{{docket}}}:"
+        self.schedule_key = prefix + "schedule"
+        self.payloads_key = prefix + "payloads"
+        self.leases_key = prefix + "leases"
+        self.running_key = prefix + "running"
+        self.tokens_key = prefix + "tokens"
+        self.dues_key = prefix + "dues"
+        self.workers_key = prefix + "workers"
+        self.seen_key = prefix + "seen"
+        self.quarantine_key = prefix + "quarantine"
+        self.ended_key = prefix + "chains:ended"
+        self.wake_channel = prefix + "wake"
+        self.cancel_channel = prefix + "cancel"
+        self._task_keys = [
+            self.schedule_key,
+            self.payloads_key,
+            self.leases_key,
+            self.running_key,
+            self.tokens_key,
+            self.dues_key,
+        ]
+        self._scripts: dict[str, AsyncScript] = {
+            name: self._client.register_script(_load_lua(name))
+            for name in (
+                *_SCRIPTS,
+                *BATCH_SCRIPTS,
+                *STRIKE_SCRIPTS,
+                *CHAIN_SCRIPTS,
+                *_QUARANTINE_SCRIPTS,
+                *_RESULT_SCRIPTS,
+            )
+        }
+        self._serial = itertools.count(1)
+
+    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(
+                f"could not reach Redis at {masked(self.url)} to {what}: {error}"
+            ) from error
+        except (RedisError, RedisClusterException) as error:
+            raise StoreError(f"Redis refused to {what}: {error}") from error
+
+    async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any:
+        script = self._scripts[name]
+        return await self._call(what, lambda: script(keys=keys, args=args))
+
+    # -- the contract ----------------------------------------------------------------------
+
+    async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]:
+        if not entries:
+            return []
+        # As packed blobs, like a scatter's chunks: three arguments per task cost redis-py and
+        # Redis more than the task itself (see packing.py).
+        args: list[Any] = ["1" if replace else "0", self.wake_channel, *pack_entries(entries)]
+        keys = [self.schedule_key, self.payloads_key, self.leases_key]
+        written = await self._script("schedule", "schedule tasks", keys, args)
+        return _flags(written)
+
+    async def cancel(self, keys: Sequence[str], record: Record | None = None) -> int:
+        if not keys:
+            return 0
+        script_keys = [self.schedule_key, self.payloads_key, self.leases_key]
+        script_keys += self._strike_keys()[2:]  # held tasks are cancelled too
+        script_keys += [self._record_key(key) for key in keys]
+        kept: list[Any] = [record.data, _millis(record.ttl)] if record else ["", 0]
+        removed = await self._script(
+            "cancel", "cancel tasks", script_keys, [self.cancel_channel, *kept, *keys]
+        )
+        return int(removed)
+
+    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+        first = next(self._serial)
+        # Reserve `limit` serial numbers for the tokens of this claim (without a loop: a
+        # worker of huge concurrency asks for huge limits).
+        self._serial = itertools.count(first + max(limit, 1))
+        reply = await self._script(
+            "claim",
+            "claim due tasks",
+            self._task_keys,
+            [f"{worker}/", limit, lease, horizon, first],
+        )
+        now, next_due, scheduled, running = reply[:4]
+        claims = [
+            Claim(
+                key=_text(reply[i]),
+                token=_text(reply[i + 1]),
+                payload=bytes(reply[i + 2]),
+                due=int(reply[i + 3]),
+                redelivered=bool(int(reply[i + 4])),
+            )
+            for i in range(4, len(reply) - 1, 5)
+        ]
+        return ClaimResult(
+            claims,
+            int(now),
+            int(next_due) if next_due not in (b"", "") else None,
+            int(scheduled),
+            int(running),
+            int(reply[-1]),
+        )
+
+    async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
+        if not finishes:
+            return []
+        args: list[Any] = [self.wake_channel]
+        keys = [*self._task_keys, self.ended_key]
+        for item in finishes:
+            again, record = item.reschedule, item.record
+            args.extend(
+                (
+                    item.key,
+                    item.token,
+                    str(again.due) if again else "",
+                    again.payload if again else b"",
+                    record.data if record else b"",
+                    _millis(record.ttl) if record else 0,
+                    "1" if item.ends_chain else "",
+                )
+            )
+            keys += [self._record_key(item.key), self._progress_key(item.key)]
+        done = await self._script("finish", "acknowledge tasks", keys, args)
+        return _flags(done)
+
+    async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
+        if not leases:
+            return []
+        args: list[Any] = [lease]
+        for key, token in leases:
+            args.extend((key, token))
+        extended = await self._script(
+            "extend", "extend leases", [self.leases_key, self.tokens_key], args
+        )
+        return _flags(extended)
+
+    async def release(self, releases: Sequence[Release]) -> list[bool]:
+        if not releases:
+            return []
+        args: list[Any] = [self.wake_channel]
+        for item in releases:
+            args.extend((item.key, item.token, str(item.due)))
+        released = await self._script("release", "release tasks", self._task_keys, args)
+        return _flags(released)
+
+    async def clear(self) -> int:
+        removed = await self._script(
+            "clear", "clear the schedule", [self.schedule_key, self.payloads_key], []
+        )
+        return int(removed)
+
+    async def snapshot(self, limit: int) -> StoreSnapshot:
+        keys = [
+            *self._task_keys[:5],
+            self.workers_key,
+            self.seen_key,
+            self.quarantine_key,
+            self.dues_key,
+        ]
+        now, total, scheduled, held, live, quarantined = await self._script(
+            "snapshot", "take a snapshot", keys, [limit]
+        )
+        return StoreSnapshot(
+            now=int(now),
+            scheduled_total=int(total),
+            scheduled=[
+                ScheduledTask(_text(scheduled[i]), int(float(scheduled[i + 1])), scheduled[i + 2])
+                for i in range(0, len(scheduled), 3)
+            ],
+            running=[
+                RunningTask(
+                    _text(held[i]),
+                    _text(held[i + 1]),
+                    int(float(held[i + 2])),
+                    held[i + 3],
+                    _optional_int(held[i + 4]),
+                )
+                for i in range(0, len(held), 5)
+            ],
+            workers=[WorkerSeen(_text(live[i]), int(live[i + 1])) for i in range(0, len(live), 2)],
+            quarantined=int(quarantined),
+        )
+
+    async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
+        edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
+        counts = await self._script(
+            "histogram", "count scheduled tasks", [self.schedule_key], edges
+        )
+        return [int(n) for n in counts]
+
+    async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
+        keys = [*self._task_keys[:4], *self._strike_keys()[2:]]
+        scheduled, running, held = await self._script(
+            "count_functions", "count tasks by function", keys, [cap, sample]
+        )
+        return FunctionCounts(_tally(scheduled), _tally(running), _tally(held))
+
+    async def heartbeat(self, worker: str, ttl: int) -> None:
+        await self._script(
+            "heartbeat", "record a heartbeat", [self.workers_key, self.seen_key], [worker, ttl]
+        )
+
+    async def forget_worker(self, worker: str) -> None:
+        await self._script("forget", "forget a worker", [self.workers_key, self.seen_key], [worker])
+
+    async def now(self) -> int:
+        if self.cluster:
+            # The clock of the node that owns this docket's slot: the one claim.lua reads.
+            seconds, micros = await self._script(
+                "now", "read the server clock", [self.schedule_key], []
+            )
+        else:
+            seconds, micros = await self._call("read the server clock", self._client.time)
+        return int(seconds) * 1_000_000 + int(micros)
+
+    async def notifications(self) -> AsyncIterator[Notice]:
+        backoff = 0.05
+        while not _cancelling():
+            try:
+                if isinstance(self._client, RedisCluster):
+                    # A cluster client learns the slot map on its first command; a pubsub
+                    # needs it before subscribing (to pick the node owning our channels).
+                    await self._client.initialize()
+            except _UNAVAILABLE as error:
+                logger.warning("cannot reach the cluster of %s: %s", self.docket, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            pubsub: PubSub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.wake_channel, self.cancel_channel)
+                backoff = 0.05
+                # Anything published while we were not subscribed is lost: look again.
+                yield Wake(0)
+                while not _cancelling():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    channel, data = _text(message["channel"]), _text(message["data"])
+                    if channel == self.wake_channel:
+                        yield Wake(int(float(data)))
+                    else:
+                        yield CancelRequested(data)
+            except _UNAVAILABLE as error:
+                logger.warning("lost the notification channel of %s: %s", self.docket, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    # -- records and progress --------------------------------------------------------------
+
+    def _record_key(self, key: str) -> str:
+        return f"strew:{{{self.docket}}}:record:{key}"
+
+    def _progress_key(self, key: str) -> str:
+        return f"strew:{{{self.docket}}}:progress:{key}"
+
+    async def task_state(self, key: str) -> TaskState:
+        keys = [*self._task_keys[:5], self._record_key(key), self._progress_key(key)]
+        keys += self._strike_keys()[2:]  # a task a strike holds has a state too
+        keys.append(self.dues_key)  # when a running task was claimed
+        reply = await self._script("task_state", "read a task's state", keys, [key])
+        now, due, payload, deadline, token, running, record, progress, held_due, held, claimed = (
+            reply
+        )
+        return TaskState(
+            now=int(now),
+            scheduled=ScheduledTask(key, int(float(due)), bytes(payload)) if due else None,
+            running=(
+                RunningTask(
+                    key, _text(token), int(float(deadline)), bytes(running), _optional_int(claimed)
+                )
+                if deadline
+                else None
+            ),
+            record=bytes(record) if record else None,
+            progress=_progress(progress) if progress else None,
+            held=ScheduledTask(key, int(float(held_due)), bytes(held)) if held_due else None,
+        )
+
+    async def update_progress(
+        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
+    ) -> ProgressState:
+        args: list[Any] = [
+            "" if total is None else total,
+            advance,
+            "" if message is None else "=" + message,
+            _millis(ttl),
+        ]
+        reply = await self._script(
+            "progress", "update a task's progress", [self._progress_key(key)], args
+        )
+        return _progress(reply)
+
+    # -- quarantine ------------------------------------------------------------------------
+
+    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
+        if not items:
+            return []
+        args: list[Any] = [self.wake_channel]
+        for item in items:
+            args.extend((item.key, item.token, item.reason))
+        keys = [*self._task_keys, self.quarantine_key]
+        moved = await self._script("quarantine", "quarantine tasks", keys, args)
+        return _flags(moved)
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        found = await self._call(
+            "read the quarantine", lambda: self._client.hgetall(self.quarantine_key)
+        )
+        return sorted(
+            (_quarantined(_text(key), record) for key, record in found.items()),
+            key=lambda task: (task.at, task.key),
+        )
+
+    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
+        if keys is not None:
+            if not keys:
+                return 0
+            return int(
+                await self._call(
+                    "drop quarantined tasks",
+                    lambda: self._client.hdel(self.quarantine_key, *keys),
+                )
+            )
+        dropped = await self._script(
+            "drop_quarantine", "drop quarantined tasks", [self.quarantine_key], []
+        )
+        return int(dropped)
+
+    async def destroy(self) -> None:
+        keys = [
+            *self._task_keys,
+            self.workers_key,
+            self.seen_key,
+            self.quarantine_key,
+            self.ended_key,
+            *self._strike_keys(),
+        ]
+        await self._call("delete the docket", lambda: self._client.delete(*keys))
+        await self._call("delete the docket's batches", self._destroy_batches)
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,149 @@
+"""What one task is: `Execution`, its `Disposition`, and the call that schedules it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from strew.task.annotations import call_text, safe_repr, shown_arguments
+from strew.task.clock import to_micros
+from strew.task.envelope import dump_payload
+from strew.task.results import ExecutionProgress, ExecutionState, sync_state, wait_for_result
+
+if TYPE_CHECKING:
+    from strew.docket.docket import Docket
+
+TaskFunction = Callable[..., Any]
+
+
+class Disposition(enum.Enum):
+    """What happened when a caller tried to schedule a task."""
+
+    LOADED = "loaded"
+    """Not the result of a scheduling attempt (read back from the store by a worker)."""
+
+    SCHEDULED = "scheduled"
+    """The task was written to the schedule."""
+
+    ALREADY_SCHEDULED = "already_scheduled"
+    """A task with this key was already scheduled or running; the earlier one was kept."""
+
+    STRUCK = "struck"
+    """A strike rule blocked the call; nothing was written."""
+
+    FAILED = "failed"
+    """The store refused this task (batch forms only; the error is on the execution)."""
+
+
+@dataclass(frozen=True)
+class TaskCall:
+    """A fully resolved request to schedule one task, built by `Docket.call` and written in
+    bulk by `Docket.add_many`."""
+
+    function: TaskFunction
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    key: str
+    when: datetime
+    function_name: str
+
+
+class Execution:
+    """One scheduled (or running) call of a task function."""
+
+    # Read from the store by `sync` and `get_result` (see task/results.py); None until then.
+    state: ExecutionState | None = None
+    progress: ExecutionProgress | None = None
+    finished_at: datetime | None = None
+
+    def __init__(
+        self,
+        docket: Docket,
+        function: TaskFunction,
+        function_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: str,
+        when: datetime,
+        attempt: int = 1,
+        disposition: Disposition = Disposition.LOADED,
+        redelivered: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.docket = docket
+        self.function = function
+        self.function_name = function_name
+        self.args = args
+        self.kwargs = kwargs
+        self.key = key
+        self.when = when
+        self.attempt = attempt
+        self.disposition = disposition
+        self.redelivered = redelivered
+        self.meta: dict[str, Any] = meta or {}
+        self.schedule_exception: BaseException | None = None
+
+    @property
+    def scatter_id(self) -> str | None:
+        """The id of the `Agenda.scatter` that scheduled this task, if one did."""
+        value = self.meta.get("scatter")
+        return value if isinstance(value, str) else None
+
+    def payload(self) -> bytes:
+        return dump_payload(
+            self.function_name,
+            self.args,
+            self.kwargs,
+            to_micros(self.when),
+            self.attempt,
+            self.meta,
+        )
+
+    async def sync(self) -> ExecutionState | None:
+        """Read this key's state, progress and finish time from the store into ``state``,
+        ``progress`` and ``finished_at``; returns the state (None: nothing is known)."""
+        return await sync_state(self)
+
+    async def get_result(self, timeout: timedelta | float | None = None) -> Any:
+        """Wait for the task to finish and return its return value, or raise its exception
+        (`TaskFailed` when it cannot be re-raised as its own type). Raises `TaskCancelled`,
+        `ResultUnavailable` (unknown key, or its record expired) and `TimeoutError` after
+        ``timeout`` (a timedelta or seconds; None waits for ever)."""
+        return await wait_for_result(self, timeout)
+
+    def call_repr(self, *, all_arguments: bool = False) -> str:
+        """``name(args)`` as a log line shows the call: the arguments of `Logged` parameters,
+        ``...`` for the others (see annotations.py). ``all_arguments`` shows every argument,
+        for views that are asked for them (`strew snapshot`, `strew watch`)."""
+        if all_arguments:
+            parts = [safe_repr(a) for a in self.args]
+            parts += [f"{k}={safe_repr(v)}" for k, v in self.kwargs.items()]
+        else:
+            parts = shown_arguments(self.function, self.args, self.kwargs)
+        return call_text(self.function_name, parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"Execution({self.call_repr()}, key={self.key!r}, when={self.when.isoformat()}, "
+            f"attempt={self.attempt}, disposition={self.disposition.name})"
+        )
+
+
+_running: ContextVar[Execution | None] = ContextVar("strew_execution", default=None)
+
+
+def current_execution() -> Execution | None:
+    """The execution a worker is running in this context (its asyncio task, or the thread a
+    plain function runs in), None outside one. Log filters and helpers read it; tasks should
+    prefer the `CurrentExecution()` dependency."""
+    return _running.get()
+
+
+def set_current_execution(execution: Execution) -> None:
+    """Called by the worker in the asyncio task that runs ``execution`` (each task has its
+    own context, so nothing needs resetting)."""
+    _running.set(execution)

@@ -1,0 +1,327 @@
+"""Results and readable state: what a task key is doing, or what it left when it finished.
+
+Nothing is written when a task is added. Whether a key is *scheduled* or *running* is read
+straight from the schedule and the leases; only when a run ends (or a scheduled task is
+cancelled) does the worker leave a **record** beside the acknowledgement, in the same atomic
+store step: the final state, the finish time, and the pickled return value or exception. A
+record is kept for the docket's ``execution_ttl`` (15 minutes by default; zero keeps none).
+
+`Store.task_state` reads the schedule, the lease, the record and the progress of one key in
+one atomic step, so a reader never sees a task in between two states.
+
+The record is a plain pickle of a small tuple whose value (or exception) is itself a
+cloudpickle blob: the outer tuple always reads back, while the value may not (its class may be
+missing in the reading process); that case becomes a `TaskFailed` naming the original type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import pickle
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from strew.stores.records import ProgressState, Record, TaskState
+from strew.task.clock import from_micros, micros
+
+if TYPE_CHECKING:
+    from strew.docket.docket import Docket
+    from strew.task.execution import Execution
+
+RECORD_VERSION = 1
+PROGRESS_FLOOR = timedelta(hours=1)
+"""Progress is kept at least this long after its last update, even with a short
+``execution_ttl``: a long task that reports rarely must not lose it while it runs."""
+POLL_FIRST = 0.005
+POLL_CEILING = 0.1
+
+
+class ExecutionState(enum.Enum):
+    """Where a task key stands, as any process can read it."""
+
+    SCHEDULED = "scheduled"
+    """Waiting on the schedule for its due time (or for a worker)."""
+    RUNNING = "running"
+    """Held by a worker under a lease."""
+    COMPLETED = "completed"
+    """Its last run returned; the result is readable for ``execution_ttl``."""
+    FAILED = "failed"
+    """Its last run raised and no retry is left; the exception is readable."""
+    CANCELLED = "cancelled"
+    """`Docket.cancel` removed it from the schedule, or stopped its run."""
+
+    @property
+    def final(self) -> bool:
+        return self in (ExecutionState.COMPLETED, ExecutionState.FAILED, ExecutionState.CANCELLED)
+
+
+class ResultError(Exception):
+    """A task's result cannot be given back: see the subclasses."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class ResultUnavailable(ResultError, LookupError):
+    """Nothing is known about the key: it never existed, its record expired, or the docket
+    keeps no records (``execution_ttl`` of zero)."""
+
+
+class TaskCancelled(ResultError):
+    """The task was cancelled before it could finish."""
+
+
+ExecutionCancelled = TaskCancelled
+"""pydocket's name for `TaskCancelled`, so ``except ExecutionCancelled`` keeps working."""
+
+
+class TaskFailed(ResultError):
+    """The task raised an exception that cannot be re-raised here as its own type (it could
+    not be pickled by the worker, or not unpickled in this process). Its type name, text and
+    the worker's traceback are kept."""
+
+    def __init__(self, key: str, type_name: str, text: str, traceback_text: str) -> None:
+        super().__init__(key, f"task {key!r} failed with {type_name}: {text}")
+        self.type_name = type_name
+        self.text = text
+        self.traceback_text = traceback_text
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionProgress:
+    """What a running task reported through its `Progress` dependency."""
+
+    current: int
+    total: int | None
+    message: str | None
+    updated_at: datetime
+
+    @property
+    def fraction(self) -> float | None:
+        """``current / total`` clamped to [0, 1]; None without a positive total."""
+        if not self.total or self.total <= 0:
+            return None
+        return min(max(self.current / self.total, 0.0), 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A record, read back."""
+
+    state: ExecutionState
+    finished_at: datetime
+    function_name: str | None
+    blob: bytes | None
+    """cloudpickle of the return value (completed) or the exception (failed)."""
+    type_name: str
+    text: str
+    traceback_text: str
+
+
+def _encode(
+    state: ExecutionState,
+    finished_at: int,
+    function_name: str | None,
+    blob: bytes | None,
+    type_name: str = "",
+    text: str = "",
+    traceback_text: str = "",
+) -> bytes:
+    body = (RECORD_VERSION, state.value, finished_at, function_name, blob, type_name, text)
+    return pickle.dumps((*body, traceback_text), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode_record(data: bytes) -> Finished | None:
+    """A stored record; None when it is unreadable (another version wrote it)."""
+    try:
+        version, state, finished_at, name, blob, type_name, text, tb = pickle.loads(data)
+        if version != RECORD_VERSION:
+            return None
+        return Finished(
+            ExecutionState(state), from_micros(int(finished_at)), name, blob, type_name, text, tb
+        )
+    except Exception:
+        return None
+
+
+def _keep(docket: Docket, data: bytes) -> Record | None:
+    ttl = micros(docket.execution_ttl)
+    return Record(data, ttl) if ttl > 0 else None
+
+
+# Exact types only (a subclass may live in a module the reader lacks): most tasks return None
+# or a scalar, and plain pickle does those several times faster than cloudpickle.
+_SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def _dump_value(value: Any) -> bytes:
+    if type(value) in _SCALARS:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def completed_record(
+    docket: Docket, execution: Execution, value: Any, finished_at: int
+) -> Record | None:
+    """The record of a run that returned ``value``. A value that cannot be pickled makes a
+    *failed* record saying so: the task ran, but nobody could ever read what it returned."""
+    if micros(docket.execution_ttl) <= 0:
+        return None  # do not even pickle the value
+    try:
+        blob = _dump_value(value)
+    except Exception as error:
+        text = (
+            f"the return value of task {execution.function_name!r} cannot be serialised: "
+            f"{type(error).__name__}: {error}"
+        )
+        data = _encode(
+            ExecutionState.FAILED, finished_at, execution.function_name, None, "TypeError", text
+        )
+        return _keep(docket, data)
+    data = _encode(ExecutionState.COMPLETED, finished_at, execution.function_name, blob)
+    return _keep(docket, data)
+
+
+def failed_record(
+    docket: Docket, execution: Execution, error: BaseException, finished_at: int
+) -> Record | None:
+    """The record of a run that raised ``error`` (with no retry left)."""
+    if micros(docket.execution_ttl) <= 0:
+        return None
+    try:
+        blob: bytes | None = bytes(cloudpickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:
+        blob = None  # the type name, text and traceback still say what happened
+    tb = "".join(traceback.format_exception(error))
+    data = _encode(
+        ExecutionState.FAILED,
+        finished_at,
+        execution.function_name,
+        blob,
+        type(error).__qualname__,
+        str(error),
+        tb,
+    )
+    return _keep(docket, data)
+
+
+def cancelled_record(docket: Docket, function_name: str | None, finished_at: int) -> Record | None:
+    """The record of a task cancelled while scheduled or running."""
+    return _keep(docket, _encode(ExecutionState.CANCELLED, finished_at, function_name, None))
+
+
+def progress_ttl(docket: Docket) -> int:
+    """How long (microseconds) progress is kept after each update."""
+    return micros(max(docket.execution_ttl, PROGRESS_FLOOR))
+
+
+def state_of(raw: TaskState) -> tuple[ExecutionState | None, Finished | None]:
+    """The state ``raw`` shows, and the record when that state comes from one.
+
+    A run in progress wins over a newer schedule of the same key (a `replace` waiting for it),
+    and both win over a record: the record is what an *earlier* run left. A task a strike
+    holds is `SCHEDULED`: it waits, for a `restore` rather than for its due time, and runs
+    once one comes (a newer schedule of its key, which a restore keeps instead, wins).
+    """
+    if raw.running is not None:
+        return ExecutionState.RUNNING, None
+    if raw.scheduled is not None or raw.held is not None:
+        return ExecutionState.SCHEDULED, None
+    if raw.record is not None:
+        finished = decode_record(raw.record)
+        if finished is not None:
+            return finished.state, finished
+    return None, None
+
+
+def progress_of(raw: ProgressState | None) -> ExecutionProgress | None:
+    if raw is None:
+        return None
+    return ExecutionProgress(raw.current, raw.total, raw.message, from_micros(raw.updated))
+
+
+async def sync_state(execution: Execution) -> ExecutionState | None:
+    """Refresh ``execution.state``, ``.progress`` and ``.finished_at`` from the store."""
+    raw = await execution.docket.store.task_state(execution.key)
+    state, finished = state_of(raw)
+    execution.state = state
+    execution.progress = progress_of(raw.progress)
+    execution.finished_at = None if finished is None else finished.finished_at
+    return state
+
+
+def outcome(key: str, state: ExecutionState | None, finished: Finished | None) -> Any:
+    """The return value a final record holds, or raise what it says."""
+    if state is None or finished is None:
+        raise ResultUnavailable(
+            key,
+            f"nothing is known about task {key!r}: it was never scheduled, or it finished "
+            "longer ago than the docket's execution_ttl (or the docket keeps no records)",
+        )
+    if finished.state is ExecutionState.CANCELLED:
+        raise TaskCancelled(key, f"task {key!r} was cancelled")
+    unpickled: Any = None
+    problem = ""
+    if finished.blob is not None:
+        try:
+            unpickled = pickle.loads(finished.blob)
+        except Exception as error:
+            problem = f"{type(error).__name__}: {error}"
+    if finished.state is ExecutionState.COMPLETED:
+        if problem:
+            raise TaskFailed(
+                key, "UnreadableResult", f"its return value cannot be read here: {problem}", ""
+            )
+        return unpickled
+    if isinstance(unpickled, BaseException):
+        unpickled.add_note(f"raised by task {key!r} in a worker; its traceback there:")
+        unpickled.add_note(finished.traceback_text.rstrip())
+        raise unpickled
+    raise TaskFailed(key, finished.type_name, finished.text, finished.traceback_text)
+
+
+def check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, timedelta):
+        seconds = timeout.total_seconds()
+    elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+    else:
+        raise TypeError(f"timeout must be a timedelta, seconds or None, got {timeout!r}")
+    if seconds < 0:
+        raise ValueError(f"timeout must not be negative, got {timeout!r}")
+    return seconds
+
+
+async def wait_for_result(execution: Execution, timeout: timedelta | float | None) -> Any:
+    """Wait until ``execution``'s key reaches a final state; return its value or raise.
+
+    Polls the store, a few milliseconds apart at first and at most `POLL_CEILING` apart:
+    one cheap atomic read per poll, and no subscription to keep alive.
+    """
+    seconds = check_timeout(timeout)
+    loop = asyncio.get_running_loop()
+    deadline = None if seconds is None else loop.time() + seconds
+    interval = POLL_FIRST
+    while True:
+        raw = await execution.docket.store.task_state(execution.key)
+        state, finished = state_of(raw)
+        execution.state = state
+        execution.progress = progress_of(raw.progress)
+        if state is None or state.final:
+            execution.finished_at = None if finished is None else finished.finished_at
+            return outcome(execution.key, state, finished)
+        if deadline is not None and loop.time() >= deadline:
+            raise TimeoutError(
+                f"task {execution.key!r} is still {state.value} after waiting {seconds:g}s"
+            )
+        pause = interval if deadline is None else min(interval, max(deadline - loop.time(), 0))
+        await asyncio.sleep(pause)
+        interval = min(interval * 2, POLL_CEILING)
