@@ -5,9 +5,7 @@ from strew.agenda.catch_up import CatchUp
 from strew.dependencies import (
     CallArgument,
     Cron,
-    CurrentDocket,
     CurrentExecution,
-    CurrentWorker,
     CycleError,
     Depends,
     ExponentialRetry,
@@ -34,6 +32,7 @@ from strew.task.results import (
     TaskCancelled,
     TaskFailed,
 )
+from strew.worker.markers import CurrentDocket, CurrentWorker
 from strew.worker.worker import Worker
 
 __version__ = "0.1.0"

@@ -11,13 +11,12 @@ microsecond per task is a tenth of a second of the scatter.
 from __future__ import annotations
 
 import copy
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from strew.stores.records import Entry
+from strew.task.bulk import gc_paused
 from strew.task.envelope import new_keys, payload_writer
 from strew.task.execution import Execution, TaskFunction
 
@@ -27,21 +26,6 @@ if TYPE_CHECKING:
 
 Call = tuple["TaskFunction | str", tuple[Any, ...], dict[str, Any], "str | None"]
 """What an agenda entry holds: function (or task name), args, kwargs, key."""
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector for a synchronous stretch that allocates many
-    long-lived objects and frees none: every few hundred new executions would otherwise
-    start a collection that walks the whole growing heap (about a fifth of a scatter's CPU
-    time) to find nothing. Never held across an ``await``."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Planned:

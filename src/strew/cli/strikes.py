@@ -28,8 +28,6 @@ from strew.cli.common import (
 from strew.docket.docket import DEFAULT_URL, Docket
 from strew.docket.snapshots import DocketSnapshot
 from strew.docket.strikes import Strike, check_strike
-from strew.docket.strikes import restore as restore_strike
-from strew.docket.strikes import strike as add_strike
 
 # Words for the operators that a shell would otherwise take for redirections.
 ALIASES = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -115,13 +113,13 @@ async def _strike(url: str, name: str, words: list[str], *, lift: bool) -> None:
                 # The CLI has no task module: names are taken as given, not checked against
                 # a registry (workers match them against the names they know).
                 rule = check_strike(
-                    the_docket, function, parameter, operator, value, known_only=False
+                    the_docket.tasks, function, parameter, operator, value, known_only=False
                 )
             except (TypeError, ValueError) as error:
                 fail(f"{error}", EXIT_USAGE)
             if lift:
-                lifted, back = await restore_strike(
-                    the_docket, function, parameter, operator, value
+                lifted, back = await the_docket.strike_book.lift(
+                    function, parameter, operator, value
                 )
                 what = (
                     f"Lifted the strike on {rule.describe()}"
@@ -134,7 +132,9 @@ async def _strike(url: str, name: str, words: list[str], *, lift: bool) -> None:
                     soft_wrap=True,
                 )
             else:
-                await add_strike(the_docket, function, parameter, operator, value, known_only=False)
+                await the_docket.strike_book.add(
+                    function, parameter, operator, value, known_only=False
+                )
                 console.print(
                     f"Struck {rule.describe()} on {where}. Producers and workers see it within "
                     "a second.",

@@ -16,18 +16,24 @@ default is a marker and that the call did not pass. Markers are checked when the
 registered (`check_task`), so a bad one fails before any task of that function is written.
 """
 
-from strew.dependencies.base import CycleError, Dependency, RunContext, markers_of, passed_arguments
+from strew.dependencies.base import (
+    CycleError,
+    Dependency,
+    RunContext,
+    SharedScope,
+    WorkerHooks,
+    markers_of,
+    passed_arguments,
+)
 from strew.dependencies.checks import check_task
 from strew.dependencies.context import (
     CallArgument,
-    CurrentDocket,
     CurrentExecution,
-    CurrentWorker,
     TaskArgument,
     TaskKey,
     TaskLogger,
 )
-from strew.dependencies.factories import Depends, Shared, SharedScope
+from strew.dependencies.factories import Depends, Shared
 from strew.dependencies.perpetual import Cron, Perpetual
 from strew.dependencies.progress import Progress
 from strew.dependencies.retry import ExponentialRetry, Retry, RetryRequested
@@ -36,9 +42,7 @@ from strew.dependencies.timeout import Timeout
 __all__ = [
     "CallArgument",
     "Cron",
-    "CurrentDocket",
     "CurrentExecution",
-    "CurrentWorker",
     "CycleError",
     "Dependency",
     "Depends",
@@ -54,6 +58,7 @@ __all__ = [
     "TaskKey",
     "TaskLogger",
     "Timeout",
+    "WorkerHooks",
     "check_task",
     "markers_of",
     "passed_arguments",

@@ -1,31 +1,87 @@
-"""What every marker shares: `Dependency`, the `RunContext` it resolves in, `markers_of`
-which reads markers off a function, and the duration check their settings use."""
+"""What every marker shares: `Dependency`, the `RunContext` it resolves in (with the
+`WorkerHooks` a worker hands down and the worker-lifetime `SharedScope`), `markers_of` which
+reads markers off a function, and the duration check their settings use.
+
+Dependencies sit below the docket and the worker: what they need of those comes through
+`WorkerHooks`, named values and callbacks, never the `Worker` or `Docket` objects' insides."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from strew.stores.protocol import ResultStore
+from strew.stores.records import Entry
 from strew.task.execution import Execution
 from strew.task.signatures import PerFunction, layout_of, per_function
 
-if TYPE_CHECKING:
-    from strew.dependencies.factories import SharedScope
-    from strew.docket.docket import Docket
-    from strew.worker.worker import Worker
+
+@dataclass(frozen=True, slots=True)
+class WorkerHooks:
+    """What a worker hands the dependencies of its runs: names, the store slice progress is
+    written to, and named callbacks for what only the worker can do."""
+
+    docket: object
+    """What `CurrentDocket` gives a task (the worker's `Docket`)."""
+    worker: object
+    """What `CurrentWorker` gives a task (the `Worker` itself)."""
+    docket_name: str
+    worker_name: str
+    store: ResultStore
+    progress_ttl: int
+    """How long (microseconds) a task's progress is kept after each update."""
+    store_now: Callable[[], int]
+    """The store's clock, in microseconds (a perpetual task's next due time is reckoned on it)."""
+    chain_next: Callable[[str, Entry], None]
+    """Acknowledge the run of ``key`` by scheduling ``entry``, its next run, in the same
+    atomic step (a perpetual chain)."""
+    chain_end: Callable[[str], None]
+    """Acknowledge the run of ``key`` as the end of its automatic perpetual chain."""
+
+
+class SharedScope:
+    """The worker-lifetime values of `Shared` markers, and their cleanups."""
+
+    def __init__(self) -> None:
+        self.stack = AsyncExitStack()
+        """Closed when the worker stops: a Shared value's cleanup goes here."""
+        self._values: dict[int, Any] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._factories: list[object] = []
+        """Held so that the ids used as keys stay theirs while the worker runs."""
+
+    async def get(self, factory: object, make: Callable[[], Awaitable[Any]]) -> Any:
+        """The value of ``factory``, made by ``make`` the first time it is asked for."""
+        slot = id(factory)
+        if slot in self._values:
+            return self._values[slot]
+        # A lock per factory: two tasks starting together make the value once, and a Shared
+        # factory that needs another Shared value takes that one's lock, not its own again
+        # (register refuses cycles, so these locks cannot deadlock).
+        lock = self._locks.setdefault(slot, asyncio.Lock())
+        async with lock:
+            if slot not in self._values:
+                self._values[slot] = await make()
+                self._factories.append(factory)
+            return self._values[slot]
+
+    async def close(self) -> None:
+        self._values.clear()
+        self._factories.clear()
+        await self.stack.aclose()
 
 
 @dataclass
 class RunContext:
     """What a dependency can see while one task run is being prepared."""
 
-    docket: Docket
-    worker: Worker
+    hooks: WorkerHooks
     execution: Execution
     arguments: dict[str, Any]
     """The task's arguments by parameter name, as the caller passed them."""

@@ -1,21 +1,19 @@
-"""Context markers: the docket, worker, execution, key, logger and arguments of a run."""
+"""Context markers: the execution, key, logger and arguments of a run. (`CurrentDocket` and
+`CurrentWorker`, whose types live above this layer, are in `strew.worker.markers`.)"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
-
-from strew.task.execution import Execution
-
-if TYPE_CHECKING:
-    from strew.docket.docket import Docket
-    from strew.worker.worker import Worker
+from typing import Any, cast
 
 from strew.dependencies.base import Dependency, RunContext
+from strew.task.execution import Execution
 
 
-class _Context(Dependency):
+class ContextMarker(Dependency):
+    """A marker whose value is picked from the run's `RunContext`."""
+
     def __init__(
         self, pick: Callable[[RunContext], Any], label: str, worker_wide: bool = False
     ) -> None:
@@ -30,24 +28,14 @@ class _Context(Dependency):
         return f"{self._label}()"
 
 
-def CurrentDocket() -> Docket:
-    """The docket the running task belongs to."""
-    return cast("Docket", _Context(lambda c: c.docket, "CurrentDocket", True))
-
-
-def CurrentWorker() -> Worker:
-    """The worker running the task."""
-    return cast("Worker", _Context(lambda c: c.worker, "CurrentWorker", True))
-
-
 def CurrentExecution() -> Execution:
     """The running `Execution` (its key, arguments, ``attempt``)."""
-    return cast(Execution, _Context(lambda c: c.execution, "CurrentExecution"))
+    return cast(Execution, ContextMarker(lambda c: c.execution, "CurrentExecution"))
 
 
 def TaskKey() -> str:
     """The running task's key."""
-    return cast(str, _Context(lambda c: c.execution.key, "TaskKey"))
+    return cast(str, ContextMarker(lambda c: c.execution.key, "TaskKey"))
 
 
 def TaskLogger() -> logging.LoggerAdapter[logging.Logger]:
@@ -57,8 +45,8 @@ def TaskLogger() -> logging.LoggerAdapter[logging.Logger]:
     def make(context: RunContext) -> logging.LoggerAdapter[logging.Logger]:
         execution = context.execution
         extra = {
-            "docket": context.docket.name,
-            "worker": context.worker.name,
+            "docket": context.hooks.docket_name,
+            "worker": context.hooks.worker_name,
             "task": execution.function_name,
             "key": execution.key,
             "attempt": execution.attempt,
@@ -67,7 +55,7 @@ def TaskLogger() -> logging.LoggerAdapter[logging.Logger]:
             logging.getLogger(f"strew.task.{execution.function_name}"), extra
         )
 
-    return cast("logging.LoggerAdapter[logging.Logger]", _Context(make, "TaskLogger"))
+    return cast("logging.LoggerAdapter[logging.Logger]", ContextMarker(make, "TaskLogger"))
 
 
 class TaskArgumentMarker(Dependency):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import (
@@ -79,7 +78,8 @@ class SharedMarker(FactoryMarker):
     worker_wide = True
 
     async def resolve(self, context: RunContext, parameter: str) -> Any:
-        return await context.shared.get(self, context)
+        shared = context.shared
+        return await shared.get(self.factory, lambda: self.make(context, shared.stack))
 
     def __repr__(self) -> str:
         return f"Shared({getattr(self.factory, '__qualname__', self.factory)!r})"
@@ -121,33 +121,3 @@ def Shared(factory: Factory) -> Any:
     """Like `Depends`, but one value for the worker's lifetime: made on first use, cleaned up
     when the worker stops. Its factory sees the run that first needed it."""
     return SharedMarker(factory)
-
-
-class SharedScope:
-    """The worker-lifetime values of `Shared` markers, and their cleanups."""
-
-    def __init__(self) -> None:
-        self.stack = AsyncExitStack()
-        self._values: dict[int, Any] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._factories: list[Factory] = []
-        """Held so that the ids used as keys stay theirs while the worker runs."""
-
-    async def get(self, marker: SharedMarker, context: RunContext) -> Any:
-        slot = id(marker.factory)
-        if slot in self._values:
-            return self._values[slot]
-        # A lock per factory: two tasks starting together make the value once, and a Shared
-        # factory that needs another Shared value takes that one's lock, not its own again
-        # (register refuses cycles, so these locks cannot deadlock).
-        lock = self._locks.setdefault(slot, asyncio.Lock())
-        async with lock:
-            if slot not in self._values:
-                self._values[slot] = await marker.make(context, self.stack)
-                self._factories.append(marker.factory)
-            return self._values[slot]
-
-    async def close(self) -> None:
-        self._values.clear()
-        self._factories.clear()
-        await self.stack.aclose()

@@ -96,7 +96,7 @@ class Perpetual(Dependency):
         execution = context.execution
         run.args, run.kwargs = execution.args, dict(execution.kwargs)
         run.cancelled, run._next_at, run._next_after = False, None, None
-        worker = context.worker
+        hooks = context.hooks
 
         def after_run(
             kind: type[BaseException] | None,
@@ -106,9 +106,9 @@ class Perpetual(Dependency):
             # Success and failure alike continue the chain; a cancellation (docket.cancel,
             # or a shutdown handing the run back) does not.
             if kind is None or issubclass(kind, Exception):
-                entry = run.follow_up(execution, worker._store_now())
+                entry = run.follow_up(execution, hooks.store_now())
                 if entry is not None:
-                    worker._chain_next(execution.key, entry)
+                    hooks.chain_next(execution.key, entry)
                     return
                 logger.info(
                     "%s (key %s) cancelled its perpetual chain: no further runs",
@@ -118,7 +118,7 @@ class Perpetual(Dependency):
                 if run.automatic and execution.key == execution.function_name:
                     # Workers would otherwise put the automatic chain back as if it were
                     # lost; the store remembers, with the acknowledgement, that it ended.
-                    worker._chain_end(execution.key)
+                    hooks.chain_end(execution.key)
 
         context.stack.push(after_run)
         return run

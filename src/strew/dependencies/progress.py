@@ -19,10 +19,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from strew.dependencies.base import Dependency, RunContext
-from strew.task.results import progress_ttl
 
 if TYPE_CHECKING:
-    from strew.stores.protocol import Store
+    from strew.stores.protocol import ResultStore
     from strew.stores.records import ProgressState
 
 
@@ -44,15 +43,15 @@ class Progress(Dependency):
         self.current = 0
         self.total: int | None = None
         self.message: str | None = None
-        self._store: Store | None = None
+        self._store: ResultStore | None = None
         self._key = ""
         self._ttl = 0
 
     async def resolve(self, context: RunContext, parameter: str) -> Progress:
         bound = Progress()
-        bound._store = context.docket.store
+        bound._store = context.hooks.store
         bound._key = context.execution.key
-        bound._ttl = progress_ttl(context.docket)
+        bound._ttl = context.hooks.progress_ttl
         return bound
 
     async def set_total(self, total: int) -> None:

@@ -7,15 +7,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from strew.dependencies.base import Dependency, RunContext, passed_arguments, plain_defaults
-from strew.dependencies.factories import SharedScope
+from strew.dependencies.base import (
+    Dependency,
+    RunContext,
+    SharedScope,
+    WorkerHooks,
+    passed_arguments,
+    plain_defaults,
+)
 from strew.dependencies.timeout import Timeout
 from strew.task.execution import Execution, TaskFunction
-
-if TYPE_CHECKING:
-    from strew.worker.worker import Worker
 
 Call = Callable[[TaskFunction, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
 
@@ -32,7 +35,7 @@ async def call_with_dependencies(
     function: TaskFunction,
     execution: Execution,
     markers: list[tuple[str, Dependency]],
-    worker: Worker,
+    hooks: WorkerHooks,
     shared: SharedScope,
 ) -> Any:
     """Fill the marker parameters the caller did not pass and ``call`` the task with them.
@@ -44,8 +47,7 @@ async def call_with_dependencies(
     passed = passed_arguments(function, execution.args, execution.kwargs)
     async with AsyncExitStack() as stack:
         context = RunContext(
-            worker.docket,
-            worker,
+            hooks,
             execution,
             passed,
             stack,

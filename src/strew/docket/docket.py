@@ -8,17 +8,15 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
-from strew.agenda.build import gc_paused
 from strew.dependencies import check_task
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
 from strew.docket.strikes import StrikeBook
-from strew.docket.strikes import restore as _restore
-from strew.docket.strikes import strike as _strike
 from strew.signals import metrics as instrumentation
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
 from strew.stores.records import Entry, FunctionCounts
 from strew.stores.urls import validate_url
+from strew.task.bulk import gc_paused
 from strew.task.checks import check_key, check_when
 from strew.task.clock import check_non_negative, check_positive, from_micros, to_micros, utc_now
 from strew.task.envelope import load_payload, new_key
@@ -87,7 +85,7 @@ class Docket:
         self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
         self.tasks: dict[str, TaskFunction] = {}
         self.store: Store = open_store(self.url, self.name)
-        self.strike_book = StrikeBook(self)
+        self.strike_book = StrikeBook(self.store, self.tasks)
 
     async def __aenter__(self) -> Self:
         return self
@@ -381,7 +379,7 @@ class Docket:
     async def cancel(self, key: str) -> None:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
-        record = cancelled_record(self, None, to_micros(utc_now()))
+        record = cancelled_record(self.execution_ttl, None, to_micros(utc_now()))
         with instrumentation.cancelling(self.name, key) as removed:
             removed(await self.store.cancel([check_key(key)], record))
 
@@ -405,7 +403,7 @@ class Docket:
         stricken adds come back ``STRUCK`` and write nothing; stricken tasks already
         scheduled are held when a worker claims them, until `restore`. See docs/strikes.md.
         """
-        await _strike(self, function, parameter, operator, value)
+        await self.strike_book.add(function, parameter, operator, value)
 
     async def restore(
         self,
@@ -416,7 +414,7 @@ class Docket:
     ) -> None:
         """Lift the strike made with the same arguments, and put every held task back on the
         schedule at once (workers check each against the strikes that remain)."""
-        await _restore(self, function, parameter, operator, value)
+        await self.strike_book.lift(function, parameter, operator, value)
 
     async def clear(self) -> int:
         """Drop every scheduled task (running ones finish). Returns how many were dropped."""
@@ -475,12 +473,12 @@ class Docket:
 
     async def quarantined(self) -> list[QuarantinedTask]:
         """Tasks a worker moved aside because their payload could not be read, oldest first."""
-        return await quarantined(self)
+        return await quarantined(self.store)
 
     async def drop_quarantined(self, keys: Iterable[str]) -> int:
         """Delete these quarantined tasks for good. Returns how many there were."""
-        return await drop_quarantined(self, keys)
+        return await drop_quarantined(self.store, keys)
 
     async def clear_quarantine(self) -> int:
         """Delete every quarantined task for good. Returns how many there were."""
-        return await clear_quarantine(self)
+        return await clear_quarantine(self.store)

@@ -12,15 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from strew.stores.protocol import Store
+from strew.stores.protocol import QuarantineStore
 from strew.stores.records import Claim, Quarantine
 from strew.task.checks import check_key
 from strew.task.clock import from_micros
-
-if TYPE_CHECKING:
-    from strew.docket.docket import Docket
 
 MAX_REASON = 1000
 """Reasons longer than this many characters are cut (an error message can be huge)."""
@@ -43,7 +39,7 @@ def short_reason(reason: str) -> str:
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
 
 
-async def quarantine_claim(store: Store, claim: Claim, reason: str) -> bool:
+async def quarantine_claim(store: QuarantineStore, claim: Claim, reason: str) -> bool:
     """Move ``claim`` into the quarantine. False if its lease had already passed to another
     worker (which will then quarantine it itself). Raises `StoreError` if the store cannot
     be reached: the lease then runs out and the task is claimed, and quarantined, again."""
@@ -51,25 +47,25 @@ async def quarantine_claim(store: Store, claim: Claim, reason: str) -> bool:
     return moved
 
 
-async def quarantined(docket: Docket) -> list[QuarantinedTask]:
+async def quarantined(store: QuarantineStore) -> list[QuarantinedTask]:
     return [
         QuarantinedTask(
             task.key, task.reason, from_micros(task.at), len(task.payload), task.payload
         )
-        for task in await docket.store.quarantined()
+        for task in await store.quarantined()
     ]
 
 
-async def drop_quarantined(docket: Docket, keys: Iterable[str]) -> int:
+async def drop_quarantined(store: QuarantineStore, keys: Iterable[str]) -> int:
     # None is refused rather than read as "all": dropping everything is `clear_quarantine`.
     if keys is None or isinstance(keys, str) or not isinstance(keys, Iterable):
         raise TypeError(f"keys must be a list of task keys, got {keys!r}")
     checked = [check_key(key) for key in keys]
-    return await docket.store.drop_quarantined(checked)
+    return await store.drop_quarantined(checked)
 
 
-async def clear_quarantine(docket: Docket) -> int:
-    return await docket.store.drop_quarantined(None)
+async def clear_quarantine(store: QuarantineStore) -> int:
+    return await store.drop_quarantined(None)
 
 
 __all__ = [

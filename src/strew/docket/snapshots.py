@@ -7,18 +7,30 @@ up, as a task of the function ``<corrupt>``: a snapshot never fails because of o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from strew.stores.protocol import Store
 from strew.stores.records import RunningTask, ScheduledTask
 from strew.task.clock import from_micros
 from strew.task.envelope import CorruptPayload
-from strew.task.execution import Execution, TaskFunction
+from strew.task.execution import Execution, TaskFunction, TaskHome
 from strew.task.results import progress_of, state_of
 
-if TYPE_CHECKING:
-    from strew.docket.docket import Docket
+
+class TaskSource(TaskHome, Protocol):
+    """What the readers here need of a `Docket`: its store, its registry, and how it turns
+    a stored payload back into an `Execution`."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def tasks(self) -> Mapping[str, TaskFunction]: ...
+
+    def execution_from(self, key: str, payload: bytes) -> Execution: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,7 @@ def not_registered(name: str) -> TaskFunction:
     return stand_in
 
 
-def readable(docket: Docket, task: ScheduledTask | RunningTask) -> Execution:
+def readable(docket: TaskSource, task: ScheduledTask | RunningTask) -> Execution:
     """The task as an `Execution`; a payload that cannot be read as one of ``<corrupt>``."""
     try:
         return docket.execution_from(task.key, task.payload)
@@ -76,7 +88,7 @@ def readable(docket: Docket, task: ScheduledTask | RunningTask) -> Execution:
         )
 
 
-async def take_snapshot(docket: Docket, limit: int) -> DocketSnapshot:
+async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
     """See `Docket.snapshot` (which checks ``limit``)."""
     raw = await docket.store.snapshot(limit)
     running = [
@@ -108,7 +120,7 @@ async def take_snapshot(docket: Docket, limit: int) -> DocketSnapshot:
     )
 
 
-async def load_execution(docket: Docket, key: str) -> Execution | None:
+async def load_execution(docket: TaskSource, key: str) -> Execution | None:
     """The `Execution` of ``key`` with its state filled in, None when nothing is known.
 
     A scheduled or running task (or one a strike holds) comes back with its arguments; a

@@ -21,16 +21,14 @@ import math
 import operator as ops
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strew.dependencies.base import Dependency
+from strew.stores.protocol import StrikeStore
 from strew.stores.records import Entry
 from strew.task.execution import Disposition, Execution, TaskFunction
-
-if TYPE_CHECKING:
-    from strew.docket.docket import Docket
 
 REFRESH_SECONDS = 0.5
 """How old a docket's copy of the rules may get before it reads them again."""
@@ -159,7 +157,7 @@ def argument_of(
 
 
 def check_strike(
-    docket: Docket,
+    tasks: Mapping[str, TaskFunction],
     function: TaskFunction | str | None,
     parameter: object,
     operator: object,
@@ -169,7 +167,8 @@ def check_strike(
 ) -> Strike:
     """The rule a ``strike``/``restore`` call describes; raises naming the bad argument.
 
-    With ``known_only``, a function given by name must be registered on ``docket``.
+    With ``known_only``, a function given by name must be one of ``tasks`` (the docket's
+    registry, by name).
     """
     name: str | None
     resolved: TaskFunction | None = None
@@ -179,13 +178,13 @@ def check_strike(
         if not function:
             raise ValueError("function must be a task function or a non-empty name, got ''")
         name = function
-        resolved = docket.tasks.get(function)
+        resolved = tasks.get(function)
         if resolved is None and known_only:
-            known = ", ".join(sorted(docket.tasks)) or "none"
+            known = ", ".join(sorted(tasks)) or "none"
             raise KeyError(f"unknown task name {function!r} (registered: {known})")
     elif callable(function):
         resolved = function
-        found = [n for n, registered in docket.tasks.items() if registered is function]
+        found = [n for n, registered in tasks.items() if registered is function]
         name = found[0] if found else getattr(function, "__name__", None)
         if not isinstance(name, str) or name == "<lambda>":
             raise ValueError(f"function {function!r} has no usable name; pass its task name")
@@ -239,10 +238,17 @@ def _check_parameter(function: TaskFunction, name: str | None, parameter: str) -
 
 
 class StrikeBook:
-    """One docket's copy of the strike rules, read again when older than `max_age`."""
+    """One docket's copy of the strike rules, read again when older than `max_age`, and the
+    way its rules are added and lifted. ``tasks`` is the docket's registry (by name)."""
 
-    def __init__(self, docket: Docket, max_age: float = REFRESH_SECONDS) -> None:
-        self.docket = docket
+    def __init__(
+        self,
+        store: StrikeStore,
+        tasks: Mapping[str, TaskFunction],
+        max_age: float = REFRESH_SECONDS,
+    ) -> None:
+        self.store = store
+        self.tasks = tasks
         self.max_age = max_age
         self.version = -1
         self.rules: list[Strike] = []
@@ -267,7 +273,7 @@ class StrikeBook:
 
     async def _read(self) -> None:
         started = time.monotonic()
-        version, encoded = await self.docket.store.strikes()
+        version, encoded = await self.store.strikes()
         decoded = [Strike.decode(rule) for rule in encoded]
         self.rules = [rule for rule in decoded if rule is not None]
         self.version = version
@@ -316,46 +322,44 @@ class StrikeBook:
             return True
         return False
 
+    async def add(
+        self,
+        function: TaskFunction | str | None,
+        parameter: str | None,
+        operator: str,
+        value: Any,
+        *,
+        known_only: bool = True,
+    ) -> Strike:
+        """Store the rule; this copy sees it at once, every other within about
+        `REFRESH_SECONDS`."""
+        rule = check_strike(self.tasks, function, parameter, operator, value, known_only=known_only)
+        await self.store.add_strike(rule.encode())
+        self.invalidate()
+        return rule
+
+    async def lift(
+        self,
+        function: TaskFunction | str | None,
+        parameter: str | None,
+        operator: str,
+        value: Any,
+    ) -> tuple[int, int]:
+        """Remove every stored rule equal to the one described, and put every held task back
+        on the schedule (workers check them against the rules that remain), even when no rule
+        was equal. Returns how many rules were lifted and how many held tasks went back."""
+        rule = check_strike(self.tasks, function, parameter, operator, value, known_only=False)
+        _, stored = await self.store.strikes()
+        # Rules are compared decoded, not as bytes: the same rule may pickle differently in
+        # another Python (or with 1 against 1.0).
+        matching = [encoded for encoded in stored if Strike.decode(encoded) == rule]
+        restored = 0
+        for encoded in matching or [rule.encode()]:
+            _, count = await self.store.remove_strike(encoded)
+            restored += count
+        self.invalidate()
+        return len(matching), restored
+
 
 def _loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
-
-
-async def strike(
-    docket: Docket,
-    function: TaskFunction | str | None,
-    parameter: str | None,
-    operator: str,
-    value: Any,
-    *,
-    known_only: bool = True,
-) -> Strike:
-    """Store the rule; the caller's own docket sees it at once, every other within about
-    `REFRESH_SECONDS`."""
-    rule = check_strike(docket, function, parameter, operator, value, known_only=known_only)
-    await docket.store.add_strike(rule.encode())
-    docket.strike_book.invalidate()
-    return rule
-
-
-async def restore(
-    docket: Docket,
-    function: TaskFunction | str | None,
-    parameter: str | None,
-    operator: str,
-    value: Any,
-) -> tuple[int, int]:
-    """Remove every stored rule equal to the one described, and put every held task back on
-    the schedule (workers check them against the rules that remain), even when no rule was
-    equal. Returns how many rules were lifted and how many held tasks went back."""
-    rule = check_strike(docket, function, parameter, operator, value, known_only=False)
-    _, stored = await docket.store.strikes()
-    # Rules are compared decoded, not as bytes: the same rule may pickle differently in
-    # another Python (or with 1 against 1.0).
-    matching = [encoded for encoded in stored if Strike.decode(encoded) == rule]
-    restored = 0
-    for encoded in matching or [rule.encode()]:
-        _, count = await docket.store.remove_strike(encoded)
-        restored += count
-    docket.strike_book.invalidate()
-    return len(matching), restored

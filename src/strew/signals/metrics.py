@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -48,14 +48,11 @@ from prometheus_client.core import (
 from strew.signals import tracing
 from strew.signals.tracing import trace_meta as trace_meta
 from strew.signals.tracing import use_tracer_provider as use_tracer_provider
-from strew.task.execution import Disposition
+from strew.task.execution import Disposition, Execution
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from strew.agenda.agenda import Agenda, Scattered
-    from strew.docket.docket import Docket
-    from strew.task.execution import Execution
 
 P = ParamSpec("P")
 
@@ -426,13 +423,26 @@ def scheduling(
     return decorate
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+D = TypeVar("D", bound=_Named)
+"""A `Docket` (what the wrappers below need of it is its name)."""
+A = TypeVar("A")
+"""An `Agenda`."""
+S = TypeVar("S", bound=list[Execution])
+"""`Scattered`: the executions of a scatter, with its ``scatter_id``."""
+
+
 def scheduling_many(
-    write: Callable[Concatenate[Docket, P], Awaitable[list[Execution]]],
-) -> Callable[Concatenate[Docket, P], Awaitable[list[Execution]]]:
+    write: Callable[Concatenate[D, P], Awaitable[list[Execution]]],
+) -> Callable[Concatenate[D, P], Awaitable[list[Execution]]]:
     """Wrap `Docket` add_many / replace_many: one span for the batch, then the added count."""
 
     @functools.wraps(write)
-    async def wrapper(docket: Docket, /, *args: P.args, **kwargs: P.kwargs) -> list[Execution]:
+    async def wrapper(docket: D, /, *args: P.args, **kwargs: P.kwargs) -> list[Execution]:
         operation = "replace_many" if kwargs.get("replace") else "add_many"
         with tracing.producer_span(f"strew.{operation}") as span:
             executions = await write(docket, *args, **kwargs)
@@ -448,13 +458,13 @@ def scheduling_many(
 
 
 def scattering(
-    scatter: Callable[Concatenate[Agenda, P], Awaitable[Scattered]],
-) -> Callable[Concatenate[Agenda, P], Awaitable[Scattered]]:
+    scatter: Callable[Concatenate[A, P], Awaitable[S]],
+) -> Callable[Concatenate[A, P], Awaitable[S]]:
     """Wrap `Agenda.scatter`: one span per scatter, then the added count (also for the part
     a failed streaming scatter did write)."""
 
     @functools.wraps(scatter)
-    async def wrapper(agenda: Agenda, /, *args: P.args, **kwargs: P.kwargs) -> Scattered:
+    async def wrapper(agenda: A, /, *args: P.args, **kwargs: P.kwargs) -> S:
         target = args[0] if args else kwargs.get("docket")
         name = str(getattr(target, "name", "?"))
         with tracing.producer_span("strew.scatter") as span:
@@ -467,8 +477,9 @@ def scattering(
                 raise
             if span.is_recording():
                 tracing.describe_batch(span, name, scattered)
-                if scattered.scatter_id is not None:
-                    span.set_attribute("strew.scatter_id", scattered.scatter_id)
+                scatter_id = getattr(scattered, "scatter_id", None)
+                if isinstance(scatter_id, str):
+                    span.set_attribute("strew.scatter_id", scatter_id)
         record_added(name, scattered)
         return scattered
 

@@ -39,8 +39,9 @@ from strew.stores.records import (
 
 
 @runtime_checkable
-class Store(Protocol):
-    """The operations one docket needs from its storage."""
+class ScheduleStore(Protocol):
+    """The schedule and its leases: what producers write and workers claim, run and
+    acknowledge, and how workers are woken and seen."""
 
     async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]:
         """Put ``entries`` on the schedule, atomically as one step.
@@ -88,10 +89,50 @@ class Store(Protocol):
         False where the token no longer holds the lease."""
         ...
 
-    async def clear(self) -> int:
-        """Drop every scheduled task atomically; running tasks are left alone. Returns how
-        many were dropped."""
+    async def now(self) -> int:
+        """The store's clock."""
         ...
+
+    def notifications(self) -> AsyncIterator[Notice]:
+        """Wake-ups and cancellation requests, for as long as the consumer iterates.
+
+        The first notice is a ``Wake(0)`` once the subscription is in place (nothing
+        published before it is seen). Implementations reconnect on their own and yield
+        another ``Wake(0)`` after any gap in which notices may have been missed."""
+        ...
+
+    async def heartbeat(self, worker: str, ttl: int) -> None:
+        """Record that ``worker`` is alive; it is forgotten ``ttl`` microseconds later
+        unless it beats again."""
+        ...
+
+    async def forget_worker(self, worker: str) -> None:
+        """Remove ``worker`` from the live workers at once (clean shutdown)."""
+        ...
+
+
+@runtime_checkable
+class ResultStore(Protocol):
+    """What is known about one task key: its state, its record, its progress."""
+
+    async def task_state(self, key: str) -> TaskState:
+        """In one atomic step: where ``key`` is scheduled, who runs it, whether a strike holds
+        it, its record (see `Finish.record`) and its progress, each None when there is
+        none."""
+        ...
+
+    async def update_progress(
+        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
+    ) -> ProgressState:
+        """Atomically change the progress of ``key``: set ``total`` and ``message`` where they
+        are not None, add ``advance`` to the current count (0 when there was no progress), and
+        keep it ``ttl`` microseconds from now. Returns the progress after the change."""
+        ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """Read-only views of the whole docket, for operators."""
 
     async def snapshot(self, limit: int) -> StoreSnapshot:
         """A consistent picture: the earliest ``limit`` scheduled tasks, every running task
@@ -114,55 +155,15 @@ class Store(Protocol):
         """
         ...
 
-    async def heartbeat(self, worker: str, ttl: int) -> None:
-        """Record that ``worker`` is alive; it is forgotten ``ttl`` microseconds later
-        unless it beats again."""
-        ...
 
-    async def forget_worker(self, worker: str) -> None:
-        """Remove ``worker`` from the live workers at once (clean shutdown)."""
-        ...
+@runtime_checkable
+class BatchStore(Protocol):
+    """The storage side of `Agenda.scatter`.
 
-    async def now(self) -> int:
-        """The store's clock."""
-        ...
-
-    def notifications(self) -> AsyncIterator[Notice]:
-        """Wake-ups and cancellation requests, for as long as the consumer iterates.
-
-        The first notice is a ``Wake(0)`` once the subscription is in place (nothing
-        published before it is seen). Implementations reconnect on their own and yield
-        another ``Wake(0)`` after any gap in which notices may have been missed."""
-        ...
-
-    async def task_state(self, key: str) -> TaskState:
-        """In one atomic step: where ``key`` is scheduled, who runs it, whether a strike holds
-        it, its record (see `Finish.record`) and its progress, each None when there is
-        none."""
-        ...
-
-    async def update_progress(
-        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
-    ) -> ProgressState:
-        """Atomically change the progress of ``key``: set ``total`` and ``message`` where they
-        are not None, add ``advance`` to the current count (0 when there was no progress), and
-        keep it ``ttl`` microseconds from now. Returns the progress after the change."""
-        ...
-
-    async def destroy(self) -> None:
-        """Delete everything this docket stores (tests and tear-down only)."""
-        ...
-
-    async def close(self) -> None:
-        """Release connections. The store may not be used afterwards."""
-        ...
-
-    # -- batches: the storage side of `Agenda.scatter` --------------------------------------
-    #
-    # A batch has an id chosen by the caller. Its entries are either *staged* (invisible to
-    # workers) and then *committed* in one atomic step, or written straight to the schedule
-    # chunk by chunk. Either way the keys it wrote are remembered as its *members*, so that one
-    # call can cancel what is left of it.
+    A batch has an id chosen by the caller. Its entries are either *staged* (invisible to
+    workers) and then *committed* in one atomic step, or written straight to the schedule
+    chunk by chunk. Either way the keys it wrote are remembered as its *members*, so that one
+    call can cancel what is left of it. `respread_batch` moves what an outage left overdue."""
 
     async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
         """Add ``entries`` to the stage of ``batch``, atomically per call.
@@ -209,60 +210,6 @@ class Store(Protocol):
         time, is left alone); running tasks finish. Drops the batch's members and any stage
         it still has, so a commit still to come fails instead of writing. Returns how many
         scheduled tasks were removed."""
-        ...
-
-    # -- quarantine: claimed tasks whose payload cannot be run, kept for a human ------------
-
-    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
-        """Move each claim from its lease into the quarantine, with its payload, ``reason``
-        and the store's time, atomically per item (the batch in one step). A quarantined
-        task never expires and is never claimed; a key quarantined again overwrites its
-        earlier record. A newer schedule of the key that waited for this run is left to run.
-        False where the token no longer holds the lease (nothing changes)."""
-        ...
-
-    async def quarantined(self) -> list[QuarantinedTask]:
-        """Every quarantined task, oldest first (ties by key)."""
-        ...
-
-    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
-        """Delete the quarantined tasks ``keys`` (None: all of them), atomically. Returns how
-        many were deleted."""
-        ...
-
-    # -- strikes: rules that pause tasks, and the tasks they hold ---------------------------
-    #
-    # A rule is opaque bytes (the store never reads it). The set of rules carries a version
-    # that every change bumps, so a reader can tell whether its copy is current.
-
-    async def add_strike(self, rule: bytes) -> int:
-        """Add ``rule`` to the rules (a rule already there stays once) and bump the version,
-        atomically. Returns the new version."""
-        ...
-
-    async def remove_strike(self, rule: bytes) -> tuple[int, int]:
-        """Atomically remove ``rule`` (harmless when absent), bump the version, and put every
-        held task back on the schedule at the due time it had (a key scheduled again
-        meanwhile keeps its newer schedule, and its held copy is dropped). Wakes sleeping
-        workers. Returns ``(new version, how many held tasks went back)``."""
-        ...
-
-    async def strikes(self) -> tuple[int, list[bytes]]:
-        """The current version and every rule, read in one atomic step (version 0 and no
-        rules for a docket never struck)."""
-        ...
-
-    async def hold(self, holds: Sequence[tuple[str, str]], version: int) -> list[bool]:
-        """Move each ``(key, token)`` claim from its lease to the held tasks, keeping its
-        payload and due time, atomically as one step; a held task is seen by no claim
-        until `remove_strike` puts it back. Nothing is held (all False) when the rules'
-        version is no longer ``version``: the caller decided on rules that have changed
-        and must look again. Otherwise False where the token no longer holds the lease.
-        A key held twice keeps its later payload."""
-        ...
-
-    async def held_tasks(self, limit: int) -> tuple[int, list[ScheduledTask]]:
-        """How many tasks are held, and the ``limit`` earliest of them (by due time)."""
         ...
 
     async def respread_batch(
@@ -312,7 +259,70 @@ class Store(Protocol):
         """
         ...
 
-    # -- automatic chains: perpetual tasks that workers start and keep alive themselves -----
+
+@runtime_checkable
+class QuarantineStore(Protocol):
+    """Claimed tasks whose payload cannot be run, kept for a human."""
+
+    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
+        """Move each claim from its lease into the quarantine, with its payload, ``reason``
+        and the store's time, atomically per item (the batch in one step). A quarantined
+        task never expires and is never claimed; a key quarantined again overwrites its
+        earlier record. A newer schedule of the key that waited for this run is left to run.
+        False where the token no longer holds the lease (nothing changes)."""
+        ...
+
+    async def quarantined(self) -> list[QuarantinedTask]:
+        """Every quarantined task, oldest first (ties by key)."""
+        ...
+
+    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
+        """Delete the quarantined tasks ``keys`` (None: all of them), atomically. Returns how
+        many were deleted."""
+        ...
+
+
+@runtime_checkable
+class StrikeStore(Protocol):
+    """Rules that pause tasks, and the tasks they hold.
+
+    A rule is opaque bytes (the store never reads it). The set of rules carries a version
+    that every change bumps, so a reader can tell whether its copy is current."""
+
+    async def add_strike(self, rule: bytes) -> int:
+        """Add ``rule`` to the rules (a rule already there stays once) and bump the version,
+        atomically. Returns the new version."""
+        ...
+
+    async def remove_strike(self, rule: bytes) -> tuple[int, int]:
+        """Atomically remove ``rule`` (harmless when absent), bump the version, and put every
+        held task back on the schedule at the due time it had (a key scheduled again
+        meanwhile keeps its newer schedule, and its held copy is dropped). Wakes sleeping
+        workers. Returns ``(new version, how many held tasks went back)``."""
+        ...
+
+    async def strikes(self) -> tuple[int, list[bytes]]:
+        """The current version and every rule, read in one atomic step (version 0 and no
+        rules for a docket never struck)."""
+        ...
+
+    async def hold(self, holds: Sequence[tuple[str, str]], version: int) -> list[bool]:
+        """Move each ``(key, token)`` claim from its lease to the held tasks, keeping its
+        payload and due time, atomically as one step; a held task is seen by no claim
+        until `remove_strike` puts it back. Nothing is held (all False) when the rules'
+        version is no longer ``version``: the caller decided on rules that have changed
+        and must look again. Otherwise False where the token no longer holds the lease.
+        A key held twice keeps its later payload."""
+        ...
+
+    async def held_tasks(self, limit: int) -> tuple[int, list[ScheduledTask]]:
+        """How many tasks are held, and the ``limit`` earliest of them (by due time)."""
+        ...
+
+
+@runtime_checkable
+class ChainStore(Protocol):
+    """Automatic chains: perpetual tasks that workers start and keep alive themselves."""
 
     async def restore_chains(self, entries: Sequence[Entry], since: int) -> list[bool]:
         """Put back the automatic chains that are gone, atomically as one step.
@@ -324,3 +334,37 @@ class Store(Protocol):
         sleeping workers as `schedule` does. Ends are kept until `destroy` (one per
         automatic task, so they do not pile up)."""
         ...
+
+
+@runtime_checkable
+class Lifecycle(Protocol):
+    """Emptying, deleting and closing a docket's store."""
+
+    async def clear(self) -> int:
+        """Drop every scheduled task atomically; running tasks are left alone. Returns how
+        many were dropped."""
+        ...
+
+    async def destroy(self) -> None:
+        """Delete everything this docket stores (tests and tear-down only)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections. The store may not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class Store(
+    ScheduleStore,
+    ResultStore,
+    SnapshotStore,
+    BatchStore,
+    QuarantineStore,
+    StrikeStore,
+    ChainStore,
+    Lifecycle,
+    Protocol,
+):
+    """Every operation one docket needs from its storage. A caller that needs only a few
+    names the slice it uses (`ScheduleStore`, `BatchStore`...) as the type it takes."""

@@ -7,17 +7,32 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from strew.stores.protocol import ResultStore
 from strew.task.annotations import call_text, safe_repr, shown_arguments
 from strew.task.clock import to_micros
 from strew.task.envelope import dump_payload
-from strew.task.results import ExecutionProgress, ExecutionState, sync_state, wait_for_result
-
-if TYPE_CHECKING:
-    from strew.docket.docket import Docket
+from strew.task.results import (
+    ExecutionProgress,
+    ExecutionState,
+    Finished,
+    read_state,
+    wait_for_result,
+)
 
 TaskFunction = Callable[..., Any]
+
+
+class TaskHome(Protocol):
+    """What an `Execution` needs of the docket it belongs to (a `Docket` is one): its name,
+    and the store its state is read from."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def store(self) -> ResultStore: ...
 
 
 class Disposition(enum.Enum):
@@ -62,7 +77,7 @@ class Execution:
 
     def __init__(
         self,
-        docket: Docket,
+        docket: TaskHome,
         function: TaskFunction,
         function_name: str,
         args: tuple[Any, ...],
@@ -106,14 +121,24 @@ class Execution:
     async def sync(self) -> ExecutionState | None:
         """Read this key's state, progress and finish time from the store into ``state``,
         ``progress`` and ``finished_at``; returns the state (None: nothing is known)."""
-        return await sync_state(self)
+        return await read_state(self.docket.store, self.key, self._saw)
 
     async def get_result(self, timeout: timedelta | float | None = None) -> Any:
         """Wait for the task to finish and return its return value, or raise its exception
         (`TaskFailed` when it cannot be re-raised as its own type). Raises `TaskCancelled`,
         `ResultUnavailable` (unknown key, or its record expired) and `TimeoutError` after
         ``timeout`` (a timedelta or seconds; None waits for ever)."""
-        return await wait_for_result(self, timeout)
+        return await wait_for_result(self.docket.store, self.key, timeout, self._saw)
+
+    def _saw(
+        self,
+        state: ExecutionState | None,
+        progress: ExecutionProgress | None,
+        finished: Finished | None,
+    ) -> None:
+        self.state = state
+        self.progress = progress
+        self.finished_at = None if finished is None else finished.finished_at
 
     def call_repr(self, *, all_arguments: bool = False) -> str:
         """``name(args)`` as a log line shows the call: the arguments of `Logged` parameters,

@@ -20,18 +20,16 @@ import asyncio
 import enum
 import pickle
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cloudpickle
 
+from strew.stores.protocol import ResultStore
 from strew.stores.records import ProgressState, Record, TaskState
 from strew.task.clock import from_micros, micros
-
-if TYPE_CHECKING:
-    from strew.docket.docket import Docket
-    from strew.task.execution import Execution
 
 RECORD_VERSION = 1
 PROGRESS_FLOOR = timedelta(hours=1)
@@ -150,9 +148,9 @@ def decode_record(data: bytes) -> Finished | None:
         return None
 
 
-def _keep(docket: Docket, data: bytes) -> Record | None:
-    ttl = micros(docket.execution_ttl)
-    return Record(data, ttl) if ttl > 0 else None
+def _keep(ttl: timedelta, data: bytes) -> Record | None:
+    kept = micros(ttl)
+    return Record(data, kept) if kept > 0 else None
 
 
 # Exact types only (a subclass may live in a module the reader lacks): most tasks return None
@@ -167,32 +165,31 @@ def _dump_value(value: Any) -> bytes:
 
 
 def completed_record(
-    docket: Docket, execution: Execution, value: Any, finished_at: int
+    ttl: timedelta, function_name: str, value: Any, finished_at: int
 ) -> Record | None:
-    """The record of a run that returned ``value``. A value that cannot be pickled makes a
-    *failed* record saying so: the task ran, but nobody could ever read what it returned."""
-    if micros(docket.execution_ttl) <= 0:
+    """The record of a run of ``function_name`` that returned ``value``, kept for ``ttl`` (the
+    docket's execution_ttl). A value that cannot be pickled makes a *failed* record saying so:
+    the task ran, but nobody could ever read what it returned."""
+    if micros(ttl) <= 0:
         return None  # do not even pickle the value
     try:
         blob = _dump_value(value)
     except Exception as error:
         text = (
-            f"the return value of task {execution.function_name!r} cannot be serialised: "
+            f"the return value of task {function_name!r} cannot be serialised: "
             f"{type(error).__name__}: {error}"
         )
-        data = _encode(
-            ExecutionState.FAILED, finished_at, execution.function_name, None, "TypeError", text
-        )
-        return _keep(docket, data)
-    data = _encode(ExecutionState.COMPLETED, finished_at, execution.function_name, blob)
-    return _keep(docket, data)
+        data = _encode(ExecutionState.FAILED, finished_at, function_name, None, "TypeError", text)
+        return _keep(ttl, data)
+    data = _encode(ExecutionState.COMPLETED, finished_at, function_name, blob)
+    return _keep(ttl, data)
 
 
 def failed_record(
-    docket: Docket, execution: Execution, error: BaseException, finished_at: int
+    ttl: timedelta, function_name: str, error: BaseException, finished_at: int
 ) -> Record | None:
-    """The record of a run that raised ``error`` (with no retry left)."""
-    if micros(docket.execution_ttl) <= 0:
+    """The record of a run that raised ``error`` (with no retry left), kept for ``ttl``."""
+    if micros(ttl) <= 0:
         return None
     try:
         blob: bytes | None = bytes(cloudpickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL))
@@ -202,23 +199,24 @@ def failed_record(
     data = _encode(
         ExecutionState.FAILED,
         finished_at,
-        execution.function_name,
+        function_name,
         blob,
         type(error).__qualname__,
         str(error),
         tb,
     )
-    return _keep(docket, data)
+    return _keep(ttl, data)
 
 
-def cancelled_record(docket: Docket, function_name: str | None, finished_at: int) -> Record | None:
-    """The record of a task cancelled while scheduled or running."""
-    return _keep(docket, _encode(ExecutionState.CANCELLED, finished_at, function_name, None))
+def cancelled_record(ttl: timedelta, function_name: str | None, finished_at: int) -> Record | None:
+    """The record of a task cancelled while scheduled or running, kept for ``ttl``."""
+    return _keep(ttl, _encode(ExecutionState.CANCELLED, finished_at, function_name, None))
 
 
-def progress_ttl(docket: Docket) -> int:
-    """How long (microseconds) progress is kept after each update."""
-    return micros(max(docket.execution_ttl, PROGRESS_FLOOR))
+def progress_ttl(execution_ttl: timedelta) -> int:
+    """How long (microseconds) progress is kept after each update, for a docket whose
+    records are kept for ``execution_ttl``."""
+    return micros(max(execution_ttl, PROGRESS_FLOOR))
 
 
 def state_of(raw: TaskState) -> tuple[ExecutionState | None, Finished | None]:
@@ -246,13 +244,15 @@ def progress_of(raw: ProgressState | None) -> ExecutionProgress | None:
     return ExecutionProgress(raw.current, raw.total, raw.message, from_micros(raw.updated))
 
 
-async def sync_state(execution: Execution) -> ExecutionState | None:
-    """Refresh ``execution.state``, ``.progress`` and ``.finished_at`` from the store."""
-    raw = await execution.docket.store.task_state(execution.key)
+Seen = Callable[["ExecutionState | None", "ExecutionProgress | None", "Finished | None"], None]
+"""Told what each read of a task's state found (`Execution` keeps it as its attributes)."""
+
+
+async def read_state(store: ResultStore, key: str, seen: Seen) -> ExecutionState | None:
+    """Read ``key``'s state once, tell ``seen``, and return the state (None: nothing known)."""
+    raw = await store.task_state(key)
     state, finished = state_of(raw)
-    execution.state = state
-    execution.progress = progress_of(raw.progress)
-    execution.finished_at = None if finished is None else finished.finished_at
+    seen(state, progress_of(raw.progress), finished)
     return state
 
 
@@ -300,8 +300,11 @@ def check_timeout(timeout: object) -> float | None:
     return seconds
 
 
-async def wait_for_result(execution: Execution, timeout: timedelta | float | None) -> Any:
-    """Wait until ``execution``'s key reaches a final state; return its value or raise.
+async def wait_for_result(
+    store: ResultStore, key: str, timeout: timedelta | float | None, seen: Seen
+) -> Any:
+    """Wait until ``key`` reaches a final state; return its value or raise (see `outcome`).
+    ``seen`` is told what every read found.
 
     Polls the store, a few milliseconds apart at first and at most `POLL_CEILING` apart:
     one cheap atomic read per poll, and no subscription to keep alive.
@@ -311,17 +314,13 @@ async def wait_for_result(execution: Execution, timeout: timedelta | float | Non
     deadline = None if seconds is None else loop.time() + seconds
     interval = POLL_FIRST
     while True:
-        raw = await execution.docket.store.task_state(execution.key)
+        raw = await store.task_state(key)
         state, finished = state_of(raw)
-        execution.state = state
-        execution.progress = progress_of(raw.progress)
+        seen(state, progress_of(raw.progress), finished)
         if state is None or state.final:
-            execution.finished_at = None if finished is None else finished.finished_at
-            return outcome(execution.key, state, finished)
+            return outcome(key, state, finished)
         if deadline is not None and loop.time() >= deadline:
-            raise TimeoutError(
-                f"task {execution.key!r} is still {state.value} after waiting {seconds:g}s"
-            )
+            raise TimeoutError(f"task {key!r} is still {state.value} after waiting {seconds:g}s")
         pause = interval if deadline is None else min(interval, max(deadline - loop.time(), 0))
         await asyncio.sleep(pause)
         interval = min(interval * 2, POLL_CEILING)

@@ -300,7 +300,7 @@ class WorkerLoops:
             },
         )
         ended = self._store_now()
-        self._done(claim, record=cancelled_record(self.docket, function_name, ended))
+        self._done(claim, record=cancelled_record(self.docket.execution_ttl, function_name, ended))
 
     async def _drain(self) -> None:
         """Stop: hand back tasks not yet started, give running ones their grace."""

@@ -78,7 +78,10 @@ class WorkerOutcomes(WorkerLoops):
                 extra=run_fields(execution, duration_ms=_millis(started), outcome="failed"),
             )
             self._done(
-                claim, record=failed_record(self.docket, execution, request, self._store_now())
+                claim,
+                record=failed_record(
+                    self.docket.execution_ttl, execution.function_name, request, self._store_now()
+                ),
             )
             return
         if request.when is not None:
@@ -121,7 +124,10 @@ class WorkerOutcomes(WorkerLoops):
                 extra=run_fields(execution, duration_ms=elapsed, outcome="failed"),
             )
             self._done(
-                claim, record=failed_record(self.docket, execution, error, self._store_now())
+                claim,
+                record=failed_record(
+                    self.docket.execution_ttl, execution.function_name, error, self._store_now()
+                ),
             )
             return
         delay = retry.delay_after(attempt)

@@ -21,10 +21,10 @@ import inspect
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from strew.agenda.catch_up import CatchUpKeeper
-from strew.dependencies import Retry, RetryRequested, SharedScope, markers_of
+from strew.dependencies import Retry, RetryRequested, SharedScope, WorkerHooks, markers_of
 from strew.dependencies.running import call_with_dependencies
 from strew.docket.quarantine import quarantine_claim
 from strew.signals import metrics as instrumentation
@@ -39,7 +39,7 @@ from strew.worker.outcomes import WorkerOutcomes, run_fields
 from strew.worker.strikes import WorkerStrikes
 
 if TYPE_CHECKING:
-    from strew.worker.worker import Worker
+    pass
 
 logger = logging.getLogger("strew.worker")
 
@@ -57,6 +57,7 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
     unknown_task_delay: timedelta
     catch_up: CatchUpKeeper
     _shared: SharedScope
+    _hooks: WorkerHooks
     _limits: dict[str, int]
     _runs: dict[str, int]
 
@@ -196,10 +197,8 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
         try:
             if markers:
-                # A WorkerRuns is only ever the runner half of a Worker, the object that
-                # CurrentWorker() injects.
                 value = await call_with_dependencies(
-                    self._call, function, execution, markers, cast("Worker", self), self._shared
+                    self._call, function, execution, markers, self._hooks, self._shared
                 )
             else:
                 value = await self._call(function, execution.args, execution.kwargs)
@@ -237,10 +236,17 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
                 elapsed,
                 extra=run_fields(execution, duration_ms=elapsed, outcome="succeeded"),
             )
-        self._done(claim, record=completed_record(self.docket, execution, value, self._store_now()))
+        self._done(
+            claim,
+            record=completed_record(
+                self.docket.execution_ttl, execution.function_name, value, self._store_now()
+            ),
+        )
 
     def _cancelled(self, execution: Execution) -> Record | None:
-        return cancelled_record(self.docket, execution.function_name, self._store_now())
+        return cancelled_record(
+            self.docket.execution_ttl, execution.function_name, self._store_now()
+        )
 
     async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
         """Move a task whose payload cannot be read aside, for a human to look at."""

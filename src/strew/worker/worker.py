@@ -32,12 +32,13 @@ from types import TracebackType
 from typing import Any, Self
 
 from strew.agenda.catch_up import CatchUpKeeper
-from strew.dependencies import SharedScope
+from strew.dependencies import SharedScope, WorkerHooks
 from strew.docket.docket import Docket
 from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Finish, Release, StoreError
 from strew.task.clock import at_most_a_century, check_positive
 from strew.task.clock import micros as _micros
+from strew.task.results import progress_ttl
 from strew.worker.loops import Running, Stats
 from strew.worker.perpetual import start_automatic
 from strew.worker.runs import MICROS, WorkerRuns, local_micros
@@ -124,6 +125,17 @@ class Worker(WorkerRuns):
         self._stopping = asyncio.Event()
         self._shared = SharedScope()
         self.catch_up = CatchUpKeeper(self._store, self.name, self._store_now)
+        self._hooks = WorkerHooks(
+            docket=docket,
+            worker=self,
+            docket_name=docket.name,
+            worker_name=self.name,
+            store=self._store,
+            progress_ttl=progress_ttl(docket.execution_ttl),
+            store_now=self._store_now,
+            chain_next=self._chain_next,
+            chain_end=self._chain_end,
+        )
 
     async def __aenter__(self) -> Self:
         return self
