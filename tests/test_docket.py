@@ -269,7 +269,7 @@ async def test_cancelling_a_task_claimed_early_keeps_it_from_ever_running(
     await docket.add(soon, when=datetime.now(UTC) + timedelta(seconds=3), key="soon")()
     async with Worker(docket, prefetch=timedelta(seconds=30)) as worker:
         run = asyncio.create_task(worker.run_until_finished())
-        await wait_until(lambda: bool(worker._runs_of("soon")), message="the early claim")
+        await wait_until(lambda: bool(worker.state.runs_of("soon")), message="the early claim")
         await docket.cancel("soon")
         await asyncio.wait_for(run, timeout=10)
     assert ran == []

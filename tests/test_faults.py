@@ -121,7 +121,7 @@ async def test_a_worker_rides_out_a_redis_restart_and_loses_nothing(
         redis_server.start()
 
         await wait_until(lambda: len(done) == 30, timeout=20, message="all 30 tasks to run")
-        await wait_until(lambda: not worker._finished, message="every acknowledgement to land")
+        await wait_until(lambda: not worker.state.finished, message="every acknowledgement to land")
         worker.stop()
         await asyncio.wait_for(run, timeout=10)
 

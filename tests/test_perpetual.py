@@ -222,7 +222,7 @@ async def test_a_worker_starts_an_automatic_task_and_restores_its_lost_chain(
 
         await wait_until(next_step_waiting, message="the next step to be scheduled")
         # The chain is there: the worker's periodic check leaves it alone.
-        assert await add_automatic(worker) == 0
+        assert await add_automatic(worker.state) == 0
         assert runs == ["housekeeping"]
 
         await fast_docket.cancel("housekeeping")  # the chain is lost

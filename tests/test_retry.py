@@ -139,12 +139,12 @@ async def test_exponential_retries_are_scheduled_doubling_gaps_apart_on_a_worker
     # The worker's clock, as far as scheduling retries goes, reads each run's own due time:
     # every run fails the instant it was due, so the gaps between the scheduled times are
     # exactly the delays (and no wall-clock time is measured).
-    real_clock = worker._store_now
+    real_clock = worker.state.store_now
 
     def clock() -> int:
         return to_micros(whens[-1]) if whens else real_clock()
 
-    monkeypatch.setattr(worker, "_store_now", clock)
+    monkeypatch.setattr(worker.state, "store_now", clock)
     await docket.add(flaky, key="flaky")()
     await worker.run_until_finished()
     gaps = [later - earlier for earlier, later in itertools.pairwise(whens)]

@@ -89,7 +89,7 @@ async def test_cancel_reaches_a_running_task(docket: Docket) -> None:
     async with Worker(docket) as worker:
         run = asyncio.create_task(worker.run_until_finished())
         await started.wait()
-        await wait_until(lambda: len(worker._running) == 1)
+        await wait_until(lambda: len(worker.state.running) == 1)
         await docket.cancel("slow")
         await asyncio.wait_for(run, timeout=10)
     assert outcome == ["cancelled"]

@@ -35,16 +35,16 @@ async def test_a_cancel_right_after_the_claim_cancels_the_task(
 ) -> None:
     execution = await docket.add(job, key="job")(1)
     worker = Worker(docket, poll_ceiling=timedelta(milliseconds=20))
-    start = worker._start
+    start = worker.claimer.start
 
     def start_then_cancel(group: asyncio.TaskGroup, claim: Claim) -> None:
         start(group, claim)
-        worker._cancel(claim.key)  # as the listener would, in the same turn of the loop
+        worker.state.cancel(claim.key)  # as the listener would, in the same turn of the loop
 
-    monkeypatch.setattr(worker, "_start", start_then_cancel)
+    monkeypatch.setattr(worker.claimer, "start", start_then_cancel)
     await asyncio.wait_for(worker.run_until_finished(), timeout=10)
     assert ran == []
-    assert worker.stats.cancelled == 1 and worker._running == {}
+    assert worker.stats.cancelled == 1 and worker.state.running == {}
     assert instrumentation.sample("strew_tasks_cancelled_total", docket.name, "job") == 1
     assert await execution.sync() is ExecutionState.CANCELLED
     assert (await docket.snapshot()).total_tasks == 0
@@ -57,13 +57,13 @@ async def test_a_stop_right_after_the_claim_hands_the_task_back(
     # One slot: the claim fills it, so the claim loop goes straight round, sees the stop and
     # drains before the runner took its first step.
     worker = Worker(docket, concurrency=1, poll_ceiling=timedelta(milliseconds=20))
-    start = worker._start
+    start = worker.claimer.start
 
     def start_then_stop(group: asyncio.TaskGroup, claim: Claim) -> None:
         start(group, claim)
         worker.stop()
 
-    monkeypatch.setattr(worker, "_start", start_then_stop)
+    monkeypatch.setattr(worker.claimer, "start", start_then_stop)
     await asyncio.wait_for(worker.run_forever(), timeout=10)
     assert ran == [] and worker.stats.released == 1
     snapshot = await docket.snapshot()

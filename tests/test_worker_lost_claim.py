@@ -60,7 +60,7 @@ async def test_a_lost_claim_handed_out_again_keeps_its_lease_after_the_first_run
         await wait_until(lambda: len(starts) == 1, message="the first run")
         await forget_the_claim(client, redis_docket.name, "held")
         await wait_until(lambda: len(starts) == 2, message="the claim handed out again")
-        assert len(worker._runs_of("held")) == 2
+        assert len(worker.state.runs_of("held")) == 2
 
         gates[0].set()  # the first run ends; its acknowledgement no longer counts
         await wait_until(lambda: worker.stats.lost_leases == 1, message="the stale ack")

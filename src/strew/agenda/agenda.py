@@ -29,6 +29,8 @@ from strew.agenda.plan import (
 from strew.agenda.write import Progress, write_atomically, write_streamed
 from strew.agenda.write import ScatterError as ScatterError
 from strew.signals import metrics as instrumentation
+from strew.signals import producers
+from strew.signals.tracing import trace_meta
 from strew.task.checks import check_key, check_when
 from strew.task.clock import LATEST, from_micros, micros, to_micros, utc_now
 from strew.task.execution import Disposition, Execution, TaskFunction
@@ -206,7 +208,7 @@ class Agenda:
 
     # -- scattering -------------------------------------------------------------------------
 
-    @instrumentation.scattering
+    @producers.scattering
     async def scatter(
         self,
         docket: Docket,
@@ -263,7 +265,7 @@ class Agenda:
         meta: dict[str, Any] = {
             "scatter": scatter_id,
             **catch_up_meta(catch_up, len(self._entries), window),
-            **instrumentation.trace_meta(),
+            **trace_meta(),
         }
         plan = Planned(docket, self._entries, begin, to_micros(begin), offsets, meta)
 
@@ -305,7 +307,7 @@ class Agenda:
         from the schedule (running tasks finish). A key scheduled again since at another time
         is left alone. Works until the scatter's window ended `members_grace` ago. Returns how
         many tasks were removed."""
-        with instrumentation.cancelling(docket.name, scatter_id, scatter=True) as removed:
+        with producers.cancelling(docket.name, scatter_id, scatter=True) as removed:
             return removed(await docket.store.cancel_batch(check_scatter_id(scatter_id)))
 
     def _check_scatter(

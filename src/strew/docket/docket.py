@@ -13,6 +13,8 @@ from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quar
 from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
 from strew.docket.strikes import StrikeBook
 from strew.signals import metrics as instrumentation
+from strew.signals import producers
+from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
 from strew.stores.records import Entry, FunctionCounts
 from strew.stores.urls import validate_url
@@ -235,9 +237,9 @@ class Docket:
         self._check_schedule_args(when, key)
         resolved, name = self.resolve(function)
 
-        @instrumentation.scheduling("replace" if replace else "add", self.name, name)
+        @producers.scheduling("replace" if replace else "add", self.name, name)
         async def scheduler(*args: Any, **kwargs: Any) -> Execution:
-            meta = instrumentation.trace_meta()
+            meta = trace_meta()
             execution, entry = self._execution(resolved, name, args, kwargs, when, key, meta)
             if await self.strike_book.struck(execution):
                 instrumentation.record_stricken(self.name, name)
@@ -346,13 +348,13 @@ class Docket:
             executions.append(execution)
             entries.append(entry)
 
-    @instrumentation.scheduling_many
+    @producers.scheduling_many
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
         if not _whole(chunk_size) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        everything, entries = self.prepare(calls, instrumentation.trace_meta())
+        everything, entries = self.prepare(calls, trace_meta())
         executions, entries = await self.strike_book.sift(everything, entries)
         for execution in everything:
             if execution.disposition is Disposition.STRUCK:
@@ -380,7 +382,7 @@ class Docket:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
         record = cancelled_record(self.execution_ttl, None, to_micros(utc_now()))
-        with instrumentation.cancelling(self.name, key) as removed:
+        with producers.cancelling(self.name, key) as removed:
             removed(await self.store.cancel([check_key(key)], record))
 
     async def get_execution(self, key: str) -> Execution | None:

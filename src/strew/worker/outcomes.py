@@ -17,8 +17,7 @@ from strew.task.clock import from_micros, to_micros
 from strew.task.clock import micros as _micros
 from strew.task.envelope import dump_payload
 from strew.task.execution import Execution
-from strew.task.results import failed_record
-from strew.worker.loops import WorkerLoops
+from strew.worker.state import WorkerState
 
 logger = logging.getLogger("strew.worker")
 
@@ -40,10 +39,13 @@ def _millis(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-class WorkerOutcomes(WorkerLoops):
-    """Retry decisions; `Worker` provides the clock offset and the stats."""
+class Outcomes:
+    """What becomes of a run that failed or asked for another: a retry, or its end."""
 
-    def _retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
+    def __init__(self, state: WorkerState) -> None:
+        self.state = state
+
+    def retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
         payload = dump_payload(
             execution.function_name,
             execution.args,
@@ -54,7 +56,7 @@ class WorkerOutcomes(WorkerLoops):
         )
         return Entry(claim.key, due, payload)
 
-    def _retry(
+    def retry(
         self,
         claim: Claim,
         execution: Execution,
@@ -65,8 +67,8 @@ class WorkerOutcomes(WorkerLoops):
         """The task asked for another run (``retry.after`` / ``retry.at``)."""
         name, attempt = execution.function_name, execution.attempt
         if retry is None or retry.exhausted(attempt):
-            self.stats.failed += 1
-            instrumentation.record_failed(self.docket.name, name)
+            self.state.stats.failed += 1
+            instrumentation.record_failed(self.state.docket.name, name)
             logger.error(
                 "%s asked for a retry (key %s) after attempt %d, but %s; not retried",
                 name,
@@ -77,19 +79,17 @@ class WorkerOutcomes(WorkerLoops):
                 else f"its Retry allows {retry.attempts} attempt(s)",
                 extra=run_fields(execution, duration_ms=_millis(started), outcome="failed"),
             )
-            self._done(
+            self.state.done(
                 claim,
-                record=failed_record(
-                    self.docket.execution_ttl, execution.function_name, request, self._store_now()
-                ),
+                record=self.state.failed(execution.function_name, request),
             )
             return
         if request.when is not None:
             due = to_micros(request.when)
         else:
-            due = self._store_now() + _micros(request.delay or timedelta(0))
-        self.stats.retried += 1
-        instrumentation.record_retried(self.docket.name, name)
+            due = self.state.store_now() + _micros(request.delay or timedelta(0))
+        self.state.stats.retried += 1
+        instrumentation.record_retried(self.state.docket.name, name)
         elapsed = _millis(started)
         logger.info(
             "%s asked for a retry (key %s) after attempt %d, in %.1f ms; next run at %s",
@@ -100,9 +100,9 @@ class WorkerOutcomes(WorkerLoops):
             from_micros(due).isoformat(),
             extra=run_fields(execution, duration_ms=elapsed, outcome="retried"),
         )
-        self._done(claim, self._retry_entry(claim, execution, due))
+        self.state.done(claim, self.retry_entry(claim, execution, due))
 
-    def _failed(
+    def failed(
         self,
         claim: Claim,
         execution: Execution,
@@ -123,16 +123,14 @@ class WorkerOutcomes(WorkerLoops):
                 exc_info=error,
                 extra=run_fields(execution, duration_ms=elapsed, outcome="failed"),
             )
-            self._done(
+            self.state.done(
                 claim,
-                record=failed_record(
-                    self.docket.execution_ttl, execution.function_name, error, self._store_now()
-                ),
+                record=self.state.failed(execution.function_name, error),
             )
             return
         delay = retry.delay_after(attempt)
-        self.stats.retried += 1
-        instrumentation.record_retried(self.docket.name, name)
+        self.state.stats.retried += 1
+        instrumentation.record_retried(self.state.docket.name, name)
         logger.warning(
             "%s failed (key %s) after %.1f ms on attempt %d of %s; retrying in %s",
             name,
@@ -144,5 +142,5 @@ class WorkerOutcomes(WorkerLoops):
             exc_info=error,
             extra=run_fields(execution, duration_ms=elapsed, outcome="retried"),
         )
-        due = self._store_now() + _micros(delay)
-        self._done(claim, self._retry_entry(claim, execution, due))
+        due = self.state.store_now() + _micros(delay)
+        self.state.done(claim, self.retry_entry(claim, execution, due))

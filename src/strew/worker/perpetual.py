@@ -26,22 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from strew.dependencies.perpetual import perpetual_of, perpetual_payload
 from strew.stores.records import Entry, StoreError
-from strew.worker.loops import cancelling
-
-if TYPE_CHECKING:
-    from strew.worker.worker import Worker
+from strew.task.execution import TaskFunction
+from strew.worker.state import WorkerState, cancelling
 
 logger = logging.getLogger("strew.worker")
 
 
-def automatic_entries(worker: Worker, now: int) -> list[Entry]:
-    """The first step of every automatic chain of the worker's docket, started at ``now``."""
+def automatic_entries(tasks: Mapping[str, TaskFunction], now: int) -> list[Entry]:
+    """The first step of every automatic chain among ``tasks`` (a docket's registry), started
+    at ``now``."""
     entries: list[Entry] = []
-    for name, function in worker.docket.tasks.items():
+    for name, function in tasks.items():
         marker = perpetual_of(function)
         if marker is not None and marker.automatic:
             due = marker.first_due(now)
@@ -49,7 +48,9 @@ def automatic_entries(worker: Worker, now: int) -> list[Entry]:
     return entries
 
 
-async def add_automatic(worker: Worker, now: int | None = None, since: int | None = None) -> int:
+async def add_automatic(
+    state: WorkerState, now: int | None = None, since: int | None = None
+) -> int:
     """Put back the automatic chains that are gone; returns how many were added.
 
     ``now`` (store time) is when new chains start (read from the store when None); chains
@@ -59,47 +60,47 @@ async def add_automatic(worker: Worker, now: int | None = None, since: int | Non
     round tries again."""
     try:
         if now is None:
-            now = await worker.docket.store.now()
-        going = {running.claim.key for running in worker._running.values()}
-        entries = [entry for entry in automatic_entries(worker, now) if entry.key not in going]
+            now = await state.store.now()
+        going = {running.claim.key for running in state.running.values()}
+        entries = [e for e in automatic_entries(state.docket.tasks, now) if e.key not in going]
         if not entries:
             return 0
-        written = await worker.docket.store.restore_chains(entries, now if since is None else since)
+        written = await state.store.restore_chains(entries, now if since is None else since)
     except StoreError as error:
-        logger.warning("worker %s could not start automatic tasks: %s", worker.name, error)
+        logger.warning("worker %s could not start automatic tasks: %s", state.name, error)
         return 0
     for entry, added in zip(entries, written, strict=True):
         if added:
-            logger.info("worker %s started the automatic task %s", worker.name, entry.key)
+            logger.info("worker %s started the automatic task %s", state.name, entry.key)
     return written.count(True)
 
 
-async def keep_automatic(worker: Worker, since: int) -> None:
+async def keep_automatic(state: WorkerState, since: int) -> None:
     """Put lost chains back, every heartbeat interval, for as long as the worker runs;
     ``since`` is when it started (chains that ended themselves after that stay ended)."""
-    interval = worker.docket.heartbeat_interval.total_seconds()
+    interval = state.docket.heartbeat_interval.total_seconds()
     while not cancelling():
         await asyncio.sleep(interval)
-        await add_automatic(worker, worker._store_now(), since)
+        await add_automatic(state, state.store_now(), since)
 
 
 async def start_automatic(
-    worker: Worker, group: asyncio.TaskGroup, forever: bool
+    state: WorkerState, group: asyncio.TaskGroup, forever: bool
 ) -> list[asyncio.Task[None]]:
     """Called as the worker starts: add the chains now (before the first claim, so a
     draining worker sees them), and, for a worker that runs until stopped, keep them.
     Returns the task to cancel when the worker stops."""
     if not any(
         (marker := perpetual_of(function)) is not None and marker.automatic
-        for function in worker.docket.tasks.values()
+        for function in state.docket.tasks.values()
     ):
         return []
     try:
-        started = await worker.docket.store.now()
+        started = await state.store.now()
     except StoreError:
-        started = worker._store_now()  # add_automatic logs the outage and tries again later
-    await add_automatic(worker, started)
+        started = state.store_now()  # add_automatic logs the outage and tries again later
+    await add_automatic(state, started)
     if not forever:
         return []
-    keeper = keep_automatic(worker, started)
-    return [group.create_task(keeper, name=f"strew {worker.name} automatic")]
+    keeper = keep_automatic(state, started)
+    return [group.create_task(keeper, name=f"strew {state.name} automatic")]

@@ -13,10 +13,10 @@ from typing import Any
 
 from strew.docket.strikes import Strike
 from strew.signals import metrics as instrumentation
-from strew.stores.records import Claim, Release, StoreError
+from strew.stores.records import Claim, StoreError
 from strew.task.envelope import Envelope
 from strew.task.execution import TaskFunction
-from strew.worker.loops import WorkerLoops
+from strew.worker.state import WorkerState
 
 logger = logging.getLogger("strew.worker")
 
@@ -25,18 +25,23 @@ HOLD_ATTEMPTS = 5
 back to the schedule (to be decided on by the next claim)."""
 
 
-class WorkerStrikes(WorkerLoops):
-    async def _stricken(self, claim: Claim, envelope: Envelope, function: TaskFunction) -> bool:
+class StrikeGate:
+    """Between a claim and its run: a task a strike pauses is held aside, not run."""
+
+    def __init__(self, state: WorkerState) -> None:
+        self.state = state
+
+    async def stricken(self, claim: Claim, envelope: Envelope, function: TaskFunction) -> bool:
         """True when a strike pauses this claim: it is then held (or handed back), and the
         caller must neither run nor acknowledge it."""
-        book = self.docket.strike_book
+        book = self.state.docket.strike_book
         for _ in range(HOLD_ATTEMPTS):
             try:
                 rules = await book.current()
             except StoreError as error:
                 logger.warning(
                     "worker %s could not read the strikes (task %s): %s; using the last known",
-                    self.name,
+                    self.state.name,
                     claim.key,
                     error,
                 )
@@ -48,18 +53,18 @@ class WorkerStrikes(WorkerLoops):
                 return False
             decided_on = book.version
             try:
-                [held] = await self._store.hold([(claim.key, claim.token)], decided_on)
+                [held] = await self.state.store.hold([(claim.key, claim.token)], decided_on)
             except StoreError as error:
                 # Not run, not acknowledged: its lease lapses and the next claim decides again.
                 logger.warning(
                     "worker %s could not hold stricken task %s: %s; it will be redelivered",
-                    self.name,
+                    self.state.name,
                     claim.key,
                     error,
                 )
                 return True
             if held:
-                self._held(claim, envelope, rule)
+                self.held(claim, envelope, rule)
                 return True
             book.invalidate()
             try:
@@ -69,18 +74,17 @@ class WorkerStrikes(WorkerLoops):
             if book.version == decided_on:
                 logger.warning(
                     "worker %s lost the lease on stricken task %s before holding it",
-                    self.name,
+                    self.state.name,
                     claim.key,
                 )
                 return True
-        self._released.append(Release(claim.key, claim.token, claim.due))
-        self._acks_waiting.set()
+        self.state.hand_back(claim)
         return True
 
-    def _held(self, claim: Claim, envelope: Envelope, rule: Strike) -> None:
+    def held(self, claim: Claim, envelope: Envelope, rule: Strike) -> None:
         """The one place a task becomes held: count it, log it."""
-        self.stats.held += 1
-        instrumentation.record_stricken(self.docket.name, envelope.function_name)
+        self.state.stats.held += 1
+        instrumentation.record_stricken(self.state.docket.name, envelope.function_name)
         logger.info(
             "%s held by a strike (key %s): %s",
             _call(envelope),

@@ -2,16 +2,21 @@
 
 One `asyncio.TaskGroup` holds everything a running worker does, each piece a named task:
 
-* the **claimer** (this coroutine) takes due tasks under a lease, as many as there are free
+* the **claimer** (claimer.py) takes due tasks under a lease, as many as there are free
   slots, and otherwise sleeps until the earliest due time, woken early by the store when an
   earlier task arrives;
-* one **runner** per claimed task (runs.py): it waits for the exact due time (tasks
+* one **runner** per claimed task (runner.py): it waits for the exact due time (tasks
   due within ``prefetch`` are claimed a little early), runs the function, and queues its
   acknowledgement;
-* the **acker** sends queued acknowledgements in batches, one round trip for many tasks;
-* the **renewer** pushes the lease deadline of every running task forward;
-* the **listener** turns store notifications into wake-ups and cancellations;
-* the **heartbeat** keeps this worker on the list of live ones.
+* the **acker** (acker.py) sends queued acknowledgements in batches, one round trip for
+  many tasks;
+* the **renewer**, **heartbeat** and **listener** (upkeep.py) keep leases alive, keep this
+  worker on the list of live ones, and turn store notifications into wake-ups and
+  cancellations.
+
+Those parts are objects of their own over one `WorkerState` (state.py), which holds all that
+more than one of them touches; `Worker` checks the settings, composes the parts, and owns the
+lifecycle (start, drain, stop).
 
 A worker that dies (even by SIGKILL) simply stops renewing: once ``redelivery_timeout`` passes,
 another worker claims its tasks again. At least once, never lost.
@@ -25,6 +30,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
@@ -32,16 +38,19 @@ from types import TracebackType
 from typing import Any, Self
 
 from strew.agenda.catch_up import CatchUpKeeper
-from strew.dependencies import SharedScope, WorkerHooks
+from strew.dependencies import WorkerHooks
 from strew.docket.docket import Docket
-from strew.signals import metrics as instrumentation
-from strew.stores.records import Claim, Finish, Release, StoreError
+from strew.stores.records import StoreError
 from strew.task.clock import at_most_a_century, check_positive
-from strew.task.clock import micros as _micros
 from strew.task.results import progress_ttl
-from strew.worker.loops import Running, Stats
+from strew.worker.acker import Acker
+from strew.worker.claimer import Claimer
+from strew.worker.outcomes import Outcomes
 from strew.worker.perpetual import start_automatic
-from strew.worker.runs import MICROS, WorkerRuns, local_micros
+from strew.worker.runner import Runner
+from strew.worker.state import Stats, WorkerState
+from strew.worker.strikes import StrikeGate
+from strew.worker.upkeep import Upkeep
 
 logger = logging.getLogger("strew.worker")
 
@@ -56,7 +65,7 @@ def _zero_or_more(value: object, name: str) -> timedelta:
     return at_most_a_century(value, name)
 
 
-class Worker(WorkerRuns):
+class Worker:
     """Runs the tasks of one docket.
 
     Args:
@@ -102,40 +111,89 @@ class Worker(WorkerRuns):
             raise ValueError(
                 f"name must be 1 to 200 characters without '/' or line breaks, got {name!r}"
             )
-        self.docket = docket
-        self.name = name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}"
-        self.concurrency = concurrency
-        self.redelivery_timeout = check_positive(redelivery_timeout, "redelivery_timeout")
-        self.reconnection_delay = check_positive(reconnection_delay, "reconnection_delay")
-        self.shutdown_grace = _zero_or_more(shutdown_grace, "shutdown_grace")
-        self.poll_ceiling = check_positive(poll_ceiling, "poll_ceiling")
-        self.prefetch = _zero_or_more(prefetch, "prefetch")
-        self.unknown_task_delay = check_positive(unknown_task_delay, "unknown_task_delay")
-        self.stats = Stats()
-        self._store = docket.store
-        self._running: dict[str, Running] = {}
-        self._finished: list[Finish] = []
-        self._released: list[Release] = []
-        self._limits: dict[str, int] = {}
-        self._runs: dict[str, int] = {}
-        self._offset = 0  # store clock minus local clock, in microseconds
-        self._offset_rtt = 1 << 62  # the round trip the offset was measured over
-        self._offset_age = 0
-        self._active = False
-        self._stopping = asyncio.Event()
-        self._shared = SharedScope()
-        self.catch_up = CatchUpKeeper(self._store, self.name, self._store_now)
-        self._hooks = WorkerHooks(
+        self.state = state = WorkerState(
+            docket,
+            name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}",
+            concurrency,
+            redelivery_timeout=check_positive(redelivery_timeout, "redelivery_timeout"),
+            reconnection_delay=check_positive(reconnection_delay, "reconnection_delay"),
+            shutdown_grace=_zero_or_more(shutdown_grace, "shutdown_grace"),
+            poll_ceiling=check_positive(poll_ceiling, "poll_ceiling"),
+            prefetch=_zero_or_more(prefetch, "prefetch"),
+            unknown_task_delay=check_positive(unknown_task_delay, "unknown_task_delay"),
+        )
+        hooks = WorkerHooks(
             docket=docket,
             worker=self,
             docket_name=docket.name,
-            worker_name=self.name,
-            store=self._store,
+            worker_name=state.name,
+            store=state.store,
             progress_ttl=progress_ttl(docket.execution_ttl),
-            store_now=self._store_now,
-            chain_next=self._chain_next,
-            chain_end=self._chain_end,
+            store_now=state.store_now,
+            chain_next=state.chain_next,
+            chain_end=state.chain_end,
         )
+        catch_up = CatchUpKeeper(state.store, state.name, state.store_now)
+        self.runner = Runner(state, hooks, catch_up, Outcomes(state), StrikeGate(state))
+        self.claimer = Claimer(state, self.runner)
+        self.acker = Acker(state)
+        self.upkeep = Upkeep(state)
+        self._active = False
+
+    # The settings, as pydocket's Worker has them (read-only but for shutdown_grace).
+
+    @property
+    def docket(self) -> Docket:
+        return self.state.docket
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @property
+    def concurrency(self) -> int:
+        return self.state.concurrency
+
+    @property
+    def redelivery_timeout(self) -> timedelta:
+        return self.state.redelivery_timeout
+
+    @property
+    def reconnection_delay(self) -> timedelta:
+        return self.state.reconnection_delay
+
+    @property
+    def shutdown_grace(self) -> timedelta:
+        return self.state.shutdown_grace
+
+    @shutdown_grace.setter
+    def shutdown_grace(self, value: timedelta) -> None:
+        self.state.shutdown_grace = _zero_or_more(value, "shutdown_grace")
+
+    @property
+    def poll_ceiling(self) -> timedelta:
+        return self.state.poll_ceiling
+
+    @property
+    def prefetch(self) -> timedelta:
+        return self.state.prefetch
+
+    @property
+    def unknown_task_delay(self) -> timedelta:
+        return self.state.unknown_task_delay
+
+    @property
+    def stats(self) -> Stats:
+        return self.state.stats
+
+    @property
+    def catch_up(self) -> CatchUpKeeper:
+        """This worker's side of its scatters' catch-up policies (see docs/catch-up.md)."""
+        return self.runner.catch_up
+
+    @catch_up.setter
+    def catch_up(self, keeper: CatchUpKeeper) -> None:
+        self.runner.catch_up = keeper
 
     async def __aenter__(self) -> Self:
         return self
@@ -168,33 +226,24 @@ class Worker(WorkerRuns):
         for key, limit in iterations_by_key.items():
             if not isinstance(limit, int) or limit < 0:
                 raise ValueError(f"iterations for key {key!r} must be >= 0, got {limit!r}")
-        self._limits = dict(iterations_by_key)
+        self.state.limits = dict(iterations_by_key)
         try:
             await self._run(forever=False)
         finally:
-            self._limits = {}
+            self.state.limits = {}
 
     def stop(self) -> None:
         """Ask the worker to stop: no more claims; running tasks get ``shutdown_grace``."""
-        self._stopping.set()
+        self.state.stopping.set()
 
-    # -- the loop ---------------------------------------------------------------------------
+    # -- the lifecycle ----------------------------------------------------------------------
 
     async def _run(self, *, forever: bool, signals: bool = False) -> None:
         if self._active:
             raise RuntimeError(f"{self!r} is already running")
         self._active = True
-        # A stop() that came before this run began (say, right after create_task) must
-        # still end it: carry the request over to this run's event instead of dropping it.
-        stop_requested = self._stopping.is_set()
-        self._stopping = asyncio.Event()
-        if stop_requested:
-            self._stopping.set()
-        self._wake = asyncio.Event()
-        self._slot_freed = asyncio.Event()
-        self._acks_waiting = asyncio.Event()
-        self._listening = asyncio.Event()
-        self._shared = SharedScope()
+        state = self.state
+        state.begin_run()
         uninstall = self._install_signal_handlers() if signals else None
         logger.info(
             "worker %s started on docket %s (concurrency %d)",
@@ -204,33 +253,63 @@ class Worker(WorkerRuns):
         )
         try:
             async with asyncio.TaskGroup() as group:
+                upkeep = self.upkeep
                 helpers = [
-                    group.create_task(self._listen(), name=f"strew {self.name} listener"),
-                    group.create_task(self._beat(), name=f"strew {self.name} heartbeat"),
-                    group.create_task(self._renew(), name=f"strew {self.name} renewer"),
-                    group.create_task(self._ack(forever), name=f"strew {self.name} acker"),
+                    group.create_task(upkeep.listen_loop(), name=f"strew {self.name} listener"),
+                    group.create_task(upkeep.beat_loop(), name=f"strew {self.name} heartbeat"),
+                    group.create_task(upkeep.renew_loop(), name=f"strew {self.name} renewer"),
+                    group.create_task(self.acker.loop(forever), name=f"strew {self.name} acker"),
                 ]
-                helpers += await start_automatic(self, group, forever)
+                helpers += await start_automatic(state, group, forever)
                 try:
-                    await self._claim_loop(group, forever)
+                    await self.claimer.loop(group, forever)
                     await self._drain()
                 finally:
                     for helper in helpers:
                         helper.cancel()
-            await self._flush_final()
+            await self.acker.flush_final()
         finally:
             await self.catch_up.settle()
             try:
-                await self._shared.close()
+                await state.shared.close()
             except Exception:
                 logger.exception("worker %s: cleaning up a Shared dependency failed", self.name)
             if uninstall:
                 uninstall()
             self._active = False
-            self._stopping.clear()  # a later run starts afresh
+            state.stopping.clear()  # a later run starts afresh
             with suppress(StoreError):
-                await self._store.forget_worker(self.name)
+                await state.store.forget_worker(self.name)
             logger.info("worker %s stopped", self.name)
+
+    async def _drain(self) -> None:
+        """Stop: hand back tasks not yet started, give running ones their grace."""
+        state = self.state
+        for running in list(state.running.values()):
+            if not running.started and running.task is not None:
+                running.hand_back = True
+                state.interrupt(running)
+        deadline = time.monotonic() + state.shutdown_grace.total_seconds()
+        while state.running:
+            left = deadline - time.monotonic()
+            if left <= 0 or state.shutdown_grace == timedelta(0):
+                break
+            state.slot_freed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(state.slot_freed.wait(), timeout=left)
+        tasks = []
+        for running in list(state.running.values()):
+            if running.task is not None:
+                logger.warning(
+                    "worker %s hands back task %s, still running after the shutdown grace",
+                    self.name,
+                    running.claim.key,
+                )
+                running.hand_back = True
+                state.interrupt(running)
+                tasks.append(running.task)
+        if tasks:
+            await asyncio.wait(tasks)
 
     def _install_signal_handlers(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
@@ -252,8 +331,8 @@ class Worker(WorkerRuns):
                 logger.warning(
                     "worker %s: second signal, handing running tasks back now", self.name
                 )
-                self.shutdown_grace = timedelta(0)
-                self._slot_freed.set()
+                self.state.shutdown_grace = timedelta(0)
+                self.state.slot_freed.set()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
@@ -263,85 +342,3 @@ class Worker(WorkerRuns):
                 loop.remove_signal_handler(signum)
 
         return uninstall
-
-    async def _claim_loop(self, group: asyncio.TaskGroup, forever: bool) -> None:
-        backoff = 0.05
-        lease = _micros(self.redelivery_timeout)
-        horizon = _micros(self.prefetch)
-        ceiling = self.poll_ceiling.total_seconds()
-        # Claim only once cancellations can reach us (a store that is down does not hold us
-        # here for long: the claim below then fails and backs off).
-        await self._wait_for(self._listening, timeout=self.reconnection_delay.total_seconds())
-        while not self._stopping.is_set():
-            free = self.concurrency - len(self._running)
-            if free <= 0:
-                self._slot_freed.clear()
-                await self._wait_for(self._slot_freed, timeout=ceiling)
-                continue
-            self._wake.clear()
-            before = local_micros()
-            try:
-                result = await self._store.claim(self.name, free, lease, horizon)
-            except StoreError as error:
-                logger.warning(
-                    "worker %s could not claim tasks: %s; retrying in %.2fs",
-                    self.name,
-                    error,
-                    backoff,
-                )
-                await self._wait_for(self._wake, timeout=backoff)
-                backoff = min(backoff * 2, self.reconnection_delay.total_seconds())
-                continue
-            backoff = 0.05
-            self._measure_offset(result.now, before, local_micros())
-            instrumentation.record_depth(self.docket.name, result.due_now, result.scheduled)
-            for claim in result.claims:
-                self._start(group, claim)
-            if len(result.claims) >= free:
-                continue
-            if (
-                not forever
-                and not self._running
-                and not self._finished
-                and result.scheduled == 0
-                and result.running == 0
-            ):
-                return
-            if result.next_due is None:
-                delay = ceiling
-            else:
-                delay = (result.next_due - horizon - result.now) / MICROS
-                delay = min(max(delay, 0.001), ceiling)
-            await self._wait_for(self._wake, timeout=delay)
-
-    def _measure_offset(self, store_now: int, sent: int, received: int) -> None:
-        """Estimate the store's clock minus ours from a claim's round trip.
-
-        The store read its clock somewhere within the round trip; the midpoint is off by at
-        most half of it. A round trip stretched by a busy event loop would skew the estimate
-        (and start tasks early), so only the fastest recent round trip sets it; a fresh
-        measurement is taken every 200 claims anyway, so clock drift is followed."""
-        rtt = received - sent
-        self._offset_age += 1
-        if rtt <= self._offset_rtt or self._offset_age > 200:
-            self._offset = store_now - (sent + received) // 2
-            self._offset_rtt = rtt
-            self._offset_age = 0
-
-    async def _wait_for(self, event: asyncio.Event, timeout: float) -> None:
-        """Wait until ``event`` or a stop request, at most ``timeout`` seconds."""
-        waiters = [
-            asyncio.ensure_future(event.wait()),
-            asyncio.ensure_future(self._stopping.wait()),
-        ]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-
-    def _start(self, group: asyncio.TaskGroup, claim: Claim) -> None:
-        self.stats.claimed += 1
-        running = Running(claim)
-        self._running[claim.token] = running
-        running.task = group.create_task(self._execute(running), name=f"strew task {claim.key}")

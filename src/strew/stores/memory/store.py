@@ -15,11 +15,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 from sortedcontainers import SortedList
 
+from strew.stores.memory.batches import Expiring, MemoryBatches
 from strew.stores.memory.chains import MemoryChains
 from strew.stores.memory.respread import MemoryRespread
 from strew.stores.memory.strikes import MemoryStrikes, StrikeState
@@ -39,7 +40,6 @@ from strew.stores.records import (
     Release,
     RunningTask,
     ScheduledTask,
-    StoreError,
     StoreSnapshot,
     TaskState,
     Wake,
@@ -58,18 +58,6 @@ def system_clock() -> int:
 
 
 @dataclass(slots=True)
-class _Expiring(Generic[T]):
-    """A keyed collection forgotten at ``expires`` (store clock), like a Redis key's TTL."""
-
-    items: dict[str, T]
-    expires: int
-    count: int = 0
-    """Entries added in all, a repeated key too (what a stage reports, as Redis counts it)."""
-    repeats: list[str] = field(default_factory=list)
-    """Keys added again after their first entry (a stage commits the first, skips these)."""
-
-
-@dataclass(slots=True)
 class _Lease:
     token: str
     deadline: int
@@ -79,7 +67,7 @@ class _Lease:
     """When this claim was made (a redelivery is a new claim)."""
 
 
-class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains):
+class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -93,8 +81,8 @@ class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains):
         self._workers: dict[str, tuple[int, int]] = {}  # name -> (last seen, expires)
         self._claims = itertools.count(1)
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]] = []
-        self._stages: dict[str, _Expiring[Entry]] = {}  # batch -> staged entries by key
-        self._members: dict[str, _Expiring[int]] = {}  # batch -> due time by member key
+        self._stages: dict[str, Expiring[Entry]] = {}  # batch -> staged entries by key
+        self._members: dict[str, Expiring[int]] = {}  # batch -> due time by member key
         self._quarantine: dict[str, QuarantinedTask] = {}
         self._strikes = StrikeState()
         self._records: dict[str, tuple[bytes, int]] = {}  # key -> (record, expires)
@@ -375,82 +363,6 @@ class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains):
         )
         self._progress[key] = (after, now + ttl)
         return after
-
-    # -- batches ---------------------------------------------------------------------------
-
-    def _live(self, table: dict[str, _Expiring[T]], batch: str) -> _Expiring[T] | None:
-        found = table.get(batch)
-        if found is not None and found.expires <= self._clock():
-            del table[batch]
-            return None
-        return found
-
-    def _remember(self, batch: str, written: dict[str, int], ttl: int) -> None:
-        members = self._live(self._members, batch)
-        if members is None:
-            members = self._members[batch] = _Expiring({}, 0)
-        members.items.update(written)
-        members.expires = self._clock() + ttl
-
-    async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
-        stage = self._live(self._stages, batch)
-        if stage is None:
-            stage = self._stages[batch] = _Expiring({}, 0)
-        for entry in entries:
-            if entry.key in stage.items:
-                stage.repeats.append(entry.key)
-            else:
-                stage.items[entry.key] = entry
-        stage.count += len(entries)
-        stage.expires = self._clock() + ttl
-        return stage.count
-
-    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
-        stage = self._live(self._stages, batch)
-        self._stages.pop(batch, None)
-        staged = 0 if stage is None else stage.count
-        if stage is None or staged != expected:
-            raise StoreError(
-                f"the stage of batch {batch!r} holds {staged} of {expected} entries "
-                "(expired, discarded or cancelled); nothing was written"
-            )
-        earliest = self._earliest()
-        skipped: list[str] = []
-        written: dict[str, int] = {}
-        for key, entry in stage.items.items():
-            if key in self._payloads or key in self._leases:
-                skipped.append(key)
-            else:
-                self._put(key, entry.due, entry.payload)
-                written[key] = entry.due
-        skipped += stage.repeats
-        if written:
-            self._remember(batch, written, members_ttl)
-            self._wake_if_earlier(min(written.values()), earliest)
-        return skipped
-
-    async def discard_batch(self, batch: str) -> None:
-        self._stages.pop(batch, None)
-
-    async def schedule_batch(
-        self, batch: str, entries: Sequence[Entry], members_ttl: int
-    ) -> list[bool]:
-        flags = await self.schedule(entries, replace=False)
-        written = {entry.key: entry.due for entry, flag in zip(entries, flags, strict=True) if flag}
-        if written:
-            self._remember(batch, written, members_ttl)
-        return flags
-
-    async def cancel_batch(self, batch: str) -> int:
-        self._stages.pop(batch, None)
-        members = self._live(self._members, batch)
-        self._members.pop(batch, None)
-        removed = 0
-        for key, due in (members.items if members else {}).items():
-            current = self._payloads.get(key)
-            if current is not None and current[0] == due:
-                removed += self._drop(key)
-        return removed
 
     # -- quarantine ------------------------------------------------------------------------
 

@@ -35,3 +35,7 @@ def _text(value: Any) -> str:
     # A key that is not UTF-8 (written by hand) must not crash a snapshot or a worker; the
     # client encodes with the same error handler, so such a key round-trips exactly.
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
+
+
+def _optional_int(value: bytes | str) -> int | None:
+    return int(value) if value not in (b"", "") else None

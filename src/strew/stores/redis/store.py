@@ -60,9 +60,6 @@ from strew.stores.records import (
     FunctionCounts,
     FunctionTally,
     Notice,
-    ProgressState,
-    Quarantine,
-    QuarantinedTask,
     Record,
     Release,
     RunningTask,
@@ -70,15 +67,16 @@ from strew.stores.records import (
     StoreError,
     StoreSnapshot,
     StoreUnavailable,
-    TaskState,
     Wake,
     WorkerSeen,
     scaled,
 )
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
-from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _text
+from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
 from strew.stores.redis.packing import pack_entries
+from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
+from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
 from strew.stores.urls import CLUSTER_SCHEMES, masked
 
@@ -111,20 +109,6 @@ _UNAVAILABLE = (
     TryAgainError,
     MaxConnectionsError,
 )
-_QUARANTINE_SCRIPTS = ("quarantine", "drop_quarantine")
-_RESULT_SCRIPTS = ("task_state", "progress")
-
-
-def _quarantined(key: str, record: bytes | str) -> QuarantinedTask:
-    """Read a record quarantine.lua wrote: "<time> <reason length> <reason><payload>"."""
-    raw = record if isinstance(record, bytes) else record.encode()
-    at, length, rest = raw.split(b" ", 2)
-    size = int(length)
-    return QuarantinedTask(key, rest[size:], rest[:size].decode("utf-8", "replace"), int(at))
-
-
-def _optional_int(value: bytes | str) -> int | None:
-    return int(value) if value not in (b"", "") else None
 
 
 def _tally(reply: list[Any]) -> FunctionTally:
@@ -133,19 +117,7 @@ def _tally(reply: list[Any]) -> FunctionTally:
     return scaled(int(reply[0]), int(reply[1]), counts)
 
 
-def _progress(fields: list[Any]) -> ProgressState:
-    """A progress hash, as the flat field/value list HGETALL answers."""
-    found = {_text(fields[i]): fields[i + 1] for i in range(0, len(fields), 2)}
-    total, message = found.get("total"), found.get("message")
-    return ProgressState(
-        current=int(found.get("current", 0)),
-        total=None if total is None else int(total),
-        message=None if message is None else _text(message),
-        updated=int(found.get("updated", 0)),
-    )
-
-
-class RedisStore(RedisStrikes, RedisBatches, RedisChains):
+class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQuarantine):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -244,8 +216,8 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains):
                 *BATCH_SCRIPTS,
                 *STRIKE_SCRIPTS,
                 *CHAIN_SCRIPTS,
-                *_QUARANTINE_SCRIPTS,
-                *_RESULT_SCRIPTS,
+                *QUARANTINE_SCRIPTS,
+                *RESULT_SCRIPTS,
             )
         }
         self._serial = itertools.count(1)
@@ -466,87 +438,6 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains):
             finally:
                 with suppress(RedisError, OSError):
                     await pubsub.aclose()
-
-    # -- records and progress --------------------------------------------------------------
-
-    def _record_key(self, key: str) -> str:
-        return f"strew:{{{self.docket}}}:record:{key}"
-
-    def _progress_key(self, key: str) -> str:
-        return f"strew:{{{self.docket}}}:progress:{key}"
-
-    async def task_state(self, key: str) -> TaskState:
-        keys = [*self._task_keys[:5], self._record_key(key), self._progress_key(key)]
-        keys += self._strike_keys()[2:]  # a task a strike holds has a state too
-        keys.append(self.dues_key)  # when a running task was claimed
-        reply = await self._script("task_state", "read a task's state", keys, [key])
-        now, due, payload, deadline, token, running, record, progress, held_due, held, claimed = (
-            reply
-        )
-        return TaskState(
-            now=int(now),
-            scheduled=ScheduledTask(key, int(float(due)), bytes(payload)) if due else None,
-            running=(
-                RunningTask(
-                    key, _text(token), int(float(deadline)), bytes(running), _optional_int(claimed)
-                )
-                if deadline
-                else None
-            ),
-            record=bytes(record) if record else None,
-            progress=_progress(progress) if progress else None,
-            held=ScheduledTask(key, int(float(held_due)), bytes(held)) if held_due else None,
-        )
-
-    async def update_progress(
-        self, key: str, *, total: int | None, advance: int, message: str | None, ttl: int
-    ) -> ProgressState:
-        args: list[Any] = [
-            "" if total is None else total,
-            advance,
-            "" if message is None else "=" + message,
-            _millis(ttl),
-        ]
-        reply = await self._script(
-            "progress", "update a task's progress", [self._progress_key(key)], args
-        )
-        return _progress(reply)
-
-    # -- quarantine ------------------------------------------------------------------------
-
-    async def quarantine(self, items: Sequence[Quarantine]) -> list[bool]:
-        if not items:
-            return []
-        args: list[Any] = [self.wake_channel]
-        for item in items:
-            args.extend((item.key, item.token, item.reason))
-        keys = [*self._task_keys, self.quarantine_key]
-        moved = await self._script("quarantine", "quarantine tasks", keys, args)
-        return _flags(moved)
-
-    async def quarantined(self) -> list[QuarantinedTask]:
-        found = await self._call(
-            "read the quarantine", lambda: self._client.hgetall(self.quarantine_key)
-        )
-        return sorted(
-            (_quarantined(_text(key), record) for key, record in found.items()),
-            key=lambda task: (task.at, task.key),
-        )
-
-    async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
-        if keys is not None:
-            if not keys:
-                return 0
-            return int(
-                await self._call(
-                    "drop quarantined tasks",
-                    lambda: self._client.hdel(self.quarantine_key, *keys),
-                )
-            )
-        dropped = await self._script(
-            "drop_quarantine", "drop quarantined tasks", [self.quarantine_key], []
-        )
-        return int(dropped)
 
     async def destroy(self) -> None:
         keys = [

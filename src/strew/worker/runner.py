@@ -1,6 +1,6 @@
 """What a worker does with one claimed task, from its claim to its acknowledgement.
 
-Each claim gets a *runner* (`WorkerRuns._execute`, a task in the worker's TaskGroup) that
+Each claim gets a *runner* (`Runner.execute`, a task in the worker's TaskGroup) that
 
 1. reads the payload and settles the claims that will not run: unreadable (quarantined),
    interrupted before they began, of a function this worker does not know (put back on the
@@ -20,63 +20,58 @@ import asyncio
 import inspect
 import logging
 import time
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from strew.agenda.catch_up import CatchUpKeeper
-from strew.dependencies import Retry, RetryRequested, SharedScope, WorkerHooks, markers_of
+from strew.dependencies import Retry, RetryRequested, WorkerHooks, markers_of
 from strew.dependencies.running import call_with_dependencies
 from strew.docket.quarantine import quarantine_claim
 from strew.signals import metrics as instrumentation
-from strew.stores.records import Claim, Entry, Record, Release, StoreError
+from strew.stores.records import Claim, Entry, StoreError
 from strew.task.clock import from_micros
 from strew.task.clock import micros as _micros
 from strew.task.envelope import CorruptPayload, load_payload
 from strew.task.execution import Execution, TaskFunction, set_current_execution
-from strew.task.results import cancelled_record, completed_record
-from strew.worker.loops import Running
-from strew.worker.outcomes import WorkerOutcomes, run_fields
-from strew.worker.strikes import WorkerStrikes
-
-if TYPE_CHECKING:
-    pass
+from strew.worker.outcomes import Outcomes, run_fields
+from strew.worker.state import MICROS, Running, WorkerState, local_micros
+from strew.worker.strikes import StrikeGate
 
 logger = logging.getLogger("strew.worker")
 
-MICROS = 1_000_000
 
+class Runner:
+    """The runner of each claimed task: one `execute` per claim, a task in the worker's
+    TaskGroup."""
 
-def local_micros() -> int:
-    """This machine's clock in microseconds (the store's is this plus the worker's offset)."""
-    return time.time_ns() // 1000
+    def __init__(
+        self,
+        state: WorkerState,
+        hooks: WorkerHooks,
+        catch_up: CatchUpKeeper,
+        outcomes: Outcomes,
+        strikes: StrikeGate,
+    ) -> None:
+        self.state = state
+        self.hooks = hooks
+        self.catch_up = catch_up
+        self.outcomes = outcomes
+        self.strikes = strikes
 
-
-class WorkerRuns(WorkerStrikes, WorkerOutcomes):
-    """The runner of each claimed task; `Worker` provides the settings and the loops."""
-
-    unknown_task_delay: timedelta
-    catch_up: CatchUpKeeper
-    _shared: SharedScope
-    _hooks: WorkerHooks
-    _limits: dict[str, int]
-    _runs: dict[str, int]
-
-    async def _execute(self, running: Running) -> None:
+    async def execute(self, running: Running) -> None:
         claim = running.claim
         running.entered = True
         try:
             await self._execute_claim(running)
         except asyncio.CancelledError:
             if running.hand_back:
-                self._released.append(Release(claim.key, claim.token, claim.due))
-                self._acks_waiting.set()
+                self.state.hand_back(claim)
             else:
                 raise
         finally:
             if running.run is not None:
                 running.run.end()
-            self._running.pop(claim.token, None)
-            self._slot_freed.set()
+            self.state.running.pop(claim.token, None)
+            self.state.slot_freed.set()
 
     async def _execute_claim(self, running: Running) -> None:
         """One claimed task, in three steps: read it, wait for its moment, run it."""
@@ -99,23 +94,24 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
         except CorruptPayload as error:
             await self._quarantine(claim, error)
             return None
-        if self._interrupted_early(running, envelope.function_name, envelope.attempt):
+        if self.state.interrupted_early(running, envelope.function_name, envelope.attempt):
             return None
-        function = self.docket.tasks.get(envelope.function_name)
+        function = self.state.docket.tasks.get(envelope.function_name)
         if function is None:
             self._put_back_unregistered(claim, envelope.function_name)
             return None
-        if await self._stricken(claim, envelope, function):
+        if await self.strikes.stricken(claim, envelope, function):
             return None  # held by a strike (strikes.py), not run
-        if claim.key in self._limits:
-            runs = self._runs.get(claim.key, 0)
-            if runs >= self._limits[claim.key]:
+        limits, runs_so_far = self.state.limits, self.state.runs
+        if claim.key in limits:
+            runs = runs_so_far.get(claim.key, 0)
+            if runs >= limits[claim.key]:
                 logger.info("task %s reached its run limit of %d; dropped", claim.key, runs)
-                self._done(claim)
+                self.state.done(claim)
                 return None
-            self._runs[claim.key] = runs + 1
+            runs_so_far[claim.key] = runs + 1
         return function, Execution(
-            self.docket,
+            self.state.docket,
             function,
             envelope.function_name,
             envelope.args,
@@ -128,41 +124,41 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
         )
 
     def _put_back_unregistered(self, claim: Claim, function_name: str) -> None:
-        delay = _micros(self.unknown_task_delay)
-        retry_at = max(claim.due + delay, local_micros() + self._offset + delay)
+        delay = _micros(self.state.unknown_task_delay)
+        retry_at = max(claim.due + delay, local_micros() + self.state.offset + delay)
         logger.error(
             "task %s (key %s) is not registered on worker %s; it goes back on the "
             "schedule for %s (registered: %s)",
             function_name,
             claim.key,
-            self.name,
-            self.unknown_task_delay,
-            ", ".join(sorted(self.docket.tasks)) or "none",
+            self.state.name,
+            self.state.unknown_task_delay,
+            ", ".join(sorted(self.state.docket.tasks)) or "none",
         )
-        self._done(claim, Entry(claim.key, retry_at, claim.payload))
+        self.state.done(claim, Entry(claim.key, retry_at, claim.payload))
 
     async def _starts_now(self, running: Running, execution: Execution) -> bool:
         """Wait for the task's due time (it may have been claimed early) and its scatter's
         catch-up decision; False if it is settled instead of run."""
         claim = running.claim
-        wait = (claim.due - self._offset - local_micros()) / MICROS
+        wait = (claim.due - self.state.offset - local_micros()) / MICROS
         try:
             if wait > 0 and not claim.redelivered:
                 await asyncio.sleep(wait)  # claimed early: start at the due time exactly
-            decision = await self.catch_up.decide(claim, execution.meta, self._store_now())
+            decision = await self.catch_up.decide(claim, execution.meta, self.state.store_now())
         except asyncio.CancelledError:
             # Cancelled before it started (waiting for its due time, or for its scatter's
             # catch-up decision): acknowledge it, or its lease would lapse and another worker
             # would run it after all. A stop instead hands it back (see `_execute`).
             if running.cancel_requested and not running.hand_back:
-                self._cancelled_before_start(claim, execution.function_name, execution.attempt)
+                self.state.cancelled_before_start(claim, execution.function_name, execution.attempt)
                 return False
             raise
         if decision == "handed back":
             return False  # back on the schedule at its re-spread time; no lease to acknowledge
         if decision == "skip":
-            self.stats.skipped += 1
-            self._done(claim)
+            self.state.stats.skipped += 1
+            self.state.done(claim)
             return False
         return True
 
@@ -172,11 +168,11 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
         """Call the function (with its dependencies) and queue the outcome's acknowledgement."""
         claim = running.claim
         running.started = True
-        late = (local_micros() + self._offset - claim.due) / 1000
+        late = (local_micros() + self.state.offset - claim.due) / 1000
         if claim.redelivered:
-            self.stats.redelivered += 1
+            self.state.stats.redelivered += 1
         else:
-            self.stats.lateness.append(late)
+            self.state.stats.lateness.append(late)
         # Checked first: the call's repr and the fields cost more than the rest of a no-op
         # task's start, and are thrown away when INFO is off.
         logging_runs = logger.isEnabledFor(logging.INFO)
@@ -191,20 +187,20 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
                     execution, lateness_ms=round(late, 3), redelivered=claim.redelivered
                 ),
             )
-        run = running.run = instrumentation.TaskRun(self.docket.name, execution, late / 1000)
+        run = running.run = instrumentation.TaskRun(self.state.docket.name, execution, late / 1000)
         started = time.perf_counter()
         markers = markers_of(function)
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
         try:
             if markers:
                 value = await call_with_dependencies(
-                    self._call, function, execution, markers, self._hooks, self._shared
+                    self._call, function, execution, markers, self.hooks, self.state.shared
                 )
             else:
                 value = await self._call(function, execution.args, execution.kwargs)
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
-                self.stats.cancelled += 1
+                self.state.stats.cancelled += 1
                 run.cancelled()
                 elapsed = round((time.perf_counter() - started) * 1000, 3)
                 logger.info(
@@ -214,18 +210,18 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
                     elapsed,
                     extra=run_fields(execution, duration_ms=elapsed, outcome="cancelled"),
                 )
-                self._done(claim, record=self._cancelled(execution))
+                self.state.done(claim, record=self.state.cancelled(execution.function_name))
                 return
             raise
         except RetryRequested as request:
-            self._retry(claim, execution, retry, request, started)
+            self.outcomes.retry(claim, execution, retry, request, started)
             return
         except Exception as error:
-            self.stats.failed += 1
+            self.state.stats.failed += 1
             run.failed(error)
-            self._failed(claim, execution, retry, error, started)
+            self.outcomes.failed(claim, execution, retry, error, started)
             return
-        self.stats.succeeded += 1
+        self.state.stats.succeeded += 1
         run.succeeded()
         if logging_runs:
             elapsed = round((time.perf_counter() - started) * 1000, 3)
@@ -236,31 +232,24 @@ class WorkerRuns(WorkerStrikes, WorkerOutcomes):
                 elapsed,
                 extra=run_fields(execution, duration_ms=elapsed, outcome="succeeded"),
             )
-        self._done(
+        self.state.done(
             claim,
-            record=completed_record(
-                self.docket.execution_ttl, execution.function_name, value, self._store_now()
-            ),
-        )
-
-    def _cancelled(self, execution: Execution) -> Record | None:
-        return cancelled_record(
-            self.docket.execution_ttl, execution.function_name, self._store_now()
+            record=self.state.completed(execution.function_name, value),
         )
 
     async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
         """Move a task whose payload cannot be read aside, for a human to look at."""
         try:
-            moved = await quarantine_claim(self._store, claim, str(error))
+            moved = await quarantine_claim(self.state.store, claim, str(error))
         except StoreError as failure:
             # Its lease runs out and it is claimed (and quarantined) again: nothing is lost.
             logger.warning("task %s could not be quarantined: %s", claim.key, failure)
             return
         if not moved:
-            self.stats.lost_leases += 1
+            self.state.stats.lost_leases += 1
             logger.warning("task %s: its lease passed to another worker first", claim.key)
             return
-        self.stats.quarantined += 1
+        self.state.stats.quarantined += 1
         logger.error("task %s has a corrupt payload and was quarantined: %s", claim.key, error)
 
     async def _call(

@@ -1,0 +1,124 @@
+"""The claimer: takes due tasks under a lease, as many as there are free slots, starts a
+runner for each, and otherwise sleeps until the earliest due time — woken early by the store
+when an earlier task arrives. `step` is one claim; `loop` is the `while` around it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from strew.signals import metrics as instrumentation
+from strew.stores.records import Claim, StoreError
+from strew.task.clock import micros
+from strew.worker.runner import Runner
+from strew.worker.state import MICROS, Running, WorkerState, local_micros
+
+logger = logging.getLogger("strew.worker")
+
+FIRST_BACKOFF = 0.05
+"""Seconds before the first retry of a claim the store refused; doubled up to the worker's
+reconnection delay while it keeps refusing."""
+
+
+class Claimer:
+    def __init__(self, state: WorkerState, runner: Runner) -> None:
+        self.state = state
+        self.runner = runner
+        self.backoff = FIRST_BACKOFF
+        self._offset_rtt = 1 << 62  # the round trip the offset was measured over
+        self._offset_age = 0
+
+    async def loop(self, group: asyncio.TaskGroup, forever: bool) -> None:
+        """Claim until stopped (or, unless ``forever``, until the docket has nothing left)."""
+        state = self.state
+        self.backoff = FIRST_BACKOFF
+        # Claim only once cancellations can reach us (a store that is down does not hold us
+        # here for long: the claim below then fails and backs off).
+        await self.wait_for(state.listening, state.reconnection_delay.total_seconds())
+        while not state.stopping.is_set():
+            free = state.concurrency - len(state.running)
+            if free <= 0:
+                state.slot_freed.clear()
+                await self.wait_for(state.slot_freed, state.poll_ceiling.total_seconds())
+                continue
+            state.wake.clear()
+            pause = await self.step(group, free, forever)
+            if pause is None:
+                return
+            if pause > 0:
+                await self.wait_for(state.wake, pause)
+
+    async def step(self, group: asyncio.TaskGroup, free: int, forever: bool) -> float | None:
+        """One claim of up to ``free`` tasks, each started in ``group``. Returns how long to
+        sleep before the next (0: claim again at once), or None when a worker that is not
+        ``forever`` has nothing left to wait for."""
+        state = self.state
+        horizon = micros(state.prefetch)
+        ceiling = state.poll_ceiling.total_seconds()
+        before = local_micros()
+        try:
+            result = await state.store.claim(
+                state.name, free, micros(state.redelivery_timeout), horizon
+            )
+        except StoreError as error:
+            pause = self.backoff
+            logger.warning(
+                "worker %s could not claim tasks: %s; retrying in %.2fs", state.name, error, pause
+            )
+            self.backoff = min(pause * 2, state.reconnection_delay.total_seconds())
+            return pause
+        self.backoff = FIRST_BACKOFF
+        self.measure_offset(result.now, before, local_micros())
+        instrumentation.record_depth(state.docket.name, result.due_now, result.scheduled)
+        for claim in result.claims:
+            self.start(group, claim)
+        if len(result.claims) >= free:
+            return 0
+        if (
+            not forever
+            and not state.running
+            and not state.finished
+            and result.scheduled == 0
+            and result.running == 0
+        ):
+            return None
+        if result.next_due is None:
+            return ceiling
+        delay = (result.next_due - horizon - result.now) / MICROS
+        return min(max(delay, 0.001), ceiling)
+
+    def start(self, group: asyncio.TaskGroup, claim: Claim) -> None:
+        """Hold ``claim`` and start its runner."""
+        state = self.state
+        state.stats.claimed += 1
+        running = Running(claim)
+        state.running[claim.token] = running
+        running.task = group.create_task(
+            self.runner.execute(running), name=f"strew task {claim.key}"
+        )
+
+    def measure_offset(self, store_now: int, sent: int, received: int) -> None:
+        """Estimate the store's clock minus ours from a claim's round trip.
+
+        The store read its clock somewhere within the round trip; the midpoint is off by at
+        most half of it. A round trip stretched by a busy event loop would skew the estimate
+        (and start tasks early), so only the fastest recent round trip sets it; a fresh
+        measurement is taken every 200 claims anyway, so clock drift is followed."""
+        rtt = received - sent
+        self._offset_age += 1
+        if rtt <= self._offset_rtt or self._offset_age > 200:
+            self.state.offset = store_now - (sent + received) // 2
+            self._offset_rtt = rtt
+            self._offset_age = 0
+
+    async def wait_for(self, event: asyncio.Event, timeout: float) -> None:
+        """Wait until ``event`` or a stop request, at most ``timeout`` seconds."""
+        waiters = [
+            asyncio.ensure_future(event.wait()),
+            asyncio.ensure_future(self.state.stopping.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()

@@ -1,0 +1,93 @@
+"""The loops that keep a running worker's work safe while its tasks run: the renewer keeps
+leases alive, the heartbeat keeps the worker on the list of live ones (and its queue-depth
+gauge fresh), the listener turns store notifications into wake-ups and cancellations.
+Each loop is a `while` around a one-round step, which a test can take alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from strew.signals import metrics as instrumentation
+from strew.stores.records import CancelRequested, Notice, StoreError, Wake
+from strew.task.clock import micros
+from strew.worker.state import WorkerState, cancelling
+
+logger = logging.getLogger("strew.worker")
+
+
+class Upkeep:
+    def __init__(self, state: WorkerState) -> None:
+        self.state = state
+
+    # -- leases -----------------------------------------------------------------------------
+
+    async def renew_loop(self) -> None:
+        interval = max(min(self.state.redelivery_timeout.total_seconds() / 4, 30.0), 0.01)
+        while not cancelling():
+            await asyncio.sleep(interval)
+            await self.renew()
+
+    async def renew(self) -> None:
+        """Push the lease deadline of every running task forward by a whole lease."""
+        state = self.state
+        held = [(running.claim.key, token) for token, running in state.running.items()]
+        if not held:
+            return
+        try:
+            extended = await state.store.extend(held, micros(state.redelivery_timeout))
+        except StoreError as error:
+            logger.warning("worker %s could not renew leases: %s", state.name, error)
+            return
+        for (key, token), ok in zip(held, extended, strict=True):
+            if not ok and token in state.running:
+                logger.warning(
+                    "worker %s lost the lease on task %s; another worker may run it too",
+                    state.name,
+                    key,
+                )
+
+    # -- presence ---------------------------------------------------------------------------
+
+    async def beat_loop(self) -> None:
+        interval = self.state.docket.heartbeat_interval.total_seconds()
+        while not cancelling():
+            await self.beat()
+            await asyncio.sleep(interval)
+
+    async def beat(self) -> None:
+        """Say this worker is alive (for as many heartbeat intervals as the docket allows to
+        be missed), and refresh the depth gauge of a worker too busy to claim."""
+        state = self.state
+        docket = state.docket
+        try:
+            await state.store.heartbeat(
+                state.name, micros(docket.heartbeat_interval) * docket.missed_heartbeats
+            )
+            # A worker with every slot taken does not claim, so the queue depth it reports
+            # would go stale just as a backlog builds: look (a claim of nothing) instead.
+            if len(state.running) >= state.concurrency:
+                seen = await state.store.claim(state.name, 0, 1, 0)
+                instrumentation.record_depth(docket.name, seen.due_now, seen.scheduled)
+        except StoreError as error:
+            logger.warning("worker %s could not send a heartbeat: %s", state.name, error)
+
+    # -- notifications ----------------------------------------------------------------------
+
+    async def listen_loop(self) -> None:
+        state = self.state
+        while not cancelling():
+            try:
+                async for notice in state.store.notifications():
+                    self.heard(notice)
+            except StoreError as error:  # pragma: no cover - stores reconnect on their own
+                logger.warning("worker %s lost notifications: %s", state.name, error)
+                await asyncio.sleep(state.reconnection_delay.total_seconds())
+
+    def heard(self, notice: Notice) -> None:
+        """Act on one notification: wake the claimer, or cancel the runs of a key."""
+        if isinstance(notice, Wake):
+            self.state.listening.set()
+            self.state.wake.set()
+        elif isinstance(notice, CancelRequested):
+            self.state.cancel(notice.key)
