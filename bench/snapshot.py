@@ -2,7 +2,7 @@
 
 On a redis-server of its own (a free loopback port, nothing persisted, shut down at the end)
 this schedules ``--tasks`` future tasks (default 50,000, a minute ahead and spread over the
-next 50 minutes, as tests/test_cli.py does) and times, ``--runs`` times each:
+next 50 minutes, as tests/cli/test_cli.py does) and times, ``--runs`` times each:
 
 * ``strew snapshot`` as a subprocess, from start to exit (the figure docs/cli.md quotes):
   Python's start-up, the imports, three store round trips for the snapshot, the histograms

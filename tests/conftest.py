@@ -1,4 +1,5 @@
-"""Fixtures: every test that touches a store runs against Redis and the memory store."""
+"""Fixtures: every test that touches a store runs against Redis and the memory store, and the
+store contracts (marked ``cluster``) against a three-node Redis Cluster too."""
 
 from __future__ import annotations
 
@@ -22,9 +23,15 @@ from .helpers import RedisClusterNodes, test_redis_url
 STORES = ["memory", "redis"]
 
 
-@pytest.fixture(params=STORES)
-def store_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``store_kind`` takes each store; a test (or module) marked ``cluster`` runs on a
+    Redis Cluster as well (its URL is the only difference)."""
+    if "store_kind" in metafunc.fixturenames and not any(
+        "store_kind" in marker.args[:1]
+        for marker in metafunc.definition.iter_markers("parametrize")
+    ):
+        cluster = metafunc.definition.get_closest_marker("cluster") is not None
+        metafunc.parametrize("store_kind", [*STORES, "cluster"] if cluster else STORES)
 
 
 @pytest.fixture
@@ -35,8 +42,13 @@ def docket_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_url(store_kind: str, docket_name: str) -> str:
-    return f"memory://{docket_name}" if store_kind == "memory" else test_redis_url()
+def store_url(store_kind: str, docket_name: str, request: pytest.FixtureRequest) -> str:
+    if store_kind == "memory":
+        return f"memory://{docket_name}"
+    if store_kind == "cluster":
+        nodes: RedisClusterNodes = request.getfixturevalue("cluster")
+        return nodes.url
+    return test_redis_url()
 
 
 async def leftover_keys(url: str, name: str) -> list[bytes]:

@@ -1,6 +1,6 @@
 """The outage experiment behind catch-up: a scatter runs, every worker stops for a while in the
 middle of it, fresh workers come back (one or several, all at once). Shared by
-tests/test_catch_up.py and bench/catch_up.py.
+tests/agenda/test_catch_up.py and bench/catch_up.py.
 
 Start times are read in-process from the monotonic clock, relative to the moment the scatter's
 start was read from the store, so they are on the scatter's own time line (give or take the

@@ -1,0 +1,38 @@
+"""The runnable examples the docs point to run here, so they never rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_quickstart_greets_jane_then_johnny_and_nobody_else() -> None:
+    quickstart = load("quickstart")
+    assert await quickstart.main() == ["Jane", "Johnny"]
+
+
+async def test_the_scatter_demo_runs_every_task_it_scattered() -> None:
+    demo = load("scatter_demo")
+    summary = await demo.main(count=60, seconds=1.5, live=False)
+    assert summary["tasks"] == 60
+
+
+async def test_the_testing_demo_runs_on_memory_and_on_a_crashed_and_restarted_redis() -> None:
+    demo = load("testing_demo")
+    assert await demo.main() == {
+        "memory": ["order-1", "order-2"],
+        "redis, after a crash": ["order-3"],
+    }
