@@ -111,6 +111,22 @@ def test_a_levelled_plan_of_an_empty_load_or_window_is_the_even_plan() -> None:
     assert plan_offsets(3, 0, existing=[5]) == [0, 0, 0]
 
 
+def test_a_load_of_one_slice_still_levels_the_plan() -> None:
+    # One slice is the whole window: tasks are centred in equal sub-slices of it, which is
+    # not the even plan with both ends included ([0, 5, 10]).
+    assert plan_offsets(3, 10, existing=[0]) == [1, 5, 8]
+
+
+def test_a_levelled_plan_of_a_one_microsecond_window_puts_every_task_at_its_start() -> None:
+    assert plan_offsets(3, 1, existing=[0]) == [0, 0, 0]
+    assert plan_offsets(3, 1) == [0, 0, 1]  # the even plan, for comparison
+
+
+def test_a_jitter_of_one_microsecond_still_moves_tasks() -> None:
+    assert plan_offsets(6, 10, 1, random.Random(7)) == [0, 1, 4, 5, 8, 10]
+    assert plan_offsets(6, 10) == [0, 2, 4, 6, 8, 10]
+
+
 def test_level_slices_stop_at_the_cap_of_500() -> None:
     assert LEVEL_SLICES == 500
     assert level_slices(10_000, 10**9) == 500
@@ -145,3 +161,21 @@ def test_window_length_is_rounded_to_the_nearest_microsecond(
     count: int, kwargs: dict[str, object], window: int
 ) -> None:
     assert window_length(count, **kwargs) == window  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "shown"),
+    [
+        ({"rate": 1, "every": timedelta(seconds=1)}, "rate, every"),
+        ({"over": timedelta(seconds=1), "every": timedelta(seconds=1)}, "over, every"),
+        (
+            {"over": timedelta(seconds=1), "rate": 1, "every": timedelta(seconds=1)},
+            "over, rate, every",
+        ),
+    ],
+)
+def test_giving_more_than_one_window_names_each_one_given(
+    kwargs: dict[str, object], shown: str
+) -> None:
+    with pytest.raises(ValueError, match=f"exactly one of over=, rate= or every=, got {shown}$"):
+        window_length(3, **kwargs)  # type: ignore[arg-type]
