@@ -211,3 +211,63 @@ async def test_a_worker_claiming_its_own_lapsed_lease_again_gets_a_new_token(
     assert again[0].redelivered and again[0].token != first.token
     assert await store.finish([Finish("a", first.token)]) == [False]
     assert await store.finish([Finish("a", again[0].token)]) == [True]
+
+
+async def test_a_streamed_chunk_whose_first_key_is_taken_still_writes_and_remembers_the_rest(
+    store: Store,
+) -> None:
+    now = await store.now()
+    await store.schedule([Entry("taken", now + HOUR, b"first")], replace=False)
+    chunk = [Entry(key, now + 2 * HOUR, b"batch") for key in ("taken", "x", "y")]
+    assert await store.schedule_batch("s", chunk, HOUR) == [False, True, True]
+    assert await store.cancel_batch("s") == 2
+    assert [(t.key, t.payload) for t in (await store.snapshot(10)).scheduled] == [
+        ("taken", b"first")
+    ]
+
+
+async def test_a_commit_skips_keys_scheduled_running_or_staged_twice_and_remembers_the_rest(
+    store: Store,
+) -> None:
+    now = await store.now()
+    await store.schedule(
+        [Entry("run", now - 1, b"r"), Entry("sched", now + HOUR, b"s")], replace=False
+    )
+    [running] = (await store.claim("w", 1, LEASE, 0)).claims
+    assert running.key == "run"
+    staged = [
+        Entry(key, now + 2 * HOUR, b"batch-" + key.encode())
+        for key in ("sched", "run", "new1", "dup", "new2")
+    ] + [Entry("dup", now + 3 * HOUR, b"second dup")]
+    assert await store.stage_batch("b", staged, HOUR) == 6
+    assert sorted(await store.commit_batch("b", 6, HOUR)) == ["dup", "run", "sched"]
+    assert [(t.key, t.due, t.payload) for t in (await store.snapshot(10)).scheduled] == [
+        ("sched", now + HOUR, b"s"),
+        ("dup", now + 2 * HOUR, b"batch-dup"),
+        ("new1", now + 2 * HOUR, b"batch-new1"),
+        ("new2", now + 2 * HOUR, b"batch-new2"),
+    ]
+    assert await running_keys(store) == {"run": running.token}
+    # What the commit wrote, and only that, is the batch's to cancel.
+    assert await store.cancel_batch("b") == 3
+    assert await scheduled_keys(store) == ["sched"]
+
+
+async def test_cancelling_a_scatter_leaves_its_running_and_rescheduled_members_alone(
+    store: Store,
+) -> None:
+    now = await store.now()
+    chunk = [
+        Entry("running", now - 1, b"a"),
+        Entry("waiting", now + HOUR, b"b"),
+        Entry("moved", now + HOUR, b"c"),
+    ]
+    await store.schedule_batch("s", chunk, HOUR)
+    [claim] = (await store.claim("w", 1, LEASE, 0)).claims
+    assert claim.key == "running"
+    await store.schedule([Entry("moved", now + 2 * HOUR, b"c2")], replace=True)
+    assert await store.cancel_batch("s") == 1
+    assert [(t.key, t.due) for t in (await store.snapshot(10)).scheduled] == [
+        ("moved", now + 2 * HOUR)
+    ]
+    assert await running_keys(store) == {"running": claim.token}
