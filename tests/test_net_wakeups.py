@@ -20,20 +20,25 @@ from typing import Any
 import pytest
 
 from strew import Agenda, Docket, Worker
+from strew.stores import Store
 from strew.stores.memory import MemoryStore
 from strew.stores.records import (
     Claim,
     ClaimResult,
     Entry,
     Finish,
+    Notice,
+    Quarantine,
     Record,
     Release,
     StoreError,
+    Wake,
 )
 
 from .helpers import wait_until
 
 TEN_MINUTES = 600_000_000  # the outsider's lease, in microseconds: far past the ceiling
+HOUR = 3_600_000_000
 
 
 # -- a worker that sleeps a minute unless it is woken -------------------------------------
@@ -135,6 +140,33 @@ async def test_a_scatter_wakes_a_sleeping_worker(
     await ran("a", "b")
 
 
+@pytest.mark.parametrize("ending", ["finish", "quarantine"])
+async def test_the_end_of_a_run_wakes_listeners_for_the_due_time_of_the_schedule_that_waited(
+    store: Store, ending: str
+) -> None:
+    notices = store.notifications()
+    assert await anext(notices) == Wake(0)
+    now = await store.now()
+    await store.schedule([Entry("k", now - 1, b"first")], replace=False)
+    assert await next_notice(notices) == Wake(now - 1)
+    [claim] = (await store.claim("w", 1, TEN_MINUTES, 0)).claims
+    await store.schedule([Entry("k", now + HOUR, b"second")], replace=True)
+    assert await next_notice(notices) == Wake(now + HOUR)
+    if ending == "finish":
+        assert await store.finish([Finish("k", claim.token)]) == [True]
+    else:
+        assert await store.quarantine([Quarantine("k", claim.token, "bad")]) == [True]
+    assert await next_notice(notices) == Wake(now + HOUR)
+    await notices.aclose()  # type: ignore[attr-defined]
+
+
+async def next_notice(notices: AsyncIterator[Notice]) -> Notice:
+    notice = await anext(notices)
+    while notice == Wake(0):  # (re)subscription marker
+        notice = await anext(notices)
+    return notice
+
+
 # -- the memory store on an injected clock ------------------------------------------------
 
 
@@ -166,6 +198,8 @@ async def test_a_lease_holds_until_the_microsecond_before_its_deadline(
 ) -> None:
     await memory.schedule([Entry("a", T0, b"a")], replace=False)
     await memory.claim("w", 1, 100, 0)
+    [running] = (await memory.snapshot(10)).running
+    assert (running.lease_deadline, running.started) == (T0 + 100, T0)
     clock.now = T0 + 99
     early = await memory.claim("w2", 1, 100, 0)
     assert early.claims == [] and early.next_due == T0 + 100
