@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 import strew
+from strew.stores.memory.store import MemoryStore
+from strew.stores.protocol import Store
+from strew.stores.redis.store import RedisStore
 
 SOURCE = Path(strew.__file__).parent
 
@@ -152,3 +155,9 @@ def test_the_cli_reaches_a_store_only_through_the_docket() -> None:
 def test_no_source_file_is_over_500_lines(name: str) -> None:
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines"
+
+
+def stores_are_whole(memory: MemoryStore, redis: RedisStore) -> tuple[Store, Store]:
+    """Never called: mypy checks here that both stores are the whole `Store` protocol, the
+    methods of every mixin (typed on a protocol of what they use) included."""
+    return memory, redis

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from strew.stores.records import Entry, StoreError
 
@@ -33,7 +33,7 @@ class _Core(Protocol):
 
     _clock: Callable[[], int]
     _payloads: dict[str, tuple[int, bytes]]
-    _leases: dict[str, object]
+    _leases: dict[str, Any]
     _stages: dict[str, Expiring[Entry]]
     _members: dict[str, Expiring[int]]
 

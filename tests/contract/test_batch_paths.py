@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from strew.stores import Store
-from strew.stores.memory import MemoryStore
+from strew.stores.memory.store import MemoryStore
 from strew.stores.records import (
     Claim,
     Entry,
@@ -23,8 +23,8 @@ from strew.stores.records import (
     StoreError,
 )
 
-from .conftest import leftover_keys
-from .helpers import wait_until
+from ..conftest import leftover_keys
+from ..helpers import wait_until
 
 LEASE = 60_000_000  # a minute, in microseconds
 HOUR = 3_600_000_000

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from strew import Agenda
-from strew.planning import LEVEL_SLICES, level_slices, plan_offsets, window_length
+from strew.agenda.plan import LEVEL_SLICES, level_slices, plan_offsets, window_length
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 

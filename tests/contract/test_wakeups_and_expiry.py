@@ -21,7 +21,7 @@ import pytest
 
 from strew import Agenda, Docket, Worker
 from strew.stores import Store
-from strew.stores.memory import MemoryStore
+from strew.stores.memory.store import MemoryStore
 from strew.stores.records import (
     Claim,
     ClaimResult,
@@ -35,7 +35,7 @@ from strew.stores.records import (
     Wake,
 )
 
-from .helpers import wait_until
+from ..helpers import wait_until
 
 TEN_MINUTES = 600_000_000  # the outsider's lease, in microseconds: far past the ceiling
 HOUR = 3_600_000_000
