@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from strew import Disposition, Docket, Execution, Worker
-from strew.docket.docket import DEFAULT_URL
+from strew.docket.settings import DEFAULT_URL
 
 from ..helpers import wait_until
 

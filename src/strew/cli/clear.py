@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 
 from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 
 
 def clear(
@@ -30,7 +31,7 @@ def clear(
 
 async def _clear(url: str, name: str, yes: bool) -> None:
     console = Console()
-    async with Docket(name, url) as docket:
+    async with Docket(name, url, load_arguments=False) as docket:
         if not yes:
             # Counting first makes the question concrete ("drop 12,000 tasks?"); the count
             # printed afterwards is what was actually dropped, which may differ slightly.

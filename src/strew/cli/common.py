@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from strew.docket.docket import DEFAULT_URL, check_name
+from strew.docket.settings import DEFAULT_URL, check_name
 from strew.stores import StoreError, StoreUnavailable
 from strew.stores.urls import masked, validate_url
 
@@ -57,8 +57,26 @@ DocketOption = Annotated[
         help="The docket's name: workers and producers of one docket share it.",
     ),
 ]
+LoadArgumentsOption = Annotated[
+    bool,
+    typer.Option(
+        "--load-arguments",
+        envvar="STREW_LOAD_ARGUMENTS",
+        help="Unpickle the arguments, results and strike values shown even when they cannot "
+        "be verified (no STREW_SIGNING_KEY). Unpickling runs whatever code the stored bytes "
+        "name: use it only for a Redis that nobody else can write. Without it, plain values "
+        "are shown and anything else only by its size.",
+    ),
+]
 DEFAULT_DOCKET = "strew"
-__all__ = ["DEFAULT_DOCKET", "DEFAULT_URL", "DocketOption", "UrlOption", "run"]
+__all__ = [
+    "DEFAULT_DOCKET",
+    "DEFAULT_URL",
+    "DocketOption",
+    "LoadArgumentsOption",
+    "UrlOption",
+    "run",
+]
 
 
 def stderr() -> Console:

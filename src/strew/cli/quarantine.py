@@ -19,7 +19,8 @@ from strew.cli.common import (
     safe_url,
 )
 from strew.cli.render import clock, relative
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 from strew.task.checks import check_key
 
 
@@ -61,7 +62,7 @@ def quarantine(
 async def _quarantine(url: str, name: str, drop: list[str], drop_all: bool) -> None:
     console = Console()
     where = f"docket {name} at {safe_url(url)}"
-    async with Docket(name, url) as the_docket:
+    async with Docket(name, url, load_arguments=False) as the_docket:
         if drop_all or drop:
             dropped = await (
                 the_docket.clear_quarantine() if drop_all else the_docket.drop_quarantined(drop)

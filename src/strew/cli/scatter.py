@@ -29,7 +29,8 @@ from strew.cli.durations import duration, format_duration, parse_duration, posit
 from strew.cli.loading import TaskImportError, import_tasks
 from strew.cli.numbers import whole_number
 from strew.cli.render import clock, count_into_slices, histogram, offset_labels
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 from strew.task.clock import from_micros, to_micros, utc_now
 from strew.task.execution import Disposition
 

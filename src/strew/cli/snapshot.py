@@ -10,12 +10,20 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.common import (
+    DEFAULT_DOCKET,
+    DocketOption,
+    LoadArgumentsOption,
+    UrlOption,
+    run,
+    safe_url,
+)
 from strew.cli.durations import format_duration, positive_duration
 from strew.cli.numbers import whole_number
 from strew.cli.render import clock, due_text, histogram, offset_labels, relative, short_clock
 from strew.cli.strikes import held_summary
-from strew.docket.docket import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL
 from strew.docket.snapshots import DocketSnapshot
 from strew.stores.records import FunctionCounts, FunctionTally
 
@@ -58,14 +66,17 @@ def snapshot(
             help="How many slices (1 to 1,000) the histogram cuts the window into.",
         ),
     ] = 24,
+    load_arguments: LoadArgumentsOption = False,
 ) -> None:
     """Show running tasks, the next scheduled ones, live workers, and the load ahead."""
-    run(_snapshot(url, docket, limit, window, buckets))
+    run(_snapshot(url, docket, limit, window, buckets, load_arguments))
 
 
-async def _snapshot(url: str, name: str, limit: int, window: timedelta, buckets: int) -> None:
+async def _snapshot(
+    url: str, name: str, limit: int, window: timedelta, buckets: int, load_arguments: bool
+) -> None:
     console = Console()
-    async with Docket(name, url) as docket:
+    async with Docket(name, url, load_arguments=load_arguments) as docket:
         taken = await docket.snapshot(limit)
         now = taken.taken
         scheduled_total = taken.total_tasks - len(taken.running)

@@ -20,12 +20,14 @@ from strew.cli.common import (
     DEFAULT_DOCKET,
     EXIT_USAGE,
     DocketOption,
+    LoadArgumentsOption,
     UrlOption,
     fail,
     run,
     safe_url,
 )
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 from strew.docket.snapshots import DocketSnapshot
 from strew.docket.strikes import Strike, check_strike
 
@@ -84,28 +86,32 @@ def strike(
     rule: RuleArgument = None,
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
+    load_arguments: LoadArgumentsOption = False,
 ) -> None:
     """Pause a task function, or only its calls whose argument matches, on every producer and
     worker within a second. Stricken adds are refused; stricken tasks already scheduled are
     held until `strew restore`. Without arguments, list the strikes in force."""
-    run(_strike(url, docket, rule or [], lift=False))
+    run(_strike(url, docket, rule or [], lift=False, load_arguments=load_arguments))
 
 
 def restore(
     rule: RuleArgument = None,
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
+    load_arguments: LoadArgumentsOption = False,
 ) -> None:
     """Lift a strike (the same words that made it) and put every held task back on the
     schedule; workers run each one that no remaining strike pauses."""
     if not rule:
         fail("say which strike to lift (`strew strike` lists them)", EXIT_USAGE)
-    run(_strike(url, docket, rule, lift=True))
+    run(_strike(url, docket, rule, lift=True, load_arguments=load_arguments))
 
 
-async def _strike(url: str, name: str, words: list[str], *, lift: bool) -> None:
+async def _strike(
+    url: str, name: str, words: list[str], *, lift: bool, load_arguments: bool
+) -> None:
     console = Console()
-    async with Docket(name, url) as the_docket:
+    async with Docket(name, url, load_arguments=load_arguments) as the_docket:
         where = f"docket {name} at {safe_url(url)}"
         if words:
             try:

@@ -16,7 +16,8 @@ from strew import tasks as builtin
 from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url, stderr
 from strew.cli.durations import duration, format_duration
 from strew.cli.render import clock
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 from strew.task.execution import TaskFunction
 
 app = typer.Typer(

@@ -20,15 +20,25 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from strew.cli.common import DEFAULT_DOCKET, EXIT_STORE, EXIT_USAGE, DocketOption, UrlOption, run
+from strew.cli.common import (
+    DEFAULT_DOCKET,
+    EXIT_STORE,
+    EXIT_USAGE,
+    DocketOption,
+    LoadArgumentsOption,
+    UrlOption,
+    run,
+)
 from strew.cli.durations import format_duration, positive_duration
 from strew.cli.render import clock, relative
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 from strew.docket.snapshots import readable
 from strew.stores.records import TaskState
 from strew.task.checks import check_key
 from strew.task.clock import from_micros
 from strew.task.execution import Execution
+from strew.task.pickles import plain_loads
 from strew.task.results import ExecutionProgress, ExecutionState, Finished, progress_of, state_of
 
 EXIT_UNKNOWN = EXIT_USAGE
@@ -81,12 +91,13 @@ def watch(
             help="How often to read the task's state while following. \\[default: 250ms]",
         ),
     ] = timedelta(milliseconds=250),
+    load_arguments: LoadArgumentsOption = False,
 ) -> None:
     """Show one task's state, progress and result (or error), live until it ends.
 
     Exits 0 when it completed, 1 when it failed or was cancelled, 2 when the key is unknown
     (never scheduled, or finished longer ago than the docket keeps records)."""
-    code = run(_watch(url, docket, key, follow, interval))
+    code = run(_watch(url, docket, key, follow, interval, load_arguments))
     raise typer.Exit(code)
 
 
@@ -105,6 +116,9 @@ class View:
     progress: ExecutionProgress | None
     held: bool = False
     """A strike holds it: it runs after a ``restore``, not at its due time."""
+    loads: bool = True
+    """The result may be unpickled in full (see `Docket.loads_arguments`); otherwise only a
+    plain value is shown."""
 
 
 def read_view(the_docket: Docket, key: str, raw: TaskState) -> View:
@@ -121,6 +135,7 @@ def read_view(the_docket: Docket, key: str, raw: TaskState) -> View:
         finished=finished,
         progress=progress_of(raw.progress),
         held=raw.running is None and raw.scheduled is None and raw.held is not None,
+        loads=the_docket.loads_arguments,
     )
 
 
@@ -132,9 +147,11 @@ def exit_code(state: ExecutionState | None) -> int:
     return 0
 
 
-async def _watch(url: str, name: str, key: str, follow: bool, interval: timedelta) -> int:
+async def _watch(
+    url: str, name: str, key: str, follow: bool, interval: timedelta, load_arguments: bool
+) -> int:
     console = Console()
-    async with Docket(name, url) as the_docket:
+    async with Docket(name, url, load_arguments=load_arguments) as the_docket:
         view = read_view(the_docket, key, await the_docket.store.task_state(key))
         if not follow or view.state is None or view.state.final:
             console.print(render(view))
@@ -197,7 +214,7 @@ def render(view: View) -> RenderableType:
             f"{clock(finished.finished_at)} ({relative(finished.finished_at, view.now)})",
         )
         if finished.state is ExecutionState.COMPLETED:
-            grid.add_row("Result", _result(finished))
+            grid.add_row("Result", _result(finished, view.loads))
         elif finished.state is ExecutionState.FAILED:
             grid.add_row("Error", Text(f"{finished.type_name}: {finished.text}", style="red"))
     return Group(title, grid)
@@ -217,9 +234,22 @@ def _progress(progress: ExecutionProgress) -> RenderableType:
     return row
 
 
-def _result(finished: Finished) -> Text:
+def _result(finished: Finished, loads: bool) -> Text:
     try:
-        value = None if finished.blob is None else pickle.loads(finished.blob)
+        if finished.blob is None:
+            value = None
+        elif loads:
+            value = pickle.loads(finished.blob)
+        else:
+            value = plain_loads(finished.blob)
+    except pickle.UnpicklingError as error:
+        if loads or "refused to load" not in str(error):
+            return Text(f"(cannot be read here: {error})", style="yellow")
+        return Text(
+            f"(not loaded: {len(finished.blob or b''):,} bytes that are not a plain value; "
+            "--load-arguments would unpickle them)",
+            style="yellow",
+        )
     except Exception as error:
         # The value's class may live only in the worker's code; say so rather than fail.
         return Text(f"(cannot be read here: {type(error).__name__}: {error})", style="yellow")

@@ -24,7 +24,8 @@ from strew.cli.durations import duration, format_duration, positive_duration
 from strew.cli.loading import TaskImportError, import_tasks
 from strew.cli.metrics import MetricsHostOption, MetricsPortOption, serving_metrics
 from strew.cli.numbers import port, whole_number
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 from strew.worker.worker import Worker
 
 logger = logging.getLogger("strew.cli")

@@ -8,7 +8,8 @@ from rich.text import Text
 
 from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
 from strew.cli.render import clock, relative
-from strew.docket.docket import DEFAULT_URL, Docket
+from strew.docket.docket import Docket
+from strew.docket.settings import DEFAULT_URL
 
 
 def workers(url: UrlOption = DEFAULT_URL, docket: DocketOption = DEFAULT_DOCKET) -> None:
@@ -18,7 +19,7 @@ def workers(url: UrlOption = DEFAULT_URL, docket: DocketOption = DEFAULT_DOCKET)
 
 async def _workers(url: str, name: str) -> None:
     console = Console()
-    async with Docket(name, url) as the_docket:
+    async with Docket(name, url, load_arguments=False) as the_docket:
         # Only the worker list is wanted: limit 0 skips reading any scheduled payload.
         taken = await the_docket.snapshot(0)
     now = taken.taken

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -10,6 +9,15 @@ from typing import Any, ParamSpec, Self, overload
 
 from strew.dependencies import check_task
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from strew.docket.settings import (
+    ADD_CHUNK,
+    COUNT_CAP,
+    COUNT_SAMPLE,
+    MAX_BUCKETS,
+    check_name,
+    default_url,
+    whole_number,
+)
 from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
 from strew.docket.strikes import StrikeBook
 from strew.signals import metrics as instrumentation
@@ -17,6 +25,7 @@ from strew.signals import producers
 from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
 from strew.stores.records import Entry, FunctionCounts
+from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import validate_url
 from strew.task.bulk import gc_paused
 from strew.task.checks import check_key, check_when
@@ -27,35 +36,6 @@ from strew.task.results import cancelled_record
 
 P = ParamSpec("P")
 
-DEFAULT_URL = "redis://localhost:6379/0"
-ADD_CHUNK = 1000
-
-
-def default_url() -> str:
-    return os.environ.get("STREW_URL") or DEFAULT_URL
-
-
-MAX_BUCKETS = 100_000
-COUNT_CAP = 100_000
-"""`Docket.count_by_function` counts this many tasks of a state exactly; more are sampled."""
-COUNT_SAMPLE = 5_000
-"""A histogram of more slices would be one huge round trip (and no screen shows it)."""
-
-
-def _whole(value: object) -> bool:
-    """An int that is not a bool (True is an int to Python, never a count to a caller)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {name!r}")
-    if not name or len(name) > 200 or any(c in name for c in "{}\n\r\0"):
-        raise ValueError(
-            f"name must be 1 to 200 characters without braces or line breaks, got {name!r}"
-        )
-    return name
-
 
 class Docket:
     """A named collection of tasks in one store.
@@ -65,6 +45,16 @@ class Docket:
     (optionally ``memory://some-name``) for the in-process store.
     It defaults to ``$STREW_URL``, then ``redis://localhost:6379/0``. Nothing connects until
     the first operation.
+
+    ``signing_key`` (default: ``$STREW_SIGNING_KEY``, comma-separated) signs every payload,
+    record and strike rule this docket writes, and makes it read only what verifies: a
+    worker quarantines a task whose signature does not, without unpickling it. Several keys
+    rotate: the first signs, all verify. See docs/security.md.
+
+    ``load_arguments=False`` keeps the views (`snapshot`, `get_execution`, the strike list)
+    of an unsigned docket from unpickling what they show: they give function names, keys,
+    times and sizes, and plain strike values only. The ``strew`` command works so unless it is
+    given a signing key or ``--load-arguments``; workers always load what they run.
     """
 
     def __init__(
@@ -74,11 +64,13 @@ class Docket:
         heartbeat_interval: timedelta = timedelta(seconds=2),
         missed_heartbeats: int = 5,
         execution_ttl: timedelta = timedelta(minutes=15),
+        signing_key: str | bytes | Sequence[str | bytes] | None = None,
+        load_arguments: bool = True,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
         self.heartbeat_interval = check_positive(heartbeat_interval, "heartbeat_interval")
-        if not _whole(missed_heartbeats) or missed_heartbeats < 1:
+        if not whole_number(missed_heartbeats) or missed_heartbeats < 1:
             raise ValueError(
                 f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
             )
@@ -86,8 +78,17 @@ class Docket:
         # How long a finished task's state and result stay readable; zero keeps none.
         self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
         self.tasks: dict[str, TaskFunction] = {}
-        self.store: Store = open_store(self.url, self.name)
-        self.strike_book = StrikeBook(self.store, self.tasks)
+        if not isinstance(load_arguments, bool):
+            raise TypeError(f"load_arguments must be True or False, got {load_arguments!r}")
+        keys = signing_keys(signing_key)
+        self.signed = bool(keys)
+        """Payloads, records and strike rules are signed, and read only when they verify."""
+        self.loads_arguments = self.signed or load_arguments
+        """The views unpickle what they show: it verified, or this docket was told to trust
+        its store (see the class docstring)."""
+        store = open_store(self.url, self.name)
+        self.store: Store = SignedStore(store, Signer(keys)) if keys else store
+        self.strike_book = StrikeBook(self.store, self.tasks, trusted=self.loads_arguments)
 
     async def __aenter__(self) -> Self:
         return self
@@ -352,7 +353,7 @@ class Docket:
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
-        if not _whole(chunk_size) or chunk_size < 1:
+        if not whole_number(chunk_size) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         everything, entries = self.prepare(calls, trace_meta())
         executions, entries = await self.strike_book.sift(everything, entries)
@@ -443,7 +444,7 @@ class Docket:
 
     async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
         """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
-        if not _whole(limit) or limit < 0:
+        if not whole_number(limit) or limit < 0:
             raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
         return await take_snapshot(self, limit)
 
@@ -453,7 +454,7 @@ class Docket:
         check_when(end, "end")
         if end <= start:
             raise ValueError(f"end must be after start, got start={start} end={end}")
-        if not _whole(buckets) or not 1 <= buckets <= MAX_BUCKETS:
+        if not whole_number(buckets) or not 1 <= buckets <= MAX_BUCKETS:
             raise ValueError(
                 f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
             )
@@ -465,9 +466,9 @@ class Docket:
         """How many scheduled, running and held tasks call each task function: exact for a
         state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
         (``exact`` says which). Reads the start of every payload it counts."""
-        if not _whole(cap) or cap < 0:
+        if not whole_number(cap) or cap < 0:
             raise ValueError(f"cap must be a non-negative integer, got {cap!r}")
-        if not _whole(sample) or not 1 <= sample <= max(cap, 1):
+        if not whole_number(sample) or not 1 <= sample <= max(cap, 1):
             raise ValueError(f"sample must be an integer from 1 to cap ({cap!r}), got {sample!r}")
         return await self.store.count_functions(cap, sample)
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Protocol
 
 from strew.stores.protocol import Store
-from strew.stores.records import RunningTask, ScheduledTask
+from strew.stores.records import RunningTask, ScheduledTask, function_in
 from strew.task.clock import from_micros
-from strew.task.envelope import CorruptPayload
+from strew.task.envelope import CorruptPayload, load_payload
 from strew.task.execution import Execution, TaskFunction, TaskHome
 from strew.task.results import progress_of, state_of
 
@@ -31,6 +31,9 @@ class TaskSource(TaskHome, Protocol):
     def tasks(self) -> Mapping[str, TaskFunction]: ...
 
     def execution_from(self, key: str, payload: bytes) -> Execution: ...
+
+    @property
+    def loads_arguments(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +81,39 @@ def not_registered(name: str) -> TaskFunction:
 
 
 def readable(docket: TaskSource, task: ScheduledTask | RunningTask) -> Execution:
-    """The task as an `Execution`; a payload that cannot be read as one of ``<corrupt>``."""
+    """The task as an `Execution`; a payload that cannot be read as one of ``<corrupt>``.
+
+    A docket that may not unpickle what it shows (`Docket.loads_arguments` is False: an
+    unsigned docket read by the CLI) reads the payload as plain values only; when its
+    arguments are anything else, the execution has only what the envelope's header says,
+    the function name, with the payload's size in ``unloaded`` and no arguments."""
+    due = task.due if isinstance(task, ScheduledTask) else task.lease_deadline
+    if not docket.loads_arguments:
+        try:
+            envelope = load_payload(task.payload, plain=True)
+        except CorruptPayload:
+            name = function_in(task.payload) or "<unreadable>"
+            function = docket.tasks.get(name) or not_registered(name)
+            execution = Execution(docket, function, name, (), {}, task.key, from_micros(due))
+            execution.unloaded = len(task.payload)
+            return execution
+        function = docket.tasks.get(envelope.function_name) or not_registered(
+            envelope.function_name
+        )
+        return Execution(
+            docket,
+            function,
+            envelope.function_name,
+            envelope.args,
+            envelope.kwargs,
+            task.key,
+            from_micros(envelope.when),
+            envelope.attempt,
+            meta=envelope.meta,
+        )
     try:
         return docket.execution_from(task.key, task.payload)
     except CorruptPayload:
-        due = task.due if isinstance(task, ScheduledTask) else task.lease_deadline
         return Execution(
             docket, not_registered("<corrupt>"), "<corrupt>", (), {}, task.key, from_micros(due)
         )

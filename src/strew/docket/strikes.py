@@ -29,6 +29,7 @@ from strew.dependencies.base import Dependency
 from strew.stores.protocol import StrikeStore
 from strew.stores.records import Entry
 from strew.task.execution import Disposition, Execution, TaskFunction
+from strew.task.pickles import plain_loads
 
 REFRESH_SECONDS = 0.5
 """How old a docket's copy of the rules may get before it reads them again."""
@@ -63,11 +64,14 @@ class Strike:
         )
 
     @classmethod
-    def decode(cls, rule: bytes) -> Strike | None:
+    def decode(cls, rule: bytes, *, trusted: bool = True) -> Strike | None:
         """The rule ``rule`` encodes; None for one this version cannot read (a newer
-        strew's), which then matches nothing here rather than breaking every add."""
+        strew's), which then matches nothing here rather than breaking every add. Untrusted
+        bytes (an unsigned docket's, read by a view) are read as plain values only: a rule
+        whose value is anything else is then unreadable, and nothing it names is called."""
         try:
-            version, function, parameter, operator, value = pickle.loads(rule)
+            body = pickle.loads(rule) if trusted else plain_loads(rule)
+            version, function, parameter, operator, value = body
         except Exception:
             return None
         if version != RULE_VERSION or operator not in OPERATORS:
@@ -246,9 +250,13 @@ class StrikeBook:
         store: StrikeStore,
         tasks: Mapping[str, TaskFunction],
         max_age: float = REFRESH_SECONDS,
+        *,
+        trusted: bool = True,
     ) -> None:
         self.store = store
         self.tasks = tasks
+        self.trusted = trusted
+        """Whether the rules' bytes may be unpickled in full (see `Strike.decode`)."""
         self.max_age = max_age
         self.version = -1
         self.rules: list[Strike] = []
@@ -274,7 +282,7 @@ class StrikeBook:
     async def _read(self) -> None:
         started = time.monotonic()
         version, encoded = await self.store.strikes()
-        decoded = [Strike.decode(rule) for rule in encoded]
+        decoded = [Strike.decode(rule, trusted=self.trusted) for rule in encoded]
         self.rules = [rule for rule in decoded if rule is not None]
         self.version = version
         self._read_at = started
@@ -352,7 +360,9 @@ class StrikeBook:
         _, stored = await self.store.strikes()
         # Rules are compared decoded, not as bytes: the same rule may pickle differently in
         # another Python (or with 1 against 1.0).
-        matching = [encoded for encoded in stored if Strike.decode(encoded) == rule]
+        matching = [
+            encoded for encoded in stored if Strike.decode(encoded, trusted=self.trusted) == rule
+        ]
         restored = 0
         for encoded in matching or [rule.encode()]:
             _, count = await self.store.remove_strike(encoded)

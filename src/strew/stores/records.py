@@ -41,6 +41,9 @@ class Claim:
     """The due time it was scheduled for (a redelivery keeps its original due time)."""
     redelivered: bool
     """True when an earlier lease on this task expired without being finished."""
+    problem: str | None = None
+    """Why this claim must not be run as it is, said before anything reads its payload (a
+    signature that does not verify: see stores/signing.py); the worker quarantines it."""
 
 
 @dataclass(frozen=True, slots=True)

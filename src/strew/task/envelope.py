@@ -24,6 +24,8 @@ from typing import Any, cast
 
 import cloudpickle
 
+from strew.task.pickles import plain_loads
+
 ENVELOPE_VERSION = 1
 
 
@@ -198,9 +200,12 @@ class CorruptPayload(ValueError):
     """A stored payload could not be read back as a task."""
 
 
-def load_payload(payload: bytes) -> Envelope:
+def load_payload(payload: bytes, *, plain: bool = False) -> Envelope:
+    """The task ``payload`` describes. ``plain`` reads it with `plain_loads`: arguments that
+    are not plain values then make it a `CorruptPayload`, and nothing it names is called (for
+    views of payloads that cannot be trusted)."""
     try:
-        body = pickle.loads(payload)
+        body = plain_loads(payload) if plain else pickle.loads(payload)
         version, function_name, args, kwargs, when, attempt, meta = body
     except Exception as error:
         raise CorruptPayload(f"unreadable task payload ({len(payload)} bytes): {error}") from error

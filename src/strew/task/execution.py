@@ -74,6 +74,9 @@ class Execution:
     state: ExecutionState | None = None
     progress: ExecutionProgress | None = None
     finished_at: datetime | None = None
+    unloaded: int | None = None
+    """The size of the payload whose arguments a view did not unpickle (it could not verify
+    them: see `Docket.loads_arguments`); None when the arguments are here."""
 
     def __init__(
         self,
@@ -144,7 +147,9 @@ class Execution:
         """``name(args)`` as a log line shows the call: the arguments of `Logged` parameters,
         ``...`` for the others (see annotations.py). ``all_arguments`` shows every argument,
         for views that are asked for them (`strew snapshot`, `strew watch`)."""
-        if all_arguments:
+        if self.unloaded is not None:
+            parts = [f"<arguments not loaded: {self.unloaded:,} bytes>"]
+        elif all_arguments:
             parts = [safe_repr(a) for a in self.args]
             parts += [f"{k}={safe_repr(v)}" for k, v in self.kwargs.items()]
         else:

@@ -89,10 +89,13 @@ class Runner:
         this worker does not know (put back on the schedule), a task held by a strike, or a
         key past its `run_at_most` limit."""
         claim = running.claim
+        if claim.problem is not None:
+            await self._quarantine(claim, claim.problem)  # its payload is never read
+            return None
         try:
             envelope = load_payload(claim.payload)
         except CorruptPayload as error:
-            await self._quarantine(claim, error)
+            await self._quarantine(claim, str(error))
             return None
         if self.state.interrupted_early(running, envelope.function_name, envelope.attempt):
             return None
@@ -237,10 +240,11 @@ class Runner:
             record=self.state.completed(execution.function_name, value),
         )
 
-    async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
-        """Move a task whose payload cannot be read aside, for a human to look at."""
+    async def _quarantine(self, claim: Claim, reason: str) -> None:
+        """Move a task whose payload cannot be read (or must not be) aside, for a human to
+        look at."""
         try:
-            moved = await quarantine_claim(self.state.store, claim, str(error))
+            moved = await quarantine_claim(self.state.store, claim, reason)
         except StoreError as failure:
             # Its lease runs out and it is claimed (and quarantined) again: nothing is lost.
             logger.warning("task %s could not be quarantined: %s", claim.key, failure)
@@ -250,7 +254,7 @@ class Runner:
             logger.warning("task %s: its lease passed to another worker first", claim.key)
             return
         self.state.stats.quarantined += 1
-        logger.error("task %s has a corrupt payload and was quarantined: %s", claim.key, error)
+        logger.error("task %s was quarantined: %s", claim.key, reason)
 
     async def _call(
         self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
