@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from strew.stores.records import Entry
 from strew.task.bulk import gc_paused
-from strew.task.envelope import new_keys, payload_writer
+from strew.task.envelope import new_keys
 from strew.task.execution import Execution, TaskFunction
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Planned:
         return entries
 
     def _fill(self, entries: list[Entry], low: int, high: int) -> None:
-        payload = payload_writer(self.meta)
+        payload = self.docket.codec.writer(self.meta)
         begin = self.begin_micros
         for (_, args, kwargs, _), (_, name), key, offset in zip(
             self.calls[low:high],

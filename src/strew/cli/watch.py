@@ -8,6 +8,7 @@ With ``--no-follow`` it prints once and exits 0 for a task still scheduled or ru
 from __future__ import annotations
 
 import asyncio
+import json
 import pickle
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -122,7 +123,7 @@ class View:
 
 
 def read_view(the_docket: Docket, key: str, raw: TaskState) -> View:
-    state, finished = state_of(raw)
+    state, finished = state_of(raw, json_only=the_docket.codec.json)
     found = raw.running or raw.scheduled or raw.held
     return View(
         key=key,
@@ -238,6 +239,8 @@ def _result(finished: Finished, loads: bool) -> Text:
     try:
         if finished.blob is None:
             value = None
+        elif finished.json:
+            value = json.loads(finished.blob)
         elif loads:
             value = pickle.loads(finished.blob)
         else:

@@ -29,7 +29,7 @@ from strew.dependencies.cron import CronError, CronSchedule
 from strew.stores.records import Entry
 from strew.task.checks import check_when
 from strew.task.clock import from_micros, micros, to_micros
-from strew.task.envelope import dump_payload
+from strew.task.codec import Codec
 from strew.task.execution import TaskFunction
 
 if TYPE_CHECKING:
@@ -170,7 +170,8 @@ class Perpetual(Dependency):
                 previous = to_micros(execution.when)
             due = self.next_due(previous, now)
         meta = {**execution.meta, CHAIN_DUE: due}
-        payload = dump_payload(execution.function_name, self.args, self.kwargs, due, 1, meta)
+        codec = execution.docket.codec
+        payload = codec.dump(execution.function_name, self.args, self.kwargs, due, 1, meta)
         return Entry(execution.key, due, payload)
 
     def first_due(self, now: int) -> int:
@@ -256,9 +257,9 @@ def check_perpetual(function: TaskFunction, label: str) -> None:
         )
 
 
-def perpetual_payload(name: str, due: int) -> bytes:
+def perpetual_payload(codec: Codec, name: str, due: int) -> bytes:
     """The payload of an automatic chain's first step."""
-    return dump_payload(name, (), {}, due, 1, {CHAIN_DUE: due})
+    return codec.dump(name, (), {}, due, 1, {CHAIN_DUE: due})
 
 
 __all__ = [

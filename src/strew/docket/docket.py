@@ -30,7 +30,8 @@ from strew.stores.urls import validate_url
 from strew.task.bulk import gc_paused
 from strew.task.checks import check_key, check_when
 from strew.task.clock import check_non_negative, check_positive, from_micros, to_micros, utc_now
-from strew.task.envelope import load_payload, new_key
+from strew.task.codec import codec_named
+from strew.task.envelope import new_key
 from strew.task.execution import Disposition, Execution, TaskCall, TaskFunction
 from strew.task.results import cancelled_record
 
@@ -49,7 +50,8 @@ class Docket:
     ``signing_key`` (default: ``$STREW_SIGNING_KEY``, comma-separated) signs every payload,
     record and strike rule this docket writes, and makes it read only what verifies: a
     worker quarantines a task whose signature does not, without unpickling it. Several keys
-    rotate: the first signs, all verify. See docs/security.md.
+    rotate: the first signs, all verify. ``serializer="json"`` writes JSON instead of
+    pickles, so nothing this docket reads can run code (task/codec.py). See docs/security.md.
 
     ``load_arguments=False`` keeps the views (`snapshot`, `get_execution`, the strike list)
     of an unsigned docket from unpickling what they show: they give function names, keys,
@@ -66,6 +68,7 @@ class Docket:
         execution_ttl: timedelta = timedelta(minutes=15),
         signing_key: str | bytes | Sequence[str | bytes] | None = None,
         load_arguments: bool = True,
+        serializer: str = "pickle",
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -80,15 +83,18 @@ class Docket:
         self.tasks: dict[str, TaskFunction] = {}
         if not isinstance(load_arguments, bool):
             raise TypeError(f"load_arguments must be True or False, got {load_arguments!r}")
+        self.codec = codec_named(serializer)
+        """How payloads and records are written: pickle, or JSON (see task/codec.py)."""
         keys = signing_keys(signing_key)
         self.signed = bool(keys)
         """Payloads, records and strike rules are signed, and read only when they verify."""
-        self.loads_arguments = self.signed or load_arguments
+        self.loads_arguments = self.signed or self.codec.json or load_arguments
         """The views unpickle what they show: it verified, or this docket was told to trust
         its store (see the class docstring)."""
         store = open_store(self.url, self.name)
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
-        self.strike_book = StrikeBook(self.store, self.tasks, trusted=self.loads_arguments)
+        trusted = not self.codec.json and (self.signed or load_arguments)
+        self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
 
     async def __aenter__(self) -> Self:
         return self
@@ -382,7 +388,9 @@ class Docket:
     async def cancel(self, key: str) -> None:
         """Remove a scheduled task so it never runs; if it is running, ask its worker to
         cancel it (best effort: a task already finishing may still complete)."""
-        record = cancelled_record(self.execution_ttl, None, to_micros(utc_now()))
+        record = cancelled_record(
+            self.execution_ttl, None, to_micros(utc_now()), json=self.codec.json
+        )
         with producers.cancelling(self.name, key) as removed:
             removed(await self.store.cancel([check_key(key)], record))
 
@@ -427,7 +435,7 @@ class Docket:
         self, key: str, payload: bytes, disposition: Disposition = Disposition.LOADED
     ) -> Execution:
         """Rebuild the `Execution` a store payload describes. Raises `CorruptPayload`."""
-        envelope = load_payload(payload)
+        envelope = self.codec.load(payload)
         function = self.tasks.get(envelope.function_name) or not_registered(envelope.function_name)
         return Execution(
             self,

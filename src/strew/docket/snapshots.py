@@ -15,7 +15,7 @@ from typing import Protocol
 from strew.stores.protocol import Store
 from strew.stores.records import RunningTask, ScheduledTask, function_in
 from strew.task.clock import from_micros
-from strew.task.envelope import CorruptPayload, load_payload
+from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, TaskHome
 from strew.task.results import progress_of, state_of
 
@@ -90,7 +90,7 @@ def readable(docket: TaskSource, task: ScheduledTask | RunningTask) -> Execution
     due = task.due if isinstance(task, ScheduledTask) else task.lease_deadline
     if not docket.loads_arguments:
         try:
-            envelope = load_payload(task.payload, plain=True)
+            envelope = docket.codec.load(task.payload, plain=True)
         except CorruptPayload:
             name = function_in(task.payload) or "<unreadable>"
             function = docket.tasks.get(name) or not_registered(name)
@@ -158,7 +158,7 @@ async def load_execution(docket: TaskSource, key: str) -> Execution | None:
     finished one only with its function name and finish time (records keep the outcome, not
     the call)."""
     raw = await docket.store.task_state(key)
-    state, finished = state_of(raw)
+    state, finished = state_of(raw, json_only=docket.codec.json)
     if state is None:
         return None
     found = raw.running or raw.scheduled or raw.held

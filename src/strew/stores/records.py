@@ -245,6 +245,11 @@ def function_in(payload: bytes) -> str:
     laid out the same: PROTO, an optional FRAME, MARK, BININT1 1, then the name as a
     SHORT_BINUNICODE or a BINUNICODE. count_functions.lua reads the same bytes the same way.
     """
+    if payload[:2] == b"\x00J":  # a JSON envelope (task/codec.py): the name's length, then it
+        size = int.from_bytes(payload[2:4], "big")
+        if len(payload) < 4 or 4 + size > len(payload):
+            return ""
+        return payload[4 : 4 + size].decode("utf-8", "surrogateescape")
     if payload[:1] != b"\x80":
         return ""
     position = 11 if payload[2:3] == b"\x95" else 2  # after PROTO, and FRAME + its length

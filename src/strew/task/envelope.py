@@ -214,9 +214,11 @@ def load_payload(payload: bytes, *, plain: bool = False) -> Envelope:
     return Envelope(function_name, tuple(args), dict(kwargs), int(when), int(attempt), meta or {})
 
 
-def payload_writer(
-    meta: Mapping[str, Any],
-) -> Callable[[str, tuple[Any, ...], dict[str, Any], int], bytes]:
+PayloadWriter = Callable[[str, tuple[Any, ...], dict[str, Any], int], bytes]
+"""Writes the envelope of a first attempt: ``(name, args, kwargs, due)`` -> bytes."""
+
+
+def payload_writer(meta: Mapping[str, Any]) -> PayloadWriter:
     """A function writing the envelope of a first attempt, ``(name, args, kwargs, due)`` ->
     bytes, for many calls that share ``meta`` (a scatter's): the bytes `dump_payload` writes,
     without its recursive walk when every argument is a plain value at the top level (nearly

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from strew.stores.protocol import ResultStore
 from strew.task.annotations import call_text, safe_repr, shown_arguments
 from strew.task.clock import to_micros
-from strew.task.envelope import dump_payload
+from strew.task.codec import Codec
 from strew.task.results import (
     ExecutionProgress,
     ExecutionState,
@@ -33,6 +33,9 @@ class TaskHome(Protocol):
 
     @property
     def store(self) -> ResultStore: ...
+
+    @property
+    def codec(self) -> Codec: ...
 
 
 class Disposition(enum.Enum):
@@ -112,7 +115,7 @@ class Execution:
         return value if isinstance(value, str) else None
 
     def payload(self) -> bytes:
-        return dump_payload(
+        return self.docket.codec.dump(
             self.function_name,
             self.args,
             self.kwargs,
@@ -124,14 +127,16 @@ class Execution:
     async def sync(self) -> ExecutionState | None:
         """Read this key's state, progress and finish time from the store into ``state``,
         ``progress`` and ``finished_at``; returns the state (None: nothing is known)."""
-        return await read_state(self.docket.store, self.key, self._saw)
+        return await read_state(self.docket.store, self.key, self._saw, self.docket.codec.json)
 
     async def get_result(self, timeout: timedelta | float | None = None) -> Any:
         """Wait for the task to finish and return its return value, or raise its exception
         (`TaskFailed` when it cannot be re-raised as its own type). Raises `TaskCancelled`,
         `ResultUnavailable` (unknown key, or its record expired) and `TimeoutError` after
         ``timeout`` (a timedelta or seconds; None waits for ever)."""
-        return await wait_for_result(self.docket.store, self.key, timeout, self._saw)
+        return await wait_for_result(
+            self.docket.store, self.key, timeout, self._saw, json_only=self.docket.codec.json
+        )
 
     def _saw(
         self,

@@ -17,7 +17,9 @@ missing in the reading process); that case becomes a `TaskFailed` naming the ori
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import json as json_module
 import pickle
 import traceback
 from collections.abc import Callable
@@ -30,6 +32,8 @@ import cloudpickle
 from strew.stores.protocol import ResultStore
 from strew.stores.records import ProgressState, Record, TaskState
 from strew.task.clock import from_micros, micros
+from strew.task.codec import JSON_MARK, json_problem
+from strew.task.pickles import plain_loads
 
 RECORD_VERSION = 1
 PROGRESS_FLOOR = timedelta(hours=1)
@@ -116,10 +120,13 @@ class Finished:
     finished_at: datetime
     function_name: str | None
     blob: bytes | None
-    """cloudpickle of the return value (completed) or the exception (failed)."""
+    """cloudpickle of the return value (completed) or the exception (failed); in a JSON
+    record, the return value as JSON."""
     type_name: str
     text: str
     traceback_text: str
+    json: bool = False
+    """A JSON docket wrote it (see task/codec.py): ``blob`` is JSON, never a pickle."""
 
 
 def _encode(
@@ -130,15 +137,49 @@ def _encode(
     type_name: str = "",
     text: str = "",
     traceback_text: str = "",
+    *,
+    json: bool = False,
 ) -> bytes:
+    if json:
+        fields = {
+            "v": RECORD_VERSION,
+            "state": state.value,
+            "finished_at": finished_at,
+            "function": function_name,
+            "value": None if blob is None else blob.decode(),
+            "type": type_name,
+            "text": text,
+            "traceback": traceback_text,
+        }
+        return JSON_MARK + json_module.dumps(fields, separators=(",", ":")).encode()
     body = (RECORD_VERSION, state.value, finished_at, function_name, blob, type_name, text)
     return pickle.dumps((*body, traceback_text), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def decode_record(data: bytes) -> Finished | None:
-    """A stored record; None when it is unreadable (another version wrote it)."""
+def decode_record(data: bytes, *, json_only: bool = False) -> Finished | None:
+    """A stored record; None when it is unreadable (another version wrote it, or a pickle
+    record where a JSON docket reads JSON only). The record itself is read as plain values
+    (it holds nothing else), so reading one never runs code; its ``blob`` is unpickled only
+    by `outcome`, for the caller that asks for the value."""
     try:
-        version, state, finished_at, name, blob, type_name, text, tb = pickle.loads(data)
+        if data.startswith(JSON_MARK):
+            fields = json_module.loads(data[len(JSON_MARK) :])
+            if fields["v"] != RECORD_VERSION:
+                return None
+            value = fields["value"]
+            return Finished(
+                ExecutionState(fields["state"]),
+                from_micros(int(fields["finished_at"])),
+                fields["function"],
+                None if value is None else str(value).encode(),
+                str(fields["type"]),
+                str(fields["text"]),
+                str(fields["traceback"]),
+                json=True,
+            )
+        if json_only:
+            return None
+        version, state, finished_at, name, blob, type_name, text, tb = plain_loads(data)
         if version != RECORD_VERSION:
             return None
         return Finished(
@@ -158,14 +199,19 @@ def _keep(ttl: timedelta, data: bytes) -> Record | None:
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
 
 
-def _dump_value(value: Any) -> bytes:
+def _dump_value(value: Any, json: bool) -> bytes:
+    if json:
+        problem = json_problem(value)
+        if problem:
+            raise TypeError(f"{problem} (the docket's serializer is 'json')")
+        return json_module.dumps(value, separators=(",", ":"), allow_nan=False).encode()
     if type(value) in _SCALARS:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def completed_record(
-    ttl: timedelta, function_name: str, value: Any, finished_at: int
+    ttl: timedelta, function_name: str, value: Any, finished_at: int, *, json: bool = False
 ) -> Record | None:
     """The record of a run of ``function_name`` that returned ``value``, kept for ``ttl`` (the
     docket's execution_ttl). A value that cannot be pickled makes a *failed* record saying so:
@@ -173,28 +219,36 @@ def completed_record(
     if micros(ttl) <= 0:
         return None  # do not even pickle the value
     try:
-        blob = _dump_value(value)
+        blob = _dump_value(value, json)
     except Exception as error:
         text = (
             f"the return value of task {function_name!r} cannot be serialised: "
             f"{type(error).__name__}: {error}"
         )
-        data = _encode(ExecutionState.FAILED, finished_at, function_name, None, "TypeError", text)
+        data = _encode(
+            ExecutionState.FAILED, finished_at, function_name, None, "TypeError", text, json=json
+        )
         return _keep(ttl, data)
-    data = _encode(ExecutionState.COMPLETED, finished_at, function_name, blob)
+    data = _encode(ExecutionState.COMPLETED, finished_at, function_name, blob, json=json)
     return _keep(ttl, data)
 
 
 def failed_record(
-    ttl: timedelta, function_name: str, error: BaseException, finished_at: int
+    ttl: timedelta,
+    function_name: str,
+    error: BaseException,
+    finished_at: int,
+    *,
+    json: bool = False,
 ) -> Record | None:
-    """The record of a run that raised ``error`` (with no retry left), kept for ``ttl``."""
+    """The record of a run that raised ``error`` (with no retry left), kept for ``ttl``. A JSON
+    record keeps the error's type, text and traceback, not the exception itself."""
     if micros(ttl) <= 0:
         return None
-    try:
-        blob: bytes | None = bytes(cloudpickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL))
-    except Exception:
-        blob = None  # the type name, text and traceback still say what happened
+    blob: bytes | None = None  # the type name, text and traceback still say what happened
+    if not json:
+        with contextlib.suppress(Exception):
+            blob = bytes(cloudpickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL))
     tb = "".join(traceback.format_exception(error))
     data = _encode(
         ExecutionState.FAILED,
@@ -204,13 +258,17 @@ def failed_record(
         type(error).__qualname__,
         str(error),
         tb,
+        json=json,
     )
     return _keep(ttl, data)
 
 
-def cancelled_record(ttl: timedelta, function_name: str | None, finished_at: int) -> Record | None:
+def cancelled_record(
+    ttl: timedelta, function_name: str | None, finished_at: int, *, json: bool = False
+) -> Record | None:
     """The record of a task cancelled while scheduled or running, kept for ``ttl``."""
-    return _keep(ttl, _encode(ExecutionState.CANCELLED, finished_at, function_name, None))
+    data = _encode(ExecutionState.CANCELLED, finished_at, function_name, None, json=json)
+    return _keep(ttl, data)
 
 
 def progress_ttl(execution_ttl: timedelta) -> int:
@@ -219,7 +277,9 @@ def progress_ttl(execution_ttl: timedelta) -> int:
     return micros(max(execution_ttl, PROGRESS_FLOOR))
 
 
-def state_of(raw: TaskState) -> tuple[ExecutionState | None, Finished | None]:
+def state_of(
+    raw: TaskState, *, json_only: bool = False
+) -> tuple[ExecutionState | None, Finished | None]:
     """The state ``raw`` shows, and the record when that state comes from one.
 
     A run in progress wins over a newer schedule of the same key (a `replace` waiting for it),
@@ -232,7 +292,7 @@ def state_of(raw: TaskState) -> tuple[ExecutionState | None, Finished | None]:
     if raw.scheduled is not None or raw.held is not None:
         return ExecutionState.SCHEDULED, None
     if raw.record is not None:
-        finished = decode_record(raw.record)
+        finished = decode_record(raw.record, json_only=json_only)
         if finished is not None:
             return finished.state, finished
     return None, None
@@ -248,10 +308,12 @@ Seen = Callable[["ExecutionState | None", "ExecutionProgress | None", "Finished 
 """Told what each read of a task's state found (`Execution` keeps it as its attributes)."""
 
 
-async def read_state(store: ResultStore, key: str, seen: Seen) -> ExecutionState | None:
+async def read_state(
+    store: ResultStore, key: str, seen: Seen, json_only: bool = False
+) -> ExecutionState | None:
     """Read ``key``'s state once, tell ``seen``, and return the state (None: nothing known)."""
     raw = await store.task_state(key)
-    state, finished = state_of(raw)
+    state, finished = state_of(raw, json_only=json_only)
     seen(state, progress_of(raw.progress), finished)
     return state
 
@@ -270,7 +332,9 @@ def outcome(key: str, state: ExecutionState | None, finished: Finished | None) -
     problem = ""
     if finished.blob is not None:
         try:
-            unpickled = pickle.loads(finished.blob)
+            unpickled = (
+                json_module.loads(finished.blob) if finished.json else pickle.loads(finished.blob)
+            )
         except Exception as error:
             problem = f"{type(error).__name__}: {error}"
     if finished.state is ExecutionState.COMPLETED:
@@ -301,7 +365,12 @@ def check_timeout(timeout: object) -> float | None:
 
 
 async def wait_for_result(
-    store: ResultStore, key: str, timeout: timedelta | float | None, seen: Seen
+    store: ResultStore,
+    key: str,
+    timeout: timedelta | float | None,
+    seen: Seen,
+    *,
+    json_only: bool = False,
 ) -> Any:
     """Wait until ``key`` reaches a final state; return its value or raise (see `outcome`).
     ``seen`` is told what every read found.
@@ -315,7 +384,7 @@ async def wait_for_result(
     interval = POLL_FIRST
     while True:
         raw = await store.task_state(key)
-        state, finished = state_of(raw)
+        state, finished = state_of(raw, json_only=json_only)
         seen(state, progress_of(raw.progress), finished)
         if state is None or state.final:
             return outcome(key, state, finished)

@@ -15,7 +15,6 @@ from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Entry
 from strew.task.clock import from_micros, to_micros
 from strew.task.clock import micros as _micros
-from strew.task.envelope import dump_payload
 from strew.task.execution import Execution
 from strew.worker.state import WorkerState
 
@@ -46,7 +45,7 @@ class Outcomes:
         self.state = state
 
     def retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
-        payload = dump_payload(
+        payload = self.state.docket.codec.dump(
             execution.function_name,
             execution.args,
             execution.kwargs,

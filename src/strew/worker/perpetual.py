@@ -30,13 +30,14 @@ from collections.abc import Mapping
 
 from strew.dependencies.perpetual import perpetual_of, perpetual_payload
 from strew.stores.records import Entry, StoreError
+from strew.task.codec import Codec
 from strew.task.execution import TaskFunction
 from strew.worker.state import WorkerState, cancelling
 
 logger = logging.getLogger("strew.worker")
 
 
-def automatic_entries(tasks: Mapping[str, TaskFunction], now: int) -> list[Entry]:
+def automatic_entries(tasks: Mapping[str, TaskFunction], codec: Codec, now: int) -> list[Entry]:
     """The first step of every automatic chain among ``tasks`` (a docket's registry), started
     at ``now``."""
     entries: list[Entry] = []
@@ -44,7 +45,7 @@ def automatic_entries(tasks: Mapping[str, TaskFunction], now: int) -> list[Entry
         marker = perpetual_of(function)
         if marker is not None and marker.automatic:
             due = marker.first_due(now)
-            entries.append(Entry(name, due, perpetual_payload(name, due)))
+            entries.append(Entry(name, due, perpetual_payload(codec, name, due)))
     return entries
 
 
@@ -62,7 +63,11 @@ async def add_automatic(
         if now is None:
             now = await state.store.now()
         going = {running.claim.key for running in state.running.values()}
-        entries = [e for e in automatic_entries(state.docket.tasks, now) if e.key not in going]
+        entries = [
+            e
+            for e in automatic_entries(state.docket.tasks, state.docket.codec, now)
+            if e.key not in going
+        ]
         if not entries:
             return 0
         written = await state.store.restore_chains(entries, now if since is None else since)

@@ -30,7 +30,7 @@ from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Entry, StoreError
 from strew.task.clock import from_micros
 from strew.task.clock import micros as _micros
-from strew.task.envelope import CorruptPayload, load_payload
+from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, set_current_execution
 from strew.worker.outcomes import Outcomes, run_fields
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
@@ -93,7 +93,7 @@ class Runner:
             await self._quarantine(claim, claim.problem)  # its payload is never read
             return None
         try:
-            envelope = load_payload(claim.payload)
+            envelope = self.state.docket.codec.load(claim.payload)
         except CorruptPayload as error:
             await self._quarantine(claim, str(error))
             return None

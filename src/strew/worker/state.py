@@ -131,6 +131,7 @@ class WorkerState:
 
     def __post_init__(self) -> None:
         self.store = self.docket.store
+        self._json = self.docket.codec.json
 
     def begin_run(self) -> None:
         """Fresh events for a run of the worker. A stop() that came before the run began
@@ -172,13 +173,19 @@ class WorkerState:
     # -- the records of how runs ended, kept for the docket's execution_ttl ----------------
 
     def completed(self, function_name: str, value: Any) -> Record | None:
-        return completed_record(self.docket.execution_ttl, function_name, value, self.store_now())
+        return completed_record(
+            self.docket.execution_ttl, function_name, value, self.store_now(), json=self._json
+        )
 
     def failed(self, function_name: str, error: BaseException) -> Record | None:
-        return failed_record(self.docket.execution_ttl, function_name, error, self.store_now())
+        return failed_record(
+            self.docket.execution_ttl, function_name, error, self.store_now(), json=self._json
+        )
 
     def cancelled(self, function_name: str | None) -> Record | None:
-        return cancelled_record(self.docket.execution_ttl, function_name, self.store_now())
+        return cancelled_record(
+            self.docket.execution_ttl, function_name, self.store_now(), json=self._json
+        )
 
     # -- the runs of one key ----------------------------------------------------------------
 
