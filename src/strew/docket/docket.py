@@ -65,6 +65,11 @@ class Docket:
     (optionally ``memory://some-name``) for the in-process store.
     It defaults to ``$STREW_URL``, then ``redis://localhost:6379/0``. Nothing connects until
     the first operation.
+
+    On its first command the Redis store reads the server's ``maxmemory-policy`` and refuses
+    (`EvictionPolicyError`) any policy but ``noeviction``: an evicted key is a task lost
+    without a word. ``allow_eviction=True`` (or, when it is None, ``STREW_ALLOW_EVICTION=1``)
+    opts out, for those who know why. Workers use the docket's store, so they check the same.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class Docket:
         heartbeat_interval: timedelta = timedelta(seconds=2),
         missed_heartbeats: int = 5,
         execution_ttl: timedelta = timedelta(minutes=15),
+        allow_eviction: bool | None = None,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -86,7 +92,7 @@ class Docket:
         # How long a finished task's state and result stay readable; zero keeps none.
         self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
         self.tasks: dict[str, TaskFunction] = {}
-        self.store: Store = open_store(self.url, self.name)
+        self.store: Store = open_store(self.url, self.name, allow_eviction=allow_eviction)
         self.strike_book = StrikeBook(self.store, self.tasks)
 
     async def __aenter__(self) -> Self:
