@@ -339,7 +339,7 @@ class Docket:
                     f"calls[{index}] must be a TaskCall (see Docket.call), got {call!r}"
                 )
             check_when(call.when, f"calls[{index}].when")
-            check_key(call.key)
+            check_key(call.key, f"calls[{index}].key")
             if call.function_name not in self.tasks:
                 self.register(call.function, [call.function_name])
             execution, entry = self._execution(
