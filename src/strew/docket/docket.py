@@ -17,7 +17,7 @@ from strew.signals import producers
 from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
 from strew.stores.records import Entry, FunctionCounts
-from strew.stores.urls import validate_url
+from strew.stores.urls import masked, validate_url
 from strew.task.bulk import gc_paused
 from strew.task.checks import check_key, check_when
 from strew.task.clock import check_non_negative, check_positive, from_micros, to_micros, utc_now
@@ -107,7 +107,7 @@ class Docket:
         await self.store.close()
 
     def __repr__(self) -> str:
-        return f"Docket(name={self.name!r}, url={self.url!r})"
+        return f"Docket(name={self.name!r}, url={masked(self.url)!r})"
 
     # -- registry ---------------------------------------------------------------------------
 

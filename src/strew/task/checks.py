@@ -17,8 +17,7 @@ def check_key(key: object, name: str = "key") -> str:
         raise ValueError(f"{name} must not be empty, got ''")
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(
-            f"{name} must be at most {MAX_KEY_LENGTH} characters, got {len(key)} "
-            f"({key[:40]!r}...)"
+            f"{name} must be at most {MAX_KEY_LENGTH} characters, got {len(key)} ({key[:40]!r}...)"
         )
     try:
         # What the Redis client sends: UTF-8, with the escapes that give back the bytes of a
