@@ -35,9 +35,11 @@ UNAVAILABLE = (
 # Who we are or what we may do, refused. redis-py's AuthenticationError is a ConnectionError,
 # so these are told apart first: a producer retrying on StoreUnavailable would retry forever.
 AUTH_ERRORS = (AuthenticationError, AuthenticationWrongNumberOfArgsError, NoPermissionError)
-_AUTH_REPLY = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM)\b")
-"""The same refusals as Redis words them, for a reply that reached us as another type (an
-error raised inside a Lua script, a cluster client's wrapping)."""
+_AUTH_REPLY = re.compile(r"\b(NOAUTH|WRONGPASS|NOPERM)\b|user executing the script can't")
+"""The same refusals as Redis words them, for a reply that reached us as another type: a
+command inside a Lua script that the ACL does not allow comes back as a plain error ("The
+user executing the script can't run this command or subcommand"), as does a cluster
+client's wrapping of NOPERM."""
 
 
 def is_auth_error(error: BaseException) -> bool:

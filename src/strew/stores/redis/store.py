@@ -65,7 +65,7 @@ from strew.stores.records import (
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
 from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
-from strew.stores.redis.errors import UNAVAILABLE, store_error
+from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
 from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
@@ -414,6 +414,10 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
                         yield Wake(int(float(data)))
                     else:
                         yield CancelRequested(data)
+            except AUTH_ERRORS as error:
+                # Before UNAVAILABLE (redis-py's AuthenticationError is a ConnectionError):
+                # a user that may not subscribe is refused for good, not retried forever.
+                raise store_error(error, self.url, "subscribe to notifications") from error
             except UNAVAILABLE as error:
                 logger.warning("lost the notification channel of %s: %s", self.docket, error)
                 await asyncio.sleep(backoff)
