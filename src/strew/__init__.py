@@ -20,7 +20,7 @@ from strew.dependencies import (
 )
 from strew.docket.docket import Docket
 from strew.docket.snapshots import DocketSnapshot, RunningExecution, WorkerInfo
-from strew.stores import StoreError, StoreUnavailable
+from strew.stores import EvictionPolicyError, StoreAuthError, StoreError, StoreUnavailable
 from strew.task.annotations import Logged
 from strew.task.execution import Disposition, Execution, TaskCall
 from strew.task.results import (
@@ -51,6 +51,7 @@ __all__ = [
     "Disposition",
     "Docket",
     "DocketSnapshot",
+    "EvictionPolicyError",
     "Execution",
     "ExecutionCancelled",
     "ExecutionProgress",
@@ -66,6 +67,7 @@ __all__ = [
     "ScatterError",
     "Scattered",
     "Shared",
+    "StoreAuthError",
     "StoreError",
     "StoreUnavailable",
     "TaskArgument",

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from strew.docket.settings import DEFAULT_URL, check_name
-from strew.stores import StoreError, StoreUnavailable
+from strew.stores import StoreAuthError, StoreError, StoreUnavailable
 from strew.stores.urls import masked, validate_url
 
 T = TypeVar("T")
@@ -94,6 +94,9 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     with its message and exit code 1."""
     try:
         return asyncio.run(coroutine)
+    except StoreAuthError as error:
+        # Not "unreachable": a script retrying this command would retry forever.
+        fail(f"Redis refused strew's credentials or permissions: {error}")
     except StoreUnavailable as error:
         fail(f"{error}")
     except StoreError as error:

@@ -26,7 +26,7 @@ from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
 from strew.stores.records import Entry, FunctionCounts
 from strew.stores.signing import SignedStore, Signer, signing_keys
-from strew.stores.urls import validate_url
+from strew.stores.urls import masked, validate_url
 from strew.task.bulk import gc_paused
 from strew.task.checks import check_key, check_when
 from strew.task.clock import check_non_negative, check_positive, from_micros, to_micros, utc_now
@@ -47,16 +47,13 @@ class Docket:
     It defaults to ``$STREW_URL``, then ``redis://localhost:6379/0``. Nothing connects until
     the first operation.
 
-    ``signing_key`` (default: ``$STREW_SIGNING_KEY``, comma-separated) signs every payload,
-    record and strike rule this docket writes, and makes it read only what verifies: a
-    worker quarantines a task whose signature does not, without unpickling it. Several keys
-    rotate: the first signs, all verify. ``serializer="json"`` writes JSON instead of
-    pickles, so nothing this docket reads can run code (task/codec.py). See docs/security.md.
-
-    ``load_arguments=False`` keeps the views (`snapshot`, `get_execution`, the strike list)
-    of an unsigned docket from unpickling what they show: they give function names, keys,
-    times and sizes, and plain strike values only. The ``strew`` command works so unless it is
-    given a signing key or ``--load-arguments``; workers always load what they run.
+    Trust (docs/security.md): ``signing_key`` (default ``$STREW_SIGNING_KEY``; several
+    rotate, the first signs) signs what this docket writes and reads only what verifies;
+    ``serializer="json"`` writes no pickle at all; ``load_arguments=False`` keeps the views
+    (`snapshot`, `get_execution`, strikes) of an unsigned docket to plain values, as the
+    ``strew`` command does. The Redis store refuses (`EvictionPolicyError`) a server whose
+    ``maxmemory-policy`` may evict keys, unless ``allow_eviction=True`` (or, when None,
+    ``STREW_ALLOW_EVICTION=1``): an evicted key is a task lost without a word.
     """
 
     def __init__(
@@ -69,6 +66,7 @@ class Docket:
         signing_key: str | bytes | Sequence[str | bytes] | None = None,
         load_arguments: bool = True,
         serializer: str = "pickle",
+        allow_eviction: bool | None = None,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -91,7 +89,7 @@ class Docket:
         self.loads_arguments = self.signed or self.codec.json or load_arguments
         """The views unpickle what they show: it verified, or this docket was told to trust
         its store (see the class docstring)."""
-        store = open_store(self.url, self.name)
+        store = open_store(self.url, self.name, allow_eviction=allow_eviction)
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
@@ -108,7 +106,7 @@ class Docket:
         await self.store.close()
 
     def __repr__(self) -> str:
-        return f"Docket(name={self.name!r}, url={self.url!r})"
+        return f"Docket(name={self.name!r}, url={masked(self.url)!r})"
 
     # -- registry ---------------------------------------------------------------------------
 
@@ -340,7 +338,7 @@ class Docket:
                     f"calls[{index}] must be a TaskCall (see Docket.call), got {call!r}"
                 )
             check_when(call.when, f"calls[{index}].when")
-            check_key(call.key)
+            check_key(call.key, f"calls[{index}].key")
             if call.function_name not in self.tasks:
                 self.register(call.function, [call.function_name])
             execution, entry = self._execution(

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from strew.stores.protocol import Store
-from strew.stores.records import StoreError, StoreUnavailable
+from strew.stores.records import (
+    FATAL_STORE_ERRORS,
+    EvictionPolicyError,
+    StoreAuthError,
+    StoreError,
+    StoreUnavailable,
+)
 from strew.stores.urls import CLUSTER_SCHEMES, masked, validate_url
 
 
-def open_store(url: str, docket: str) -> Store:
-    """The store for ``docket`` at ``url``; connects lazily, on first use."""
+def open_store(url: str, docket: str, *, allow_eviction: bool | None = None) -> Store:
+    """The store for ``docket`` at ``url``; connects lazily, on first use.
+
+    ``allow_eviction`` lets a Redis store use a server whose ``maxmemory-policy`` may evict
+    keys (None: ``$STREW_ALLOW_EVICTION=1`` decides); the memory store never evicts.
+    """
     validate_url(url)
     if url.startswith("memory://"):
         from strew.stores.memory.store import memory_store
@@ -16,12 +26,15 @@ def open_store(url: str, docket: str) -> Store:
         return memory_store(url, docket)
     from strew.stores.redis.store import RedisStore
 
-    return RedisStore(url, docket)
+    return RedisStore(url, docket, allow_eviction=allow_eviction)
 
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "FATAL_STORE_ERRORS",
+    "EvictionPolicyError",
     "Store",
+    "StoreAuthError",
     "StoreError",
     "StoreUnavailable",
     "masked",

@@ -19,6 +19,21 @@ class StoreUnavailable(StoreError):
     """The store could not be reached (connection refused, timed out, or dropped)."""
 
 
+class StoreAuthError(StoreError):
+    """The store refused who we are or what we asked (a wrong password, an unknown user, an
+    ACL that does not allow a command or key). Retrying will not help: fix the credentials or
+    the ACL."""
+
+
+class EvictionPolicyError(StoreError):
+    """The Redis server may evict keys (its ``maxmemory-policy`` is not ``noeviction``), which
+    loses tasks without a word. Retrying will not help: change the policy, or opt out."""
+
+
+FATAL_STORE_ERRORS: tuple[type[StoreError], ...] = (StoreAuthError, EvictionPolicyError)
+"""Store errors that no retry can mend: a worker stops on them instead of retrying."""
+
+
 class Entry(NamedTuple):
     """One task to put on the schedule. A named tuple, not a dataclass: a scatter builds
     a million of them, and a tuple is built several times faster."""

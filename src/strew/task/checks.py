@@ -10,15 +10,24 @@ from strew.task.clock import EARLIEST, LATEST
 MAX_KEY_LENGTH = 1024
 
 
-def check_key(key: object) -> str:
+def check_key(key: object, name: str = "key") -> str:
     if not isinstance(key, str):
-        raise TypeError(f"key must be a string, got {type(key).__name__} {key!r}")
+        raise TypeError(f"{name} must be a string, got {type(key).__name__} {key!r}")
     if not key:
-        raise ValueError("key must not be empty, got ''")
+        raise ValueError(f"{name} must not be empty, got ''")
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(
-            f"key must be at most {MAX_KEY_LENGTH} characters, got {len(key)} ({key[:40]!r}...)"
+            f"{name} must be at most {MAX_KEY_LENGTH} characters, got {len(key)} ({key[:40]!r}...)"
         )
+    try:
+        # What the Redis client sends: UTF-8, with the escapes that give back the bytes of a
+        # key read from Redis that was not UTF-8 (so such a key can still be cancelled).
+        key.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} must be encodable as UTF-8, got {key[:40]!r} (a lone surrogate "
+            f"{key[error.start]!r} at position {error.start})"
+        ) from None
     return key
 
 

@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from strew.signals import metrics as instrumentation
-from strew.stores.records import Claim, StoreError
+from strew.stores.records import FATAL_STORE_ERRORS, Claim, StoreError
 from strew.task.clock import micros
 from strew.worker.runner import Runner
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
@@ -60,6 +60,8 @@ class Claimer:
             result = await state.store.claim(
                 state.name, free, micros(state.redelivery_timeout), horizon
             )
+        except FATAL_STORE_ERRORS:
+            raise  # refused credentials, an evicting Redis: no retry mends them
         except StoreError as error:
             pause = self.backoff
             logger.warning(

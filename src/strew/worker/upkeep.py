@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 from strew.signals import metrics as instrumentation
-from strew.stores.records import CancelRequested, Notice, StoreError, Wake
+from strew.stores.records import FATAL_STORE_ERRORS, CancelRequested, Notice, StoreError, Wake
 from strew.task.clock import micros
 from strew.worker.state import WorkerState, cancelling
 
@@ -80,6 +80,8 @@ class Upkeep:
             try:
                 async for notice in state.store.notifications():
                     self.heard(notice)
+            except FATAL_STORE_ERRORS:
+                raise  # a user that may not subscribe: stop, as the claimer does
             except StoreError as error:  # pragma: no cover - stores reconnect on their own
                 logger.warning("worker %s lost notifications: %s", state.name, error)
                 await asyncio.sleep(state.reconnection_delay.total_seconds())

@@ -40,7 +40,7 @@ from typing import Any, Self
 from strew.agenda.catch_up import CatchUpKeeper
 from strew.dependencies import WorkerHooks
 from strew.docket.docket import Docket
-from strew.stores.records import StoreError
+from strew.stores.records import FATAL_STORE_ERRORS, StoreError
 from strew.task.clock import at_most_a_century, check_positive
 from strew.task.results import progress_ttl
 from strew.worker.acker import Acker
@@ -268,6 +268,15 @@ class Worker:
                     for helper in helpers:
                         helper.cancel()
             await self.acker.flush_final()
+        except BaseExceptionGroup as group:
+            # A store error no retry mends (refused credentials, an evicting Redis) ends the
+            # run as itself, not wrapped in the task group's ExceptionGroup.
+            fatal: BaseException | None = group.subgroup(FATAL_STORE_ERRORS)
+            while isinstance(fatal, BaseExceptionGroup):
+                fatal = fatal.exceptions[0]
+            if fatal is None:
+                raise
+            raise fatal from None
         finally:
             await self.catch_up.settle()
             try:

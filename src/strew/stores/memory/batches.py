@@ -79,11 +79,14 @@ class MemoryBatches:
     async def commit_batch(self: _Core, batch: str, expected: int, members_ttl: int) -> list[str]:
         stage = self._live(self._stages, batch)
         self._stages.pop(batch, None)
-        staged = 0 if stage is None else stage.count
+        # Count the entries the stage holds, never the running count beside them: the Redis
+        # store can lose one without the other (eviction, expiry), and both stores keep the
+        # same contract.
+        staged = 0 if stage is None else len(stage.items) + len(stage.repeats)
         if stage is None or staged != expected:
             raise StoreError(
                 f"the stage of batch {batch!r} holds {staged} of {expected} entries "
-                "(expired, discarded or cancelled); nothing was written"
+                "(evicted, expired, discarded or cancelled); nothing was written"
             )
         earliest = self._earliest()
         skipped: list[str] = []

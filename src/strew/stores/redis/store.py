@@ -41,15 +41,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import (
-    ClusterDownError,
-    MaxConnectionsError,
-    RedisClusterException,
-    RedisError,
-    TryAgainError,
-)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisClusterException, RedisError
 
 from strew.stores.records import (
     CancelRequested,
@@ -64,9 +57,7 @@ from strew.stores.records import (
     Release,
     RunningTask,
     ScheduledTask,
-    StoreError,
     StoreSnapshot,
-    StoreUnavailable,
     Wake,
     WorkerSeen,
     scaled,
@@ -74,11 +65,13 @@ from strew.stores.records import (
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
 from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
+from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
 from strew.stores.redis.packing import pack_entries
+from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
 from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
-from strew.stores.urls import CLUSTER_SCHEMES, masked
+from strew.stores.urls import CLUSTER_SCHEMES
 
 logger = logging.getLogger("strew.store")
 
@@ -99,16 +92,6 @@ _SCRIPTS = (
     "forget",
     "now",
 )
-# Errors that mean "the store cannot be reached or cannot answer right now", as opposed to a
-# command it refused. A Cluster adds its own: no node serves the slot, a resharding is going on.
-_UNAVAILABLE = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    OSError,
-    ClusterDownError,
-    TryAgainError,
-    MaxConnectionsError,
-)
 
 
 def _tally(reply: list[Any]) -> FunctionTally:
@@ -128,9 +111,12 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
         connect_timeout: float = 2.0,
         socket_timeout: float = 4.0,
         max_connections: int = 50,
+        allow_eviction: bool | None = None,
     ) -> None:
         self.url = url
         self.docket = docket
+        # None: $STREW_ALLOW_EVICTION decides, when the first command runs.
+        self._eviction = EvictionCheck(docket, allow_eviction)
         self.cluster = url.split("://", 1)[0] in CLUSTER_SCHEMES
         # Fail fast: a producer should hear that Redis is down in well under a second or
         # two, not after the client's default minute of retries. Workers retry on their own.
@@ -224,13 +210,10 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
 
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         try:
+            await self._eviction(self._client)  # once per store: see preflight.py
             return await operation()
-        except _UNAVAILABLE as error:
-            raise StoreUnavailable(
-                f"could not reach Redis at {masked(self.url)} to {what}: {error}"
-            ) from error
-        except (RedisError, RedisClusterException) as error:
-            raise StoreError(f"Redis refused to {what}: {error}") from error
+        except (*UNAVAILABLE, RedisError, RedisClusterException) as error:
+            raise store_error(error, self.url, what) from error
 
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any:
         script = self._scripts[name]
@@ -411,7 +394,7 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
                     # A cluster client learns the slot map on its first command; a pubsub
                     # needs it before subscribing (to pick the node owning our channels).
                     await self._client.initialize()
-            except _UNAVAILABLE as error:
+            except UNAVAILABLE as error:
                 logger.warning("cannot reach the cluster of %s: %s", self.docket, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -431,7 +414,11 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
                         yield Wake(int(float(data)))
                     else:
                         yield CancelRequested(data)
-            except _UNAVAILABLE as error:
+            except AUTH_ERRORS as error:
+                # Before UNAVAILABLE (redis-py's AuthenticationError is a ConnectionError):
+                # a user that may not subscribe is refused for good, not retried forever.
+                raise store_error(error, self.url, "subscribe to notifications") from error
+            except UNAVAILABLE as error:
                 logger.warning("lost the notification channel of %s: %s", self.docket, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

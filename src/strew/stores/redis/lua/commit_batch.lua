@@ -1,5 +1,5 @@
--- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage is
--- not what the producer wrote) none of it.
+-- Move a batch's whole stage onto the schedule in one step: all of it, or (when the stage does
+-- not hold every entry the producer staged) none of it.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage chunks (list of packed blobs), 5 stage
 --       count, 6 members (list of 'due key' strings, the cancel index),
 --       7 outcome (list: 'committed', then the skipped keys)
@@ -8,12 +8,28 @@
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
 local chunks, counter, members, outcome = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
-local count = tonumber(redis.call('GET', counter) or '0')
-if count ~= tonumber(ARGV[2]) then
-  -- Part of the stage expired or was cancelled: writing the rest would be a partial scatter.
+-- Count what the stage holds, not what a counter beside it says: under memory pressure Redis
+-- can evict the chunk list and keep the counter (or the reverse), and a stage that expired
+-- between two chunks starts again empty. Each blob opens with its MessagePack array header
+-- (0xdd and the element count, three per entry; see packing.py), so counting reads five
+-- bytes of each instead of unpacking it.
+local found = 0
+local blobs = redis.call('LLEN', chunks)
+for page = 0, blobs - 1, 64 do
+  for _, blob in ipairs(redis.call('LRANGE', chunks, page, page + 63)) do
+    if string.byte(blob, 1) == 0xdd then
+      found = found + struct.unpack('>I4', blob, 2) / 3
+    else
+      found = found + #cmsgpack.unpack(blob) / 3
+    end
+  end
+end
+if found ~= tonumber(ARGV[2]) then
+  -- Part of the stage was evicted, expired or cancelled: writing the rest would be a partial
+  -- scatter.
   redis.call('DEL', chunks, counter)
-  return redis.error_reply('STAGE_INCOMPLETE the stage holds ' .. count .. ' of ' .. ARGV[2] ..
-    ' entries (expired, discarded or cancelled); nothing was written')
+  return redis.error_reply('STAGE_INCOMPLETE the stage holds ' .. found .. ' of ' .. ARGV[2] ..
+    ' entries (evicted, expired, discarded or cancelled); nothing was written')
 end
 
 local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
@@ -23,7 +39,6 @@ local wake = nil
 -- A blob holds at most 1,000 entries (packing.py), so each is one page: a handful of commands
 -- per thousand tasks instead of several per task, each within unpack()'s stack.
 local skipped = {}
-local blobs = redis.call('LLEN', chunks)
 for page = 0, blobs - 1, 16 do
   for _, blob in ipairs(redis.call('LRANGE', chunks, page, page + 15)) do
     local items = cmsgpack.unpack(blob)
