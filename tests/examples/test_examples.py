@@ -36,3 +36,13 @@ async def test_the_testing_demo_runs_on_memory_and_on_a_crashed_and_restarted_re
         "memory": ["order-1", "order-2"],
         "redis, after a crash": ["order-3"],
     }
+
+
+async def test_the_security_demo_runs_what_it_signed_and_quarantines_the_forgery() -> None:
+    demo = load("security_demo")
+    outcome = await demo.main()
+    assert outcome["result"] == "invoice sent to customer 42"
+    assert outcome["quarantined"] == [
+        ("forged", "its signature does not verify with this docket's signing keys")
+    ]
+    assert "args[0] of task 'send_invoice' cannot be serialised as JSON" in str(outcome["refused"])
