@@ -30,7 +30,7 @@ from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Entry, StoreError
 from strew.task.clock import from_micros
 from strew.task.clock import micros as _micros
-from strew.task.envelope import CorruptPayload, load_payload
+from strew.task.envelope import CorruptPayload, read_payload
 from strew.task.execution import Execution, TaskFunction, set_current_execution
 from strew.worker.outcomes import Outcomes, run_fields
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
@@ -90,10 +90,19 @@ class Runner:
         key past its `run_at_most` limit."""
         claim = running.claim
         try:
-            envelope = load_payload(claim.payload)
+            envelope = await read_payload(
+                claim.payload, self.state.payload_read_timeout.total_seconds()
+            )
         except CorruptPayload as error:
             await self._quarantine(claim, error)
             return None
+        except asyncio.CancelledError:
+            # Cancelled while a slow payload was read in its thread: as before it started.
+            if running.cancel_requested and not running.hand_back:
+                self.state.stats.cancelled += 1
+                self.state.done(claim, record=self.state.cancelled(None))
+                return None
+            raise
         if self.state.interrupted_early(running, envelope.function_name, envelope.attempt):
             return None
         function = self.state.docket.tasks.get(envelope.function_name)

@@ -103,6 +103,8 @@ class WorkerState:
     poll_ceiling: timedelta
     prefetch: timedelta
     unknown_task_delay: timedelta
+    payload_read_timeout: timedelta
+    """How long a payload that is not plain values may take to read (see `read_payload`)."""
     store: Store = field(init=False)
     stats: Stats = field(default_factory=Stats)
     running: dict[str, Running] = field(default_factory=dict)
