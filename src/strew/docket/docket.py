@@ -23,7 +23,7 @@ from strew.task.checks import check_key, check_when
 from strew.task.clock import check_non_negative, check_positive, from_micros, to_micros, utc_now
 from strew.task.envelope import load_payload, new_key
 from strew.task.execution import Disposition, Execution, TaskCall, TaskFunction
-from strew.task.results import cancelled_record
+from strew.task.results import MAX_RESULT_SIZE, cancelled_record
 
 P = ParamSpec("P")
 
@@ -74,6 +74,7 @@ class Docket:
         heartbeat_interval: timedelta = timedelta(seconds=2),
         missed_heartbeats: int = 5,
         execution_ttl: timedelta = timedelta(minutes=15),
+        max_result_size: int = MAX_RESULT_SIZE,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -85,6 +86,12 @@ class Docket:
         self.missed_heartbeats = missed_heartbeats
         # How long a finished task's state and result stay readable; zero keeps none.
         self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
+        # A larger pickled return value fails its run (ResultTooLarge) instead of being kept.
+        if not _whole(max_result_size) or max_result_size < 1:
+            raise ValueError(
+                f"max_result_size must be a positive whole number of bytes, got {max_result_size!r}"
+            )
+        self.max_result_size: int = max_result_size
         self.tasks: dict[str, TaskFunction] = {}
         self.store: Store = open_store(self.url, self.name)
         self.strike_book = StrikeBook(self.store, self.tasks)

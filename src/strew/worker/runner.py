@@ -32,6 +32,7 @@ from strew.task.clock import from_micros
 from strew.task.clock import micros as _micros
 from strew.task.envelope import CorruptPayload, read_payload
 from strew.task.execution import Execution, TaskFunction, set_current_execution
+from strew.task.results import ResultTooLarge
 from strew.worker.outcomes import Outcomes, run_fields
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
 from strew.worker.strikes import StrikeGate
@@ -230,6 +231,14 @@ class Runner:
             run.failed(error)
             self.outcomes.failed(claim, execution, retry, error, started)
             return
+        try:
+            record = self.state.completed(execution.function_name, value)
+        except ResultTooLarge as error:
+            # Kept, it could never be acknowledged (the store refuses it): the run fails, once.
+            self.state.stats.failed += 1
+            run.failed(error)
+            self.outcomes.failed(claim, execution, None, error, started)
+            return
         self.state.stats.succeeded += 1
         run.succeeded()
         if logging_runs:
@@ -241,10 +250,7 @@ class Runner:
                 elapsed,
                 extra=run_fields(execution, duration_ms=elapsed, outcome="succeeded"),
             )
-        self.state.done(
-            claim,
-            record=self.state.completed(execution.function_name, value),
-        )
+        self.state.done(claim, record=record)
 
     async def _quarantine(self, claim: Claim, error: CorruptPayload) -> None:
         """Move a task whose payload cannot be read aside, for a human to look at."""

@@ -174,7 +174,14 @@ class WorkerState:
     # -- the records of how runs ended, kept for the docket's execution_ttl ----------------
 
     def completed(self, function_name: str, value: Any) -> Record | None:
-        return completed_record(self.docket.execution_ttl, function_name, value, self.store_now())
+        """Raises `ResultTooLarge` for a value over the docket's max_result_size."""
+        return completed_record(
+            self.docket.execution_ttl,
+            function_name,
+            value,
+            self.store_now(),
+            self.docket.max_result_size,
+        )
 
     def failed(self, function_name: str, error: BaseException) -> Record | None:
         return failed_record(self.docket.execution_ttl, function_name, error, self.store_now())
