@@ -16,6 +16,7 @@ from strew.docket.settings import (
     MAX_BUCKETS,
     check_name,
     default_url,
+    positive_whole,
     whole_number,
 )
 from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
@@ -33,7 +34,7 @@ from strew.task.clock import check_non_negative, check_positive, from_micros, to
 from strew.task.codec import codec_named
 from strew.task.envelope import new_key
 from strew.task.execution import Disposition, Execution, TaskCall, TaskFunction
-from strew.task.results import cancelled_record
+from strew.task.results import MAX_RESULT_SIZE, cancelled_record
 
 P = ParamSpec("P")
 
@@ -67,17 +68,18 @@ class Docket:
         load_arguments: bool = True,
         serializer: str = "pickle",
         allow_eviction: bool | None = None,
+        max_result_size: int = MAX_RESULT_SIZE,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
         self.heartbeat_interval = check_positive(heartbeat_interval, "heartbeat_interval")
-        if not whole_number(missed_heartbeats) or missed_heartbeats < 1:
-            raise ValueError(
-                f"missed_heartbeats must be a positive integer, got {missed_heartbeats!r}"
-            )
-        self.missed_heartbeats = missed_heartbeats
+        self.missed_heartbeats = positive_whole(missed_heartbeats, "missed_heartbeats", "integer")
         # How long a finished task's state and result stay readable; zero keeps none.
         self.execution_ttl = check_non_negative(execution_ttl, "execution_ttl")
+        # A larger return value fails its run (ResultTooLarge) instead of being kept.
+        self.max_result_size = positive_whole(
+            max_result_size, "max_result_size", "whole number of bytes"
+        )
         self.tasks: dict[str, TaskFunction] = {}
         if not isinstance(load_arguments, bool):
             raise TypeError(f"load_arguments must be True or False, got {load_arguments!r}")

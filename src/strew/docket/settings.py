@@ -34,3 +34,10 @@ def check_name(name: object) -> str:
             f"name must be 1 to 200 characters without braces or line breaks, got {name!r}"
         )
     return name
+
+
+def positive_whole(value: object, name: str, kind: str) -> int:
+    """``value`` if it is a whole number of at least 1; otherwise an error naming ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive {kind}, got {value!r}")
+    return value

@@ -29,6 +29,7 @@ from strew.task.envelope import (
     dump_payload,
     load_payload,
     payload_writer,
+    read_payload,
 )
 
 JSON_MARK = b"\x00J"
@@ -156,6 +157,13 @@ class Codec:
             return dump_json_payload(name, args, kwargs, due, 1, meta)
 
         return write
+
+    async def read(self, payload: bytes, timeout: float) -> Envelope:
+        """`load` for a worker: a pickle that is not plain values is read off the event
+        loop, for at most ``timeout`` seconds (see `read_payload`)."""
+        if self.json or payload.startswith(JSON_MARK):
+            return load_json_payload(payload)
+        return await read_payload(payload, timeout)
 
     def load(self, payload: bytes, *, plain: bool = False) -> Envelope:
         """The call ``payload`` describes. A JSON docket reads JSON only; a pickle docket

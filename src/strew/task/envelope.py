@@ -10,6 +10,8 @@ could not import. Both write a standard pickle stream, so a worker reads either 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import os
 import pickle
@@ -200,18 +202,102 @@ class CorruptPayload(ValueError):
     """A stored payload could not be read back as a task."""
 
 
+PAYLOAD_READ_TIMEOUT = timedelta(seconds=10)
+"""How long a worker lets a payload that is not plain values take to read (see
+`read_payload`) before it abandons the read and quarantines the task (the default of
+`Worker`'s ``payload_read_timeout``)."""
+
+
 def load_payload(payload: bytes, *, plain: bool = False) -> Envelope:
-    """The task ``payload`` describes. ``plain`` reads it with `plain_loads`: arguments that
-    are not plain values then make it a `CorruptPayload`, and nothing it names is called (for
-    views of payloads that cannot be trusted)."""
+    """The envelope ``payload`` holds; raises `CorruptPayload` whatever reading it raised.
+    ``plain`` reads it with `plain_loads`: arguments that are not plain values then make it
+    a `CorruptPayload`, and nothing it names is called (for views that cannot trust it).
+
+    Reading a pickle calls what it names, so a planted payload can raise anything: SystemExit,
+    KeyboardInterrupt, a CancelledError from its ``__setstate__``. None of that may end the
+    process reading it (a worker, a snapshot), so every BaseException becomes a CorruptPayload.
+    It can also take forever: a worker reads such payloads with `read_payload` instead.
+    """
     try:
         body = plain_loads(payload) if plain else pickle.loads(payload)
+    except BaseException as error:  # see above: a payload can raise anything
+        raise _unreadable(payload, error) from error
+    return _envelope(payload, body)
+
+
+def _unreadable(payload: bytes, error: BaseException) -> CorruptPayload:
+    return CorruptPayload(
+        f"unreadable task payload ({len(payload)} bytes): {type(error).__name__}: {error}"
+    )
+
+
+def _envelope(payload: bytes, body: Any) -> Envelope:
+    try:
         version, function_name, args, kwargs, when, attempt, meta = body
-    except Exception as error:
-        raise CorruptPayload(f"unreadable task payload ({len(payload)} bytes): {error}") from error
-    if version != ENVELOPE_VERSION or not isinstance(function_name, str):
-        raise CorruptPayload(f"unknown task payload version {version!r}")
-    return Envelope(function_name, tuple(args), dict(kwargs), int(when), int(attempt), meta or {})
+        if version != ENVELOPE_VERSION or not isinstance(function_name, str):
+            raise CorruptPayload(f"unknown task payload version {version!r}")
+        return Envelope(
+            function_name, tuple(args), dict(kwargs), int(when), int(attempt), meta or {}
+        )
+    except CorruptPayload:
+        raise
+    except BaseException as error:  # the body may be an object of the payload's
+        raise _unreadable(payload, error) from error
+
+
+async def read_payload(payload: bytes, timeout: float) -> Envelope:
+    """`load_payload` for a worker: without running the payload's code on the event loop.
+
+    A payload of plain values (nearly every task: `dump_payload` writes those with plain
+    pickle) is read inline by `plain_loads`, which calls nothing a payload could choose, so it
+    can neither raise nor block anything a worker cares about. Any other payload (it names a
+    class, a function: cloudpickle's, an old format, a planted one) is read in a thread of its
+    own, bounded by ``timeout`` seconds: the event loop and the worker's other tasks go on
+    meanwhile. A read still going after ``timeout`` is abandoned (its daemon thread finishes,
+    or not, on its own: a thread cannot be stopped) and raises `CorruptPayload` saying so.
+    """
+    try:
+        body = plain_loads(payload)
+    except Exception:  # refused, or malformed: the full read says which
+        return await _read_aside(payload, timeout)
+    return _envelope(payload, body)
+
+
+async def _read_aside(payload: bytes, timeout: float) -> Envelope:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Envelope] = loop.create_future()
+
+    def settle(envelope: Envelope | None, error: CorruptPayload | None) -> None:
+        if done.done():
+            return  # abandoned: the timeout passed, or the runner was cancelled
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(cast("Envelope", envelope))
+
+    def read() -> None:
+        envelope: Envelope | None = None
+        error: CorruptPayload | None = None
+        try:
+            envelope = load_payload(payload)
+        except CorruptPayload as failure:
+            error = failure
+        except BaseException as failure:  # never lost in a thread's end
+            error = _unreadable(payload, failure)
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, envelope, error)
+
+    # A daemon thread of its own rather than the loop's executor: a read that never ends
+    # must neither take a slot other reads (or sync tasks) need nor keep the process from
+    # exiting (the executor's threads are joined at exit).
+    threading.Thread(target=read, name="strew payload read", daemon=True).start()
+    try:
+        return await asyncio.wait_for(done, timeout)
+    except TimeoutError:
+        raise CorruptPayload(
+            f"reading the task payload ({len(payload)} bytes) took longer than {timeout:g}s; "
+            "the read was abandoned"
+        ) from None
 
 
 PayloadWriter = Callable[[str, tuple[Any, ...], dict[str, Any], int], bytes]

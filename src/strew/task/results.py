@@ -31,7 +31,7 @@ import cloudpickle
 
 from strew.stores.protocol import ResultStore
 from strew.stores.records import ProgressState, Record, TaskState
-from strew.task.clock import from_micros, micros
+from strew.task.clock import from_micros, micros, to_micros
 from strew.task.codec import JSON_MARK, json_problem
 from strew.task.pickles import plain_loads
 
@@ -39,6 +39,10 @@ RECORD_VERSION = 1
 PROGRESS_FLOOR = timedelta(hours=1)
 """Progress is kept at least this long after its last update, even with a short
 ``execution_ttl``: a long task that reports rarely must not lose it while it runs."""
+MAX_RESULT_SIZE = 16 * 1024 * 1024
+"""The default of `Docket`'s ``max_result_size``: the most bytes a pickled return value may
+take to be kept as a result (Redis refuses any single value over its ``proto-max-bulk-len``,
+512 MB by default, and a large one costs every reader a round trip of that size)."""
 POLL_FIRST = 0.005
 POLL_CEILING = 0.1
 
@@ -77,6 +81,12 @@ class ResultUnavailable(ResultError, LookupError):
 
 class TaskCancelled(ResultError):
     """The task was cancelled before it could finish."""
+
+
+class ResultTooLarge(ValueError):
+    """A task's return value was too large to keep: over the docket's ``max_result_size``, or
+    refused by the store for its size. The run that returned it counts as failed, once (it is
+    never run again for it), and its `get_result` raises this."""
 
 
 ExecutionCancelled = TaskCancelled
@@ -211,11 +221,19 @@ def _dump_value(value: Any, json: bool) -> bytes:
 
 
 def completed_record(
-    ttl: timedelta, function_name: str, value: Any, finished_at: int, *, json: bool = False
+    ttl: timedelta,
+    function_name: str,
+    value: Any,
+    finished_at: int,
+    max_size: int = MAX_RESULT_SIZE,
+    *,
+    json: bool = False,
 ) -> Record | None:
     """The record of a run of ``function_name`` that returned ``value``, kept for ``ttl`` (the
     docket's execution_ttl). A value that cannot be pickled makes a *failed* record saying so:
-    the task ran, but nobody could ever read what it returned."""
+    the task ran, but nobody could ever read what it returned. Raises `ResultTooLarge` when
+    the pickled value is over ``max_size`` bytes (the docket's max_result_size): the caller
+    then fails the run with it."""
     if micros(ttl) <= 0:
         return None  # do not even pickle the value
     try:
@@ -229,6 +247,12 @@ def completed_record(
             ExecutionState.FAILED, finished_at, function_name, None, "TypeError", text, json=json
         )
         return _keep(ttl, data)
+    if len(blob) > max_size:
+        raise ResultTooLarge(
+            f"the return value of task {function_name!r} was {len(blob):,} bytes "
+            f"{'as JSON' if json else 'pickled'}, over the docket's max_result_size of "
+            f"{max_size:,} bytes; it was not kept"
+        )
     data = _encode(ExecutionState.COMPLETED, finished_at, function_name, blob, json=json)
     return _keep(ttl, data)
 
@@ -261,6 +285,24 @@ def failed_record(
         json=json,
     )
     return _keep(ttl, data)
+
+
+def refused_record(record: Record, refusal: str) -> Record:
+    """A failed record to keep instead of ``record``, which the store refused for its size
+    (``refusal`` says how): `get_result` raises `ResultTooLarge` saying so."""
+    json = record.data.startswith(JSON_MARK)
+    finished = decode_record(record.data)
+    name = None if finished is None else finished.function_name
+    error = ResultTooLarge(
+        f"the result of task {name!r} was {len(record.data):,} bytes, which the store "
+        f"refused to keep ({refusal}); lower what the task returns, or the docket's "
+        "max_result_size below the store's limit"
+    )
+    at = to_micros(finished.finished_at) if finished is not None else 0
+    blob = None if json else bytes(cloudpickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL))
+    text = str(error)
+    data = _encode(ExecutionState.FAILED, at, name, blob, "ResultTooLarge", text, text, json=json)
+    return Record(data, record.ttl)
 
 
 def cancelled_record(

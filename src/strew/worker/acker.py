@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
-from strew.stores.records import StoreError
+from strew.stores.records import Finish, StoreError, StoreUnavailable
+from strew.task.results import refused_record
 from strew.worker.state import WorkerState, cancelling
 
 logger = logging.getLogger("strew.worker")
@@ -43,8 +45,14 @@ class Acker:
         state = self.state
         finishes = state.finished[:]
         if finishes:
-            results = await state.store.finish(finishes)
-            del state.finished[: len(finishes)]
+            try:
+                results = await state.store.finish(finishes)
+            except StoreUnavailable:
+                raise
+            except StoreError as refusal:
+                results = await self.finish_apart(finishes, refusal)
+            else:
+                del state.finished[: len(finishes)]
             lost = results.count(False)
             if lost:
                 state.stats.lost_leases += lost
@@ -59,6 +67,36 @@ class Acker:
             await state.store.release(releases)
             del state.released[: len(releases)]
             state.stats.released += len(releases)
+
+    async def finish_apart(self, finishes: list[Finish], refusal: StoreError) -> list[bool]:
+        """The store refused ``finishes`` (it answers, so not an outage): sending them again
+        would be refused again, forever, and the tasks would run again each time their leases
+        lapsed. One at a time instead: one the store refuses keeps a small failed record
+        saying why instead of its own (a result too large for it; see `refused_record`).
+        Each leaves the queue once the store has it."""
+        state = self.state
+        logger.warning("worker %s: the store refused acknowledgements: %s", state.name, refusal)
+        results: list[bool] = []
+        for item in finishes:
+            try:
+                [done] = await state.store.finish([item])
+            except StoreUnavailable:
+                raise
+            except StoreError as error:
+                if item.record is None:
+                    raise
+                logger.error(
+                    "task %s: the store refused its result (%d bytes); it is kept as a "
+                    "failure instead: %s",
+                    item.key,
+                    len(item.record.data),
+                    error,
+                )
+                smaller = replace(item, record=refused_record(item.record, str(error)))
+                [done] = await state.store.finish([smaller])
+            results.append(done)
+            state.finished[:] = [queued for queued in state.finished if queued is not item]
+        return results
 
     async def flush_final(self) -> None:
         """As the worker stops: flush until nothing is left, or the store stayed down for a

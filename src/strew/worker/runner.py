@@ -32,6 +32,7 @@ from strew.task.clock import from_micros
 from strew.task.clock import micros as _micros
 from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, set_current_execution
+from strew.task.results import ResultTooLarge
 from strew.worker.outcomes import Outcomes, run_fields
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
 from strew.worker.strikes import StrikeGate
@@ -93,10 +94,19 @@ class Runner:
             await self._quarantine(claim, claim.problem)  # its payload is never read
             return None
         try:
-            envelope = self.state.docket.codec.load(claim.payload)
+            envelope = await self.state.docket.codec.read(
+                claim.payload, self.state.payload_read_timeout.total_seconds()
+            )
         except CorruptPayload as error:
             await self._quarantine(claim, str(error))
             return None
+        except asyncio.CancelledError:
+            # Cancelled while a slow payload was read in its thread: as before it started.
+            if running.cancel_requested and not running.hand_back:
+                self.state.stats.cancelled += 1
+                self.state.done(claim, record=self.state.cancelled(None))
+                return None
+            raise
         if self.state.interrupted_early(running, envelope.function_name, envelope.attempt):
             return None
         function = self.state.docket.tasks.get(envelope.function_name)
@@ -224,6 +234,14 @@ class Runner:
             run.failed(error)
             self.outcomes.failed(claim, execution, retry, error, started)
             return
+        try:
+            record = self.state.completed(execution.function_name, value)
+        except ResultTooLarge as error:
+            # Kept, it could never be acknowledged (the store refuses it): the run fails, once.
+            self.state.stats.failed += 1
+            run.failed(error)
+            self.outcomes.failed(claim, execution, None, error, started)
+            return
         self.state.stats.succeeded += 1
         run.succeeded()
         if logging_runs:
@@ -235,10 +253,7 @@ class Runner:
                 elapsed,
                 extra=run_fields(execution, duration_ms=elapsed, outcome="succeeded"),
             )
-        self.state.done(
-            claim,
-            record=self.state.completed(execution.function_name, value),
-        )
+        self.state.done(claim, record=record)
 
     async def _quarantine(self, claim: Claim, reason: str) -> None:
         """Move a task whose payload cannot be read (or must not be) aside, for a human to

@@ -103,6 +103,8 @@ class WorkerState:
     poll_ceiling: timedelta
     prefetch: timedelta
     unknown_task_delay: timedelta
+    payload_read_timeout: timedelta
+    """How long a payload that is not plain values may take to read (see `read_payload`)."""
     store: Store = field(init=False)
     stats: Stats = field(default_factory=Stats)
     running: dict[str, Running] = field(default_factory=dict)
@@ -173,8 +175,14 @@ class WorkerState:
     # -- the records of how runs ended, kept for the docket's execution_ttl ----------------
 
     def completed(self, function_name: str, value: Any) -> Record | None:
+        """Raises `ResultTooLarge` for a value over the docket's max_result_size."""
         return completed_record(
-            self.docket.execution_ttl, function_name, value, self.store_now(), json=self._json
+            self.docket.execution_ttl,
+            function_name,
+            value,
+            self.store_now(),
+            self.docket.max_result_size,
+            json=self._json,
         )
 
     def failed(self, function_name: str, error: BaseException) -> Record | None:

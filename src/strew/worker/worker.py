@@ -42,6 +42,7 @@ from strew.dependencies import WorkerHooks
 from strew.docket.docket import Docket
 from strew.stores.records import FATAL_STORE_ERRORS, StoreError
 from strew.task.clock import at_most_a_century, check_positive
+from strew.task.envelope import PAYLOAD_READ_TIMEOUT
 from strew.task.results import progress_ttl
 from strew.worker.acker import Acker
 from strew.worker.claimer import Claimer
@@ -84,6 +85,9 @@ class Worker:
             due time.
         unknown_task_delay: a task whose function this worker does not know is put back this
             far in the future (another worker, or a later deploy, may know it).
+        payload_read_timeout: how long reading a claimed payload that is not plain values
+            (it names a class or a function, so reading it runs code) may take, in a thread
+            of its own, before the read is abandoned and the task quarantined.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Worker:
         poll_ceiling: timedelta = timedelta(seconds=1),
         prefetch: timedelta = timedelta(milliseconds=50),
         unknown_task_delay: timedelta = timedelta(seconds=30),
+        payload_read_timeout: timedelta = PAYLOAD_READ_TIMEOUT,
     ) -> None:
         if not isinstance(docket, Docket):
             raise TypeError(f"docket must be a Docket, got {docket!r}")
@@ -121,6 +126,7 @@ class Worker:
             poll_ceiling=check_positive(poll_ceiling, "poll_ceiling"),
             prefetch=_zero_or_more(prefetch, "prefetch"),
             unknown_task_delay=check_positive(unknown_task_delay, "unknown_task_delay"),
+            payload_read_timeout=check_positive(payload_read_timeout, "payload_read_timeout"),
         )
         hooks = WorkerHooks(
             docket=docket,

@@ -57,7 +57,9 @@ from strew.stores.records import (
     Release,
     RunningTask,
     ScheduledTask,
+    StoreError,
     StoreSnapshot,
+    StoreUnavailable,
     Wake,
     WorkerSeen,
     scaled,
@@ -92,6 +94,8 @@ _SCRIPTS = (
     "forget",
     "now",
 )
+REFUSABLE_SIZE = 1024 * 1024
+"""The lowest ``proto-max-bulk-len`` Redis accepts: no smaller value is refused for its size."""
 
 
 def _tally(reply: list[Any]) -> FunctionTally:
@@ -293,8 +297,28 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
                 )
             )
             keys += [self._record_key(item.key), self._progress_key(item.key)]
-        done = await self._script("finish", "acknowledge tasks", keys, args)
+        try:
+            done = await self._script("finish", "acknowledge tasks", keys, args)
+        except StoreUnavailable as error:
+            # Redis drops the connection of a request with an argument over its
+            # proto-max-bulk-len. That is a refusal, not an outage, when it answers otherwise:
+            # retrying the same acknowledgement would never succeed.
+            largest = max((len(f.record.data) for f in finishes if f.record), default=0)
+            if largest >= REFUSABLE_SIZE and await self._answers():
+                raise StoreError(
+                    f"Redis refused to acknowledge tasks: it closed the connection on a "
+                    f"request carrying {largest:,} bytes in one value, over its "
+                    f"proto-max-bulk-len ({error})"
+                ) from error
+            raise
         return _flags(done)
+
+    async def _answers(self) -> bool:
+        try:
+            await self._client.ping()
+        except Exception:
+            return False
+        return True
 
     async def extend(self, leases: Sequence[tuple[str, str]], lease: int) -> list[bool]:
         if not leases:
