@@ -27,6 +27,7 @@ from strew.task.envelope import (
     Envelope,
     PayloadWriter,
     dump_payload,
+    labelled_arguments,
     load_payload,
     payload_writer,
     read_payload,
@@ -78,8 +79,7 @@ def dump_json_payload(
     meta: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The JSON envelope of a call; TypeError naming the first argument that is not JSON."""
-    labelled = [(f"args[{i}]", value) for i, value in enumerate(args)]
-    labelled += [(f"kwargs[{name!r}]", value) for name, value in kwargs.items()]
+    labelled = labelled_arguments(args, kwargs)
     for label, value in labelled:
         problem = json_problem(value)
         if problem:

@@ -140,12 +140,17 @@ def unframed(data: bytes) -> bytes:
     return data
 
 
+def labelled_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Each argument with the label an error names it by: ``args[0]``, ``kwargs['since']``."""
+    labelled = [(f"args[{i}]", value) for i, value in enumerate(args)]
+    return labelled + [(f"kwargs[{name!r}]", value) for name, value in kwargs.items()]
+
+
 def _unpicklable(
     function_name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], error: Exception
 ) -> str:
     """Name the first argument that cannot be serialised, so the caller knows which to fix."""
-    labelled = [(f"args[{i}]", value) for i, value in enumerate(args)]
-    labelled += [(f"kwargs[{name!r}]", value) for name, value in kwargs.items()]
+    labelled = labelled_arguments(args, kwargs)
     for label, value in labelled:
         try:
             cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
