@@ -92,7 +92,9 @@ def readable(docket: TaskSource, task: ScheduledTask | RunningTask) -> Execution
         try:
             envelope = docket.codec.load(task.payload, plain=True)
         except CorruptPayload:
-            name = function_in(task.payload) or "<unreadable>"
+            name = function_in(task.payload)
+            if not name:  # not even an envelope's header: as unreadable as in the full read
+                return corrupt(docket, task.key, due)
             function = docket.tasks.get(name) or not_registered(name)
             execution = Execution(docket, function, name, (), {}, task.key, from_micros(due))
             execution.unloaded = len(task.payload)
@@ -114,9 +116,14 @@ def readable(docket: TaskSource, task: ScheduledTask | RunningTask) -> Execution
     try:
         return docket.execution_from(task.key, task.payload)
     except CorruptPayload:
-        return Execution(
-            docket, not_registered("<corrupt>"), "<corrupt>", (), {}, task.key, from_micros(due)
-        )
+        return corrupt(docket, task.key, due)
+
+
+def corrupt(docket: TaskSource, key: str, due: int) -> Execution:
+    """What a view shows for a payload that cannot be read as a task."""
+    return Execution(
+        docket, not_registered("<corrupt>"), "<corrupt>", (), {}, key, from_micros(due)
+    )
 
 
 async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
