@@ -240,6 +240,8 @@ DOWN_COMMANDS: list[tuple[tuple[str, ...], str]] = [
     (("snapshot",), "take a snapshot"),
     (("clear",), "take a snapshot"),  # counts before asking
     (("clear", "--yes"), "clear the schedule"),
+    (("cancel", "some-key", "--yes"), "read a task's state"),
+    (("cancel", "--scatter", "some-id", "--yes"), "cancel a batch"),
     (("workers",), ""),
     (("quarantine",), ""),
     (("quarantine", "--drop-all"), ""),

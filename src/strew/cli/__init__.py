@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from strew import __version__
+from strew.cli.cancel import cancel
 from strew.cli.clear import clear
 from strew.cli.quarantine import quarantine
 from strew.cli.scatter import scatter
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.command()(worker)
 app.command()(snapshot)
 app.command()(clear)
+app.command()(cancel)
 app.command()(scatter)
 app.command()(workers)
 app.command()(quarantine)
