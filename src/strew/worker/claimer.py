@@ -95,9 +95,16 @@ class Claimer:
         state.stats.claimed += 1
         running = Running(claim)
         state.running[claim.token] = running
-        running.task = group.create_task(
-            self.runner.execute(running), name=f"strew task {claim.key}"
-        )
+        runner = self.runner.execute(running)
+        try:
+            running.task = group.create_task(runner, name=f"strew task {claim.key}")
+        except RuntimeError:
+            # The group is shutting down (a part of the worker failed): the claim is left to
+            # its lease, which lapses and lets another worker take it. The runner never
+            # started, so close it rather than leave a never-awaited coroutine behind.
+            runner.close()
+            del state.running[claim.token]
+            raise
 
     def measure_offset(self, store_now: int, sent: int, received: int) -> None:
         """Estimate the store's clock minus ours from a claim's round trip.
