@@ -21,10 +21,13 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from strew.stores.records import (
+    Admission,
     ClaimResult,
     Entry,
     Finish,
     FunctionCounts,
+    Gate,
+    LimitUsage,
     Notice,
     ProgressState,
     Quarantine,
@@ -337,6 +340,57 @@ class ChainStore(Protocol):
 
 
 @runtime_checkable
+class AdmissionStore(Protocol):
+    """Admission controls: concurrency slots, rate logs, cooldowns and debounce windows.
+
+    A concurrency slot is held by a *holder* (a docket and task key) and lives exactly as long
+    as that key's lease in its docket: a holder whose lease has ended or expired (its worker
+    died) no longer counts, so a slot can never leak. Tasks that find every slot taken wait
+    in arrival order and keep it; a new task never goes ahead of one waiting."""
+
+    async def admit(self, key: str, token: str, gates: Sequence[Gate], lease: int) -> Admission:
+        """Decide, in one atomic step, whether the claim ``(key, token)`` may run now.
+
+        Gates are weighed in this order, and the first that blocks decides:
+
+        * a **debounce** gate lets the run through only once its window has passed with no
+          other task of the gate claimed: the first claim becomes the gate's *winner* and is
+          deferred by the window; each later claim pushes the quiet back and is dropped; the
+          winner, when its time comes with the gate quiet, runs.
+        * a **cooldown** gate drops the claim while another holder ran under it within its
+          window.
+        * a **rate** gate lets at most ``limit`` runs start in any ``window``: over it, the
+          claim is deferred to when the earliest of those starts leaves the window (or,
+          with ``drop``, dropped). Several rate gates defer to the latest of their times.
+        * a **concurrency** gate needs one of its ``limit`` slots, and no waiting task ahead
+          that a free slot belongs to. Otherwise the claim is parked: it keeps its place (or
+          takes the last one), returns to the schedule at the earliest moment a holder's lease
+          could lapse (``lease`` microseconds more per ``limit`` tasks ahead), and is brought
+          forward as soon as `release_slots` frees a slot for it. A parked task that is
+          cancelled loses its place.
+
+        When every gate passes, the run is recorded in each (its slot taken, its start logged,
+        its cooldown begun, its debounce state cleared) and ``run`` is returned. A holder that
+        already holds a slot (a redelivered claim of the same key) keeps it, and a rate gate
+        counts one start per ``(key, due time)``, so a redelivery is not counted twice.
+        ``defer`` and ``wait`` move the task from its lease back onto the schedule in the same
+        step; ``drop`` leaves the lease for the caller to acknowledge."""
+        ...
+
+    async def release_slots(self, key: str, gates: Sequence[Gate]) -> int:
+        """Give up the concurrency slots ``key`` holds under ``gates`` (other kinds are
+        ignored) and bring forward, to now, the waiting tasks the freed slots belong to,
+        waking sleeping workers. Atomic. Returns how many waiting tasks were brought
+        forward."""
+        ...
+
+    async def limits(self, limit: int) -> list[LimitUsage]:
+        """The concurrency limits of this docket (its own and the scopes it used) that have a
+        slot held or a task waiting, busiest first, at most ``limit`` of them."""
+        ...
+
+
+@runtime_checkable
 class Lifecycle(Protocol):
     """Emptying, deleting and closing a docket's store."""
 
@@ -357,6 +411,7 @@ class Lifecycle(Protocol):
 @runtime_checkable
 class Store(
     ScheduleStore,
+    AdmissionStore,
     ResultStore,
     SnapshotStore,
     BatchStore,

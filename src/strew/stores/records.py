@@ -8,7 +8,7 @@ count, and the claim tokens that name their worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 
 class StoreError(Exception):
@@ -250,6 +250,56 @@ class TaskState:
     progress: ProgressState | None
     held: ScheduledTask | None = None
     """Held by a strike (see `Store.hold`), with the due time and payload it had."""
+
+
+GateKind = Literal["concurrency", "rate", "cooldown", "debounce"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """One admission control a task must pass before it runs (see `AdmissionStore.admit`).
+
+    ``name`` identifies the limit within its home: the docket itself, or with ``scope`` a name
+    several dockets on one store share. Tasks whose gates have the same kind, home and name
+    share one limit."""
+
+    kind: GateKind
+    name: str
+    limit: int = 0
+    """Concurrency: slots; rate: starts per ``window``. Unused by cooldown and debounce."""
+    window: int = 0
+    """Rate, cooldown, debounce: the window in microseconds. Unused by concurrency."""
+    drop: bool = False
+    """Rate: drop an over-limit task instead of deferring it."""
+    scope: str | None = None
+
+
+Verdict = Literal["run", "drop", "defer", "wait", "lost"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `AdmissionStore.admit` decided for one claim."""
+
+    verdict: Verdict
+    """``run``: go ahead (any concurrency slot is now held). ``drop``: never run it (the
+    caller acknowledges the claim). ``defer``: moved back to the schedule at ``until``
+    (a rate limit, a debounce window). ``wait``: parked for a concurrency slot, back on the
+    schedule at ``until`` at the latest and brought forward when a slot frees. ``lost``: the
+    token no longer holds the lease; nothing changed."""
+    gate: int = -1
+    """Index of the gate that decided a ``drop``, ``defer`` or ``wait``."""
+    until: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUsage:
+    """One concurrency limit as it stands: slots held and tasks waiting for one."""
+
+    name: str
+    scope: str | None
+    in_use: int
+    waiting: int
 
 
 def function_in(payload: bytes) -> str:

@@ -26,10 +26,13 @@ from dataclasses import replace
 
 from strew.stores.protocol import Store
 from strew.stores.records import (
+    Admission,
     ClaimResult,
     Entry,
     Finish,
     FunctionCounts,
+    Gate,
+    LimitUsage,
     Notice,
     ProgressState,
     Quarantine,
@@ -197,6 +200,17 @@ class SignedStore:
 
     def notifications(self) -> AsyncIterator[Notice]:
         return self.inner.notifications()
+
+    # -- AdmissionStore (no payloads: passed through) ---------------------------------------
+
+    async def admit(self, key: str, token: str, gates: Sequence[Gate], lease: int) -> Admission:
+        return await self.inner.admit(key, token, gates, lease)
+
+    async def release_slots(self, key: str, gates: Sequence[Gate]) -> int:
+        return await self.inner.release_slots(key, gates)
+
+    async def limits(self, limit: int) -> list[LimitUsage]:
+        return await self.inner.limits(limit)
 
     async def heartbeat(self, worker: str, ttl: int) -> None:
         await self.inner.heartbeat(worker, ttl)

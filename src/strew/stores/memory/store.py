@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from sortedcontainers import SortedList
 
+from strew.stores.memory.admission import LimitBook, MemoryAdmission, register_peer
 from strew.stores.memory.batches import Expiring, MemoryBatches
 from strew.stores.memory.chains import MemoryChains
 from strew.stores.memory.respread import MemoryRespread
@@ -67,7 +68,7 @@ class _Lease:
     """When this claim was made (a redelivery is a new claim)."""
 
 
-class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
+class MemoryStore(MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -88,6 +89,7 @@ class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
         self._records: dict[str, tuple[bytes, int]] = {}  # key -> (record, expires)
         self._progress: dict[str, tuple[ProgressState, int]] = {}  # key -> (progress, expires)
         self._ended: dict[str, int] = {}  # automatic chain key -> when it ended on purpose
+        self._limits = LimitBook()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -121,6 +123,18 @@ class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
     def _owns(self, key: str, token: str) -> bool:
         held = self._leases.get(key)
         return held is not None and held.token == token
+
+    def _lease_deadline(self, key: str) -> int | None:
+        held = self._leases.get(key)
+        return None if held is None else held.deadline
+
+    def _lease_of(self, key: str) -> tuple[int, bytes] | None:
+        """The due time and payload of the run of ``key`` going on now."""
+        held = self._leases.get(key)
+        return None if held is None else (held.due, held.payload)
+
+    def _unlease(self, key: str) -> None:
+        self._leases.pop(key, None)
 
     def _next_due(self) -> int | None:
         candidates = [held.deadline for held in self._leases.values()]
@@ -307,6 +321,7 @@ class MemoryStore(MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
         self._records.clear()
         self._progress.clear()
         self._ended.clear()
+        self._limits = LimitBook()
 
     async def close(self) -> None:
         return None
@@ -426,4 +441,6 @@ def memory_store(url: str, docket: str, clock: Clock | None = None) -> MemorySto
         store = _registry.get((url, docket))
         if store is None:
             store = _registry[(url, docket)] = MemoryStore(clock or system_clock)
+            store._memory_url, store._memory_name = url, docket
+            register_peer(url, docket, store)
         return store

@@ -64,6 +64,7 @@ from strew.stores.records import (
     WorkerSeen,
     scaled,
 )
+from strew.stores.redis.admission import ADMISSION_SCRIPTS, RedisAdmission
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
 from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
@@ -104,7 +105,9 @@ def _tally(reply: list[Any]) -> FunctionTally:
     return scaled(int(reply[0]), int(reply[1]), counts)
 
 
-class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQuarantine):
+class RedisStore(
+    RedisAdmission, RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQuarantine
+):
     """One docket's state in one Redis (or Valkey) database."""
 
     def __init__(
@@ -208,6 +211,7 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
                 *CHAIN_SCRIPTS,
                 *QUARANTINE_SCRIPTS,
                 *RESULT_SCRIPTS,
+                *ADMISSION_SCRIPTS,
             )
         }
         self._serial = itertools.count(1)
@@ -461,6 +465,7 @@ class RedisStore(RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQua
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
+        await self._call("delete the docket's limits", self._destroy_limits)
 
     async def close(self) -> None:
         await self._client.aclose()
