@@ -16,6 +16,15 @@ default is a marker and that the call did not pass. Markers are checked when the
 registered (`check_task`), so a bad one fails before any task of that function is written.
 """
 
+from strew.dependencies.admission import (
+    AdmissionControl,
+    ConcurrencyLimit,
+    Cooldown,
+    Debounce,
+    RateLimit,
+    controls_of,
+    gates_for,
+)
 from strew.dependencies.base import (
     CycleError,
     Dependency,
@@ -40,15 +49,20 @@ from strew.dependencies.retry import ExponentialRetry, Retry, RetryRequested
 from strew.dependencies.timeout import Timeout
 
 __all__ = [
+    "AdmissionControl",
     "CallArgument",
+    "ConcurrencyLimit",
+    "Cooldown",
     "Cron",
     "CurrentExecution",
     "CycleError",
+    "Debounce",
     "Dependency",
     "Depends",
     "ExponentialRetry",
     "Perpetual",
     "Progress",
+    "RateLimit",
     "Retry",
     "RetryRequested",
     "RunContext",
@@ -60,6 +74,8 @@ __all__ = [
     "Timeout",
     "WorkerHooks",
     "check_task",
+    "controls_of",
+    "gates_for",
     "markers_of",
     "passed_arguments",
 ]

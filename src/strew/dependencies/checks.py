@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+from strew.dependencies.admission import check_admission
 from strew.dependencies.base import Dependency, markers_of
 from strew.dependencies.context import CallArgumentMarker, TaskArgumentMarker
 from strew.dependencies.factories import FactoryMarker, SharedMarker
@@ -39,6 +40,7 @@ def check_task(function: TaskFunction) -> None:
             )
         _check_marker(label, name, marker, names, within=None, ancestors=())
     check_perpetual(function, label)
+    check_admission(function, label)
 
 
 def _check_marker(

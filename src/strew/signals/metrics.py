@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from contextvars import Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -144,6 +144,27 @@ METRICS: tuple[MetricInfo, ...] = (
         "stricken",
     ),
     MetricInfo(
+        "strew_tasks_waited_total",
+        "counter",
+        TASK_LABELS,
+        "Due tasks a ConcurrencyLimit made wait for a slot (each time it found none free).",
+        "waited",
+    ),
+    MetricInfo(
+        "strew_tasks_deferred_total",
+        "counter",
+        TASK_LABELS,
+        "Due tasks a RateLimit or Debounce put back on the schedule for later.",
+        "deferred",
+    ),
+    MetricInfo(
+        "strew_tasks_dropped_total",
+        "counter",
+        TASK_LABELS,
+        "Due tasks a Cooldown, Debounce or RateLimit(drop=True) dropped without running.",
+        "dropped",
+    ),
+    MetricInfo(
         "strew_tasks_running",
         "gauge",
         TASK_LABELS,
@@ -211,6 +232,8 @@ class _Tally:
     __slots__ = (
         "added",
         "cancelled",
+        "deferred",
+        "dropped",
         "duration",
         "failed",
         "punctuality",
@@ -220,11 +243,13 @@ class _Tally:
         "started",
         "stricken",
         "succeeded",
+        "waited",
     )
 
     def __init__(self) -> None:
         self.added = self.started = self.succeeded = self.failed = self.retried = 0
         self.redelivered = self.cancelled = self.stricken = self.running = 0
+        self.waited = self.deferred = self.dropped = 0
         self.duration = _Histogram(DURATION_BUCKETS)
         self.punctuality = _Histogram(PUNCTUALITY_BUCKETS)
 
@@ -331,6 +356,15 @@ def record_cancelled(docket: str, task: str | None, count: int = 1) -> None:
                 _removed[docket] = _removed.get(docket, 0) + count
             else:
                 _tally(docket, task).cancelled += count
+
+
+def record_admission(
+    docket: str, task: str, decision: Literal["waited", "deferred", "dropped"]
+) -> None:
+    """Count a due task an admission control kept from starting now."""
+    with _lock:
+        tally = _tally(docket, task)
+        setattr(tally, decision, getattr(tally, decision) + 1)
 
 
 def record_retried(docket: str, task: str) -> None:

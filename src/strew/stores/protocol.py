@@ -346,7 +346,8 @@ class AdmissionStore(Protocol):
     A concurrency slot is held by a *holder* (a docket and task key) and lives exactly as long
     as that key's lease in its docket: a holder whose lease has ended or expired (its worker
     died) no longer counts, so a slot can never leak. Tasks that find every slot taken wait
-    in arrival order and keep it; a new task never goes ahead of one waiting."""
+    in the order they were due (ties by docket and key) and keep their place; a task not yet
+    waiting never goes ahead of one that is."""
 
     async def admit(self, key: str, token: str, gates: Sequence[Gate], lease: int) -> Admission:
         """Decide, in one atomic step, whether the claim ``(key, token)`` may run now.

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from strew.agenda.catch_up import CatchUpKeeper
-from strew.dependencies import Retry, RetryRequested, WorkerHooks, markers_of
+from strew.dependencies import Retry, RetryRequested, WorkerHooks, gates_for, markers_of
 from strew.dependencies.running import call_with_dependencies
 from strew.docket.quarantine import quarantine_claim
 from strew.signals import metrics as instrumentation
@@ -33,6 +33,7 @@ from strew.task.clock import micros as _micros
 from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, set_current_execution
 from strew.task.results import ResultTooLarge
+from strew.worker.admission import AdmissionGate
 from strew.worker.outcomes import Outcomes, run_fields
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
 from strew.worker.strikes import StrikeGate
@@ -57,6 +58,7 @@ class Runner:
         self.catch_up = catch_up
         self.outcomes = outcomes
         self.strikes = strikes
+        self.admission = AdmissionGate(state)
 
     async def execute(self, running: Running) -> None:
         claim = running.claim
@@ -81,8 +83,18 @@ class Runner:
             return
         function, execution = prepared
         set_current_execution(execution)
-        if await self._starts_now(running, execution):
+        if not await self._starts_now(running, execution):
+            return
+        gates = gates_for(function, execution.function_name, execution.args, execution.kwargs)
+        if not gates:
             await self._run_task(running, function, execution)
+            return
+        if not await self.admission.admitted(running.claim, execution, gates):
+            return
+        try:
+            await self._run_task(running, function, execution)
+        finally:
+            await self.admission.release(running.claim, gates)
 
     async def _prepare(self, running: Running) -> tuple[TaskFunction, Execution] | None:
         """The claim's function and Execution, or None when it is settled without running:

@@ -84,6 +84,12 @@ class Stats:
     skipped: int = 0
     """Tasks acknowledged without running because their scatter's `CatchUp.skip` limit
     had passed."""
+    waited: int = 0
+    """Due tasks a ConcurrencyLimit parked until a slot frees."""
+    deferred: int = 0
+    """Due tasks a RateLimit or Debounce put back for later."""
+    dropped: int = 0
+    """Due tasks a Cooldown, Debounce or RateLimit(drop=True) dropped."""
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 

@@ -25,7 +25,7 @@ Holder = tuple[str, str]
 class _Concurrency:
     slots: dict[Holder, int] = field(default_factory=dict)
     waiters: SortedList = field(default_factory=SortedList)
-    """(since, "docket\\nkey", holder): the order Redis's waiters zset gives."""
+    """(due, "docket\\nkey", holder): the order Redis's waiters zset gives."""
     since: dict[Holder, int] = field(default_factory=dict)
 
     def wait(self, holder: Holder, now: int) -> None:
@@ -218,7 +218,7 @@ class MemoryAdmission:
                         else:
                             limit.stop_waiting(waiting)
                 if free <= 0 or len(owed) >= free:
-                    limit.wait(holder, now)
+                    limit.wait(holder, due)
                     for waiting in owed:
                         MemoryAdmission._bring_forward(self, waiting, now)
                     until = max(earliest if earliest is not None else now, now + 1)

@@ -11,10 +11,11 @@ with a ``scope``, a name dockets on one server share::
                                               by the tasks of one docket, not across dockets
     strew:{emails}:limits   set   base keys of the concurrency limits in use (for `limits`)
 
-A concurrency limit has ``BASE:slots`` (zset holder -> when taken) and ``BASE:waiters`` (zset
-holder -> when it began to wait); a rate limit ``BASE`` (zset "key@due" -> start); a cooldown
-``BASE`` (string: the holder that began it, expiring with the window); a debounce ``BASE``
-(hash: winner, last). A holder is ``docket\\nkey``.
+A concurrency limit has ``BASE:slots`` (zset holder -> when taken) and ``BASE:waiters``
+(zset holder -> its due time when it began to wait: waiting tasks go in the order they were
+due); a rate limit ``BASE`` (zset "key@due" -> start); a cooldown ``BASE`` (string: the
+holder that began it, expiring with the window); a debounce ``BASE`` (hash: winner, last).
+A holder is ``docket\\nkey``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 -- AdmissionStore.admit), and settle it when it may not run yet.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 dues, 7 limits index (set of
 --       the concurrency limits' base keys), then two keys per gate: concurrency: slots (zset
---       holder -> when it took the slot), waiters (zset holder -> when it began to wait);
+--       holder -> when it took the slot), waiters (zset holder -> the due time it had when it began to wait);
 --       rate: the log (zset "key@due" -> start time) twice; cooldown: the string (holder)
 --       twice; debounce: the hash (winner, last) twice
 -- ARGV: 1 key, 2 token, 3 holder ("docket\nkey"), 4 lease (us), 5 wake channel, then per
@@ -172,7 +172,7 @@ if verdict == nil then
           end
         end
         if free <= 0 or ahead >= free then
-          redis.call('ZADD', waiters, 'NX', nowstr, holder)
+          redis.call('ZADD', waiters, 'NX', due, holder)
           redis.call('PEXPIRE', waiters, WEEK)
           redis.call('SADD', index, base)
           for _, h in ipairs(owed) do bring_forward(h) end
