@@ -16,10 +16,11 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
-from strew import Docket, Worker
+from strew import ConcurrencyLimit, Docket, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,19 @@ async def wait_for_file(marker: str, go: str) -> None:
     record(marker, "finished")
 
 
+async def guarded(marker: str, n: int, limit: ConcurrencyLimit = ConcurrencyLimit(2)) -> None:
+    """At most two at once, across every worker: record ``start``/``end`` with the time (a
+    clock every process on this machine shares), run for a moment in between."""
+    note(marker, f"start {n} {time.time():.6f} {os.getpid()}")
+    await asyncio.sleep(0.03 + (n % 5) * 0.01)
+    note(marker, f"end {n} {time.time():.6f} {os.getpid()}")
+
+
+def note(marker: str, line: str) -> None:
+    with open(marker, "a") as file:
+        file.write(line + "\n")
+
+
 def spawn(docket: str, url: str, *options: str, log: Path) -> subprocess.Popen[bytes]:
     """Start a worker process whose log goes to the file ``log``."""
     with open(log, "wb") as stderr:
@@ -74,6 +88,7 @@ async def main() -> None:
     async with Docket(options.docket, url=options.url) as docket:
         docket.register(block)
         docket.register(wait_for_file)
+        docket.register(guarded)
         worker = Worker(
             docket,
             concurrency=options.concurrency,

@@ -264,3 +264,16 @@ async def test_impossible_declarations_are_refused_at_register(docket: Docket) -
     with pytest.raises(ValueError, match=r"bad_scope.*scope must not contain braces"):
         docket.register(bad_scope)
     assert "two_debounces" not in docket.tasks
+
+
+async def test_run_at_most_counts_runs_not_admission_checks(docket: Docket) -> None:
+    ran: list[int] = []
+
+    async def rebuild(n: int, debounce: Debounce = Debounce(timedelta(milliseconds=100))) -> None:
+        ran.append(n)
+
+    execution = await docket.add(rebuild, key="rebuild")(1)
+    async with Worker(docket) as worker:
+        # Put back once by its debounce, then run: one run, which run_at_most allows.
+        await worker.run_at_most({execution.key: 1})
+    assert ran == [1]

@@ -90,6 +90,8 @@ class Runner:
             await self._run_task(running, function, execution)
             return
         if not await self.admission.admitted(running.claim, execution, gates):
+            if running.claim.key in self.state.limits:
+                self.state.runs[running.claim.key] -= 1  # it did not run: not one of its runs
             return
         try:
             await self._run_task(running, function, execution)
