@@ -11,7 +11,7 @@ import pytest
 
 from strew.stores import Store, open_store
 from strew.stores.memory.store import _registry
-from strew.stores.records import Claim, Entry, Gate, LimitUsage
+from strew.stores.records import Claim, Entry, Finish, Gate, LimitUsage
 
 pytestmark = pytest.mark.cluster
 
@@ -245,3 +245,44 @@ async def test_a_scope_is_one_limit_for_the_dockets_that_share_it(
     # Freed in one docket, the task waiting in the other is brought forward.
     assert await store.release_slots("a", scoped) == 1
     assert (await due_of(neighbour, "b") or 0) <= await neighbour.now()
+
+
+async def test_freeing_two_slots_past_a_cancelled_waiter_brings_two_tasks_forward(
+    store: Store,
+) -> None:
+    two = [Gate("concurrency", "api", limit=2)]
+    now = await store.now()
+    await store.schedule([Entry("h1", now - 2, b"h1"), Entry("h2", now - 1, b"h2")], replace=False)
+    (h1,) = (await store.claim("w", 1, LEASE, 0)).claims
+    (h2,) = (await store.claim("w", 1, 50_000, 0)).claims  # its worker dies: 50 ms lease
+    for claim in (h1, h2):
+        assert (await store.admit(claim.key, claim.token, two, LEASE)).verdict == "run"
+    for key in ("w1", "w2", "w3"):
+        claim = await claim_new(store, key)
+        assert (await store.admit(key, claim.token, two, LEASE)).verdict == "wait"
+    await store.cancel(["w1"])
+    await asyncio.sleep(0.1)
+    assert await store.release_slots("h1", two) == 2
+    now = await store.now()
+    assert [(await due_of(store, key) or now + 1) <= now for key in ("w2", "w3")] == [True, True]
+
+
+async def test_a_cancelled_debounce_winner_is_replaced_by_the_next_claim(store: Store) -> None:
+    debounce = [Gate("debounce", "hooks", window=10 * SECOND)]
+    first = await claim_new(store, "a")
+    assert (await store.admit("a", first.token, debounce, LEASE)).verdict == "defer"
+    assert await store.cancel(["a"]) == 1
+    second = await claim_new(store, "b")
+    admission = await store.admit("b", second.token, debounce, LEASE)
+    assert admission.verdict == "defer" and await due_of(store, "b") == admission.until
+    third = await claim_new(store, "c")  # b is the winner now: c is one of its burst
+    assert (await store.admit("c", third.token, debounce, LEASE)).verdict == "drop"
+
+
+async def test_a_cooldown_holds_back_a_later_run_of_the_same_key(store: Store) -> None:
+    cool = [Gate("cooldown", "hooks", window=10 * SECOND)]
+    first = await claim_new(store, "a")
+    assert (await store.admit("a", first.token, cool, LEASE)).verdict == "run"
+    assert await store.finish([Finish("a", first.token)]) == [True]
+    again = await claim_new(store, "a")
+    assert (await store.admit("a", again.token, cool, LEASE)).verdict == "drop"

@@ -135,7 +135,7 @@ class RateLimit(AdmissionControl):
         self.scope = scope
 
     def __repr__(self) -> str:
-        dropping = ", drop=True" if self.drop else ""
+        dropping = f", drop={self.drop!r}" if self.drop is not False else ""
         scoped = f", scope={self.scope!r}" if self.scope is not None else ""
         return f"RateLimit({self.limit!r}, per={self.per!r}{dropping}{scoped})"
 

@@ -357,9 +357,11 @@ class AdmissionStore(Protocol):
         * a **debounce** gate lets the run through only once its window has passed with no
           other task of the gate claimed: the first claim becomes the gate's *winner* and is
           deferred by the window; each later claim pushes the quiet back and is dropped; the
-          winner, when its time comes with the gate quiet, runs.
-        * a **cooldown** gate drops the claim while another holder ran under it within its
-          window.
+          winner, when its time comes with the gate quiet, runs. A winner that is gone
+          (cancelled, or held by a strike) is replaced by the next claim.
+        * a **cooldown** gate drops the claim while another run began under it within its
+          window (a run is a key and the due time it was claimed at, so a redelivery of the
+          run that began it passes, and a later run of the same key does not).
         * a **rate** gate lets at most ``limit`` runs start in any ``window``: over it, the
           claim is deferred to when the earliest of those starts leaves the window (or,
           with ``drop``, dropped). Several rate gates defer to the latest of their times.

@@ -53,8 +53,8 @@ class LimitBook:
     concurrency: dict[str, _Concurrency] = field(default_factory=dict)
     rates: dict[str, dict[str, int]] = field(default_factory=dict)
     """name -> start time by "key@due"."""
-    cooldowns: dict[str, tuple[Holder, int]] = field(default_factory=dict)
-    """name -> (holder, expires)."""
+    cooldowns: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """name -> ("key@due" of the run that began it, expires)."""
     debounces: dict[str, tuple[Holder, int, int]] = field(default_factory=dict)
     """name -> (winner, last claim, expires)."""
 
@@ -150,6 +150,10 @@ class MemoryAdmission:
             if state is None:
                 book.debounces[gate.name] = (holder, now, expires)
                 verdict = Admission("defer", i, now + gate.window)
+            elif state[0] != holder and not MemoryAdmission._still_waiting(self, state[0], now):
+                # The winner is gone (cancelled, or held by a strike): this claim takes over.
+                book.debounces[gate.name] = (holder, now, expires)
+                verdict = Admission("defer", i, now + gate.window)
             elif state[0] != holder:
                 book.debounces[gate.name] = (state[0], now, expires)
                 verdict = Admission("drop", i)
@@ -163,7 +167,7 @@ class MemoryAdmission:
                 if gate.kind != "cooldown":
                     continue
                 began = book.cooldowns.get(gate.name)
-                if began is not None and began[1] > now and began[0] != holder:
+                if began is not None and began[1] > now and began[0] != member:
                     verdict = Admission("drop", i)
                     break
 
@@ -231,7 +235,7 @@ class MemoryAdmission:
         if verdict is None:
             for gate, book in zip(gates, books, strict=True):
                 if gate.kind == "cooldown":
-                    book.cooldowns[gate.name] = (holder, now + gate.window)
+                    book.cooldowns[gate.name] = (member, now + gate.window)
                 elif gate.kind == "rate":
                     book.rates.setdefault(gate.name, {})[member] = now
                 elif gate.kind == "concurrency":

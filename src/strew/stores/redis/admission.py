@@ -14,8 +14,8 @@ with a ``scope``, a name dockets on one server share::
 A concurrency limit has ``BASE:slots`` (zset holder -> when taken) and ``BASE:waiters``
 (zset holder -> its due time when it began to wait: waiting tasks go in the order they were
 due); a rate limit ``BASE`` (zset "key@due" -> start); a cooldown ``BASE`` (string: the
-holder that began it, expiring with the window); a debounce ``BASE`` (hash: winner, last).
-A holder is ``docket\\nkey``.
+"key@due" of the run that began it, expiring with the window); a debounce ``BASE`` (hash:
+winner, last). A holder is ``docket\\nkey``.
 """
 
 from __future__ import annotations

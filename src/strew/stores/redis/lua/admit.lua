@@ -3,7 +3,7 @@
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 dues, 7 limits index (set of
 --       the concurrency limits' base keys), then two keys per gate: concurrency: slots (zset
 --       holder -> when it took the slot), waiters (zset holder -> the due time it had when it began to wait);
---       rate: the log (zset "key@due" -> start time) twice; cooldown: the string (holder)
+--       rate: the log (zset "key@due" -> start time) twice; cooldown: the string ("key@due" of the run that began it)
 --       twice; debounce: the hash (winner, last) twice
 -- ARGV: 1 key, 2 token, 3 holder ("docket\nkey"), 4 lease (us), 5 wake channel, then per
 --       gate: kind, limit, window (us), drop ("1" or ""), base key (for the index)
@@ -78,6 +78,11 @@ for i = 1, n do
       redis.call('HSET', k1, 'winner', holder, 'last', nowstr)
       redis.call('PEXPIRE', k1, ttl)
       verdict, decider, untilv = 'defer', i - 1, now + window
+    elseif state[1] ~= holder and not still_waiting(state[1]) then
+      -- The winner is gone (cancelled, or held by a strike): this claim takes its place.
+      redis.call('HSET', k1, 'winner', holder, 'last', nowstr)
+      redis.call('PEXPIRE', k1, ttl)
+      verdict, decider, untilv = 'defer', i - 1, now + window
     elseif state[1] ~= holder then
       redis.call('HSET', k1, 'last', nowstr)
       redis.call('PEXPIRE', k1, ttl)
@@ -93,13 +98,14 @@ for i = 1, n do
   end
 end
 
--- 2. cooldown: another holder ran within the window.
+-- 2. cooldown: another run (another key, or a later run of this key) began within the window.
+local member = key .. '@' .. due
 if verdict == nil then
   for i = 1, n do
     local kind, limit, window, drop, base, k1 = gate(i)
     if kind == 'cooldown' then
-      local holder_then = redis.call('GET', k1)
-      if holder_then and holder_then ~= holder then
+      local began = redis.call('GET', k1)
+      if began and began ~= member then
         verdict, decider = 'drop', i - 1
         break
       end
@@ -108,7 +114,6 @@ if verdict == nil then
 end
 
 -- 3. rate: at most `limit` starts in any window.
-local member = key .. '@' .. due
 if verdict == nil then
   local latest, latest_gate = nil, -1
   for i = 1, n do
@@ -193,7 +198,7 @@ if verdict == nil then
   for i = 1, n do
     local kind, limit, window, drop, base, k1, k2 = gate(i)
     if kind == 'cooldown' then
-      redis.call('SET', k1, holder, 'PX', ms(window))
+      redis.call('SET', k1, member, 'PX', ms(window))
     elseif kind == 'rate' then
       redis.call('ZADD', k1, nowstr, member)
       redis.call('PEXPIRE', k1, ms(window * 2))

@@ -42,21 +42,21 @@ for i = 1, (#ARGV - 1) / 2 do
     if live(h) then used = used + 1 else redis.call('ZREM', slots, h) end
   end
   local free = limit - used
+  -- Those brought forward stay waiting (first in line) until they take their slot: the
+  -- next page starts after them.
+  local offset = 0
   while free > 0 do
-    local page = redis.call('ZRANGE', waiters, 0, free - 1)
+    local page = redis.call('ZRANGE', waiters, offset, offset + free - 1)
     if #page == 0 then break end
-    local kept = 0
     for _, h in ipairs(page) do
       if bring_forward(h) then
         free = free - 1
         woken = woken + 1
-        kept = kept + 1
+        offset = offset + 1
       else
         redis.call('ZREM', waiters, h)  -- cancelled while it waited: its place is gone
       end
     end
-    -- Those brought forward stay waiting (first in line) until they take their slot.
-    if kept == #page then break end
   end
   if redis.call('ZCARD', slots) == 0 and redis.call('ZCARD', waiters) == 0 then
     redis.call('DEL', slots, waiters)
