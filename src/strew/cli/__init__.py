@@ -8,6 +8,8 @@ store failed, 2 the command line was wrong.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from strew import __version__
@@ -29,6 +31,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"strew {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version of strew and exit (as `strew version` does).",
+        ),
+    ] = False,
+) -> None:
+    """The options of ``strew`` itself, given before the command."""
+
+
 app.command()(worker)
 app.command()(snapshot)
 app.command()(clear)
