@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -14,9 +15,11 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 from strew import Docket, __version__
 from strew.cli import app
 from strew.cli.pydocket_env import aliases
+from strew.tasks import sleep, trace
 
 from ..conftest import leftover_keys
-from .test_cli import ENV, commands, flat, strew
+from ..helpers import wait_until
+from .test_cli import ENV, commands, flat, start_worker, stop, strew
 
 PYDOCKET_VARIABLES = {
     # pydocket's name: the command that reads it, and strew's option for it.
@@ -32,6 +35,11 @@ PYDOCKET_VARIABLES = {
     "DOCKET_WORKER_RECONNECTION_DELAY": ("worker", "reconnection_delay"),
     "DOCKET_WORKER_HEALTHCHECK_PORT": ("worker", "healthcheck_port"),
     "DOCKET_WORKER_METRICS_PORT": ("worker", "metrics_port"),
+    "DOCKET_WORKER_MESSAGE_BATCH": ("worker", "message_batch"),
+    "DOCKET_WORKER_MINIMUM_CHECK_INTERVAL": ("worker", "minimum_check_interval"),
+    "DOCKET_WORKER_SCHEDULING_RESOLUTION": ("worker", "scheduling_resolution"),
+    "DOCKET_WORKER_ENABLE_INTERNAL_INSTRUMENTATION": ("worker", "enable_internal_instrumentation"),
+    "DOCKET_FALLBACK_TASK": ("worker", "fallback_task"),
 }
 """Every variable pydocket's ``docket`` command reads (pydocket 0.27), where strew has the
 option it sets."""
@@ -149,3 +157,136 @@ async def test_a_bad_value_from_a_pydocket_variable_names_that_variable() -> Non
     assert worker.code == 2
     assert "'--concurrency' (env var: 'DOCKET_WORKER_CONCURRENCY')" in flat(worker.err)
     assert "got '0'" in flat(worker.err)
+
+
+PYDOCKET_WORKER_OPTIONS = [
+    "--tasks",
+    "--docket",
+    "--url",
+    "--name",
+    "--logging-level",
+    "--logging-format",
+    "--concurrency",
+    "--message-batch",
+    "--redelivery-timeout",
+    "--reconnection-delay",
+    "--minimum-check-interval",
+    "--scheduling-resolution",
+    "--schedule-automatic-tasks",
+    "--enable-internal-instrumentation",
+    "--no-enable-internal-instrumentation",
+    "--until-finished",
+    "--healthcheck-port",
+    "--metrics-port",
+    "--fallback-task",
+]
+"""Every option of pydocket's ``docket worker`` (pydocket 0.27)."""
+
+
+def test_strew_worker_has_every_option_of_docket_worker() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    worker = group.commands["worker"]
+    names = {name for param in worker.params for name in (*param.opts, *param.secondary_opts)}
+    assert [option for option in PYDOCKET_WORKER_OPTIONS if option not in names] == []
+
+
+async def test_without_tasks_a_worker_runs_the_built_in_ones_until_finished(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    redis_docket.register(trace)
+    await redis_docket.add(trace)("hello from the smoke test")
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    result = await strew("worker", "--until-finished", *where)
+    assert result.code == 0, result.err
+    assert "tasks: fail, sleep, trace" in result.err
+    assert "trace: hello from the smoke test" in result.err
+    assert (await redis_docket.snapshot()).total_tasks == 0
+
+
+async def test_pydockets_worker_options_are_accepted_and_said_to_change_nothing(
+    redis_docket: Docket, redis_url: str
+) -> None:
+    options = (
+        "--message-batch",
+        "5",
+        "--minimum-check-interval",
+        "100ms",
+        "--scheduling-resolution",
+        "00:01",
+        "--schedule-automatic-tasks",
+        "--enable-internal-instrumentation",
+        "--fallback-task",
+        "myapp.tasks:fallback",
+    )
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    result = await strew("worker", "--until-finished", *options, *where)
+    assert result.code == 0, result.err
+    assert (
+        "pydocket's --message-batch 5, --minimum-check-interval 100ms, "
+        "--scheduling-resolution 1s, --enable-internal-instrumentation: no effect in strew"
+    ) in result.err
+    assert "--fallback-task myapp.tasks:fallback is not run by strew" in result.err
+    pydocket_env = {
+        "DOCKET_URL": redis_url,
+        "DOCKET_NAME": redis_docket.name,
+        "DOCKET_WORKER_MESSAGE_BATCH": "7",
+        "DOCKET_WORKER_MINIMUM_CHECK_INTERVAL": "1",
+        "DOCKET_WORKER_SCHEDULING_RESOLUTION": "250ms",
+        "DOCKET_WORKER_ENABLE_INTERNAL_INSTRUMENTATION": "true",
+        "DOCKET_FALLBACK_TASK": "myapp.tasks:other",
+        "DOCKET_WORKER_CONCURRENCY": "3",
+    }
+    from_env = await strew("worker", "--until-finished", env=pydocket_env)
+    assert from_env.code == 0, from_env.err
+    assert "--message-batch 7, --minimum-check-interval 1s" in from_env.err
+    assert "--fallback-task myapp.tasks:other is not run" in from_env.err
+    assert f"started on docket {redis_docket.name} (concurrency 3)" in from_env.err
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (
+            ("--message-batch", "0"),
+            "Invalid value for '--message-batch' (env var: 'STREW_MESSAGE_BATCH'): must be a "
+            "whole number of 1 or more, got '0'",
+        ),
+        (
+            ("--minimum-check-interval", "soon"),
+            "Invalid value for '--minimum-check-interval' (env var: "
+            "'STREW_MINIMUM_CHECK_INTERVAL'): 'soon' is not a duration",
+        ),
+        (
+            ("--scheduling-resolution", "00:75"),
+            "'00:75' is not a duration: minutes and seconds go up to 59",
+        ),
+    ],
+)
+async def test_a_bad_value_for_a_pydocket_option_is_a_usage_error_naming_it(
+    args: tuple[str, ...], complaint: str
+) -> None:
+    result = await strew("worker", *args, "--url", "redis://127.0.0.1:1/0")
+    assert result.code == 2, result.err
+    assert complaint in flat(result.err)
+
+
+async def test_until_finished_a_signal_still_stops_the_worker_cleanly(
+    redis_docket: Docket, redis_url: str, tmp_path: Path
+) -> None:
+    redis_docket.register(sleep)
+    await redis_docket.add(sleep, key="long")(60)
+    log = tmp_path / "worker.log"
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    process = await start_worker(
+        "--until-finished", "--shutdown-grace", "50ms", *where, cwd=tmp_path, log=log
+    )
+    try:
+        await wait_until(lambda: "sleep: 60s (key long)" in log.read_text(), timeout=20)
+    finally:
+        code = await stop(process)
+    text = log.read_text()
+    assert code == 0, text
+    assert "hands back task long" in text and "stopped" in text
+    # Handed back, not lost: the task waits for the next worker.
+    assert [e.key for e in (await redis_docket.snapshot()).future] == ["long"]
