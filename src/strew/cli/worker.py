@@ -295,7 +295,7 @@ def worker(
     enable_internal_instrumentation: compat.EnableInternalInstrumentationOption = False,
     fallback_task: compat.FallbackTaskOption = None,
 ) -> None:
-    """Run the tasks of a docket until SIGTERM or SIGINT.
+    """Run a docket's tasks until SIGTERM or SIGINT, or with --until-finished until empty.
 
     On the first signal the worker stops claiming, lets running tasks finish
     (for up to the shutdown grace), hands the rest back, and exits 0. A second
