@@ -27,10 +27,11 @@ LAYERS = [
     ["strew.agenda"],
     ["strew.worker"],
     ["strew.tasks", "strew.testing", "strew"],
-    ["strew.cli"],
+    ["strew.cli", "strew.__main__"],
 ]
 """Bottom first: a module may import from its own layer and the ones before it, never from
-a later one. (``strew`` itself is the package's ``__init__``: the public names.)"""
+a later one. (``strew`` itself is the package's ``__init__``: the public names;
+``strew.__main__`` is ``python -m strew``, the command line's second door.)"""
 
 MAX_LINES = 500
 

@@ -34,7 +34,7 @@ STREW = Path(sys.executable).parent / "strew"
 # One line per message, whatever the terminal: Rich wraps at COLUMNS (80 when not a tty).
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
 for _name in list(ENV):
-    if _name.startswith("STREW_") and _name != "STREW_TEST_REDIS_URL":
+    if _name.startswith(("STREW_", "DOCKET_")) and _name != "STREW_TEST_REDIS_URL":
         del ENV[_name]
 
 
@@ -231,37 +231,6 @@ async def test_snapshot_options_come_from_strew_variables(
     assert f"Docket {redis_docket.name}" in result.out
     assert "Scheduled (first 2 of 4)" in result.out
     assert "over the next 1h30m" in result.out and "3 slices of 30m" in result.out
-
-
-# -- clear -------------------------------------------------------------------------------------
-
-
-async def test_clear_with_yes_drops_scheduled_tasks_and_prints_the_count(
-    redis_docket: Docket, redis_url: str
-) -> None:
-    redis_docket.register(record)
-    for i in range(3):
-        await redis_docket.add(record, when=later(60))("/dev/null", i)
-    result = await strew("clear", "--url", redis_url, "--docket", redis_docket.name, "--yes")
-    assert result.code == 0, result.err
-    assert f"Dropped 3 scheduled tasks from docket {redis_docket.name}" in result.out
-    assert (await redis_docket.snapshot()).total_tasks == 0
-
-
-async def test_clear_asks_first_and_a_no_keeps_everything(
-    redis_docket: Docket, redis_url: str
-) -> None:
-    redis_docket.register(record)
-    await redis_docket.add(record, when=later(60))("/dev/null", 1)
-    env = {"STREW_URL": redis_url, "STREW_DOCKET": redis_docket.name}
-    refused = await strew("clear", env=env, stdin="n\n")
-    assert refused.code == 1
-    assert "Drop all 1 scheduled tasks" in refused.out
-    assert (await redis_docket.snapshot()).total_tasks == 1
-    accepted = await strew("clear", env=env, stdin="y\n")
-    assert accepted.code == 0, accepted.err
-    assert "Dropped 1 scheduled task " in accepted.out
-    assert (await redis_docket.snapshot()).total_tasks == 0
 
 
 # -- worker ------------------------------------------------------------------------------------

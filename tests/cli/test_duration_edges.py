@@ -8,6 +8,7 @@ a changed rounding shows.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -131,4 +132,35 @@ def test_parse_duration_at_its_edges(text: str, value: timedelta) -> None:
 )
 def test_parse_duration_refuses_what_lies_just_past_an_edge(text: str, complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("05:00", timedelta(minutes=5)),  # pydocket's mm:ss
+        ("0:5", timedelta(seconds=5)),
+        ("90:00", timedelta(minutes=90)),  # the first field is not bounded
+        ("01:02:03", timedelta(hours=1, minutes=2, seconds=3)),  # and hh:mm:ss
+        (" 2:30 ", timedelta(minutes=2, seconds=30)),
+    ],
+)
+def test_pydockets_clock_forms_are_durations_too(text: str, value: timedelta) -> None:
+    assert parse_duration(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("00:60", "'00:60' is not a duration: minutes and seconds go up to 59"),
+        ("1:60:00", "minutes and seconds go up to 59"),
+        ("1:2:3:4", "'1:2:3:4' is not a duration: a clock time is mm:ss or hh:mm:ss"),
+        ("1:", "a clock time is mm:ss or hh:mm:ss"),
+        ("1.5:00", "a clock time is mm:ss or hh:mm:ss"),
+        ("-1:00", "durations cannot be negative"),
+        ("876001:00:00", "too long a duration"),
+    ],
+)
+def test_a_clock_form_that_is_not_one_is_refused_by_name(text: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(complaint)):
         parse_duration(text)

@@ -1,18 +1,22 @@
 """The ``strew`` command: run workers, look inside a docket, clear it.
 
 Every option can also come from a ``STREW_*`` environment variable (``--url`` from
-``STREW_URL``, ``--concurrency`` from ``STREW_CONCURRENCY``...), and every duration accepts
+``STREW_URL``, ``--concurrency`` from ``STREW_CONCURRENCY``...) or from pydocket's
+``DOCKET_*`` name for it (see `strew.cli.pydocket_env`), and every duration accepts
 ``250ms``, ``30s``, ``5m``, ``1h``, ``1h30m`` or plain seconds. Exit codes: 0 done, 1 the
 store failed, 2 the command line was wrong.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from strew import __version__
 from strew.cli.cancel import cancel
 from strew.cli.clear import clear
+from strew.cli.pydocket_env import PydocketEnvGroup
 from strew.cli.quarantine import quarantine
 from strew.cli.scatter import scatter
 from strew.cli.snapshot import snapshot
@@ -24,11 +28,37 @@ from strew.cli.workers import workers
 
 app = typer.Typer(
     name="strew",
-    help="Distributed background tasks on Redis that scatter a batch evenly over time.",
+    cls=PydocketEnvGroup,
+    help="Distributed background tasks on Redis that scatter a batch evenly over time.\n\n"
+    "Every option reads the STREW_* variable its help names; pydocket's DOCKET_* names "
+    "are read too (DOCKET_URL, DOCKET_NAME, DOCKET_WORKER_CONCURRENCY...): see docs/cli.md.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"strew {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version of strew and exit (as `strew version` does).",
+        ),
+    ] = False,
+) -> None:
+    """The options of ``strew`` itself, given before the command."""
+
+
 app.command()(worker)
 app.command()(snapshot)
 app.command()(clear)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -12,9 +11,11 @@ from strew.agenda.agenda import Agenda, check_scatter_id
 from strew.cli.common import (
     DEFAULT_DOCKET,
     EXIT_USAGE,
+    NOBODY_TO_ASK,
     DocketOption,
     UrlOption,
     fail,
+    interactive,
     run,
     safe_url,
 )
@@ -31,11 +32,6 @@ def _keys(values: list[str] | None) -> list[str]:
         except (TypeError, ValueError) as error:
             raise typer.BadParameter(str(error)) from None
     return checked
-
-
-def interactive() -> bool:
-    """Whether a person can answer a question: standard input is a terminal."""
-    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def cancel(
@@ -82,7 +78,7 @@ def cancel(
         except (TypeError, ValueError) as error:
             fail(f"--scatter: {error}", EXIT_USAGE)
     if not yes and not interactive():
-        fail("standard input is not a terminal, so nobody can confirm: pass --yes", EXIT_USAGE)
+        fail(NOBODY_TO_ASK, EXIT_USAGE)
     if scatter is not None:
         run(_cancel_scatter(url, docket, scatter, yes))
     else:

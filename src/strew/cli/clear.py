@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.common import (
+    DEFAULT_DOCKET,
+    EXIT_USAGE,
+    NOBODY_TO_ASK,
+    DocketOption,
+    UrlOption,
+    fail,
+    interactive,
+    run,
+    safe_url,
+)
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 
@@ -21,11 +31,16 @@ def clear(
             "--yes",
             "-y",
             envvar="STREW_YES",
-            help="Do not ask for confirmation.",
+            help="Do not ask for confirmation (required when standard input is not a "
+            "terminal, so a script never waits on a question).",
         ),
     ] = False,
 ) -> None:
     """Drop every scheduled task of a docket. Running tasks finish; nothing else changes."""
+    # Refused before the store is reached, as `strew cancel` does: dropping a whole docket
+    # is the last thing to do on a guess, and a script learns at once that it needs --yes.
+    if not yes and not interactive():
+        fail(NOBODY_TO_ASK, EXIT_USAGE)
     run(_clear(url, docket, yes))
 
 

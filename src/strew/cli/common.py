@@ -4,6 +4,7 @@ turns a store failure into a clear message and an exit code instead of a traceba
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -77,6 +78,16 @@ __all__ = [
     "UrlOption",
     "run",
 ]
+
+
+NOBODY_TO_ASK = "standard input is not a terminal, so nobody can confirm: pass --yes"
+
+
+def interactive() -> bool:
+    """Whether a person can answer a question: standard input is a terminal. A command that
+    would ask refuses with `NOBODY_TO_ASK` otherwise, so a script never waits on a question
+    (or answers one by accident with whatever its standard input holds)."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def stderr() -> Console:

@@ -2,7 +2,8 @@
 
 One grammar for every option that takes a length of time, so ``--prefetch 50ms`` and
 ``STREW_SHUTDOWN_GRACE=1m30s`` read the same way. A bare number is seconds (what most tools
-and humans mean when they leave the unit off).
+and humans mean when they leave the unit off). pydocket's clock forms ``mm:ss`` and
+``hh:mm:ss`` are read too, so a duration configured for ``docket worker`` still works.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ _UNITS: tuple[tuple[str, Decimal], ...] = (
 _NUMBER = r"\d+(?:\.\d*)?|\.\d+"
 _PART = re.compile(rf"\s*({_NUMBER})\s*(ms|us|d|h|m|s)\s*")
 _PLAIN = re.compile(rf"\s*({_NUMBER})\s*")
+_CLOCK = re.compile(r"(\d+):(\d{1,2})(?::(\d{1,2}))?")
 _UNIT_RANK = {unit: rank for rank, (unit, _) in enumerate(_UNITS)}
 _UNIT_SECONDS = dict(_UNITS)
 
 EXAMPLES = "250ms, 30s, 5m, 1h, 1h30m, or plain seconds such as 2.5"
+# (mm:ss and hh:mm:ss are accepted too, for pydocket's sake, but not offered: one way to
+# write a duration in strew's own help and errors.)
 # A bound far beyond any sensible timeout, that still keeps timedelta from overflowing.
 _MAX_SECONDS = Decimal(365 * 86_400 * 100)
 
@@ -39,7 +43,8 @@ def parse_duration(text: str) -> timedelta:
 
     Accepts ``<number><unit>`` parts with units ``d``, ``h``, ``m``, ``s``, ``ms``, ``us``
     (largest first, each once, optionally separated by spaces), or a bare number of seconds.
-    Numbers may have decimals (``1.5h``). Negative durations are not durations.
+    Numbers may have decimals (``1.5h``). Negative durations are not durations. ``mm:ss``
+    and ``hh:mm:ss`` (whole numbers, pydocket's forms) are read as a clock shows them.
     """
     if not isinstance(text, str):
         raise TypeError(f"duration must be a string, got {text!r}")
@@ -47,12 +52,30 @@ def parse_duration(text: str) -> timedelta:
     if cleaned.startswith("-"):
         raise ValueError(f"{text!r} is not a duration: durations cannot be negative")
     plain = _PLAIN.fullmatch(cleaned)
-    seconds = Decimal(plain.group(1)) if plain else _parse_parts(text, cleaned)
+    if plain:
+        seconds = Decimal(plain.group(1))
+    elif ":" in cleaned:
+        seconds = _parse_clock(text, cleaned)
+    else:
+        seconds = _parse_parts(text, cleaned)
     if seconds > _MAX_SECONDS:
         raise ValueError(f"{text!r} is too long a duration (at most 100 years)")
     # Round to whole microseconds, timedelta's resolution, exactly (no float on the way).
     micros = int((seconds * 1_000_000).to_integral_value())
     return timedelta(microseconds=micros)
+
+
+def _parse_clock(original: str, cleaned: str) -> Decimal:
+    match = _CLOCK.fullmatch(cleaned)
+    if match is None:
+        raise ValueError(f"{original!r} is not a duration: a clock time is mm:ss or hh:mm:ss")
+    first, second, third = match.groups()
+    # A field after the first past 59 is a typo far more often than a way of writing time.
+    if int(second) > 59 or (third is not None and int(third) > 59):
+        raise ValueError(f"{original!r} is not a duration: minutes and seconds go up to 59")
+    if third is None:  # mm:ss
+        return Decimal(int(first) * 60 + int(second))
+    return Decimal(int(first) * 3_600 + int(second) * 60 + int(third))
 
 
 def _parse_parts(original: str, cleaned: str) -> Decimal:

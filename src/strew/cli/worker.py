@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 
 from strew import tasks as builtin
 from strew.cli import health
+from strew.cli import worker_compat as compat
 from strew.cli.common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
 from strew.cli.durations import duration, format_duration, positive_duration
 from strew.cli.loading import TaskImportError, import_tasks
@@ -29,6 +30,10 @@ from strew.docket.settings import DEFAULT_URL
 from strew.worker.worker import Worker
 
 logger = logging.getLogger("strew.cli")
+
+STANDARD_TASKS = "strew.tasks:standard"
+"""What ``--tasks`` is without one: the built-in smoke-test tasks (always registered anyway),
+as pydocket's worker defaults to its ``docket.tasks:standard_tasks``."""
 
 
 class LoggingLevel(enum.StrEnum):
@@ -158,9 +163,10 @@ def worker(
             metavar="MODULE[:ATTRIBUTE]",
             help="Task functions to run: module:attribute naming a list of functions, or a "
             "module whose `tasks` attribute is one. Repeat for several; STREW_TASKS takes "
-            "several separated by spaces.",
+            "several separated by spaces. Without it, only the built-in trace, fail and "
+            "sleep (as pydocket's worker does).",
         ),
-    ],
+    ] = [STANDARD_TASKS],  # noqa: B006 - Typer copies a default, never mutates it
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     name: Annotated[
@@ -273,12 +279,32 @@ def worker(
             "task lines key, task, attempt, lateness_ms, duration_ms, outcome).",
         ),
     ] = LoggingFormat.PLAIN,
+    until_finished: Annotated[
+        bool,
+        typer.Option(
+            "--until-finished",
+            envvar="STREW_UNTIL_FINISHED",
+            help="Exit 0 once nothing is scheduled or running in the docket (future tasks "
+            "are waited for), instead of running until a signal.",
+        ),
+    ] = False,
+    message_batch: compat.MessageBatchOption = None,
+    minimum_check_interval: compat.MinimumCheckIntervalOption = None,
+    scheduling_resolution: compat.SchedulingResolutionOption = None,
+    schedule_automatic_tasks: compat.ScheduleAutomaticTasksOption = True,
+    enable_internal_instrumentation: compat.EnableInternalInstrumentationOption = False,
+    fallback_task: compat.FallbackTaskOption = None,
 ) -> None:
-    """Run the tasks of a docket until SIGTERM or SIGINT.
+    """Run a docket's tasks until SIGTERM or SIGINT, or with --until-finished until empty.
 
-    On the first signal the worker stops claiming, lets running tasks finish (for up to the
-    shutdown grace), hands the rest back, and exits 0. A second signal hands running tasks
-    back at once.
+    On the first signal the worker stops claiming, lets running tasks finish
+    (for up to the shutdown grace), hands the rest back, and exits 0. A second
+    signal hands running tasks back at once.
+
+    Accepted for pydocket, changing nothing here (docs/cli.md says why):
+    --message-batch, --minimum-check-interval, --scheduling-resolution,
+    --schedule-automatic-tasks, --\\[no-]enable-internal-instrumentation,
+    --fallback-task.
     """
     functions = []
     for spec in tasks:
@@ -290,6 +316,14 @@ def worker(
         fail(f"--tasks: {', '.join(map(repr, tasks))} named no task functions", EXIT_USAGE)
 
     configure_logging(logging_level, logging_format)
+    compat.explain(
+        message_batch=message_batch,
+        minimum_check_interval=minimum_check_interval,
+        scheduling_resolution=scheduling_resolution,
+        schedule_automatic_tasks=schedule_automatic_tasks,
+        enable_internal_instrumentation=enable_internal_instrumentation,
+        fallback_task=fallback_task,
+    )
     the_docket = Docket(docket, url)
     # The smoke-test tasks first, so a task of the user's with the same name replaces one.
     for function in builtin.standard:
@@ -314,7 +348,7 @@ def worker(
         fail(str(error), EXIT_USAGE)
     _stop_when_signalled_early(the_worker)
     with serving_metrics(metrics_port, metrics_host):
-        run(_work(the_docket, the_worker, healthcheck_port, healthcheck_host))
+        run(_work(the_docket, the_worker, healthcheck_port, healthcheck_host, until_finished))
 
 
 def _stop_when_signalled_early(worker: Worker) -> None:
@@ -341,7 +375,11 @@ def _stop_when_signalled_early(worker: Worker) -> None:
 
 
 async def _work(
-    docket: Docket, worker: Worker, healthcheck_port: int | None, healthcheck_host: str
+    docket: Docket,
+    worker: Worker,
+    healthcheck_port: int | None,
+    healthcheck_host: str,
+    until_finished: bool = False,
 ) -> None:
     async with docket:
         # Fail fast on a wrong URL or a server that is down, with one clear line, instead of
@@ -354,10 +392,13 @@ async def _work(
                 docket.name,
             )
         logger.info("tasks: %s", ", ".join(sorted(docket.tasks)))
+        # Until finished, SIGTERM and SIGINT still stop the worker gracefully: the handlers
+        # `_stop_when_signalled_early` installed stay, as run_until_finished adds none.
+        work = worker.run_until_finished if until_finished else worker.run_forever
         if healthcheck_port is None:
-            await worker.run_forever()
+            await work()
             return
-        running = asyncio.create_task(worker.run_forever(), name="strew worker run")
+        running = asyncio.create_task(work(), name="strew worker run")
         try:
             server = await health.serve(
                 healthcheck_port,
