@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -46,3 +48,21 @@ async def test_the_security_demo_runs_what_it_signed_and_quarantines_the_forgery
         ("forged", "its signature does not verify with this docket's signing keys")
     ]
     assert "args[0] of task 'send_invoice' cannot be serialised as JSON" in str(outcome["refused"])
+
+
+async def test_the_admission_demo_flattens_the_flood_drops_the_duplicates_and_debounces(
+    monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    monkeypatch.setenv("STREW_URL", store_url)
+    demo = load("admission_demo")
+    assert await demo.main() == {
+        "customer syncs": 10,
+        "most calls at once for one customer": 1,
+        "urgent syncs put back by the quota": 3,
+        "times put back": 3,
+        "alerts posted": ["#billing", "#crm-sync"],
+        "alerts dropped by the cooldown": 3,
+        "#crm-sync alerts ended": ["cancelled", "cancelled", "cancelled", "completed"],
+        "search index rebuilds": 1,
+        "rebuild requests dropped by the debounce": 4,
+    }
