@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -132,6 +133,9 @@ async def _snapshot(
         console.print(_workers_table(taken, now))
     else:
         console.print("No live workers.")
+    if taken.limits:
+        console.print()
+        console.print(_limits_table(taken))
     console.print()
     console.print(_functions_table(by_function))
     console.print()
@@ -220,6 +224,23 @@ def _workers_table(taken: DocketSnapshot, now: datetime) -> Table:
     table.add_column("Running", justify="right")
     for seen in sorted(taken.workers, key=lambda w: w.name):
         table.add_row(seen.name, relative(seen.last_seen, now), f"{len(seen.tasks):,}")
+    return table
+
+
+def _limits_table(taken: DocketSnapshot) -> Table:
+    """The concurrency limits in use: slots held and tasks waiting (docs/admission.md)."""
+    table = Table(title=f"Concurrency limits in use ({len(taken.limits):,})", title_justify="left")
+    table.add_column("Limit", overflow="fold")
+    table.add_column("Scope", overflow="fold")
+    table.add_column("Slots held", justify="right")
+    table.add_column("Waiting", justify="right")
+    for usage in taken.limits:
+        table.add_row(
+            escape(usage.name),
+            escape(usage.scope or "-"),
+            f"{usage.in_use:,}",
+            f"{usage.waiting:,}",
+        )
     return table
 
 

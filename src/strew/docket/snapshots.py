@@ -13,11 +13,14 @@ from datetime import datetime
 from typing import Protocol
 
 from strew.stores.protocol import Store
-from strew.stores.records import RunningTask, ScheduledTask, function_in
+from strew.stores.records import LimitUsage, RunningTask, ScheduledTask, function_in
 from strew.task.clock import from_micros
 from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, TaskHome
 from strew.task.results import progress_of, state_of
+
+LIMITS_SHOWN = 20
+"""The busiest concurrency limits a snapshot lists."""
 
 
 class TaskSource(TaskHome, Protocol):
@@ -68,6 +71,9 @@ class DocketSnapshot:
     """Tasks a strike holds (see `Docket.strike`); not counted in ``total_tasks``."""
     held: list[Execution] = field(default_factory=list)
     """The earliest held tasks, up to the limit asked for."""
+    limits: list[LimitUsage] = field(default_factory=list)
+    """The concurrency limits with a slot held or a task waiting, busiest first (at most
+    `LIMITS_SHOWN`); see docs/admission.md."""
 
 
 def not_registered(name: str) -> TaskFunction:
@@ -146,6 +152,7 @@ async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
         for seen in raw.workers
     ]
     held_total, held_tasks = await docket.store.held_tasks(limit)
+    limits = await docket.store.limits(LIMITS_SHOWN)
     return DocketSnapshot(
         from_micros(raw.now),
         raw.scheduled_total + len(raw.running),
@@ -155,6 +162,7 @@ async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
         raw.quarantined,
         held_total,
         [readable(docket, task) for task in held_tasks],
+        limits,
     )
 
 

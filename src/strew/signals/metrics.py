@@ -56,6 +56,9 @@ P = ParamSpec("P")
 
 TASK_LABELS = ("docket", "task")
 DOCKET_LABELS = ("docket",)
+LIMIT_LABELS = ("docket", "limit")
+LIMITS_SHOWN = 20
+"""The busiest concurrency limits per docket that get a gauge (per-value limits are many)."""
 
 DURATION_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -195,6 +198,22 @@ METRICS: tuple[MetricInfo, ...] = (
         "due",
     ),
     MetricInfo(
+        "strew_limit_slots_in_use",
+        "gauge",
+        LIMIT_LABELS,
+        "Concurrency slots held now, for the busiest concurrency limits of the docket (at most "
+        "20; the limit label is the limit's name, prefixed by its scope and a slash if it has "
+        "one), as of this process's latest heartbeat.",
+        "in_use",
+    ),
+    MetricInfo(
+        "strew_limit_waiting",
+        "gauge",
+        LIMIT_LABELS,
+        "Tasks waiting for a slot of the same concurrency limits.",
+        "waiting",
+    ),
+    MetricInfo(
         "strew_schedule_depth",
         "gauge",
         DOCKET_LABELS,
@@ -268,6 +287,8 @@ _lock = threading.Lock()
 _tallies: dict[tuple[str, str], _Tally] = {}
 _depths: dict[str, _Depth] = {}
 _removed: dict[str, int] = {}
+_limits: dict[str, list[tuple[str, int, int]]] = {}
+"""Per docket: (limit, slots in use, tasks waiting) of its busiest concurrency limits."""
 """Scheduled tasks removed by a cancel, per docket (the function is unknown: see METRICS)."""
 
 
@@ -290,9 +311,15 @@ class _Collector:
             tallies = [(key, _snapshot(tally)) for key, tally in _tallies.items()]
             depths = [(name, depth.due, depth.future) for name, depth in _depths.items()]
             removed = list(_removed.items())
+            limits = [(name, list(usages)) for name, usages in _limits.items()]
         for info in METRICS:
             family = _family(info)
-            if isinstance(family, HistogramMetricFamily):
+            if isinstance(family, GaugeMetricFamily) and info.labels == LIMIT_LABELS:
+                for name, usages in limits:
+                    for limit, in_use, waiting in usages:
+                        value = in_use if info.field == "in_use" else waiting
+                        family.add_metric([name, limit], float(value))
+            elif isinstance(family, HistogramMetricFamily):
                 for key, values in tallies:
                     buckets, total = values[info.field]
                     family.add_metric(list(key), buckets, total)
@@ -386,9 +413,20 @@ def record_depth(docket: str, due_now: int, scheduled: int) -> None:
         depth.due, depth.future = due_now, max(scheduled - due_now, 0)
 
 
-def sample(name: str, docket: str, task: str | None = None) -> float | None:
+def record_limits(docket: str, usages: Iterable[tuple[str, int, int]]) -> None:
+    """The busiest concurrency limits of ``docket`` as a heartbeat saw them: (limit, slots in
+    use, tasks waiting) each; a limit no longer busy disappears from the gauges."""
+    with _lock:
+        _limits[docket] = list(usages)[:LIMITS_SHOWN]
+
+
+def sample(
+    name: str, docket: str, task: str | None = None, limit: str | None = None
+) -> float | None:
     """The current value of one sample of the default registry (for tests and checks)."""
     labels = {"docket": docket} if task is None else {"docket": docket, "task": task}
+    if limit is not None:
+        labels = {"docket": docket, "limit": limit}
     return REGISTRY.get_sample_value(name, labels)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from strew.dependencies import controls_of
 from strew.signals import metrics as instrumentation
 from strew.stores.records import FATAL_STORE_ERRORS, CancelRequested, Notice, StoreError, Wake
 from strew.task.clock import micros
@@ -69,6 +70,15 @@ class Upkeep:
             if len(state.running) >= state.concurrency:
                 seen = await state.store.claim(state.name, 0, 1, 0)
                 instrumentation.record_depth(docket.name, seen.due_now, seen.scheduled)
+            if any(controls_of(function) for function in docket.tasks.values()):
+                usages = await state.store.limits(instrumentation.LIMITS_SHOWN)
+                instrumentation.record_limits(
+                    docket.name,
+                    [
+                        (u.name if u.scope is None else f"{u.scope}/{u.name}", u.in_use, u.waiting)
+                        for u in usages
+                    ],
+                )
         except StoreError as error:
             logger.warning("worker %s could not send a heartbeat: %s", state.name, error)
 
