@@ -2,6 +2,7 @@
 
 from strew.agenda.agenda import Agenda, AgendaEntry, Scattered, ScatterError
 from strew.agenda.catch_up import CatchUp
+from strew.agenda.limits import RateLimitWarning
 from strew.dependencies import (
     CallArgument,
     ConcurrencyLimit,
@@ -69,6 +70,7 @@ __all__ = [
     "Perpetual",
     "Progress",
     "RateLimit",
+    "RateLimitWarning",
     "ResultError",
     "ResultTooLarge",
     "ResultUnavailable",

@@ -12,12 +12,14 @@ from __future__ import annotations
 import numbers
 import random
 import secrets
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, ParamSpec, overload
 
 from strew.agenda.build import Planned
 from strew.agenda.catch_up import CatchUp, catch_up_meta, check_catch_up
+from strew.agenda.limits import RateLimitWarning, limit_rate, overruns
 from strew.agenda.plan import (
     Seed,
     check_seed,
@@ -219,11 +221,12 @@ class Agenda:
         seed: Seed = None,
         atomic: bool = True,
         level: bool = False,
-        rate: float | None = None,
+        rate: float | Literal["limit"] | None = None,
         every: timedelta | None = None,
         on_progress: Progress | None = None,
         chunk_size: int = DEFAULT_CHUNK,
         catch_up: CatchUp | None = None,
+        over_limit: Literal["warn", "refuse", "ignore"] = "warn",
     ) -> Scattered:
         """Schedule every entry on ``docket``, spread over a window; one `Execution` per
         entry, in entry order, each with its disposition.
@@ -241,8 +244,19 @@ class Agenda:
         (plain or async) is called after each chunk; if it raises, the scatter fails.
         ``catch_up`` says what tasks started late after an outage do (see `CatchUp`; the
         default runs them late, at once).
+
+        Tasks with a `RateLimit`: ``rate="limit"`` scatters at the rate their (per-task)
+        limit allows. A plan that puts more starts in some window than a rate limit lets
+        through (the excess would be put back, or dropped, by the limit) gets a
+        `RateLimitWarning` (``over_limit="warn"``), a ValueError before anything is written
+        (``"refuse"``), or nothing (``"ignore"``).
         """
         check_catch_up(catch_up)
+        if over_limit not in ("warn", "refuse", "ignore"):
+            raise ValueError(f"over_limit must be 'warn', 'refuse' or 'ignore', got {over_limit!r}")
+        if rate == "limit":
+            self._check_names(docket)
+            rate = limit_rate(self._entries, docket.tasks) if self._entries else 1.0
         window, jitter_us, seed, chunk_size = self._check_scatter(
             docket, over, start, jitter, seed, atomic, level, rate, every, on_progress, chunk_size
         )
@@ -262,6 +276,19 @@ class Agenda:
         # short one saves ~20 bytes of Redis memory per task against a UUID.
         scatter_id = secrets.token_urlsafe(12)
         offsets = self._offsets(window, jitter_us, seed, existing)
+        if over_limit != "ignore":
+            found = overruns(self._entries, docket.tasks, to_micros(begin), offsets)
+            if found:
+                message = (
+                    "this scatter plans more starts than a rate limit lets through: "
+                    + "; ".join(overrun.describe() for overrun in found[:3])
+                    + (f"; and {len(found) - 3:,} more" if len(found) > 3 else "")
+                    + ". The excess would be put back by the limit; follow it with "
+                    "rate='limit', or widen over="
+                )
+                if over_limit == "refuse":
+                    raise ValueError(message)
+                warnings.warn(message, RateLimitWarning, stacklevel=3)
         meta: dict[str, Any] = {
             "scatter": scatter_id,
             **catch_up_meta(catch_up, len(self._entries), window),
