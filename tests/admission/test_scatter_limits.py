@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import pytest
 
 from strew import Agenda, Docket, RateLimit, RateLimitWarning
+
+from ..cli.test_cli import flat, strew
 
 
 async def quota_call(n: int, rate: RateLimit = RateLimit(10, per=timedelta(seconds=1))) -> None:
@@ -82,3 +85,31 @@ async def test_following_a_limit_needs_a_task_that_has_one(docket: Docket) -> No
     with pytest.raises(ValueError, match="over_limit must be 'warn', 'refuse' or 'ignore'"):
         await agenda.scatter(docket, over=timedelta(seconds=1), over_limit="loud")  # type: ignore[arg-type]
     assert (await docket.snapshot()).total_tasks == 0
+
+
+async def test_strew_scatter_draws_the_task_rate_limit_and_warns_of_a_plan_over_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "limited_tasks.py").write_text(
+        "from datetime import timedelta\n"
+        "from strew import RateLimit\n"
+        "async def call_api(n: int, rate: RateLimit = RateLimit(5, per=timedelta(seconds=1)))"
+        " -> None: ...\n"
+    )
+    (tmp_path / "args.jsonl").write_text("".join(f"[{n}]\n" for n in range(60)))
+    where = ("--args-file", str(tmp_path / "args.jsonl"), "--buckets", "3", "--url", "memory://")
+    env = {"PYTHONPATH": str(tmp_path), "COLUMNS": "200"}
+    dry = await strew(
+        "scatter", "limited_tasks:call_api", *where, "--over", "6s", "--dry-run", env=env
+    )
+    assert dry.code == 0, dry.err
+    assert "│ = its rate limit (5 per 1s), 10 per slice" in dry.out
+    assert "in red: the excess is put back" in dry.out
+    assert dry.out.count("│") == 4  # the title's, and one on each slice's row
+    real = await strew("scatter", "limited_tasks:call_api", *where, "--over", "6s", env=env)
+    assert real.code == 0, real.err
+    assert "Warning: this scatter plans more starts than a rate limit lets through" in flat(
+        real.out
+    )
+    quiet = await strew("scatter", "limited_tasks:call_api", *where, "--over", "30s", env=env)
+    assert quiet.code == 0 and "Warning" not in quiet.out

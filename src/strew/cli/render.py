@@ -7,6 +7,7 @@ be compared by eye.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -41,11 +42,14 @@ def histogram(
     width: int = 40,
     title: str | None = None,
     style: str = "cyan",
+    limit: float | None = None,
 ) -> RenderableType:
     """One row per slice: its label, a bar scaled to the largest count, and the count.
 
     ``counts`` and ``labels`` must have the same length. Returns a Rich renderable (print it
     with ``Console().print``); an all-zero histogram still draws every row, with empty bars.
+    With ``limit`` (the most a slice may hold, a rate limit's share of it) a ``│`` marks it on
+    every row, and a slice over it shows its count in red.
     """
     if len(counts) != len(labels):
         raise ValueError(
@@ -54,12 +58,21 @@ def histogram(
     if width < 1:
         raise ValueError(f"width must be at least 1, got {width!r}")
     peak = max(counts, default=0)
+    scale = max(peak, math.ceil(limit)) if limit is not None else peak
+    mark = None if limit is None or scale <= 0 else min(round(limit * width / scale), width - 1)
     grid = Table.grid(padding=(0, 1))
     grid.add_column(justify="right", style="dim", no_wrap=True)
     grid.add_column(no_wrap=True, min_width=width)
     grid.add_column(justify="right", no_wrap=True)
     for label, count in zip(labels, counts, strict=True):
-        grid.add_row(label, Text(bar(count, peak, width), style=style), f"{count:,}")
+        drawn = Text(bar(count, scale, width), style=style)
+        over = limit is not None and count > limit
+        if mark is not None:
+            drawn.pad_right(width - len(drawn))
+            drawn = (
+                drawn[:mark] + Text("│", style="bold red" if over else "red") + drawn[mark + 1 :]
+            )
+        grid.add_row(label, drawn, Text(f"{count:,}", style="bold red" if over else ""))
     if title is None:
         return grid
     return Group(Text(title, style="bold"), grid)

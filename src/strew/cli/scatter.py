@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from strew.agenda.agenda import Agenda
 from strew.agenda.catch_up import CatchUp
+from strew.agenda.limits import RateLimitWarning
 from strew.agenda.plan import level_slices, window_length
 from strew.cli.args_file import ArgsFileError, read_args_file
 from strew.cli.common import (
@@ -29,6 +32,7 @@ from strew.cli.durations import duration, format_duration, parse_duration, posit
 from strew.cli.loading import TaskImportError, import_tasks
 from strew.cli.numbers import whole_number
 from strew.cli.render import clock, count_into_slices, histogram, offset_labels
+from strew.dependencies import RateLimit, controls_of
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 from strew.task.clock import from_micros, to_micros, utc_now
@@ -282,9 +286,26 @@ def scatter(
                     agenda, url, docket, over, begin, jitter, chosen_seed, rate, every, buckets
                 )
             )
-            _draw(console, planned, plan_start, window, buckets, dry_run=True, existing=existing)
+            _draw(
+                console,
+                planned,
+                plan_start,
+                window,
+                buckets,
+                dry_run=True,
+                existing=existing,
+                rate_limit=task_rate_limit(function),
+            )
             return
-        _draw(console, planned, plan_start, window, buckets, dry_run=True)
+        _draw(
+            console,
+            planned,
+            plan_start,
+            window,
+            buckets,
+            dry_run=True,
+            rate_limit=task_rate_limit(function),
+        )
         return
     run(
         _scatter(
@@ -372,18 +393,20 @@ async def _scatter(
             def on_progress(done: int, total: int) -> None:
                 progress.update(bar, completed=done, total=total)
 
-            scattered = await agenda.scatter(
-                docket,
-                over,
-                begin,
-                jitter,
-                seed=seed,
-                level=level,
-                rate=rate,
-                every=every,
-                on_progress=on_progress,
-                catch_up=catch_up,
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RateLimitWarning)
+                scattered = await agenda.scatter(
+                    docket,
+                    over,
+                    begin,
+                    jitter,
+                    seed=seed,
+                    level=level,
+                    rate=rate,
+                    every=every,
+                    on_progress=on_progress,
+                    catch_up=catch_up,
+                )
     outcomes = Counter(execution.disposition for execution in scattered)
     # Only what this scatter wrote: a key that was already scheduled kept its earlier time.
     when = [e.when for e in scattered if e.disposition is Disposition.SCHEDULED]
@@ -397,7 +420,22 @@ async def _scatter(
         soft_wrap=True,
     )
     window = window_length(len(agenda), over, rate, every)
-    _draw(console, when, begin, window, buckets, dry_run=False)
+    limit = task_rate_limit(next(iter(agenda)).function)
+    _draw(console, when, begin, window, buckets, dry_run=False, rate_limit=limit)
+    for warning in caught:
+        console.print(f"[bold yellow]Warning:[/] {escape(str(warning.message))}", soft_wrap=True)
+
+
+def task_rate_limit(function: Any) -> RateLimit | None:
+    """The task's own `RateLimit` (a default: one limit for the task), if it has one."""
+    return next(
+        (
+            control.control
+            for control in controls_of(function)
+            if control.parameter is None and isinstance(control.control, RateLimit)
+        ),
+        None,
+    )
 
 
 def _draw(
@@ -409,9 +447,11 @@ def _draw(
     *,
     dry_run: bool,
     existing: list[int] | None = None,
+    rate_limit: RateLimit | None = None,
 ) -> None:
     """The planned load over the window; with ``existing`` (the load already scheduled, in
-    ``buckets`` slices), the two added up, as workers will see them."""
+    ``buckets`` slices), the two added up, as workers will see them; with ``rate_limit`` (the
+    task's own), the starts it allows per slice marked on every row."""
     end = start + timedelta(microseconds=window)
     if window <= 0:
         buckets = 1  # a single task: one slice at its moment
@@ -427,4 +467,13 @@ def _draw(
         f"{len(planned):,} tasks over {format_duration(end - start)} from {clock(start)},"
         f"{already} {buckets} slice{'' if buckets == 1 else 's'} of {step}"
     )
-    console.print(histogram(counts, labels, title=title))
+    allowed = None
+    if rate_limit is not None and window > 0:
+        allowed = rate_limit.rate * (end - start).total_seconds() / buckets
+        title += (
+            f"; │ = its rate limit ({rate_limit.limit:,} per {format_duration(rate_limit.per)}), "
+            f"{allowed:,.4g} per slice"
+        )
+        if max(counts) > allowed:
+            title += " (a slice over it is in red: the excess is put back)"
+    console.print(histogram(counts, labels, title=title, limit=allowed))
