@@ -286,3 +286,21 @@ async def test_a_cooldown_holds_back_a_later_run_of_the_same_key(store: Store) -
     assert await store.finish([Finish("a", first.token)]) == [True]
     again = await claim_new(store, "a")
     assert (await store.admit("a", again.token, cool, LEASE)).verdict == "drop"
+
+
+async def test_a_waiting_task_another_gate_drops_hands_its_turn_to_the_next(store: Store) -> None:
+    quota = Gate("rate", "quota", limit=2, window=10 * SECOND, drop=True)
+    gates = [quota, *ONE_SLOT]
+    first = await claim_new(store, "a")
+    assert (await store.admit("a", first.token, gates, LEASE)).verdict == "run"
+    for key in ("b", "c"):
+        claim = await claim_new(store, key)
+        assert (await store.admit(key, claim.token, gates, LEASE)).verdict == "wait"
+    # Another task under the same quota (no slot needed) takes its last start.
+    other = await claim_new(store, "x")
+    assert (await store.admit("x", other.token, [quota], LEASE)).verdict == "run"
+    assert await store.release_slots("a", gates) == 1  # b's turn
+    b = await claim_key(store, "b")
+    # b is over the quota: dropped, it leaves the line, and c, behind it, is brought forward.
+    assert (await store.admit("b", b.token, gates, LEASE)).verdict == "drop"
+    assert (await due_of(store, "c") or 0) <= await store.now()

@@ -245,6 +245,14 @@ class MemoryAdmission:
             if winner_of is not None:
                 winner_of[0].debounces.pop(winner_of[1], None)
             return Admission("run")
+        if verdict.verdict != "wait":
+            # A waiting task that leaves the line (dropped, or put back by another gate) frees
+            # what it was owed: the tasks the free slots now belong to are brought forward.
+            for gate, book in zip(gates, books, strict=True):
+                line = book.concurrency.get(gate.name) if gate.kind == "concurrency" else None
+                if line is not None and holder in line.since:
+                    line.stop_waiting(holder)
+                    MemoryAdmission._wake(self, gate, line, now)
         if verdict.verdict == "drop":
             if winner_of is not None:
                 winner_of[0].debounces.pop(winner_of[1], None)
@@ -258,6 +266,25 @@ class MemoryAdmission:
                 self._publish(Wake(verdict.until))
         return verdict
 
+    def _wake(self: _Core, gate: Gate, limit: _Concurrency, now: int) -> int:
+        """Forget slots whose holder's lease is gone, then bring forward the first waiting
+        tasks the free slots belong to (dropping the ones no longer waiting). Returns how
+        many were brought forward."""
+        for other in list(limit.slots):
+            if MemoryAdmission._live_until(self, other, now) is None:
+                del limit.slots[other]
+        free = gate.limit - len(limit.slots)
+        woken = 0
+        for waiting in limit.in_line():
+            if free <= 0:
+                break
+            if MemoryAdmission._bring_forward(self, waiting, now):
+                free -= 1
+                woken += 1
+            else:
+                limit.stop_waiting(waiting)
+        return woken
+
     async def release_slots(self: _Core, key: str, gates: Sequence[Gate]) -> int:
         now = self._clock()
         holder = (self._memory_name, key)
@@ -270,18 +297,7 @@ class MemoryAdmission:
             if limit is None:
                 continue
             limit.slots.pop(holder, None)
-            for other in list(limit.slots):
-                if MemoryAdmission._live_until(self, other, now) is None:
-                    del limit.slots[other]
-            free = gate.limit - len(limit.slots)
-            for waiting in limit.in_line():
-                if free <= 0:
-                    break
-                if MemoryAdmission._bring_forward(self, waiting, now):
-                    free -= 1
-                    woken += 1
-                else:
-                    limit.stop_waiting(waiting)
+            woken += MemoryAdmission._wake(self, gate, limit, now)
             if not limit.slots and not limit.since:
                 del book.concurrency[gate.name]
         return woken

@@ -57,6 +57,28 @@ local function still_waiting(h)
   return live_until(h) ~= nil
 end
 local WEEK = 604800000
+-- A waiting task that leaves the line (dropped or put back by another gate) frees what it
+-- was owed: the first waiting tasks that the free slots belong to are brought forward.
+local function leave_line(slots, waiters, limit)
+  if redis.call('ZREM', waiters, holder) == 0 then return end
+  local used = 0
+  for _, h in ipairs(redis.call('ZRANGE', slots, 0, -1)) do
+    if live_until(h) then used = used + 1 else redis.call('ZREM', slots, h) end
+  end
+  local free, offset = limit - used, 0
+  while free > 0 do
+    local page = redis.call('ZRANGE', waiters, offset, offset + free - 1)
+    if #page == 0 then break end
+    for _, h in ipairs(page) do
+      if bring_forward(h) then
+        free = free - 1
+        offset = offset + 1
+      else
+        redis.call('ZREM', waiters, h)
+      end
+    end
+  end
+end
 
 local n = (#ARGV - 5) / 5
 local function gate(i)
@@ -212,6 +234,13 @@ if verdict == nil then
   end
   if winner_state then redis.call('DEL', winner_state) end
   return {'run', -1, '0'}
+end
+
+if verdict ~= 'wait' then
+  for i = 1, n do
+    local kind, limit, window, drop, base, slots, waiters = gate(i)
+    if kind == 'concurrency' then leave_line(slots, waiters, limit) end
+  end
 end
 
 if verdict == 'drop' then
