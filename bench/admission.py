@@ -16,8 +16,9 @@ Three parts, strew and pydocket on the same Redis, one after the other, ``--runs
    first. Reported: starts per whole second from the first start, the busiest sliding second
    (the limit says at most 20), and each start's lateness against its slot: the i-th start
    may happen no earlier than start[i-20] + 1 s, so lateness is start[i] - that (negative means
-   the limit was broken). pydocket's run is given up ``--cap`` seconds after the time a
-   perfect limiter would need.
+   the limit was broken, or a start read late before one read promptly); for strew also from
+   the limiter's own log in Redis (admissions by the Redis clock). pydocket's run is given up
+   ``--cap`` seconds after the time a perfect limiter would need.
 3. **Fairness** (strew only): 1 hot value with 2,000 tasks and 50 cold values with 10 each,
    all ``Annotated[str, ConcurrencyLimit(2)]``, each task sleeping ``--work-ms`` (10 ms), one
    worker at concurrency 20; once with every hot task due before the cold ones, once mixed.
@@ -39,7 +40,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
+
+import redis.asyncio as aioredis
 
 from bench import common
 
@@ -141,13 +144,16 @@ async def run_worker(
     concurrency: int,
     give_up_after: float | None = None,
     batches: int = 1,
+    name: str | None = None,
+    after: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[float, bool, dict[str, float]]:
     """Queue ``task(*args)`` for each of ``calls`` (in ``batches`` batch adds, in order: a later
     batch is due after an earlier one), run one worker until all have run, or for at most
     ``give_up_after`` seconds; return the worker's wall time, whether it finished, and where
     the time went: this process's CPU seconds, Redis's seconds in scripts and (strew) how
-    often a task waited for a slot or was put back by a rate limit."""
-    name = common.docket_name(NAME, system)
+    often a task waited for a slot or was put back by a rate limit. ``after`` runs once the
+    worker is done, before the docket's keys are removed."""
+    name = name or common.docket_name(NAME, system)
     lib = library(system)
     size = -(-len(calls) // batches)
     finished = True
@@ -199,6 +205,8 @@ async def run_worker(
                     started = time.perf_counter()
                     await until_finished(worker)
                     elapsed = time.perf_counter() - started
+        if after is not None:
+            await after()
     finally:
         await common.forget(url, name)
     return elapsed, finished, admissions
@@ -324,22 +332,75 @@ def precision(starts: list[float], tasks: int, gave_up: bool, jitter_ms: float) 
     }
 
 
+async def rate_log(url: str, name: str, log: dict[bytes, float], stop: asyncio.Event) -> None:
+    """Copy strew's rate log of docket ``name`` (a sorted set per limit: one member per
+    admitted start, scored by the Redis time of the admission, kept for one window) into
+    ``log`` every 100 ms, and once more when ``stop`` is set: the limiter's own record, with
+    no task-side read in it."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        while True:
+            stopping = stop.is_set()
+            async for key in client.scan_iter(match=f"strew:{{{name}}}:limit:rate:*"):
+                entries = await client.zrange(key, 0, -1, withscores=True)
+                for member, score in cast(list[tuple[bytes, float]], entries):
+                    log[member] = score / 1e6
+            if stopping:
+                return
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+    finally:
+        await client.aclose()
+
+
 async def rate_precision(
     system: str, url: str, tasks: int, cap: float, jitter_ms: float
 ) -> dict[str, Any]:
     starts: list[float] = []
     task = rated_task(library(system), starts)
-    _, finished, _ = await run_worker(
-        system,
-        url,
-        task,
-        [(i,) for i in range(tasks)],
-        concurrency=10,
-        give_up_after=tasks / RATE + cap,
+    name = common.docket_name(NAME, system)
+    log: dict[bytes, float] = {}
+    stop = asyncio.Event()
+    watching = (
+        asyncio.create_task(rate_log(url, name, log, stop), name="rate log")
+        if system == "strew"
+        else None
     )
+
+    async def last_look() -> None:
+        stop.set()
+        if watching is not None:
+            await watching
+
+    try:
+        _, finished, _ = await run_worker(
+            system,
+            url,
+            task,
+            [(i,) for i in range(tasks)],
+            concurrency=10,
+            give_up_after=tasks / RATE + cap,
+            name=name,
+            after=last_look,
+        )
+    finally:
+        if watching is not None and not watching.done():
+            watching.cancel()
+            with suppress(asyncio.CancelledError):
+                await watching
     if finished and len(starts) != tasks:
         raise RuntimeError(f"{system}: ran {len(starts)} of {tasks} rate-limited tasks")
-    return precision(starts, tasks, not finished, jitter_ms)
+    result = precision(starts, tasks, not finished, jitter_ms)
+    if watching is not None:
+        # Exact: admissions by the Redis clock, from the limiter's own log.
+        admitted = sorted(log.values())
+        gaps = [(admitted[i] - admitted[i - RATE] - 1.0) * 1000 for i in range(RATE, len(admitted))]
+        if len(admitted) != len(starts):
+            print(f"  (the Redis log showed {len(admitted)} admissions of {len(starts)} starts)")
+        result["logged_admissions"] = len(admitted)
+        result["logged_min_gap_ms"] = min(gaps) if gaps else float("nan")
+        result["logged_early"] = sum(1 for gap in gaps if gap < 0)
+    return result
 
 
 # -- 3. fairness -----------------------------------------------------------------------------
@@ -434,7 +495,15 @@ async def main(args: argparse.Namespace) -> None:
                         f"{r['busiest_second']}, {r['early_starts']} early, lateness p50 "
                         f"{r['p50_late_ms']:.1f} p99 "
                         f"{r['p99_late_ms']:.1f} max {r['max_late_ms']:.1f} min "
-                        f"{r['min_late_ms']:.1f} ms" + (" (GAVE UP)" if r["gave_up"] else ""),
+                        f"{r['min_late_ms']:.1f} ms"
+                        + (" (GAVE UP)" if r["gave_up"] else "")
+                        + (
+                            f"; Redis log: {r['logged_admissions']} admissions, "
+                            f"{r['logged_early']} within 1 s of the {RATE}th before, "
+                            f"tightest 1 s + {r['logged_min_gap_ms']:.3f} ms"
+                            if "logged_admissions" in r
+                            else ""
+                        ),
                         flush=True,
                     )
             if "fairness" not in args.skip:
@@ -596,6 +665,9 @@ def precision_rows(
         }
         for system in ("strew", "pydocket")
     }
+    logged = runs["precision strew"]
+    stats["strew"]["logged_early"] = max(float(r["logged_early"]) for r in logged)
+    stats["strew"]["logged_min_gap_ms"] = min(float(r["logged_min_gap_ms"]) for r in logged)
     medians["precision"] = stats
     s, p = stats["strew"], stats["pydocket"]
     return [
@@ -647,6 +719,21 @@ def precision_rows(
                 target=f">= -{jitter_ms:g} ms" if stat == "min" else "",
             )
             for stat in ("p50", "p99", "max", "min")
+        ),
+        common.Row(
+            f"  strew's Redis log, every run: admissions within 1 s of the {RATE}th before",
+            s["logged_early"],
+            None,
+            compare=False,
+            target="0",
+        ),
+        common.Row(
+            f"  strew's Redis log, every run: tightest {RATE + 1} admissions, less 1 s",
+            s["logged_min_gap_ms"],
+            None,
+            "ms",
+            compare=False,
+            target=">= 0",
         ),
     ]
 
