@@ -22,6 +22,7 @@ ALL = [
     "catch_up",
     "snapshot",
     "load",
+    "admission",
 ]
 STREW_ONLY = {"catch_up", "snapshot", "load"}
 
