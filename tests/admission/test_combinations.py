@@ -15,6 +15,7 @@ from strew import (
     Docket,
     Perpetual,
     RateLimit,
+    Timeout,
     Worker,
 )
 
@@ -115,3 +116,23 @@ async def test_every_control_on_one_task_must_pass(docket: Docket) -> None:
     async with Worker(docket, concurrency=6) as worker:
         await worker.run_until_finished()
     assert len(ran) == 3 and worker.stats.dropped == 3
+
+
+async def test_a_run_cut_off_by_its_timeout_gives_its_slot_to_the_next(docket: Docket) -> None:
+    ran: list[str] = []
+
+    async def slow(
+        name: str,
+        limit: ConcurrencyLimit = ConcurrencyLimit(1),
+        timeout: Timeout = Timeout(timedelta(milliseconds=50)),
+    ) -> None:
+        ran.append(name)
+        if name == "stuck":
+            await asyncio.Event().wait()
+
+    await docket.add(slow, key="stuck")("stuck")
+    await docket.add(slow, key="next")("next")
+    async with Worker(docket, concurrency=2) as worker:
+        await worker.run_until_finished()
+    assert ran == ["stuck", "next"]
+    assert worker.stats.failed == 1 and worker.stats.succeeded == 1
