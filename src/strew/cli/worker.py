@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 import signal
 import sys
@@ -14,6 +13,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
+from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
 from rich.logging import RichHandler
 
@@ -69,31 +69,30 @@ RUN_FIELDS = ("task", "attempt", "lateness_ms", "duration_ms", "redelivered", "o
 written beside the message in JSON: a collector can chart lateness without parsing text."""
 
 
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line, for log collectors: time, level, logger, message, and the
-    task's ``key`` and an ``exception`` when the record has them, and for the worker's lines
-    about a run its `RUN_FIELDS`."""
+class _JsonFormatter(JsonFormatter):
+    """One JSON object per line, for log collectors (python-json-logger): time, level, logger,
+    message, an ``exception`` when the record has one, and every field the record carries
+    beside them: the task's ``key``, the worker's `RUN_FIELDS` on its lines about a run, and
+    whatever a task passes as ``extra=``."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+            },
+            # Plain ASCII whatever a task logs, so no collector chokes on an encoding;
+            # str() for an odd object, so it never loses the line.
+            json_ensure_ascii=True,
+            json_default=str,
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = time.strftime("%Y-%m-%dT%H:%M:%S", _utc(record.created))
-        entry: dict[str, object] = {
-            "time": f"{moment}.{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        key = getattr(record, "key", None)
-        if key is not None:
-            entry["key"] = str(key)
-        for name in RUN_FIELDS:
-            value = getattr(record, name, None)
-            if value is not None:
-                entry[name] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        # ensure_ascii keeps every line plain ASCII whatever a task logs, so no collector
-        # chokes on an encoding; default=str so an odd object never loses the line.
-        return json.dumps(entry, ensure_ascii=True, default=str)
+        return f"{moment}.{int(record.msecs):03d}Z"
 
 
 class _TaskKeyFilter(logging.Filter):

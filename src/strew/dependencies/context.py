@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, cast
 
 from strew.dependencies.base import Dependency, RunContext
@@ -38,9 +38,22 @@ def TaskKey() -> str:
     return cast(str, ContextMarker(lambda c: c.execution.key, "TaskKey"))
 
 
+class _TaskLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
+    """Python's LoggerAdapter replaces a call's ``extra=`` with its own (before 3.13's
+    ``merge_extra``): this one merges them, the call's fields winning, so what a task logs as
+    ``extra=`` reaches structured handlers (``--logging-format json``)."""
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
+
+
 def TaskLogger() -> logging.LoggerAdapter[logging.Logger]:
     """A logger for the task whose records carry ``docket``, ``worker``, ``task``, ``key`` and
-    ``attempt`` attributes (for structured handlers and format strings alike)."""
+    ``attempt`` attributes (for structured handlers and format strings alike), and whatever a
+    call adds with ``extra=``."""
 
     def make(context: RunContext) -> logging.LoggerAdapter[logging.Logger]:
         execution = context.execution
@@ -51,9 +64,7 @@ def TaskLogger() -> logging.LoggerAdapter[logging.Logger]:
             "key": execution.key,
             "attempt": execution.attempt,
         }
-        return logging.LoggerAdapter(
-            logging.getLogger(f"strew.task.{execution.function_name}"), extra
-        )
+        return _TaskLoggerAdapter(logging.getLogger(f"strew.task.{execution.function_name}"), extra)
 
     return cast("logging.LoggerAdapter[logging.Logger]", ContextMarker(make, "TaskLogger"))
 
