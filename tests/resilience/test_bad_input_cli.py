@@ -238,7 +238,7 @@ async def test_bad_options_exit_2_naming_the_option_and_value_and_change_nothing
 
 DOWN_COMMANDS: list[tuple[tuple[str, ...], str]] = [
     (("snapshot",), "take a snapshot"),
-    (("clear",), "take a snapshot"),  # counts before asking
+    # (Without --yes and without a terminal, clear refuses before it reaches Redis.)
     (("clear", "--yes"), "clear the schedule"),
     (("cancel", "some-key", "--yes"), "read a task's state"),
     (("cancel", "--scatter", "some-id", "--yes"), "cancel a batch"),

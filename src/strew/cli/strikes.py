@@ -42,7 +42,7 @@ RuleArgument = Annotated[
         show_default=False,
         help="A task name; and/or a parameter, an operator (== != > >= < <= between, or "
         "eq ne gt ge lt le) and a value (JSON if it parses, else a string; between takes "
-        "[low, high]). Quote > and < from the shell.",
+        "\\[low, high]). Quote > and < from the shell.",
     ),
 ]
 

@@ -264,7 +264,9 @@ def worker(
             "--logging-level",
             envvar="STREW_LOGGING_LEVEL",
             case_sensitive=False,
-            help="INFO shows one line per task start (with how late it started) and finish.",
+            metavar="LEVEL",
+            help="debug, info, warning, error or critical. INFO shows one line per task "
+            "start (with how late it started) and finish.",
         ),
     ] = LoggingLevel.INFO,
     logging_format: Annotated[
@@ -273,9 +275,11 @@ def worker(
             "--logging-format",
             envvar="STREW_LOGGING_FORMAT",
             case_sensitive=False,
+            metavar="FORMAT",
             help="plain: one line per record, UTC to the millisecond; rich: coloured, for a "
             "terminal; json: one JSON object per line (time, level, logger, message, and for "
-            "task lines key, task, attempt, lateness_ms, duration_ms, outcome).",
+            "task lines key, task, attempt, lateness_ms, duration_ms, outcome, and whatever "
+            "a task logs with extra=).",
         ),
     ] = LoggingFormat.PLAIN,
     until_finished: Annotated[
