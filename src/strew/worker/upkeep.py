@@ -10,6 +10,7 @@ import logging
 
 from strew.dependencies import controls_of
 from strew.signals import metrics as instrumentation
+from strew.signals.declared import LIMITS_SHOWN
 from strew.stores.records import FATAL_STORE_ERRORS, CancelRequested, Notice, StoreError, Wake
 from strew.task.clock import micros
 from strew.worker.state import WorkerState, cancelling
@@ -71,7 +72,7 @@ class Upkeep:
                 seen = await state.store.claim(state.name, 0, 1, 0)
                 instrumentation.record_depth(docket.name, seen.due_now, seen.scheduled)
             if any(controls_of(function) for function in docket.tasks.values()):
-                usages = await state.store.limits(instrumentation.LIMITS_SHOWN)
+                usages = await state.store.limits(LIMITS_SHOWN)
                 instrumentation.record_limits(
                     docket.name,
                     [
