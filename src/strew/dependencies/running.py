@@ -30,6 +30,28 @@ class TaskTimedOut(TimeoutError):
         super().__init__(f"timed out after {limit}")
 
 
+class CancelledByTask(Exception):
+    """A task raised `asyncio.CancelledError` while nothing was cancelling it: a failure of
+    that run like any other (a `Retry` applies, a perpetual chain goes on). Let through as a
+    cancellation it would end the runner with the claim neither acknowledged nor handed
+    back: shown as running until its lease ran out, and a draining worker waiting for it."""
+
+
+async def call_task(
+    call: Call, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``call`` the task; a CancelledError it raises itself becomes `CancelledByTask`."""
+    try:
+        return await call(function, args, kwargs)
+    except asyncio.CancelledError as error:
+        if _cancelling() == 0:
+            name = getattr(function, "__name__", repr(function))
+            raise CancelledByTask(
+                f"{name} raised CancelledError, but nothing cancelled it"
+            ) from error
+        raise
+
+
 async def call_with_dependencies(
     call: Call,
     function: TaskFunction,
@@ -65,11 +87,11 @@ async def call_with_dependencies(
             if isinstance(value, Timeout):
                 timeout = value
         if timeout is None:
-            return await call(function, execution.args, kwargs)
+            return await call_task(call, function, execution.args, kwargs)
         async with asyncio.timeout(None) as scope:
             timeout.start(scope)
             try:
-                return await call(function, execution.args, kwargs)
+                return await call_task(call, function, execution.args, kwargs)
             except asyncio.CancelledError:
                 # Our own deadline and nobody else (docket.cancel, a shutdown) cancelling
                 # too: a failure. Otherwise the cancellation goes on its way.

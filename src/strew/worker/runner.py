@@ -24,7 +24,7 @@ from typing import Any
 
 from strew.agenda.catch_up import CatchUpKeeper
 from strew.dependencies import Retry, RetryRequested, WorkerHooks, gates_for, markers_of
-from strew.dependencies.running import call_with_dependencies
+from strew.dependencies.running import call_task, call_with_dependencies
 from strew.docket.quarantine import quarantine_claim
 from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Entry, StoreError
@@ -224,7 +224,7 @@ class Runner:
                     self._call, function, execution, markers, self.hooks, self.state.shared
                 )
             else:
-                value = await self._call(function, execution.args, execution.kwargs)
+                value = await call_task(self._call, function, execution.args, execution.kwargs)
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.state.stats.cancelled += 1
