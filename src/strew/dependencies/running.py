@@ -17,6 +17,7 @@ from strew.dependencies.base import (
     passed_arguments,
     plain_defaults,
 )
+from strew.dependencies.factories import _Depends
 from strew.dependencies.timeout import Timeout
 from strew.task.execution import Execution, TaskFunction
 
@@ -28,6 +29,11 @@ class TaskTimedOut(TimeoutError):
 
     def __init__(self, limit: timedelta) -> None:
         super().__init__(f"timed out after {limit}")
+
+
+class WorkerDependencyFailed(Exception):
+    """A factory of ``Worker(dependencies=...)`` failed for this run, which then fails
+    without its body running (a `Retry` of the task applies)."""
 
 
 class CancelledByTask(Exception):
@@ -77,6 +83,15 @@ async def call_with_dependencies(
             task_markers=dict(markers),
             defaults=plain_defaults(function),
         )
+        for name, factory in hooks.around_every_task:
+            # pydocket's worker dependencies: made first, cleaned up last, their values
+            # given to no parameter; a factory a task's Depends shares is made once.
+            try:
+                await _Depends(factory).resolve(context, name)
+            except Exception as error:
+                raise WorkerDependencyFailed(
+                    f"worker dependency {name!r} failed: {error!r}"
+                ) from error
         kwargs = dict(execution.kwargs)
         timeout: Timeout | None = None
         for name, _ in markers:

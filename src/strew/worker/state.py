@@ -21,6 +21,7 @@ from strew.signals import metrics as instrumentation
 from strew.signals.metrics import TaskRun
 from strew.stores.protocol import Store
 from strew.stores.records import Claim, Entry, Finish, Record, Release
+from strew.task.execution import TaskFunction
 from strew.task.results import cancelled_record, completed_record, failed_record
 
 logger = logging.getLogger("strew.worker")
@@ -111,6 +112,8 @@ class WorkerState:
     unknown_task_delay: timedelta
     payload_read_timeout: timedelta
     """How long a payload that is not plain values may take to read (see `read_payload`)."""
+    fallback_task: TaskFunction | None = None
+    """Runs a claimed task whose name this worker does not know (None: put it back)."""
     store: Store = field(init=False)
     stats: Stats = field(default_factory=Stats)
     running: dict[str, Running] = field(default_factory=dict)
