@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from strew.dependencies import check_task
+from strew.dependencies import check_task, markers_of
 from strew.task.clock import check_positive
 from strew.task.execution import TaskFunction
 
@@ -81,7 +81,12 @@ def check_dependencies(value: object) -> dict[str, Any]:
             )
         if not callable(factory):
             raise TypeError(f"dependencies: {name!r} must be a callable factory, got {factory!r}")
-        check_task(factory)  # its own markers, as a task's are checked at register time
+        # Its markers' own settings, now. Not `check_task`: a TaskArgument here names a
+        # parameter of the task, not of the factory.
+        for parameter, marker in markers_of(factory):
+            problem = marker.problem()
+            if problem is not None:
+                raise ValueError(f"dependencies: {name!r}, parameter {parameter!r}: {problem}")
         checked[name] = factory
     return checked
 
