@@ -43,6 +43,9 @@ class WorkerHooks:
     atomic step (a perpetual chain)."""
     chain_end: Callable[[str], None]
     """Acknowledge the run of ``key`` as the end of its automatic perpetual chain."""
+    around_every_task: tuple[tuple[str, Callable[..., Any]], ...] = ()
+    """The worker's own dependencies (``Worker(dependencies=...)``), by name: factories made
+    before each task's markers and cleaned up after them, whatever the task."""
 
 
 class SharedScope:

@@ -17,6 +17,7 @@ from strew.dependencies.base import (
     passed_arguments,
     plain_defaults,
 )
+from strew.dependencies.factories import _Depends
 from strew.dependencies.timeout import Timeout
 from strew.task.execution import Execution, TaskFunction
 
@@ -28,6 +29,33 @@ class TaskTimedOut(TimeoutError):
 
     def __init__(self, limit: timedelta) -> None:
         super().__init__(f"timed out after {limit}")
+
+
+class WorkerDependencyFailed(Exception):
+    """A factory of ``Worker(dependencies=...)`` failed for this run, which then fails
+    without its body running (a `Retry` of the task applies)."""
+
+
+class CancelledByTask(Exception):
+    """A task raised `asyncio.CancelledError` while nothing was cancelling it: a failure of
+    that run like any other (a `Retry` applies, a perpetual chain goes on). Let through as a
+    cancellation it would end the runner with the claim neither acknowledged nor handed
+    back: shown as running until its lease ran out, and a draining worker waiting for it."""
+
+
+async def call_task(
+    call: Call, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``call`` the task; a CancelledError it raises itself becomes `CancelledByTask`."""
+    try:
+        return await call(function, args, kwargs)
+    except asyncio.CancelledError as error:
+        if _cancelling() == 0:
+            name = getattr(function, "__name__", repr(function))
+            raise CancelledByTask(
+                f"{name} raised CancelledError, but nothing cancelled it"
+            ) from error
+        raise
 
 
 async def call_with_dependencies(
@@ -55,6 +83,15 @@ async def call_with_dependencies(
             task_markers=dict(markers),
             defaults=plain_defaults(function),
         )
+        for name, factory in hooks.around_every_task:
+            # pydocket's worker dependencies: made first, cleaned up last, their values
+            # given to no parameter; a factory a task's Depends shares is made once.
+            try:
+                await _Depends(factory).resolve(context, name)
+            except Exception as error:
+                raise WorkerDependencyFailed(
+                    f"worker dependency {name!r} failed: {error!r}"
+                ) from error
         kwargs = dict(execution.kwargs)
         timeout: Timeout | None = None
         for name, _ in markers:
@@ -65,11 +102,11 @@ async def call_with_dependencies(
             if isinstance(value, Timeout):
                 timeout = value
         if timeout is None:
-            return await call(function, execution.args, kwargs)
+            return await call_task(call, function, execution.args, kwargs)
         async with asyncio.timeout(None) as scope:
             timeout.start(scope)
             try:
-                return await call(function, execution.args, kwargs)
+                return await call_task(call, function, execution.args, kwargs)
             except asyncio.CancelledError:
                 # Our own deadline and nobody else (docket.cancel, a shutdown) cancelling
                 # too: a failure. Otherwise the cancellation goes on its way.

@@ -4,7 +4,8 @@ Each claim gets a *runner* (`Runner.execute`, a task in the worker's TaskGroup) 
 
 1. reads the payload and settles the claims that will not run: unreadable (quarantined),
    interrupted before they began, of a function this worker does not know (put back on the
-   schedule), held by a strike, past a `run_at_most` limit;
+   schedule, unless the worker has a ``fallback_task`` to run instead), held by a strike,
+   past a `run_at_most` limit;
 2. waits for the exact due time (a claim may come up to ``prefetch`` early) and asks the
    scatter's catch-up policy whether it runs now, later or not at all;
 3. calls the function with its dependencies and queues the acknowledgement of the outcome
@@ -24,7 +25,7 @@ from typing import Any
 
 from strew.agenda.catch_up import CatchUpKeeper
 from strew.dependencies import Retry, RetryRequested, WorkerHooks, gates_for, markers_of
-from strew.dependencies.running import call_with_dependencies
+from strew.dependencies.running import call_task, call_with_dependencies
 from strew.docket.quarantine import quarantine_claim
 from strew.signals import metrics as instrumentation
 from strew.stores.records import Claim, Entry, StoreError
@@ -125,8 +126,13 @@ class Runner:
             return None
         function = self.state.docket.tasks.get(envelope.function_name)
         if function is None:
-            self._put_back_unregistered(claim, envelope.function_name)
-            return None
+            if self.state.fallback_task is None:
+                self._put_back_unregistered(claim, envelope.function_name)
+                return None
+            # pydocket's fallback_task: called with the task's own arguments, its markers
+            # filled in, and the run ends as the fallback's does (done, failed, retried);
+            # `execution.function_name` still names the task that was asked for.
+            function = self.state.fallback_task
         if await self.strikes.stricken(claim, envelope, function):
             return None  # held by a strike (strikes.py), not run
         limits, runs_so_far = self.state.limits, self.state.runs
@@ -219,12 +225,12 @@ class Runner:
         markers = markers_of(function)
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
         try:
-            if markers:
+            if markers or self.hooks.around_every_task:
                 value = await call_with_dependencies(
                     self._call, function, execution, markers, self.hooks, self.state.shared
                 )
             else:
-                value = await self._call(function, execution.args, execution.kwargs)
+                value = await call_task(self._call, function, execution.args, execution.kwargs)
         except asyncio.CancelledError:
             if running.cancel_requested and not running.hand_back:
                 self.state.stats.cancelled += 1

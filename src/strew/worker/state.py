@@ -21,6 +21,7 @@ from strew.signals import metrics as instrumentation
 from strew.signals.metrics import TaskRun
 from strew.stores.protocol import Store
 from strew.stores.records import Claim, Entry, Finish, Record, Release
+from strew.task.execution import TaskFunction
 from strew.task.results import cancelled_record, completed_record, failed_record
 
 logger = logging.getLogger("strew.worker")
@@ -111,6 +112,8 @@ class WorkerState:
     unknown_task_delay: timedelta
     payload_read_timeout: timedelta
     """How long a payload that is not plain values may take to read (see `read_payload`)."""
+    fallback_task: TaskFunction | None = None
+    """Runs a claimed task whose name this worker does not know (None: put it back)."""
     store: Store = field(init=False)
     stats: Stats = field(default_factory=Stats)
     running: dict[str, Running] = field(default_factory=dict)
@@ -170,8 +173,23 @@ class WorkerState:
         if reschedule is None and running is not None:
             reschedule = running.then
             ends_chain = reschedule is None and running.ends_chain
+        if (
+            reschedule is not None
+            and running is not None
+            and running.started  # a run put back before it began (admission) is not one
+            and self.at_run_limit(claim.key)
+        ):
+            # A run past `run_at_most`'s limit would only be dropped when it falls due; a
+            # perpetual's next step an hour away would keep the drain waiting that hour.
+            logger.info("task %s reached its run limit; its next run is dropped", claim.key)
+            reschedule = None
         self.finished.append(Finish(claim.key, claim.token, reschedule, record, ends_chain))
         self.acks_waiting.set()
+
+    def at_run_limit(self, key: str) -> bool:
+        """True when ``key`` has run as often as `run_at_most` allows (never outside it)."""
+        limit = self.limits.get(key)
+        return limit is not None and self.runs.get(key, 0) >= limit
 
     def hand_back(self, claim: Claim) -> None:
         """Queue ``claim`` to go back on the schedule at its due time, for any worker."""

@@ -31,7 +31,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import timedelta
 from types import TracebackType
@@ -43,9 +43,11 @@ from strew.docket.docket import Docket
 from strew.stores.records import FATAL_STORE_ERRORS, StoreError
 from strew.task.clock import at_most_a_century, check_positive
 from strew.task.envelope import PAYLOAD_READ_TIMEOUT
+from strew.task.execution import TaskFunction
 from strew.task.results import progress_ttl
 from strew.worker.acker import Acker
 from strew.worker.claimer import Claimer
+from strew.worker.compat import check_pydocket_settings
 from strew.worker.outcomes import Outcomes
 from strew.worker.perpetual import start_automatic
 from strew.worker.runner import Runner
@@ -77,6 +79,21 @@ class Worker:
             (a crash, a kill -9, a lost network) is claimed again this long after the last
             renewal.
         reconnection_delay: the longest back-off between attempts while the store is down.
+        minimum_check_interval, scheduling_resolution, message_batch: pydocket's polling
+            settings, checked and kept, with no effect: strew's claimer is woken by the store
+            (``poll_ceiling`` and ``prefetch`` are its knobs).
+        schedule_automatic_tasks: False: this worker neither starts nor puts back the
+            automatic perpetual chains (``Perpetual(automatic=True)``, `Cron`).
+        enable_internal_instrumentation: checked and kept, with no effect: strew makes spans
+            for task runs only, never for its own store calls.
+        fallback_task: runs, instead of being put back (see ``unknown_task_delay``), a
+            claimed task whose name this worker does not know: with that task's arguments
+            and its own dependency markers; the task ends as the fallback's run does.
+        dependencies: factories (a mapping of name to factory, or a list) made around every
+            task this worker runs, as ``Depends`` factories are, their values given to no
+            parameter: a failing one fails the run without its body running.
+
+    Keyword-only, strew's own:
         shutdown_grace: on stop, how long running tasks may take to finish before they are
             cancelled and handed back for another worker to run.
         poll_ceiling: the longest the worker sleeps without asking the store, in case a
@@ -97,6 +114,16 @@ class Worker:
         concurrency: int = 10,
         redelivery_timeout: timedelta = timedelta(minutes=5),
         reconnection_delay: timedelta = timedelta(seconds=5),
+        # pydocket's arguments, in its order, so that a positional call keeps its meaning
+        # (what each does in strew: compat.py).
+        minimum_check_interval: timedelta = timedelta(milliseconds=250),
+        scheduling_resolution: timedelta = timedelta(milliseconds=250),
+        schedule_automatic_tasks: bool = True,
+        enable_internal_instrumentation: bool = False,
+        fallback_task: TaskFunction | None = None,
+        dependencies: Mapping[str, Callable[..., Any]] | Sequence[Callable[..., Any]] | None = None,
+        message_batch: int = 1000,
+        *,
         shutdown_grace: timedelta = timedelta(seconds=30),
         poll_ceiling: timedelta = timedelta(seconds=1),
         prefetch: timedelta = timedelta(milliseconds=50),
@@ -116,6 +143,16 @@ class Worker:
             raise ValueError(
                 f"name must be 1 to 200 characters without '/' or line breaks, got {name!r}"
             )
+        self.pydocket = pydocket = check_pydocket_settings(
+            minimum_check_interval=minimum_check_interval,
+            scheduling_resolution=scheduling_resolution,
+            schedule_automatic_tasks=schedule_automatic_tasks,
+            enable_internal_instrumentation=enable_internal_instrumentation,
+            fallback_task=fallback_task,
+            dependencies=dependencies,
+            message_batch=message_batch,
+        )
+        """pydocket's arguments, checked (see compat.py for what each does here)."""
         self.state = state = WorkerState(
             docket,
             name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}",
@@ -127,6 +164,7 @@ class Worker:
             prefetch=_zero_or_more(prefetch, "prefetch"),
             unknown_task_delay=check_positive(unknown_task_delay, "unknown_task_delay"),
             payload_read_timeout=check_positive(payload_read_timeout, "payload_read_timeout"),
+            fallback_task=pydocket.fallback_task,
         )
         hooks = WorkerHooks(
             docket=docket,
@@ -138,6 +176,7 @@ class Worker:
             store_now=state.store_now,
             chain_next=state.chain_next,
             chain_end=state.chain_end,
+            around_every_task=tuple(pydocket.dependencies.items()),
         )
         catch_up = CatchUpKeeper(state.store, state.name, state.store_now)
         self.runner = Runner(state, hooks, catch_up, Outcomes(state), StrikeGate(state))
@@ -187,6 +226,34 @@ class Worker:
     @property
     def unknown_task_delay(self) -> timedelta:
         return self.state.unknown_task_delay
+
+    @property
+    def minimum_check_interval(self) -> timedelta:
+        return self.pydocket.minimum_check_interval
+
+    @property
+    def scheduling_resolution(self) -> timedelta:
+        return self.pydocket.scheduling_resolution
+
+    @property
+    def schedule_automatic_tasks(self) -> bool:
+        return self.pydocket.schedule_automatic_tasks
+
+    @property
+    def enable_internal_instrumentation(self) -> bool:
+        return self.pydocket.enable_internal_instrumentation
+
+    @property
+    def fallback_task(self) -> TaskFunction | None:
+        return self.pydocket.fallback_task
+
+    @property
+    def dependencies(self) -> dict[str, Callable[..., Any]]:
+        return dict(self.pydocket.dependencies)
+
+    @property
+    def message_batch(self) -> int:
+        return self.pydocket.message_batch
 
     @property
     def stats(self) -> Stats:
@@ -266,7 +333,8 @@ class Worker:
                     group.create_task(upkeep.renew_loop(), name=f"strew {self.name} renewer"),
                     group.create_task(self.acker.loop(forever), name=f"strew {self.name} acker"),
                 ]
-                helpers += await start_automatic(state, group, forever)
+                if self.schedule_automatic_tasks:
+                    helpers += await start_automatic(state, group, forever)
                 try:
                     await self.claimer.loop(group, forever)
                     await self._drain()
