@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
-from strew.dependencies import check_task
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
     ADD_CHUNK,
     COUNT_CAP,
@@ -113,41 +113,25 @@ class Docket:
     # -- registry ---------------------------------------------------------------------------
 
     def register(self, function: TaskFunction, names: Sequence[str] | None = None) -> None:
-        """Make ``function`` runnable by workers of this docket, under its ``__name__`` or
-        under each of ``names``."""
-        if not callable(function):
-            raise TypeError(f"function must be callable, got {function!r}")
-        if names is None:
-            name = getattr(function, "__name__", None)
-            if not isinstance(name, str) or name == "<lambda>":
-                raise ValueError(f"function {function!r} has no usable __name__; pass names=[...]")
-            names = [name]
-        if isinstance(names, str) or not names:
-            raise TypeError(f"names must be a non-empty list of strings, got {names!r}")
-        for name in names:
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"names must hold non-empty strings, got {name!r}")
-        # Dependency markers (Retry, Timeout, TaskArgument...) are checked now, so a bad one
-        # fails before any task of this function is scheduled.
-        check_task(function)
-        for name in names:
-            self.tasks[name] = function
+        """Make ``function`` runnable by workers of this docket, under each of ``names``, or
+        under its ``__name__`` when ``names`` is None or empty (as in pydocket)."""
+        register(self.tasks, function, names)
+
+    def register_collection(self, collection_path: str) -> None:
+        """Register every function of the collection ``collection_path`` names, such as
+        ``"myapp.tasks:all_tasks"`` (a bare module means its ``tasks``), each under its
+        ``__name__``. Raises `TaskImportError` naming the string when it leads nowhere;
+        nothing is registered unless every function is fit to be."""
+        functions = import_tasks(collection_path, from_cwd=False)
+        staged: dict[str, TaskFunction] = dict(self.tasks)
+        for function in functions:
+            register(staged, function, None)
+        self.tasks.update(staged)
 
     def resolve(self, function: TaskFunction | str) -> tuple[TaskFunction, str]:
         """The function and the name workers know it by; registers an unregistered function,
         raises KeyError for an unknown name."""
-        if isinstance(function, str):
-            if function not in self.tasks:
-                known = ", ".join(sorted(self.tasks)) or "none"
-                raise KeyError(f"unknown task name {function!r} (registered: {known})")
-            return self.tasks[function], function
-        if not callable(function):
-            raise TypeError(f"function must be a callable or a task name, got {function!r}")
-        for name, registered in self.tasks.items():
-            if registered is function:
-                return function, name
-        self.register(function)
-        return function, function.__name__
+        return resolve(self.tasks, function)
 
     # -- building executions ----------------------------------------------------------------
 
