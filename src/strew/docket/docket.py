@@ -13,13 +13,19 @@ from strew.docket.settings import (
     ADD_CHUNK,
     COUNT_CAP,
     COUNT_SAMPLE,
-    MAX_BUCKETS,
     check_name,
     default_url,
     positive_whole,
     whole_number,
 )
-from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
+from strew.docket.snapshots import (
+    DocketSnapshot,
+    count_by_function,
+    load_execution,
+    not_registered,
+    scheduled_histogram,
+    take_snapshot,
+)
 from strew.docket.strikes import StrikeBook
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
@@ -434,23 +440,16 @@ class Docket:
             meta=envelope.meta,
         )
 
-    async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
-        """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
-        if not whole_number(limit) or limit < 0:
-            raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+    async def snapshot(self, limit: int | None = None) -> DocketSnapshot:
+        """What is scheduled, what runs where, who is alive: every scheduled (and held) task
+        by default, as pydocket's ``snapshot()``; ``limit=N`` reads only the earliest ``N``
+        of each (``total_tasks`` and ``held_total`` still count them all), which keeps a
+        snapshot of a huge docket cheap."""
         return await take_snapshot(self, limit)
 
     async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
         """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""
-        check_when(start, "start")
-        check_when(end, "end")
-        if end <= start:
-            raise ValueError(f"end must be after start, got start={start} end={end}")
-        if not whole_number(buckets) or not 1 <= buckets <= MAX_BUCKETS:
-            raise ValueError(
-                f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
-            )
-        return await self.store.histogram(to_micros(start), to_micros(end), buckets)
+        return await scheduled_histogram(self.store, start, end, buckets)
 
     async def count_by_function(
         self, cap: int = COUNT_CAP, sample: int = COUNT_SAMPLE
@@ -458,11 +457,7 @@ class Docket:
         """How many scheduled, running and held tasks call each task function: exact for a
         state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
         (``exact`` says which). Reads the start of every payload it counts."""
-        if not whole_number(cap) or cap < 0:
-            raise ValueError(f"cap must be a non-negative integer, got {cap!r}")
-        if not whole_number(sample) or not 1 <= sample <= max(cap, 1):
-            raise ValueError(f"sample must be an integer from 1 to cap ({cap!r}), got {sample!r}")
-        return await self.store.count_functions(cap, sample)
+        return await count_by_function(self.store, cap, sample)
 
     # -- quarantine (logic in quarantine.py) ---------------------------------------------------
 
