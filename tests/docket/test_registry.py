@@ -76,3 +76,17 @@ async def test_a_collection_with_one_unfit_task_registers_none_of_them(docket: D
 async def test_a_collection_path_that_is_not_a_string_is_refused(docket: Docket) -> None:
     with pytest.raises(TaskImportError, match="got 42"):
         docket.register_collection(42)  # type: ignore[arg-type]
+
+
+async def test_the_standard_tasks_answer_to_pydockets_name(docket: Docket) -> None:
+    from strew.cli.loading import import_tasks
+    from strew.tasks import standard, standard_tasks
+
+    assert standard_tasks is standard
+    assert import_tasks("strew.tasks:standard_tasks") == standard
+    docket.register_collection("strew.tasks:standard_tasks")
+    assert sorted(docket.tasks) == ["fail", "sleep", "trace"]
+    await docket.add("trace")("hello from pydocket's name")
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert worker.stats.succeeded == 1
