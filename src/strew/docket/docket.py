@@ -13,7 +13,9 @@ from strew.docket.settings import (
     ADD_CHUNK,
     COUNT_CAP,
     COUNT_SAMPLE,
+    check_flag,
     check_name,
+    check_result_storage,
     default_url,
     positive_whole,
     whole_number,
@@ -61,6 +63,10 @@ class Docket:
     ``strew`` command does. The Redis store refuses (`EvictionPolicyError`) a server whose
     ``maxmemory-policy`` may evict keys, unless ``allow_eviction=True`` (or, when None,
     ``STREW_ALLOW_EVICTION=1``): an evicted key is a task lost without a word.
+
+    The first seven arguments are pydocket's, in its order; ``result_storage`` and
+    ``enable_internal_instrumentation`` are checked and kept but change nothing (results
+    live in this docket's store). strew's own options are keyword-only.
     """
 
     def __init__(
@@ -70,6 +76,9 @@ class Docket:
         heartbeat_interval: timedelta = timedelta(seconds=2),
         missed_heartbeats: int = 5,
         execution_ttl: timedelta = timedelta(minutes=15),
+        result_storage: object | None = None,
+        enable_internal_instrumentation: bool = False,
+        *,
         signing_key: str | bytes | Sequence[str | bytes] | None = None,
         load_arguments: bool = True,
         serializer: str = "pickle",
@@ -85,6 +94,12 @@ class Docket:
         # A larger return value fails its run (ResultTooLarge) instead of being kept.
         self.max_result_size = positive_whole(
             max_result_size, "max_result_size", "whole number of bytes"
+        )
+        # pydocket's: strew keeps results in its own store and has no internal polling
+        # spans to switch on, so both are kept for the reader and used for nothing.
+        self.result_storage = check_result_storage(result_storage)
+        self.enable_internal_instrumentation = check_flag(
+            enable_internal_instrumentation, "enable_internal_instrumentation"
         )
         self.tasks: dict[str, TaskFunction] = {}
         if not isinstance(load_arguments, bool):
