@@ -69,4 +69,16 @@ async def sleep(seconds: Annotated[float, Logged]) -> None:
 standard: list[TaskFunction] = [trace, fail, sleep]
 """The built-in tasks, in the form ``--tasks`` and `Docket.register` take."""
 
-__all__ = ["SmokeTestFailure", "current_key", "fail", "sleep", "standard", "trace"]
+standard_tasks = standard
+"""pydocket's name for the same list (``docket.tasks:standard_tasks``), so
+``--tasks strew.tasks:standard_tasks`` and ``from strew.tasks import standard_tasks`` work."""
+
+__all__ = [
+    "SmokeTestFailure",
+    "current_key",
+    "fail",
+    "sleep",
+    "standard",
+    "standard_tasks",
+    "trace",
+]

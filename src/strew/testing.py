@@ -215,13 +215,8 @@ class RedisServer:
 
 
 async def _waiting(docket: Docket) -> list[Execution]:
-    """Every task waiting on the schedule (due or not), earliest first: all of them, not the
-    first thousand a snapshot shows."""
-    snapshot = await docket.snapshot(limit=1000)
-    waiting = snapshot.total_tasks - len(snapshot.running)
-    if waiting > len(snapshot.future):
-        snapshot = await docket.snapshot(limit=waiting)
-    return list(snapshot.future)
+    """Every task waiting on the schedule (due or not), earliest first."""
+    return list((await docket.snapshot()).future)
 
 
 def _names_of(docket: Docket, function: str | Callable[..., Any]) -> set[str]:

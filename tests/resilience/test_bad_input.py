@@ -75,7 +75,7 @@ async def test_registering_a_non_callable_is_refused(docket: Docket) -> None:
     assert docket.tasks == {}
 
 
-@pytest.mark.parametrize("names", ["greet", [], [""], [42]])
+@pytest.mark.parametrize("names", ["greet", [""], [42], ("ok", 42)])
 async def test_registering_under_bad_names_is_refused(docket: Docket, names: Any) -> None:
     with pytest.raises((TypeError, ValueError), match=says("names", repr(names)[1:-1])):
         docket.register(greet, names=names)

@@ -95,10 +95,21 @@ class ExponentialRetry(Retry):
     @classmethod
     def forever(
         cls,
-        minimum_delay: timedelta = timedelta(seconds=1),
+        delay: timedelta | None = None,
         maximum_delay: timedelta = timedelta(seconds=64),
+        *,
+        minimum_delay: timedelta | None = None,
     ) -> ExponentialRetry:
-        return cls(None, minimum_delay, maximum_delay)
+        """Retry without limit, waiting ``delay`` (the first, minimum delay; 1 s by default)
+        and doubling up to ``maximum_delay``. ``delay`` is the name `Retry.forever` uses;
+        ``minimum_delay``, the constructor's, is accepted too (not both)."""
+        if delay is not None and minimum_delay is not None:
+            raise TypeError(
+                f"give delay or minimum_delay, not both (got delay={delay!r}, "
+                f"minimum_delay={minimum_delay!r})"
+            )
+        first = delay if delay is not None else minimum_delay
+        return cls(None, timedelta(seconds=1) if first is None else first, maximum_delay)
 
     def problem(self) -> str | None:
         attempts = self.attempts

@@ -7,19 +7,27 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
-from strew.dependencies import check_task
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
     ADD_CHUNK,
     COUNT_CAP,
     COUNT_SAMPLE,
-    MAX_BUCKETS,
+    check_flag,
     check_name,
+    check_result_storage,
     default_url,
     positive_whole,
     whole_number,
 )
-from strew.docket.snapshots import DocketSnapshot, load_execution, not_registered, take_snapshot
+from strew.docket.snapshots import (
+    DocketSnapshot,
+    count_by_function,
+    load_execution,
+    not_registered,
+    scheduled_histogram,
+    take_snapshot,
+)
 from strew.docket.strikes import StrikeBook
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
@@ -55,6 +63,10 @@ class Docket:
     ``strew`` command does. The Redis store refuses (`EvictionPolicyError`) a server whose
     ``maxmemory-policy`` may evict keys, unless ``allow_eviction=True`` (or, when None,
     ``STREW_ALLOW_EVICTION=1``): an evicted key is a task lost without a word.
+
+    The first seven arguments are pydocket's, in its order; ``result_storage`` and
+    ``enable_internal_instrumentation`` are checked and kept but change nothing (results
+    live in this docket's store). strew's own options are keyword-only.
     """
 
     def __init__(
@@ -64,6 +76,9 @@ class Docket:
         heartbeat_interval: timedelta = timedelta(seconds=2),
         missed_heartbeats: int = 5,
         execution_ttl: timedelta = timedelta(minutes=15),
+        result_storage: object | None = None,
+        enable_internal_instrumentation: bool = False,
+        *,
         signing_key: str | bytes | Sequence[str | bytes] | None = None,
         load_arguments: bool = True,
         serializer: str = "pickle",
@@ -79,6 +94,12 @@ class Docket:
         # A larger return value fails its run (ResultTooLarge) instead of being kept.
         self.max_result_size = positive_whole(
             max_result_size, "max_result_size", "whole number of bytes"
+        )
+        # pydocket's: strew keeps results in its own store and has no internal polling
+        # spans to switch on, so both are kept for the reader and used for nothing.
+        self.result_storage = check_result_storage(result_storage)
+        self.enable_internal_instrumentation = check_flag(
+            enable_internal_instrumentation, "enable_internal_instrumentation"
         )
         self.tasks: dict[str, TaskFunction] = {}
         if not isinstance(load_arguments, bool):
@@ -113,41 +134,25 @@ class Docket:
     # -- registry ---------------------------------------------------------------------------
 
     def register(self, function: TaskFunction, names: Sequence[str] | None = None) -> None:
-        """Make ``function`` runnable by workers of this docket, under its ``__name__`` or
-        under each of ``names``."""
-        if not callable(function):
-            raise TypeError(f"function must be callable, got {function!r}")
-        if names is None:
-            name = getattr(function, "__name__", None)
-            if not isinstance(name, str) or name == "<lambda>":
-                raise ValueError(f"function {function!r} has no usable __name__; pass names=[...]")
-            names = [name]
-        if isinstance(names, str) or not names:
-            raise TypeError(f"names must be a non-empty list of strings, got {names!r}")
-        for name in names:
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"names must hold non-empty strings, got {name!r}")
-        # Dependency markers (Retry, Timeout, TaskArgument...) are checked now, so a bad one
-        # fails before any task of this function is scheduled.
-        check_task(function)
-        for name in names:
-            self.tasks[name] = function
+        """Make ``function`` runnable by workers of this docket, under each of ``names``, or
+        under its ``__name__`` when ``names`` is None or empty (as in pydocket)."""
+        register(self.tasks, function, names)
+
+    def register_collection(self, collection_path: str) -> None:
+        """Register every function of the collection ``collection_path`` names, such as
+        ``"myapp.tasks:all_tasks"`` (a bare module means its ``tasks``), each under its
+        ``__name__``. Raises `TaskImportError` naming the string when it leads nowhere;
+        nothing is registered unless every function is fit to be."""
+        functions = import_tasks(collection_path, from_cwd=False)
+        staged: dict[str, TaskFunction] = dict(self.tasks)
+        for function in functions:
+            register(staged, function, None)
+        self.tasks.update(staged)
 
     def resolve(self, function: TaskFunction | str) -> tuple[TaskFunction, str]:
         """The function and the name workers know it by; registers an unregistered function,
         raises KeyError for an unknown name."""
-        if isinstance(function, str):
-            if function not in self.tasks:
-                known = ", ".join(sorted(self.tasks)) or "none"
-                raise KeyError(f"unknown task name {function!r} (registered: {known})")
-            return self.tasks[function], function
-        if not callable(function):
-            raise TypeError(f"function must be a callable or a task name, got {function!r}")
-        for name, registered in self.tasks.items():
-            if registered is function:
-                return function, name
-        self.register(function)
-        return function, function.__name__
+        return resolve(self.tasks, function)
 
     # -- building executions ----------------------------------------------------------------
 
@@ -450,23 +455,16 @@ class Docket:
             meta=envelope.meta,
         )
 
-    async def snapshot(self, limit: int = 1000) -> DocketSnapshot:
-        """What is scheduled (the earliest ``limit``), what runs where, and who is alive."""
-        if not whole_number(limit) or limit < 0:
-            raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+    async def snapshot(self, limit: int | None = None) -> DocketSnapshot:
+        """What is scheduled, what runs where, who is alive: every scheduled (and held) task
+        by default, as pydocket's ``snapshot()``; ``limit=N`` reads only the earliest ``N``
+        of each (``total_tasks`` and ``held_total`` still count them all), which keeps a
+        snapshot of a huge docket cheap."""
         return await take_snapshot(self, limit)
 
     async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
         """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""
-        check_when(start, "start")
-        check_when(end, "end")
-        if end <= start:
-            raise ValueError(f"end must be after start, got start={start} end={end}")
-        if not whole_number(buckets) or not 1 <= buckets <= MAX_BUCKETS:
-            raise ValueError(
-                f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}"
-            )
-        return await self.store.histogram(to_micros(start), to_micros(end), buckets)
+        return await scheduled_histogram(self.store, start, end, buckets)
 
     async def count_by_function(
         self, cap: int = COUNT_CAP, sample: int = COUNT_SAMPLE
@@ -474,11 +472,7 @@ class Docket:
         """How many scheduled, running and held tasks call each task function: exact for a
         state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
         (``exact`` says which). Reads the start of every payload it counts."""
-        if not whole_number(cap) or cap < 0:
-            raise ValueError(f"cap must be a non-negative integer, got {cap!r}")
-        if not whole_number(sample) or not 1 <= sample <= max(cap, 1):
-            raise ValueError(f"sample must be an integer from 1 to cap ({cap!r}), got {sample!r}")
-        return await self.store.count_functions(cap, sample)
+        return await count_by_function(self.store, cap, sample)
 
     # -- quarantine (logic in quarantine.py) ---------------------------------------------------
 

@@ -41,3 +41,24 @@ def positive_whole(value: object, name: str, kind: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive {kind}, got {value!r}")
     return value
+
+
+def check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_result_storage(value: object) -> object:
+    """pydocket's ``result_storage`` (a py-key-value ``AsyncKeyValue``): None, or an object
+    with ``get`` and ``put`` methods. strew keeps results in its own store and never calls
+    it (see docs/results-and-progress.md); a wrong type is still refused, as pydocket's
+    first use of it would fail."""
+    if value is not None and not all(
+        callable(getattr(value, method, None)) for method in ("get", "put")
+    ):
+        raise TypeError(
+            f"result_storage must be None or an AsyncKeyValue store (with get and put), "
+            f"got {value!r}"
+        )
+    return value

@@ -1,4 +1,5 @@
-"""What a docket holds, as its users read it: `Docket.snapshot` and the types it returns.
+"""What a docket holds, as its users read it: `Docket.snapshot`, the types it returns, and
+the other read-only views (`scheduled_histogram`, `count_by_function`, `load_execution`).
 
 The store answers with keys and payloads (`stores.base.Snapshot`); this turns them into
 `Execution`s of the docket's registered functions. A payload that cannot be read still shows
@@ -12,9 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from strew.docket.settings import MAX_BUCKETS, whole_number
 from strew.stores.protocol import Store
-from strew.stores.records import LimitUsage, RunningTask, ScheduledTask, function_in
-from strew.task.clock import from_micros
+from strew.stores.records import (
+    FunctionCounts,
+    LimitUsage,
+    RunningTask,
+    ScheduledTask,
+    StoreSnapshot,
+    function_in,
+)
+from strew.task.checks import check_when
+from strew.task.clock import from_micros, to_micros
 from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, TaskHome
 from strew.task.results import progress_of, state_of
@@ -62,7 +72,7 @@ class DocketSnapshot:
     total_tasks: int
     """Scheduled plus running."""
     future: list[Execution]
-    """The earliest scheduled tasks (up to the limit asked for), in due order."""
+    """The scheduled tasks in due order: all of them, or the earliest ``limit`` asked for."""
     running: list[RunningExecution]
     workers: list[WorkerInfo]
     quarantined: int = 0
@@ -70,7 +80,7 @@ class DocketSnapshot:
     held_total: int = 0
     """Tasks a strike holds (see `Docket.strike`); not counted in ``total_tasks``."""
     held: list[Execution] = field(default_factory=list)
-    """The earliest held tasks, up to the limit asked for."""
+    """The held tasks, earliest first: all of them, or the earliest ``limit`` asked for."""
     limits: list[LimitUsage] = field(default_factory=list)
     """The concurrency limits with a slot held or a task waiting, busiest first (at most
     `LIMITS_SHOWN`); see docs/admission.md."""
@@ -132,9 +142,16 @@ def corrupt(docket: TaskSource, key: str, due: int) -> Execution:
     )
 
 
-async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
-    """See `Docket.snapshot` (which checks ``limit``)."""
-    raw = await docket.store.snapshot(limit)
+SNAPSHOT_PAGE = 1000
+"""How many scheduled tasks a snapshot of all of them asks for first; most dockets hold
+fewer, so one round trip reads everything."""
+
+
+async def take_snapshot(docket: TaskSource, limit: int | None) -> DocketSnapshot:
+    """See `Docket.snapshot`."""
+    if limit is not None and (not whole_number(limit) or limit < 0):
+        raise ValueError(f"limit must be a non-negative integer or None (all), got {limit!r}")
+    raw = await _scheduled(docket.store, limit)
     running = [
         RunningExecution(
             readable(docket, task),
@@ -151,7 +168,7 @@ async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
         WorkerInfo(seen.name, from_micros(seen.last_seen), frozenset(holding.get(seen.name, ())))
         for seen in raw.workers
     ]
-    held_total, held_tasks = await docket.store.held_tasks(limit)
+    held_total, held_tasks = await _held(docket.store, limit)
     limits = await docket.store.limits(LIMITS_SHOWN)
     return DocketSnapshot(
         from_micros(raw.now),
@@ -164,6 +181,56 @@ async def take_snapshot(docket: TaskSource, limit: int) -> DocketSnapshot:
         [readable(docket, task) for task in held_tasks],
         limits,
     )
+
+
+async def _scheduled(store: Store, limit: int | None) -> StoreSnapshot:
+    """The store's snapshot with ``limit`` scheduled tasks, or all of them for None.
+
+    Each store snapshot is one atomic read, so "all" is the first read that came back with
+    room to spare: while producers add faster than we read, the page doubles (or grows to
+    the reported total), so this ends after a few reads however busy the docket is."""
+    if limit is not None:
+        return await store.snapshot(limit)
+    page = SNAPSHOT_PAGE
+    while True:
+        raw = await store.snapshot(page)
+        if len(raw.scheduled) < page:
+            return raw
+        page = max(page * 2, raw.scheduled_total + 1)
+
+
+async def _held(store: Store, limit: int | None) -> tuple[int, list[ScheduledTask]]:
+    """Like `_scheduled`, for the tasks a strike holds."""
+    if limit is not None:
+        return await store.held_tasks(limit)
+    page = SNAPSHOT_PAGE
+    while True:
+        total, tasks = await store.held_tasks(page)
+        if len(tasks) < page:
+            return total, tasks
+        page = max(page * 2, total + 1)
+
+
+async def scheduled_histogram(
+    store: Store, start: datetime, end: datetime, buckets: int
+) -> list[int]:
+    """See `Docket.scheduled_histogram`."""
+    check_when(start, "start")
+    check_when(end, "end")
+    if end <= start:
+        raise ValueError(f"end must be after start, got start={start} end={end}")
+    if not whole_number(buckets) or not 1 <= buckets <= MAX_BUCKETS:
+        raise ValueError(f"buckets must be an integer from 1 to {MAX_BUCKETS:,}, got {buckets!r}")
+    return await store.histogram(to_micros(start), to_micros(end), buckets)
+
+
+async def count_by_function(store: Store, cap: int, sample: int) -> FunctionCounts:
+    """See `Docket.count_by_function`."""
+    if not whole_number(cap) or cap < 0:
+        raise ValueError(f"cap must be a non-negative integer, got {cap!r}")
+    if not whole_number(sample) or not 1 <= sample <= max(cap, 1):
+        raise ValueError(f"sample must be an integer from 1 to cap ({cap!r}), got {sample!r}")
+    return await store.count_functions(cap, sample)
 
 
 async def load_execution(docket: TaskSource, key: str) -> Execution | None:
