@@ -205,8 +205,12 @@ async def test_without_tasks_a_worker_runs_the_built_in_ones_until_finished(
 
 
 async def test_pydockets_worker_options_are_accepted_and_said_to_change_nothing(
-    redis_docket: Docket, redis_url: str
+    redis_docket: Docket, redis_url: str, tmp_path: Path
 ) -> None:
+    (tmp_path / "myapp_fallbacks.py").write_text(
+        "async def fallback(*args: object, **kwargs: object) -> None: ...\n"
+        "async def other(*args: object, **kwargs: object) -> None: ...\n"
+    )
     options = (
         "--message-batch",
         "5",
@@ -217,16 +221,16 @@ async def test_pydockets_worker_options_are_accepted_and_said_to_change_nothing(
         "--schedule-automatic-tasks",
         "--enable-internal-instrumentation",
         "--fallback-task",
-        "myapp.tasks:fallback",
+        "myapp_fallbacks:fallback",
     )
     where = ("--url", redis_url, "--docket", redis_docket.name)
-    result = await strew("worker", "--until-finished", *options, *where)
+    result = await strew("worker", "--until-finished", *options, *where, cwd=tmp_path)
     assert result.code == 0, result.err
     assert (
         "pydocket's --message-batch 5, --minimum-check-interval 100ms, "
         "--scheduling-resolution 1s, --enable-internal-instrumentation: no effect in strew"
     ) in result.err
-    assert "--fallback-task myapp.tasks:fallback is not run by strew" in result.err
+    assert "--fallback-task myapp_fallbacks:fallback runs the tasks this worker" in result.err
     pydocket_env = {
         "DOCKET_URL": redis_url,
         "DOCKET_NAME": redis_docket.name,
@@ -234,14 +238,47 @@ async def test_pydockets_worker_options_are_accepted_and_said_to_change_nothing(
         "DOCKET_WORKER_MINIMUM_CHECK_INTERVAL": "1",
         "DOCKET_WORKER_SCHEDULING_RESOLUTION": "250ms",
         "DOCKET_WORKER_ENABLE_INTERNAL_INSTRUMENTATION": "true",
-        "DOCKET_FALLBACK_TASK": "myapp.tasks:other",
+        "DOCKET_FALLBACK_TASK": "myapp_fallbacks:other",
         "DOCKET_WORKER_CONCURRENCY": "3",
     }
-    from_env = await strew("worker", "--until-finished", env=pydocket_env)
+    from_env = await strew("worker", "--until-finished", env=pydocket_env, cwd=tmp_path)
     assert from_env.code == 0, from_env.err
     assert "--message-batch 7, --minimum-check-interval 1s" in from_env.err
-    assert "--fallback-task myapp.tasks:other is not run" in from_env.err
+    assert "--fallback-task myapp_fallbacks:other runs" in from_env.err
     assert f"started on docket {redis_docket.name} (concurrency 3)" in from_env.err
+
+
+async def unknown_here(n: int) -> None:  # pragma: no cover - only its name is scheduled
+    raise AssertionError("scheduled by name for the worker process")
+
+
+unknown_here.__name__ = "not_on_this_worker"
+
+
+async def test_a_fallback_task_runs_what_the_worker_does_not_know(
+    redis_docket: Docket, redis_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "fallbacks_mod.py").write_text(
+        "from strew import CurrentExecution\n"
+        "async def catch_all(*args: object, execution=CurrentExecution()) -> None:\n"
+        "    print(f'fallback ran {execution.function_name}{args}', flush=True)\n"
+    )
+    redis_docket.register(unknown_here)
+    await redis_docket.add(unknown_here)(7)
+    where = ("--url", redis_url, "--docket", redis_docket.name)
+    result = await strew(
+        "worker",
+        "--until-finished",
+        "--fallback-task",
+        "fallbacks_mod:catch_all",
+        *where,
+        cwd=tmp_path,
+    )
+    assert result.code == 0, result.err
+    assert "fallback ran not_on_this_worker(7,)" in result.out
+    assert (await redis_docket.snapshot()).total_tasks == 0
+    missing = await strew("worker", "--fallback-task", "fallbacks_mod:nope", *where, cwd=tmp_path)
+    assert missing.code == 2 and "--fallback-task" in missing.err
 
 
 @pytest.mark.parametrize(

@@ -304,10 +304,10 @@ def worker(
     (for up to the shutdown grace), hands the rest back, and exits 0. A second
     signal hands running tasks back at once.
 
-    Accepted for pydocket, changing nothing here (docs/cli.md says why):
-    --message-batch, --minimum-check-interval, --scheduling-resolution,
-    --schedule-automatic-tasks, --\\[no-]enable-internal-instrumentation,
-    --fallback-task.
+    Also pydocket's --schedule-automatic-tasks and --fallback-task MODULE:FUNCTION, and,
+    accepted but changing nothing here (docs/cli.md says why): --message-batch,
+    --minimum-check-interval, --scheduling-resolution,
+    --\\[no-]enable-internal-instrumentation.
     """
     functions = []
     for spec in tasks:
@@ -317,6 +317,18 @@ def worker(
             fail(f"--tasks: {error}", EXIT_USAGE)
     if not functions:
         fail(f"--tasks: {', '.join(map(repr, tasks))} named no task functions", EXIT_USAGE)
+    fallback = None
+    if fallback_task is not None:
+        try:
+            named = import_tasks(fallback_task)
+        except TaskImportError as error:
+            fail(f"--fallback-task: {error}", EXIT_USAGE)
+        if len(named) != 1:
+            fail(
+                f"--fallback-task: {fallback_task!r} names {len(named)} functions, not one",
+                EXIT_USAGE,
+            )
+        fallback = named[0]
 
     configure_logging(logging_level, logging_format)
     compat.explain(
@@ -346,6 +358,8 @@ def worker(
             shutdown_grace=shutdown_grace,
             poll_ceiling=poll_ceiling,
             prefetch=prefetch,
+            schedule_automatic_tasks=schedule_automatic_tasks,
+            fallback_task=fallback,
         )
     except (TypeError, ValueError) as error:
         fail(str(error), EXIT_USAGE)

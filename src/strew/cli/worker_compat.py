@@ -121,17 +121,9 @@ def explain(
             "pydocket's %s: no effect in strew (see strew worker --help)", ", ".join(ignored)
         )
     if not schedule_automatic_tasks:
-        logger.warning(
-            "--schedule-automatic-tasks is off, but strew's workers always start the "
-            "automatic Perpetual tasks"
-        )
+        logger.info("--no-schedule-automatic-tasks: this worker starts no automatic Perpetual task")
     if fallback_task is not None:
-        # A warning: unlike the others, pydocket would do something with it that strew won't.
-        logger.warning(
-            "--fallback-task %s is not run by strew: a task this worker does not know is "
-            "put back for a worker that knows it",
-            fallback_task,
-        )
+        logger.info("--fallback-task %s runs the tasks this worker does not know", fallback_task)
 
 
 __all__ = [
