@@ -68,10 +68,11 @@ SchedulingResolutionOption = Annotated[
 ScheduleAutomaticTasksOption = Annotated[
     bool,
     typer.Option(
-        "--schedule-automatic-tasks",
+        "--schedule-automatic-tasks/--no-schedule-automatic-tasks",
         envvar="STREW_SCHEDULE_AUTOMATIC_TASKS",
         hidden=True,
-        help="Always on, as in pydocket: every worker starts the Perpetual(automatic=True) tasks.",
+        help="On by default, as in pydocket: this worker starts and keeps the "
+        "Perpetual(automatic=True) tasks; off, it starts none.",
     ),
 ]
 EnableInternalInstrumentationOption = Annotated[
@@ -90,8 +91,8 @@ FallbackTaskOption = Annotated[
         envvar="STREW_FALLBACK_TASK",
         metavar="MODULE:ATTRIBUTE",
         hidden=True,
-        help="Not run (and not imported): a task this worker does not know is put back "
-        "30s later, for a worker that knows it.",
+        help="MODULE:FUNCTION run, with the task's arguments, for a task this worker does "
+        "not know (without it, such a task is put back 30s later, for a worker that knows it).",
     ),
 ]
 
