@@ -278,6 +278,7 @@ def scatter(
         console = Console()
         if catch_up is not None:
             console.print(f"Catch-up after an outage: {catch_up_text(catch_up)}.")
+        existing = None
         if level:
             # Levelling plans around what the store holds, so this dry run has to read it
             # (and only read it).
@@ -286,17 +287,7 @@ def scatter(
                     agenda, url, docket, over, begin, jitter, chosen_seed, rate, every, buckets
                 )
             )
-            _draw(
-                console,
-                planned,
-                plan_start,
-                window,
-                buckets,
-                dry_run=True,
-                existing=existing,
-                rate_limit=task_rate_limit(function),
-            )
-            return
+        limit = task_rate_limit(function)
         _draw(
             console,
             planned,
@@ -304,7 +295,8 @@ def scatter(
             window,
             buckets,
             dry_run=True,
-            rate_limit=task_rate_limit(function),
+            existing=existing,
+            rate_limit=limit,
         )
         return
     run(

@@ -8,7 +8,16 @@ from typing import Any
 
 
 def _load_lua(name: str) -> str:
-    return resources.files("strew.stores.redis").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    """The script ``lua/NAME.lua``, with each line ``--#include OTHER`` replaced by
+    ``lua/OTHER.lua`` (Lua functions that several scripts share, written once)."""
+    text = resources.files("strew.stores.redis").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    lines = [
+        _load_lua(line.removeprefix("--#include ").strip())
+        if line.startswith("--#include ")
+        else line
+        for line in text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _cancelling() -> bool:

@@ -8,9 +8,8 @@
 -- ARGV: 1 key, 2 token, 3 holder ("docket\nkey"), 4 lease (us), 5 wake channel, then per
 --       gate: kind, limit, window (us), drop ("1" or ""), base key (for the index)
 -- Returns {verdict, index of the deciding gate (0-based, -1 for none), until (us)}.
--- A holder is "docket\nkey"; its docket's keys are strew:{docket}:..., so a scope shared by
--- dockets reaches the others' leases and schedules (on a standalone Redis only: on a Cluster
--- a scope's keys carry the docket's hash tag and its holders are all of this docket).
+-- Holders (see holders.lua) reach other dockets' keys only for a scope on a standalone Redis:
+-- on a Cluster a scope's keys carry the docket's hash tag and its holders are all of it.
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local index = KEYS[7]
 local key, token, holder, lease, wake = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -24,60 +23,12 @@ local due = redis.call('HGET', dues, key) or '0'
 local space = string.find(due, ' ', 1, true)
 if space then due = string.sub(due, 1, space - 1) end
 
-local function split(h)
-  local at = string.find(h, '\n', 1, true)
-  return string.sub(h, 1, at - 1), string.sub(h, at + 1)
-end
-local function tag(d) return 'strew:{' .. d .. '}:' end
--- The lease deadline of a holder's run, when it has one that has not lapsed.
-local function live_until(h)
-  local d, k = split(h)
-  local s = redis.call('ZSCORE', tag(d) .. 'leases', k)
-  if s and tonumber(s) >= now then return tonumber(s) end
-  return nil
-end
--- A waiting task still waits while its key is scheduled or being claimed; cancelled, it
--- does not. Brought forward to now (workers woken) when it is scheduled later.
-local function bring_forward(h)
-  local d, k = split(h)
-  local sched = tag(d) .. 'schedule'
-  local s = redis.call('ZSCORE', sched, k)
-  if s then
-    if tonumber(s) > now then
-      redis.call('ZADD', sched, nowstr, k)
-      redis.call('PUBLISH', tag(d) .. 'wake', nowstr)
-    end
-    return true
-  end
-  return live_until(h) ~= nil
-end
-local function still_waiting(h)
-  local d, k = split(h)
-  if redis.call('ZSCORE', tag(d) .. 'schedule', k) then return true end
-  return live_until(h) ~= nil
-end
+--#include holders
 local WEEK = 604800000
 -- A waiting task that leaves the line (dropped or put back by another gate) frees what it
 -- was owed: the first waiting tasks that the free slots belong to are brought forward.
 local function leave_line(slots, waiters, limit)
-  if redis.call('ZREM', waiters, holder) == 0 then return end
-  local used = 0
-  for _, h in ipairs(redis.call('ZRANGE', slots, 0, -1)) do
-    if live_until(h) then used = used + 1 else redis.call('ZREM', slots, h) end
-  end
-  local free, offset = limit - used, 0
-  while free > 0 do
-    local page = redis.call('ZRANGE', waiters, offset, offset + free - 1)
-    if #page == 0 then break end
-    for _, h in ipairs(page) do
-      if bring_forward(h) then
-        free = free - 1
-        offset = offset + 1
-      else
-        redis.call('ZREM', waiters, h)
-      end
-    end
-  end
+  if redis.call('ZREM', waiters, holder) == 1 then wake_owed(slots, waiters, limit) end
 end
 
 local n = (#ARGV - 5) / 5
