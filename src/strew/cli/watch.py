@@ -46,6 +46,7 @@ EXIT_UNKNOWN = EXIT_USAGE
 RESULT_WIDTH = 300
 _STYLES = {
     ExecutionState.SCHEDULED: "cyan",
+    ExecutionState.QUEUED: "bold cyan",
     ExecutionState.RUNNING: "bold yellow",
     ExecutionState.COMPLETED: "bold green",
     ExecutionState.FAILED: "bold red",

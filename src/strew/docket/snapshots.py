@@ -27,7 +27,7 @@ from strew.task.checks import check_when
 from strew.task.clock import from_micros, to_micros
 from strew.task.envelope import CorruptPayload
 from strew.task.execution import Execution, TaskFunction, TaskHome
-from strew.task.results import progress_of, state_of
+from strew.task.results import reading_of
 
 LIMITS_SHOWN = 20
 """The busiest concurrency limits a snapshot lists."""
@@ -240,7 +240,8 @@ async def load_execution(docket: TaskSource, key: str) -> Execution | None:
     finished one only with its function name and finish time (records keep the outcome, not
     the call)."""
     raw = await docket.store.task_state(key)
-    state, finished = state_of(raw, json_only=docket.codec.json)
+    reading = reading_of(raw, json_only=docket.codec.json)
+    state, finished = reading.state, reading.finished
     if state is None:
         return None
     found = raw.running or raw.scheduled or raw.held
@@ -251,7 +252,5 @@ async def load_execution(docket: TaskSource, key: str) -> Execution | None:
         name = finished.function_name or "<unknown>"
         function = docket.tasks.get(name) or not_registered(name)
         execution = Execution(docket, function, name, (), {}, key, finished.finished_at)
-        execution.finished_at = finished.finished_at
-    execution.state = state
-    execution.progress = progress_of(raw.progress)
+    execution.saw(reading)
     return execution

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,11 +13,14 @@ from strew.stores.protocol import ResultStore
 from strew.task.annotations import call_text, safe_repr, shown_arguments
 from strew.task.clock import to_micros
 from strew.task.codec import Codec
-from strew.task.results import (
-    ExecutionProgress,
-    ExecutionState,
-    Finished,
-    read_state,
+from strew.task.results import ExecutionProgress, ExecutionState, Reading, read_state
+from strew.task.waiting import (
+    FOLLOW_INTERVAL,
+    ProgressEvent,
+    StateEvent,
+    check_interval,
+    follow,
+    time_limit,
     wait_for_result,
 )
 
@@ -73,10 +76,17 @@ class TaskCall:
 class Execution:
     """One scheduled (or running) call of a task function."""
 
-    # Read from the store by `sync` and `get_result` (see task/results.py); None until then.
+    # Read from the store by `sync`, `get_result` and `subscribe` (see task/results.py);
+    # None until then.
     state: ExecutionState | None = None
     progress: ExecutionProgress | None = None
     finished_at: datetime | None = None
+    worker: str | None = None
+    """The worker running it (while `RUNNING`)."""
+    started_at: datetime | None = None
+    """When the worker running it claimed it (while `RUNNING`)."""
+    error: str | None = None
+    """``"TypeName: message"`` of the exception a `FAILED` task raised (pydocket's form)."""
     unloaded: int | None = None
     """The size of the payload whose arguments a view did not unpickle (it could not verify
     them: see `Docket.loads_arguments`); None when the arguments are here."""
@@ -127,26 +137,61 @@ class Execution:
     async def sync(self) -> ExecutionState | None:
         """Read this key's state, progress and finish time from the store into ``state``,
         ``progress`` and ``finished_at``; returns the state (None: nothing is known)."""
-        return await read_state(self.docket.store, self.key, self._saw, self.docket.codec.json)
+        return await read_state(self.docket.store, self.key, self.saw, self.docket.codec.json)
 
-    async def get_result(self, timeout: timedelta | float | None = None) -> Any:
+    @property
+    def completed_at(self) -> datetime | None:
+        """pydocket's name for ``finished_at``: when the task completed, failed or was
+        cancelled."""
+        return self.finished_at
+
+    async def get_result(
+        self, timeout: timedelta | float | None = None, *, deadline: datetime | None = None
+    ) -> Any:
         """Wait for the task to finish and return its return value, or raise its exception
         (`TaskFailed` when it cannot be re-raised as its own type). Raises `TaskCancelled`,
-        `ResultUnavailable` (unknown key, or its record expired) and `TimeoutError` after
-        ``timeout`` (a timedelta or seconds; None waits for ever)."""
+        `ResultUnavailable` (unknown key, or its record expired), and `TimeoutError` once
+        ``timeout`` (a timedelta or seconds) has passed or ``deadline`` (a timezone-aware
+        datetime) has come; give one or neither (None waits for ever)."""
+        seconds, limit = time_limit(timeout, deadline)
         return await wait_for_result(
-            self.docket.store, self.key, timeout, self._saw, json_only=self.docket.codec.json
+            self.docket.store,
+            self.key,
+            seconds,
+            self.saw,
+            json_only=self.docket.codec.json,
+            limit=limit,
         )
 
-    def _saw(
-        self,
-        state: ExecutionState | None,
-        progress: ExecutionProgress | None,
-        finished: Finished | None,
-    ) -> None:
-        self.state = state
-        self.progress = progress
+    def subscribe(
+        self, *, interval: timedelta | float = FOLLOW_INTERVAL
+    ) -> AsyncIterator[StateEvent | ProgressEvent]:
+        """The task's current state and progress (a ``{"type": "state", ...}`` and a
+        ``{"type": "progress", ...}`` event), then an event for each change of either, until
+        it reaches a final state (that state's event is the last). Ends with no events when
+        nothing is known about the key, and without a final event if the key is forgotten
+        meanwhile (a docket that keeps no records). The store is read at most ``interval``
+        (a timedelta or seconds) apart while nothing changes: see
+        docs/results-and-progress.md for what that costs."""
+        seconds = check_interval(interval)  # (here, so a bad one raises at the call)
+        return follow(
+            self.docket.store,
+            self.key,
+            self.when,
+            self.saw,
+            seconds,
+            json_only=self.docket.codec.json,
+        )
+
+    def saw(self, reading: Reading) -> None:
+        """Keep what a read of this key's state found as this execution's attributes."""
+        self.state = reading.state
+        self.progress = reading.progress
+        finished = reading.finished
         self.finished_at = None if finished is None else finished.finished_at
+        self.worker = reading.worker
+        self.started_at = reading.started_at
+        self.error = reading.error
 
     def call_repr(self, *, all_arguments: bool = False) -> str:
         """``name(args)`` as a log line shows the call: the arguments of `Logged` parameters,

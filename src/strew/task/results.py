@@ -16,7 +16,6 @@ missing in the reading process); that case becomes a `TaskFailed` naming the ori
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import json as json_module
@@ -43,15 +42,15 @@ MAX_RESULT_SIZE = 16 * 1024 * 1024
 """The default of `Docket`'s ``max_result_size``: the most bytes a pickled return value may
 take to be kept as a result (Redis refuses any single value over its ``proto-max-bulk-len``,
 512 MB by default, and a large one costs every reader a round trip of that size)."""
-POLL_FIRST = 0.005
-POLL_CEILING = 0.1
 
 
 class ExecutionState(enum.Enum):
     """Where a task key stands, as any process can read it."""
 
     SCHEDULED = "scheduled"
-    """Waiting on the schedule for its due time (or for a worker)."""
+    """On the schedule, due in the future (or held by a strike, waiting for a restore)."""
+    QUEUED = "queued"
+    """On the schedule and due: waiting for a worker to claim it."""
     RUNNING = "running"
     """Held by a worker under a lease."""
     COMPLETED = "completed"
@@ -325,13 +324,17 @@ def state_of(
     """The state ``raw`` shows, and the record when that state comes from one.
 
     A run in progress wins over a newer schedule of the same key (a `replace` waiting for it),
-    and both win over a record: the record is what an *earlier* run left. A task a strike
-    holds is `SCHEDULED`: it waits, for a `restore` rather than for its due time, and runs
-    once one comes (a newer schedule of its key, which a restore keeps instead, wins).
+    and both win over a record: the record is what an *earlier* run left. A scheduled task is
+    `QUEUED` once it is due (by the store's clock, read in the same step), `SCHEDULED` before.
+    A task a strike holds is `SCHEDULED`: it waits, for a `restore` rather than for a worker,
+    and runs once one comes (a newer schedule of its key, which a restore keeps instead, wins).
     """
     if raw.running is not None:
         return ExecutionState.RUNNING, None
-    if raw.scheduled is not None or raw.held is not None:
+    if raw.scheduled is not None:
+        due = raw.scheduled.due <= raw.now
+        return (ExecutionState.QUEUED if due else ExecutionState.SCHEDULED), None
+    if raw.held is not None:
         return ExecutionState.SCHEDULED, None
     if raw.record is not None:
         finished = decode_record(raw.record, json_only=json_only)
@@ -346,18 +349,56 @@ def progress_of(raw: ProgressState | None) -> ExecutionProgress | None:
     return ExecutionProgress(raw.current, raw.total, raw.message, from_micros(raw.updated))
 
 
-Seen = Callable[["ExecutionState | None", "ExecutionProgress | None", "Finished | None"], None]
-"""Told what each read of a task's state found (`Execution` keeps it as its attributes)."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one read of a key's state found (`Execution` keeps it as its attributes)."""
+
+    state: ExecutionState | None
+    progress: ExecutionProgress | None
+    finished: Finished | None
+    worker: str | None = None
+    """The worker running it (None unless `RUNNING`)."""
+    started_at: datetime | None = None
+    """When the claim running it was made (None unless `RUNNING`, or not recorded)."""
+    due: datetime | None = None
+    """When it is due (None unless `SCHEDULED` or `QUEUED`)."""
+
+    @property
+    def error(self) -> str | None:
+        """pydocket's ``execution.error``: ``"TypeName: message"`` for a failed task."""
+        finished = self.finished
+        if finished is None or finished.state is not ExecutionState.FAILED:
+            return None
+        # The record keeps the qualified name; pydocket shows the class's own name.
+        return f"{finished.type_name.rsplit('.', 1)[-1]}: {finished.text}"
+
+
+def reading_of(raw: TaskState, *, json_only: bool = False) -> Reading:
+    """What ``raw`` (one atomic read of a key) says, as readers see it."""
+    state, finished = state_of(raw, json_only=json_only)
+    progress = progress_of(raw.progress)
+    if state is ExecutionState.RUNNING and raw.running is not None:
+        started = raw.running.started
+        at = None if started is None else from_micros(started)
+        return Reading(state, progress, finished, raw.running.worker, at)
+    if raw.scheduled is not None or raw.held is not None:
+        waiting = raw.scheduled or raw.held
+        assert waiting is not None
+        return Reading(state, progress, finished, due=from_micros(waiting.due))
+    return Reading(state, progress, finished)
+
+
+Seen = Callable[[Reading], None]
+"""Told what each read of a task's state found."""
 
 
 async def read_state(
     store: ResultStore, key: str, seen: Seen, json_only: bool = False
 ) -> ExecutionState | None:
     """Read ``key``'s state once, tell ``seen``, and return the state (None: nothing known)."""
-    raw = await store.task_state(key)
-    state, finished = state_of(raw, json_only=json_only)
-    seen(state, progress_of(raw.progress), finished)
-    return state
+    reading = reading_of(await store.task_state(key), json_only=json_only)
+    seen(reading)
+    return reading.state
 
 
 def outcome(key: str, state: ExecutionState | None, finished: Finished | None) -> Any:
@@ -390,48 +431,3 @@ def outcome(key: str, state: ExecutionState | None, finished: Finished | None) -
         unpickled.add_note(finished.traceback_text.rstrip())
         raise unpickled
     raise TaskFailed(key, finished.type_name, finished.text, finished.traceback_text)
-
-
-def check_timeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, timedelta):
-        seconds = timeout.total_seconds()
-    elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
-        seconds = float(timeout)
-    else:
-        raise TypeError(f"timeout must be a timedelta, seconds or None, got {timeout!r}")
-    if seconds < 0:
-        raise ValueError(f"timeout must not be negative, got {timeout!r}")
-    return seconds
-
-
-async def wait_for_result(
-    store: ResultStore,
-    key: str,
-    timeout: timedelta | float | None,
-    seen: Seen,
-    *,
-    json_only: bool = False,
-) -> Any:
-    """Wait until ``key`` reaches a final state; return its value or raise (see `outcome`).
-    ``seen`` is told what every read found.
-
-    Polls the store, a few milliseconds apart at first and at most `POLL_CEILING` apart:
-    one cheap atomic read per poll, and no subscription to keep alive.
-    """
-    seconds = check_timeout(timeout)
-    loop = asyncio.get_running_loop()
-    deadline = None if seconds is None else loop.time() + seconds
-    interval = POLL_FIRST
-    while True:
-        raw = await store.task_state(key)
-        state, finished = state_of(raw, json_only=json_only)
-        seen(state, progress_of(raw.progress), finished)
-        if state is None or state.final:
-            return outcome(key, state, finished)
-        if deadline is not None and loop.time() >= deadline:
-            raise TimeoutError(f"task {key!r} is still {state.value} after waiting {seconds:g}s")
-        pause = interval if deadline is None else min(interval, max(deadline - loop.time(), 0))
-        await asyncio.sleep(pause)
-        interval = min(interval * 2, POLL_CEILING)
