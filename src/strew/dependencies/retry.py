@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 from strew.dependencies.base import Dependency, RunContext, check_duration
@@ -80,17 +81,27 @@ class Retry(Dependency):
 
 class ExponentialRetry(Retry):
     """`Retry` whose delay doubles after each failure: ``minimum_delay`` after the first,
-    then twice that, and so on, never more than ``maximum_delay``."""
+    then twice that, and so on, never more than ``maximum_delay``.
+
+    With ``jitter=True`` each delay is drawn at random between zero and that value ("full
+    jitter", as Celery's ``retry_jitter``, BullMQ and Sidekiq do), so tasks that failed
+    together (an API that was down) do not all come back at the same moment. ``rng`` is
+    the random generator the draws come from (for reproducible tests)."""
 
     def __init__(
         self,
         attempts: int | None = 1,
         minimum_delay: timedelta = timedelta(seconds=1),
         maximum_delay: timedelta = timedelta(seconds=64),
+        *,
+        jitter: bool = False,
+        rng: random.Random | None = None,
     ) -> None:
         super().__init__(attempts, minimum_delay)
         self.minimum_delay = minimum_delay
         self.maximum_delay = maximum_delay
+        self.jitter = jitter
+        self.rng = rng
 
     @classmethod
     def forever(
@@ -99,6 +110,8 @@ class ExponentialRetry(Retry):
         maximum_delay: timedelta = timedelta(seconds=64),
         *,
         minimum_delay: timedelta | None = None,
+        jitter: bool = False,
+        rng: random.Random | None = None,
     ) -> ExponentialRetry:
         """Retry without limit, waiting ``delay`` (the first, minimum delay; 1 s by default)
         and doubling up to ``maximum_delay``. ``delay`` is the name `Retry.forever` uses;
@@ -109,7 +122,13 @@ class ExponentialRetry(Retry):
                 f"minimum_delay={minimum_delay!r})"
             )
         first = delay if delay is not None else minimum_delay
-        return cls(None, timedelta(seconds=1) if first is None else first, maximum_delay)
+        return cls(
+            None,
+            timedelta(seconds=1) if first is None else first,
+            maximum_delay,
+            jitter=jitter,
+            rng=rng,
+        )
 
     def problem(self) -> str | None:
         attempts = self.attempts
@@ -117,6 +136,12 @@ class ExponentialRetry(Retry):
             isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
         ):
             return f"attempts must be a positive integer or None, got {attempts!r}"
+        jitter: object = self.jitter  # callers without a type checker pass anything
+        if not isinstance(jitter, bool):
+            return f"jitter must be True or False, got {jitter!r}"
+        rng: object = self.rng
+        if rng is not None and not isinstance(rng, random.Random):
+            return f"rng must be a random.Random, got {rng!r}"
         found = check_duration("minimum_delay", self.minimum_delay, zero_ok=True)
         found = found or check_duration("maximum_delay", self.maximum_delay, zero_ok=True)
         if found is None and self.maximum_delay < self.minimum_delay:
@@ -133,10 +158,14 @@ class ExponentialRetry(Retry):
             if delay >= self.maximum_delay:
                 break
             delay *= 2
-        return min(delay, self.maximum_delay)
+        delay = min(delay, self.maximum_delay)
+        if self.jitter:
+            draw = (self.rng or random).random()
+            delay = timedelta(microseconds=round(draw * (delay / timedelta(microseconds=1))))
+        return delay
 
     def __repr__(self) -> str:
         return (
             f"ExponentialRetry(attempts={self.attempts!r}, minimum_delay={self.minimum_delay!r}, "
-            f"maximum_delay={self.maximum_delay!r})"
+            f"maximum_delay={self.maximum_delay!r}" + (", jitter=True)" if self.jitter else ")")
         )
