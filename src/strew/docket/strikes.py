@@ -166,13 +166,12 @@ def check_strike(
     parameter: object,
     operator: object,
     value: object,
-    *,
-    known_only: bool,
 ) -> Strike:
     """The rule a ``strike``/``restore`` call describes; raises naming the bad argument.
 
-    With ``known_only``, a function given by name must be one of ``tasks`` (the docket's
-    registry, by name).
+    A function given by name need not be one of ``tasks`` (the docket's registry, by name):
+    as in pydocket, a producer may strike a task only the workers know. When it is one, its
+    signature checks ``parameter``.
     """
     name: str | None
     resolved: TaskFunction | None = None
@@ -183,9 +182,6 @@ def check_strike(
             raise ValueError("function must be a task function or a non-empty name, got ''")
         name = function
         resolved = tasks.get(function)
-        if resolved is None and known_only:
-            known = ", ".join(sorted(tasks)) or "none"
-            raise KeyError(f"unknown task name {function!r} (registered: {known})")
     elif callable(function):
         resolved = function
         found = [n for n, registered in tasks.items() if registered is function]
@@ -336,12 +332,10 @@ class StrikeBook:
         parameter: str | None,
         operator: str,
         value: Any,
-        *,
-        known_only: bool = True,
     ) -> Strike:
         """Store the rule; this copy sees it at once, every other within about
         `REFRESH_SECONDS`."""
-        rule = check_strike(self.tasks, function, parameter, operator, value, known_only=known_only)
+        rule = check_strike(self.tasks, function, parameter, operator, value)
         await self.store.add_strike(rule.encode())
         self.invalidate()
         return rule
@@ -356,7 +350,7 @@ class StrikeBook:
         """Remove every stored rule equal to the one described, and put every held task back
         on the schedule (workers check them against the rules that remain), even when no rule
         was equal. Returns how many rules were lifted and how many held tasks went back."""
-        rule = check_strike(self.tasks, function, parameter, operator, value, known_only=False)
+        rule = check_strike(self.tasks, function, parameter, operator, value)
         _, stored = await self.store.strikes()
         # Rules are compared decoded, not as bytes: the same rule may pickle differently in
         # another Python (or with 1 against 1.0).
