@@ -15,6 +15,7 @@ about a second, and an add costs no extra round trip while the copy is fresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import math
@@ -27,7 +28,7 @@ from typing import Any
 
 from strew.dependencies.base import Dependency
 from strew.stores.protocol import StrikeStore
-from strew.stores.records import Entry
+from strew.stores.records import Entry, StoreError
 from strew.task.execution import Disposition, Execution, TaskFunction
 from strew.task.pickles import plain_loads
 
@@ -107,6 +108,11 @@ class Strike:
         found, argument = argument_of(function, self.parameter, args, kwargs)
         if not found:
             return False  # neither passed nor defaulted: nothing to compare, no match
+        return self.compares(argument)
+
+    def compares(self, argument: Any) -> bool:
+        """Whether ``argument`` compares true with the value (False when they cannot be
+        compared: a strike never breaks an add)."""
         try:
             if self.operator == "between":
                 low, high = self.value
@@ -337,7 +343,7 @@ class StrikeBook:
         `REFRESH_SECONDS`."""
         rule = check_strike(self.tasks, function, parameter, operator, value)
         await self.store.add_strike(rule.encode())
-        self.invalidate()
+        await self._reread()
         return rule
 
     async def lift(
@@ -361,8 +367,15 @@ class StrikeBook:
         for encoded in matching or [rule.encode()]:
             _, count = await self.store.remove_strike(encoded)
             restored += count
-        self.invalidate()
+        await self._reread()
         return len(matching), restored
+
+    async def _reread(self) -> None:
+        """After a change: read the rules now, so this copy (and the `StrikeList` views
+        sharing it) shows it at once; if the read fails, the next check reads again."""
+        self.invalidate()
+        with contextlib.suppress(StoreError):
+            await self.refresh()
 
 
 def _loop() -> asyncio.AbstractEventLoop:
