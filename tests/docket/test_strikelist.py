@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from strew import Disposition, Docket, Operator, Strike, StrikeList, Worker
+from strew import (
+    Disposition,
+    Docket,
+    Operator,
+    StoreAuthError,
+    StoreUnavailable,
+    Strike,
+    StrikeList,
+    Worker,
+)
 from strew.docket.strikelist import StrikeList as DocketStrikeList
 from strew.stores.memory.store import _registry
 from strew.strikelist import Restore
@@ -189,3 +198,40 @@ async def test_a_bad_strike_or_update_is_refused_and_nothing_is_written(docket: 
         with pytest.raises(TypeError, match="must be an Execution or a mapping, got 3"):
             strikes.is_stricken(3)  # type: ignore[arg-type]
     assert await docket.store.strikes() == (0, [])
+
+
+async def test_a_store_that_refuses_us_stops_the_reads_and_wait_raises_it(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused() -> tuple[int, list[bytes]]:
+        raise StoreAuthError("WRONGPASS invalid username-password pair")
+
+    strikes = StrikeList(url=docket.url, name=docket.name)
+    assert strikes._store is not None
+    monkeypatch.setattr(strikes._store, "strikes", refused)
+    async with strikes:
+        with pytest.raises(StoreAuthError, match="WRONGPASS"):
+            await strikes.wait_for_strikes_loaded()
+        assert strikes.rules() == []
+
+
+async def test_a_failed_read_is_logged_and_the_last_rules_stay(
+    docket: Docket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await docket.strike(None, "customer_id", "==", 13)
+    strikes = StrikeList(url=docket.url, name=docket.name)
+    assert await strikes.poll()
+    assert strikes._store is not None
+
+    async def down() -> tuple[int, list[bytes]]:
+        raise StoreUnavailable("connection refused")
+
+    monkeypatch.setattr(strikes._store, "strikes", down)
+    assert strikes._book is not None
+    strikes._book.invalidate()
+    assert not await strikes.poll()
+    assert "could not read the strikes: connection refused" in caplog.text
+    assert strikes.is_stricken({"customer_id": 13})
+    monkeypatch.undo()  # the memory store is the docket's own object
+    await strikes.close()
+    await docket.restore(None, "customer_id", "==", 13)

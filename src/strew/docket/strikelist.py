@@ -22,11 +22,11 @@ import logging
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NoReturn, Self
+from typing import Any, Literal, Self
 
 from strew.docket.settings import check_flag, check_name
 from strew.docket.strikes import REFRESH_SECONDS, Strike, StrikeBook, check_strike
-from strew.stores import StoreError, open_store
+from strew.stores import FATAL_STORE_ERRORS, StoreError, open_store
 from strew.stores.protocol import Store
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
@@ -101,8 +101,10 @@ class StrikeList:
             self._store = SignedStore(store, Signer(keys)) if keys else store
             self._book = StrikeBook(self._store, {})
         self._local: list[Strike] = []
-        self._monitor: asyncio.Task[NoReturn] | None = None
+        self._monitor: asyncio.Task[None] | None = None
         self._strikes_loaded: asyncio.Event | None = None
+        self._failure: StoreError | None = None
+        """What stopped the background reads, raised by `wait_for_strikes_loaded`."""
 
     @classmethod
     def sharing(cls, book: StrikeBook, name: str, url: str) -> StrikeList:
@@ -124,6 +126,7 @@ class StrikeList:
         if self._book is None or self._store is None or self._monitor is not None:
             return
         self._strikes_loaded = asyncio.Event()
+        self._failure = None
         self._monitor = asyncio.create_task(self._follow(), name=f"strew.strikelist.{self.name}")
 
     async def close(self) -> None:
@@ -151,10 +154,13 @@ class StrikeList:
 
     async def poll(self) -> bool:
         """One read of the rules; True when it succeeded (a failure is logged and the last
-        rules read stay in force). The first success marks the rules loaded."""
+        rules read stay in force). The first success marks the rules loaded. Raises the
+        errors no retry can mend (`FATAL_STORE_ERRORS`: credentials, eviction policy)."""
         assert self._book is not None
         try:
             await self._book.refresh()
+        except FATAL_STORE_ERRORS:
+            raise
         except StoreError as error:
             logger.warning("strike list %s could not read the strikes: %s", self.name, error)
             return False
@@ -162,11 +168,19 @@ class StrikeList:
             self._strikes_loaded.set()
         return True
 
-    async def _follow(self) -> NoReturn:
+    async def _follow(self) -> None:
         assert self._book is not None
-        while True:
-            await self.poll()
-            await asyncio.sleep(self._book.max_age)
+        try:
+            while True:
+                await self.poll()
+                await asyncio.sleep(self._book.max_age)
+        except FATAL_STORE_ERRORS as error:
+            # Reading again would fail the same way every half second: stop, and let
+            # `wait_for_strikes_loaded` raise it rather than wait for ever.
+            logger.error("strike list %s stopped reading the strikes: %s", self.name, error)
+            self._failure = error
+            if self._strikes_loaded is not None:
+                self._strikes_loaded.set()
 
     async def wait_for_strikes_loaded(self) -> None:
         """Return once the rules in force have been read: at once without a URL; for a
@@ -176,6 +190,8 @@ class StrikeList:
             return
         if self._strikes_loaded is not None:
             await self._strikes_loaded.wait()
+            if self._failure is not None:
+                raise self._failure
         elif self._book.version < 0:
             await self._book.refresh()
 
