@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from strew import Agenda, Disposition, Docket, ExecutionState, Retry, Worker
-from strew.docket.strikes import Strike, argument_of
+from strew.docket.strikes import Strike, StrikeBook, argument_of
 from strew.stores.memory.store import _registry
 
 from ..helpers import wait_until
@@ -441,3 +441,35 @@ async def test_a_worker_deciding_on_rules_already_lifted_runs_the_task_instead_o
             await ops.store.destroy()
     finally:
         _registry.pop((store_url, docket_name), None)
+
+
+async def test_a_read_begun_before_a_change_is_not_shared_and_never_lands_over_a_later_one() -> (
+    None
+):
+    class SlowStore:
+        """Answers each `strikes` read with what was stored when the read began, once let."""
+
+        def __init__(self) -> None:
+            self.rules: list[bytes] = []
+            self.began: asyncio.Queue[asyncio.Event] = asyncio.Queue()
+
+        async def strikes(self) -> tuple[int, list[bytes]]:
+            seen, gate = list(self.rules), asyncio.Event()
+            self.began.put_nowait(gate)
+            await gate.wait()
+            return len(seen), seen
+
+    store = SlowStore()
+    book = StrikeBook(store, {})  # type: ignore[arg-type]
+    early = asyncio.ensure_future(book.refresh())  # begins before the strike
+    first = await store.began.get()
+    store.rules.append(Strike("process_order", None).encode())
+    book.invalidate()
+    late = asyncio.ensure_future(book.refresh())  # must not share the early read
+    second = await store.began.get()
+    second.set()
+    await late
+    assert book.rules == [Strike("process_order", None)]
+    first.set()  # the overtaken read finishes last: it must not land
+    await early
+    assert book.rules == [Strike("process_order", None)] and book.version == 1

@@ -264,9 +264,17 @@ class StrikeBook:
         self.rules: list[Strike] = []
         self._read_at = -math.inf
         self._reading: asyncio.Future[None] | None = None
+        # Reads are numbered as they start. A read in flight is shared only if it started
+        # after the last `invalidate` (one begun before a change may miss it), and a read
+        # lands only if no later-started one has landed (an overtaken read is stale).
+        self._tickets = 0
+        self._reading_ticket = 0
+        self._fresh_from = 0
+        self._landed = 0
 
     def invalidate(self) -> None:
         self._read_at = -math.inf
+        self._fresh_from = self._tickets + 1
 
     async def current(self) -> list[Strike]:
         """The rules, read again if our copy is stale (concurrent callers share one read)."""
@@ -277,13 +285,23 @@ class StrikeBook:
 
     async def refresh(self) -> None:
         reading = self._reading
-        if reading is None or reading.done() or reading.get_loop() is not _loop():
-            reading = self._reading = asyncio.ensure_future(self._read())
+        if (
+            reading is None
+            or reading.done()
+            or reading.get_loop() is not _loop()
+            or self._reading_ticket < self._fresh_from
+        ):
+            self._tickets += 1
+            self._reading_ticket = self._tickets
+            reading = self._reading = asyncio.ensure_future(self._read(self._tickets))
         await asyncio.shield(reading)
 
-    async def _read(self) -> None:
+    async def _read(self, ticket: int) -> None:
         started = time.monotonic()
         version, encoded = await self.store.strikes()
+        if ticket < self._landed:
+            return
+        self._landed = ticket
         decoded = [Strike.decode(rule, trusted=self.trusted) for rule in encoded]
         self.rules = [rule for rule in decoded if rule is not None]
         self.version = version
