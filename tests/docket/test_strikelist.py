@@ -235,3 +235,24 @@ async def test_a_failed_read_is_logged_and_the_last_rules_stay(
     monkeypatch.undo()  # the memory store is the docket's own object
     await strikes.close()
     await docket.restore(None, "customer_id", "==", 13)
+
+
+async def test_a_strike_list_with_a_signing_key_reads_only_the_rules_it_signs(
+    docket: Docket,
+) -> None:
+    key = "a-signing-key-of-32-bytes-length"
+    async with Docket(docket.name, docket.url, signing_key=key) as signed:
+        await signed.strike(None, "customer_id", "==", 13)
+        await docket.strike(None, "customer_id", "==", 14)  # unsigned: anyone could write it
+        async with (
+            StrikeList(url=docket.url, name=docket.name, signing_key=key) as keyed,
+            StrikeList(url=docket.url, name=docket.name, signing_key=[]) as unkeyed,
+        ):
+            await keyed.wait_for_strikes_loaded()
+            await unkeyed.wait_for_strikes_loaded()
+            assert keyed.parameter_strikes == {"customer_id": {(Operator.EQUAL, 13)}}
+            assert unkeyed.parameter_strikes == {
+                "customer_id": {(Operator.EQUAL, 13), (Operator.EQUAL, 14)}
+            }
+        await signed.restore(None, "customer_id", "==", 13)
+        await docket.restore(None, "customer_id", "==", 14)
