@@ -25,6 +25,7 @@ from strew.dependencies import (
 )
 from strew.docket.docket import Docket
 from strew.docket.snapshots import DocketSnapshot, RunningExecution, WorkerInfo
+from strew.docket.strikelist import Operator, Strike, StrikeList
 from strew.stores import EvictionPolicyError, StoreAuthError, StoreError, StoreUnavailable
 from strew.task.annotations import Logged
 from strew.task.execution import Disposition, Execution, TaskCall
@@ -67,6 +68,7 @@ __all__ = [
     "ExecutionState",
     "ExponentialRetry",
     "Logged",
+    "Operator",
     "Perpetual",
     "Progress",
     "RateLimit",
@@ -82,6 +84,8 @@ __all__ = [
     "StoreAuthError",
     "StoreError",
     "StoreUnavailable",
+    "Strike",
+    "StrikeList",
     "TaskArgument",
     "TaskCall",
     "TaskCancelled",

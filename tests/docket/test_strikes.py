@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from strew import Agenda, Disposition, Docket, ExecutionState, Retry, Worker
-from strew.docket.strikes import Strike, argument_of
+from strew.docket.strikes import Strike, StrikeBook, argument_of
 from strew.stores.memory.store import _registry
 
 from ..helpers import wait_until
@@ -274,7 +274,6 @@ async def test_a_held_task_reads_as_scheduled_and_its_result_waits_for_the_resto
         ((process_order, "customer_id", "between", 5), ValueError, "between' needs a value"),
         ((process_order, "customer_id", "between", (1, 2, 3)), ValueError, "got (1, 2, 3)"),
         ((process_order, "customer_id", "between", "ab"), ValueError, "got 'ab'"),
-        (("no_such_task",), KeyError, "unknown task name 'no_such_task'"),
         ((None, None), ValueError, "needs a function, a parameter, or both"),
         ((process_order, "customer id", "==", 1), ValueError, "got 'customer id'"),
         ((process_order, "customer", "==", 1), ValueError, "'customer' is not a parameter"),
@@ -291,6 +290,19 @@ async def test_a_bad_strike_is_refused_naming_the_argument_and_nothing_is_writte
         await docket.strike(*arguments)
     assert message in str(raised.value)
     assert await docket.store.strikes() == (0, [])
+
+
+async def test_a_producer_may_strike_a_task_name_it_never_registered(docket: Docket) -> None:
+    # As in pydocket: the producer that strikes need not know the task; the workers do.
+    async with Docket(docket.name, docket.url) as producer:
+        await producer.strike("process_order", "customer_id", "==", 2)
+        await producer.strike("nobody_registered_this")
+        assert producer.tasks == {}
+    added = [await docket.add(process_order)(customer) for customer in (1, 2)]
+    assert [e.disposition for e in added] == [Disposition.SCHEDULED, Disposition.STRUCK]
+    await docket.restore("nobody_registered_this")
+    await docket.restore("process_order", "customer_id", "==", 2)
+    assert (await docket.store.strikes())[1] == []
 
 
 async def test_restore_of_a_name_this_docket_does_not_know_is_allowed(docket: Docket) -> None:
@@ -429,3 +441,35 @@ async def test_a_worker_deciding_on_rules_already_lifted_runs_the_task_instead_o
             await ops.store.destroy()
     finally:
         _registry.pop((store_url, docket_name), None)
+
+
+async def test_a_read_begun_before_a_change_is_not_shared_and_never_lands_over_a_later_one() -> (
+    None
+):
+    class SlowStore:
+        """Answers each `strikes` read with what was stored when the read began, once let."""
+
+        def __init__(self) -> None:
+            self.rules: list[bytes] = []
+            self.began: asyncio.Queue[asyncio.Event] = asyncio.Queue()
+
+        async def strikes(self) -> tuple[int, list[bytes]]:
+            seen, gate = list(self.rules), asyncio.Event()
+            self.began.put_nowait(gate)
+            await gate.wait()
+            return len(seen), seen
+
+    store = SlowStore()
+    book = StrikeBook(store, {})  # type: ignore[arg-type]
+    early = asyncio.ensure_future(book.refresh())  # begins before the strike
+    first = await store.began.get()
+    store.rules.append(Strike("process_order", None).encode())
+    book.invalidate()
+    late = asyncio.ensure_future(book.refresh())  # must not share the early read
+    second = await store.began.get()
+    second.set()
+    await late
+    assert book.rules == [Strike("process_order", None)]
+    first.set()  # the overtaken read finishes last: it must not land
+    await early
+    assert book.rules == [Strike("process_order", None)] and book.version == 1

@@ -118,9 +118,7 @@ async def _strike(
                 function, parameter, operator, value = parse_rule(words)
                 # The CLI has no task module: names are taken as given, not checked against
                 # a registry (workers match them against the names they know).
-                rule = check_strike(
-                    the_docket.tasks, function, parameter, operator, value, known_only=False
-                )
+                rule = check_strike(the_docket.tasks, function, parameter, operator, value)
             except (TypeError, ValueError) as error:
                 fail(f"{error}", EXIT_USAGE)
             if lift:
@@ -138,9 +136,7 @@ async def _strike(
                     soft_wrap=True,
                 )
             else:
-                await the_docket.strike_book.add(
-                    function, parameter, operator, value, known_only=False
-                )
+                await the_docket.strike_book.add(function, parameter, operator, value)
                 console.print(
                     f"Struck {rule.describe()} on {where}. Producers and workers see it within "
                     "a second.",

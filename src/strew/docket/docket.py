@@ -28,6 +28,7 @@ from strew.docket.snapshots import (
     scheduled_histogram,
     take_snapshot,
 )
+from strew.docket.strikelist import StrikeList
 from strew.docket.strikes import StrikeBook
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
@@ -116,6 +117,7 @@ class Docket:
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
+        self.strike_list = StrikeList.sharing(self.strike_book, self.name, self.url)
 
     async def __aenter__(self) -> Self:
         return self
@@ -431,6 +433,10 @@ class Docket:
         """Lift the strike made with the same arguments, and put every held task back on the
         schedule at once (workers check each against the strikes that remain)."""
         await self.strike_book.lift(function, parameter, operator, value)
+
+    async def wait_for_strikes_loaded(self) -> None:
+        """Return once ``strike_list`` holds the strikes in force (reads them if never read)."""
+        await self.strike_list.wait_for_strikes_loaded()
 
     async def clear(self) -> int:
         """Drop every scheduled task (running ones finish). Returns how many were dropped."""

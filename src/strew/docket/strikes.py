@@ -15,6 +15,7 @@ about a second, and an add costs no extra round trip while the copy is fresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import math
@@ -27,7 +28,7 @@ from typing import Any
 
 from strew.dependencies.base import Dependency
 from strew.stores.protocol import StrikeStore
-from strew.stores.records import Entry
+from strew.stores.records import Entry, StoreError
 from strew.task.execution import Disposition, Execution, TaskFunction
 from strew.task.pickles import plain_loads
 
@@ -107,6 +108,11 @@ class Strike:
         found, argument = argument_of(function, self.parameter, args, kwargs)
         if not found:
             return False  # neither passed nor defaulted: nothing to compare, no match
+        return self.compares(argument)
+
+    def compares(self, argument: Any) -> bool:
+        """Whether ``argument`` compares true with the value (False when they cannot be
+        compared: a strike never breaks an add)."""
         try:
             if self.operator == "between":
                 low, high = self.value
@@ -166,13 +172,12 @@ def check_strike(
     parameter: object,
     operator: object,
     value: object,
-    *,
-    known_only: bool,
 ) -> Strike:
     """The rule a ``strike``/``restore`` call describes; raises naming the bad argument.
 
-    With ``known_only``, a function given by name must be one of ``tasks`` (the docket's
-    registry, by name).
+    A function given by name need not be one of ``tasks`` (the docket's registry, by name):
+    as in pydocket, a producer may strike a task only the workers know. When it is one, its
+    signature checks ``parameter``.
     """
     name: str | None
     resolved: TaskFunction | None = None
@@ -183,9 +188,6 @@ def check_strike(
             raise ValueError("function must be a task function or a non-empty name, got ''")
         name = function
         resolved = tasks.get(function)
-        if resolved is None and known_only:
-            known = ", ".join(sorted(tasks)) or "none"
-            raise KeyError(f"unknown task name {function!r} (registered: {known})")
     elif callable(function):
         resolved = function
         found = [n for n, registered in tasks.items() if registered is function]
@@ -262,9 +264,17 @@ class StrikeBook:
         self.rules: list[Strike] = []
         self._read_at = -math.inf
         self._reading: asyncio.Future[None] | None = None
+        # Reads are numbered as they start. A read in flight is shared only if it started
+        # after the last `invalidate` (one begun before a change may miss it), and a read
+        # lands only if no later-started one has landed (an overtaken read is stale).
+        self._tickets = 0
+        self._reading_ticket = 0
+        self._fresh_from = 0
+        self._landed = 0
 
     def invalidate(self) -> None:
         self._read_at = -math.inf
+        self._fresh_from = self._tickets + 1
 
     async def current(self) -> list[Strike]:
         """The rules, read again if our copy is stale (concurrent callers share one read)."""
@@ -275,13 +285,23 @@ class StrikeBook:
 
     async def refresh(self) -> None:
         reading = self._reading
-        if reading is None or reading.done() or reading.get_loop() is not _loop():
-            reading = self._reading = asyncio.ensure_future(self._read())
+        if (
+            reading is None
+            or reading.done()
+            or reading.get_loop() is not _loop()
+            or self._reading_ticket < self._fresh_from
+        ):
+            self._tickets += 1
+            self._reading_ticket = self._tickets
+            reading = self._reading = asyncio.ensure_future(self._read(self._tickets))
         await asyncio.shield(reading)
 
-    async def _read(self) -> None:
+    async def _read(self, ticket: int) -> None:
         started = time.monotonic()
         version, encoded = await self.store.strikes()
+        if ticket < self._landed:
+            return
+        self._landed = ticket
         decoded = [Strike.decode(rule, trusted=self.trusted) for rule in encoded]
         self.rules = [rule for rule in decoded if rule is not None]
         self.version = version
@@ -336,14 +356,12 @@ class StrikeBook:
         parameter: str | None,
         operator: str,
         value: Any,
-        *,
-        known_only: bool = True,
     ) -> Strike:
         """Store the rule; this copy sees it at once, every other within about
         `REFRESH_SECONDS`."""
-        rule = check_strike(self.tasks, function, parameter, operator, value, known_only=known_only)
+        rule = check_strike(self.tasks, function, parameter, operator, value)
         await self.store.add_strike(rule.encode())
-        self.invalidate()
+        await self._reread()
         return rule
 
     async def lift(
@@ -356,7 +374,7 @@ class StrikeBook:
         """Remove every stored rule equal to the one described, and put every held task back
         on the schedule (workers check them against the rules that remain), even when no rule
         was equal. Returns how many rules were lifted and how many held tasks went back."""
-        rule = check_strike(self.tasks, function, parameter, operator, value, known_only=False)
+        rule = check_strike(self.tasks, function, parameter, operator, value)
         _, stored = await self.store.strikes()
         # Rules are compared decoded, not as bytes: the same rule may pickle differently in
         # another Python (or with 1 against 1.0).
@@ -367,8 +385,15 @@ class StrikeBook:
         for encoded in matching or [rule.encode()]:
             _, count = await self.store.remove_strike(encoded)
             restored += count
-        self.invalidate()
+        await self._reread()
         return len(matching), restored
+
+    async def _reread(self) -> None:
+        """After a change: read the rules now, so this copy (and the `StrikeList` views
+        sharing it) shows it at once; if the read fails, the next check reads again."""
+        self.invalidate()
+        with contextlib.suppress(StoreError):
+            await self.refresh()
 
 
 def _loop() -> asyncio.AbstractEventLoop:
