@@ -252,33 +252,38 @@ def _matches(
     )
 
 
-def _wanted(
+def _name(function: str | Callable[..., Any]) -> str:
+    return function if isinstance(function, str) else str(getattr(function, "__name__", function))
+
+
+def _criteria(
     function: str | Callable[..., Any],
     args: tuple[Any, ...] | None,
     kwargs: Mapping[str, Any] | None,
     key: str | None,
 ) -> str:
-    shown = function if isinstance(function, str) else getattr(function, "__name__", function)
-    parts = [f"{shown}"]
+    """``function=send, key='k', args=(1,), kwargs={...}``: what was asked for, worded as
+    pydocket's assertions word it."""
+    parts = [f"function={_name(function)}"]
+    if key is not None:
+        parts.append(f"key={key!r}")
     if args is not None:
         parts.append(f"args={tuple(args)!r}")
     if kwargs is not None:
-        parts.append(f"kwargs containing {dict(kwargs)!r}")
-    if key is not None:
-        parts.append(f"key={key!r}")
+        parts.append(f"kwargs={dict(kwargs)!r}")
     return ", ".join(parts)
 
 
+def _call(task: Execution) -> str:
+    return f"{task.function_name}(args={task.args!r}, kwargs={task.kwargs!r}, key={task.key!r})"
+
+
 def _listing(tasks: Sequence[Execution]) -> str:
-    if not tasks:
-        return "nothing is scheduled"
-    lines = [
-        f"  {task.function_name} args={task.args!r} kwargs={task.kwargs!r} key={task.key!r}"
-        for task in tasks[:LISTED]
-    ]
+    """``Scheduled tasks:`` and a line each (the first `LISTED`), as pydocket lists them."""
+    lines = [f"  - {_call(task)}" for task in tasks[:LISTED]]
     if len(tasks) > LISTED:
         lines.append(f"  ... and {len(tasks) - LISTED:,} more")
-    return f"scheduled ({len(tasks):,}):\n" + "\n".join(lines)
+    return "Scheduled tasks:\n" + "\n".join(lines)
 
 
 LISTED = 20
@@ -298,10 +303,14 @@ async def assert_task_scheduled(
     (each only when given). Running and strike-held tasks do not count."""
     names = _names_of(docket, function)
     tasks = await _waiting(docket)
-    if not any(_matches(task, names, args, kwargs, key) for task in tasks):
-        raise AssertionError(
-            f"no scheduled task matches {_wanted(function, args, kwargs, key)}; {_listing(tasks)}"
-        )
+    if any(_matches(task, names, args, kwargs, key) for task in tasks):
+        return
+    if not tasks:
+        raise AssertionError(f"Task {_name(function)} not found: no tasks scheduled on docket")
+    raise AssertionError(
+        f"Task {_name(function)} not found with {_criteria(function, args, kwargs, key)}"
+        f"\n\n{_listing(tasks)}"
+    )
 
 
 async def assert_task_not_scheduled(
@@ -317,9 +326,10 @@ async def assert_task_not_scheduled(
     names = _names_of(docket, function)
     found = [task for task in await _waiting(docket) if _matches(task, names, args, kwargs, key)]
     if found:
+        more = f" (and {len(found) - 1:,} more)" if len(found) > 1 else ""
         raise AssertionError(
-            f"expected no scheduled task matching {_wanted(function, args, kwargs, key)}; "
-            f"found {_listing(found)}"
+            f"Task {_name(function)} found but should not be scheduled\n"
+            f"Found: {_call(found[0])}{more}"
         )
 
 
@@ -335,14 +345,14 @@ async def assert_task_count(
         names = _names_of(docket, function)
         tasks = [task for task in tasks if task.function_name in names]
     if len(tasks) != count:
-        what = "tasks" if function is None else f"tasks of {_wanted(function, None, None, None)}"
-        raise AssertionError(
-            f"expected {count:,} scheduled {what}, found {len(tasks):,}; {_listing(tasks)}"
-        )
+        what = "all tasks" if function is None else f"tasks for {_name(function)}"
+        raise AssertionError(f"Expected {count} {what}, found {len(tasks)}\n\n{_listing(tasks)}")
 
 
 async def assert_no_tasks(docket: Docket) -> None:
     """Fail if any task waits on the schedule."""
     tasks = await _waiting(docket)
     if tasks:
-        raise AssertionError(f"expected nothing scheduled; {_listing(tasks)}")
+        raise AssertionError(
+            f"Expected no tasks, found {len(tasks)} task(s) scheduled\n\n{_listing(tasks)}"
+        )

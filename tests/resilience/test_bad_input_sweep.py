@@ -225,8 +225,8 @@ async def test_zero_or_negative_windows_are_refused_even_for_an_empty_agenda(
     seeded: tuple[Docket, object], value: timedelta
 ) -> None:
     docket, before = seeded
-    for name in ("over", "every"):
-        with pytest.raises(ValueError, match=says(f"{name} must be a positive duration")):
+    for name, words in (("over", "'over' parameter"), ("every", "every")):
+        with pytest.raises(ValueError, match=says(f"{words} must be a positive duration")):
             await Agenda().scatter(docket, **{name: value})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=says("heartbeat_interval", "positive")):
         Docket(docket.name, docket.url, heartbeat_interval=value)
@@ -379,8 +379,16 @@ PLAN_CASES: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"over": timedelta(1), "start": NAIVE}, ValueError, says("start must be timezone-aware")),
     ({"over": timedelta(1), "start": "2030-01-01"}, TypeError, says("start must be a", "'2030")),
     ({"over": timedelta(1), "start": 1_893_456_000}, TypeError, says("start must be a", "1893")),
-    ({"over": timedelta(0)}, ValueError, says("over must be a positive duration, got 0:00:00")),
-    ({"over": timedelta(seconds=-1)}, ValueError, says("over must be a positive", "-1 day")),
+    (
+        {"over": timedelta(0)},
+        ValueError,
+        says("'over' parameter must be a positive duration, got 0:00:00"),
+    ),
+    (
+        {"over": timedelta(seconds=-1)},
+        ValueError,
+        says("'over' parameter must be a positive", "-1 day"),
+    ),
     ({"every": timedelta(0)}, ValueError, says("every must be a positive duration, got 0:00:00")),
     ({"every": timedelta(seconds=-1)}, ValueError, says("every must be a positive", "-1 day")),
     ({"over": 60}, TypeError, says("over must be a timedelta, got 60")),
@@ -391,7 +399,7 @@ PLAN_CASES: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"over": timedelta(1), "seed": 1.5}, TypeError, says("seed must be an int", "got 1.5")),
     ({"over": timedelta(1), "seed": True}, TypeError, says("seed must be an int", "got True")),
     ({"over": timedelta(1), "seed": [1]}, TypeError, says("seed must be an int", "got [1]")),
-    ({}, ValueError, says("give exactly one of over=, rate= or every=, got none")),
+    ({}, TypeError, says("missing the required argument 'over' (or give rate= or every=)")),
 ]
 
 

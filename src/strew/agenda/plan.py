@@ -32,11 +32,16 @@ def window_length(
         for name, value in (("over", over), ("rate", rate), ("every", every))
         if value is not None
     ]
+    if not given:
+        # pydocket's scatter takes `over` as a required argument: the same error type.
+        raise TypeError("missing the required argument 'over' (or give rate= or every=)")
     if len(given) != 1:
-        shown = ", ".join(given) if given else "none"
-        raise ValueError(f"give exactly one of over=, rate= or every=, got {shown}")
+        raise ValueError(f"give exactly one of over=, rate= or every=, got {', '.join(given)}")
     gaps = max(count - 1, 0)
     if over is not None:
+        if isinstance(over, timedelta) and over <= timedelta(0):
+            # pydocket's words, so code that matches on them keeps working.
+            raise ValueError(f"'over' parameter must be a positive duration, got {over}")
         return micros(check_positive(over, "over"))
     if every is not None:
         return gaps * micros(check_positive(every, "every"))

@@ -319,6 +319,9 @@ def scatter(
 
 def _as_options(message: str) -> str:
     # The agenda speaks in keyword arguments; on the command line they are options.
+    if message.startswith("missing the required argument 'over'"):
+        return "give exactly one of --over, --rate or --every, got none"
+    message = message.replace("'over' parameter must", "--over must")
     for name in ("over", "rate", "every", "jitter", "start"):
         message = message.replace(f"{name}=", f"--{name}").replace(f"{name} must", f"--{name} must")
     return message
