@@ -44,6 +44,7 @@ from strew.task.codec import codec_named
 from strew.task.envelope import new_key
 from strew.task.execution import Disposition, Execution, TaskCall, TaskFunction
 from strew.task.results import MAX_RESULT_SIZE, cancelled_record
+from strew.task.signatures import check_call
 
 P = ParamSpec("P")
 
@@ -168,6 +169,7 @@ class Docket:
         key: str | None,
         meta: dict[str, Any] | None = None,
     ) -> tuple[Execution, Entry]:
+        check_call(function, name, args, kwargs)
         moment = utc_now() if when is None else when
         execution = Execution(
             self,
@@ -290,6 +292,7 @@ class Docket:
         resolved, name = self.resolve(function)
 
         def specifier(*args: Any, **kwargs: Any) -> TaskCall:
+            check_call(resolved, name, args, kwargs)
             return TaskCall(
                 resolved,
                 args,
