@@ -106,7 +106,10 @@ class Perpetual(Dependency):
             trace: TracebackType | None,
         ) -> None:
             # Success and failure alike continue the chain; a cancellation (docket.cancel,
-            # or a shutdown handing the run back) does not.
+            # or a shutdown handing the run back) does not, nor a failure that a pydocket
+            # FailureHandler took over (pydocket then skips its completion handler).
+            if context.failure_handled:
+                return
             if kind is None or issubclass(kind, Exception):
                 entry = run.follow_up(execution, hooks.store_now())
                 if entry is not None:
