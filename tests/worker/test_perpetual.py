@@ -303,9 +303,6 @@ async def unknown_zone(cron: Cron = Cron("@daily", tz="Mars/Base")) -> None: ...
 async def negative_every(p: Perpetual = Perpetual(every=-HOUR)) -> None: ...  # pragma: no cover
 
 
-async def zero_every(p: Perpetual = Perpetual(every=timedelta(0))) -> None: ...  # pragma: no cover
-
-
 async def needs_argument(
     customer: int, p: Perpetual = Perpetual(HOUR, automatic=True)
 ) -> None: ...  # pragma: no cover
@@ -331,7 +328,6 @@ async def automatic_not_bool(
             r"parameter 'cron'.*tz must be a known IANA time zone name, got 'Mars/Base'",
         ),
         (negative_every, r"parameter 'p'.*every must be a duration of zero or more, got -1 day"),
-        (zero_every, r"every must be a positive duration for a Perpetual that is not automatic"),
         (needs_argument, r"is automatic, so workers start it without arguments.*'customer'"),
         (cron_needs_argument, r"Cron\('@hourly'.*requires 'customer'"),
         (automatic_not_bool, r"automatic must be True or False, got 'yes'"),

@@ -43,6 +43,7 @@ from strew.dependencies.context import (
     TaskLogger,
 )
 from strew.dependencies.factories import Depends, Shared
+from strew.dependencies.hooks import CompletionHandler, FailureHandler, Runtime, TaskOutcome
 from strew.dependencies.perpetual import Cron, Perpetual
 from strew.dependencies.progress import Progress
 from strew.dependencies.retry import ExponentialRetry, Retry, RetryRequested
@@ -51,6 +52,7 @@ from strew.dependencies.timeout import Timeout
 __all__ = [
     "AdmissionControl",
     "CallArgument",
+    "CompletionHandler",
     "ConcurrencyLimit",
     "Cooldown",
     "Cron",
@@ -60,17 +62,20 @@ __all__ = [
     "Dependency",
     "Depends",
     "ExponentialRetry",
+    "FailureHandler",
     "Perpetual",
     "Progress",
     "RateLimit",
     "Retry",
     "RetryRequested",
     "RunContext",
+    "Runtime",
     "Shared",
     "SharedScope",
     "TaskArgument",
     "TaskKey",
     "TaskLogger",
+    "TaskOutcome",
     "Timeout",
     "WorkerHooks",
     "check_task",

@@ -101,6 +101,9 @@ class RunContext:
     """Values already made for the task's marker parameters in this run."""
     resolving: list[str] = field(default_factory=list)
     """The task parameters being resolved now, outermost first (to name a cycle)."""
+    failure_handled: bool = False
+    """A pydocket `FailureHandler` took responsibility for this run's failure: as in
+    pydocket, the run is then not "over", so a `Perpetual` chain does not go on from it."""
 
     async def task_value(self, name: str) -> Any:
         """The value the task gets for parameter ``name``: what the caller passed, else its

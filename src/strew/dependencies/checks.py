@@ -8,6 +8,7 @@ from strew.dependencies.admission import check_admission
 from strew.dependencies.base import Dependency, markers_of
 from strew.dependencies.context import CallArgumentMarker, TaskArgumentMarker
 from strew.dependencies.factories import FactoryMarker, SharedMarker
+from strew.dependencies.hooks import hook_family
 from strew.dependencies.perpetual import check_perpetual
 from strew.task.execution import TaskFunction
 
@@ -22,6 +23,7 @@ def check_task(function: TaskFunction) -> None:
         return
     names = set(signature.parameters)
     seen: dict[type, str] = {}
+    hooks: dict[type, tuple[str, Dependency]] = {}
     for name, marker in markers_of(function):
         # The class that declared ``single``: ExponentialRetry counts as a Retry, Cron as a
         # Perpetual.
@@ -33,6 +35,16 @@ def check_task(function: TaskFunction) -> None:
                     f"({marker!r}); parameter {seen[kind]!r} already is one"
                 )
             seen[kind] = name
+        family = hook_family(marker)
+        if family is not None:
+            if family in hooks:
+                other, first = hooks[family]
+                raise ValueError(
+                    f"task {label}: parameter {name!r} ({marker!r}) is a second "
+                    f"{family.__name__}; parameter {other!r} ({first!r}) already is one "
+                    "(a task has at most one, as in pydocket)"
+                )
+            hooks[family] = (name, marker)
         if signature.parameters[name].kind is inspect.Parameter.POSITIONAL_ONLY:
             raise ValueError(
                 f"task {label}: parameter {name!r} has a dependency default ({marker!r}) but "

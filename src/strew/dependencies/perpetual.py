@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -47,15 +48,18 @@ class Perpetual(Dependency):
 
     With ``automatic=True`` the task needs no producer: each worker starts its chain (key =
     the task's name) when it starts, and puts it back if the chain was lost. Such a task must
-    be callable without arguments. ``every`` may be zero only for an automatic task (it then
-    runs back to back).
+    be callable without arguments.
+
+    ``every`` defaults to zero, as in pydocket: ``Perpetual()`` runs again as soon as each run
+    ends (back to back), unless the run chose its next time with ``after`` or ``at``.
 
     Inside the task, the parameter's value is this run's copy:
 
     * ``perpetuate(*args, **kwargs)``: the next run gets these arguments instead;
-    * ``cancel()``: this is the last run;
-    * ``after(delay)`` / ``at(when)``: the next run is ``delay`` after this one ends, or at
-      ``when``, instead of the usual cadence (later runs keep the cadence from there).
+    * ``cancel()``: this is the last run (whatever else the run asked for);
+    * ``after(delay)`` / ``at(when)``: the next run is ``delay`` after the call, or at
+      ``when``, instead of the usual cadence (later runs keep the cadence from there). The
+      last of the two calls wins.
     """
 
     single = True
@@ -69,6 +73,9 @@ class Perpetual(Dependency):
         self.cancelled = False
         self._next_at: datetime | None = None
         self._next_after: timedelta | None = None
+        self._clock: Callable[[], int] | None = None
+        """The store's clock, once resolved for a run: ``after`` counts from its call."""
+        self._next_due: int | None = None
 
     # -- checked at register() --------------------------------------------------------------
 
@@ -76,13 +83,7 @@ class Perpetual(Dependency):
         automatic: object = self.automatic
         if not isinstance(automatic, bool):
             return f"automatic must be True or False, got {automatic!r}"
-        found = check_duration("every", self.every, zero_ok=True)
-        if found is None and self.every == timedelta(0) and not self.automatic:
-            found = (
-                f"every must be a positive duration for a Perpetual that is not automatic, "
-                f"got {self.every} (zero would run it back to back for ever)"
-            )
-        return found
+        return check_duration("every", self.every, zero_ok=True)
 
     # -- one run ----------------------------------------------------------------------------
 
@@ -97,6 +98,7 @@ class Perpetual(Dependency):
         run.args, run.kwargs = execution.args, dict(execution.kwargs)
         run.cancelled, run._next_at, run._next_after = False, None, None
         hooks = context.hooks
+        run._clock, run._next_due = hooks.store_now, None
 
         def after_run(
             kind: type[BaseException] | None,
@@ -104,7 +106,10 @@ class Perpetual(Dependency):
             trace: TracebackType | None,
         ) -> None:
             # Success and failure alike continue the chain; a cancellation (docket.cancel,
-            # or a shutdown handing the run back) does not.
+            # or a shutdown handing the run back) does not, nor a failure that a pydocket
+            # FailureHandler took over (pydocket then skips its completion handler).
+            if context.failure_handled:
+                return
             if kind is None or issubclass(kind, Exception):
                 entry = run.follow_up(execution, hooks.store_now())
                 if entry is not None:
@@ -132,15 +137,25 @@ class Perpetual(Dependency):
         self.cancelled = True
 
     def after(self, delay: timedelta) -> None:
-        """Run next ``delay`` after this run ends, instead of at the usual cadence."""
+        """Run next ``delay`` after now (this call), instead of at the usual cadence.
+
+        As pydocket's: the delay counts from the call, not from the end of the run. Raises
+        `TypeError` for a ``delay`` that is not a timedelta, `ValueError` for a negative one.
+        """
+        if not isinstance(delay, timedelta):
+            raise TypeError(f"delay must be a timedelta, got {delay!r}")
         problem = check_duration("delay", delay, zero_ok=True)
         if problem:
             raise ValueError(problem)
-        self._next_after, self._next_at = delay, None
+        self._next_at, self._next_after, self._next_due = None, delay, None
+        if self._clock is not None:
+            self._next_due = self._clock() + micros(delay)
 
     def at(self, when: datetime) -> None:
-        """Run next at ``when`` (timezone-aware), instead of at the usual cadence."""
-        self._next_at, self._next_after = check_when(when), None
+        """Run next at ``when`` (timezone-aware), instead of at the usual cadence. A time in
+        the past runs it as soon as this run ends. Raises `TypeError` for a ``when`` that is
+        not a datetime, `ValueError` for a naive one."""
+        self._next_at, self._next_after, self._next_due = check_when(when), None, None
 
     # -- the next step ----------------------------------------------------------------------
 
@@ -162,6 +177,8 @@ class Perpetual(Dependency):
             return None
         if self._next_at is not None:
             due = to_micros(self._next_at)
+        elif self._next_due is not None:
+            due = self._next_due
         elif self._next_after is not None:
             due = now + micros(self._next_after)
         else:

@@ -4,6 +4,8 @@ clean up per-run values afterwards, whatever the outcome."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -18,6 +20,7 @@ from strew.dependencies.base import (
     plain_defaults,
 )
 from strew.dependencies.factories import _Depends
+from strew.dependencies.hooks import Hooks, RunReport
 from strew.dependencies.timeout import Timeout
 from strew.task.execution import Execution, TaskFunction
 
@@ -65,13 +68,17 @@ async def call_with_dependencies(
     markers: list[tuple[str, Dependency]],
     hooks: WorkerHooks,
     shared: SharedScope,
+    report: RunReport | None = None,
 ) -> Any:
     """Fill the marker parameters the caller did not pass and ``call`` the task with them.
 
     Returns what the task returned. Raises whatever the task (or a factory, or a cleanup)
     raised; `TaskTimedOut` when its `Timeout` cut it off. Cleanups run outside the time
-    limit, so a timed-out run still closes what it opened.
+    limit, so a timed-out run still closes what it opened. pydocket's hooks among the
+    values (`strew.dependencies.hooks`) run as its worker runs them; what they decided goes
+    in ``report``.
     """
+    started = time.perf_counter()
     passed = passed_arguments(function, execution.args, execution.kwargs)
     async with AsyncExitStack() as stack:
         context = RunContext(
@@ -94,25 +101,79 @@ async def call_with_dependencies(
                 ) from error
         kwargs = dict(execution.kwargs)
         timeout: Timeout | None = None
+        values: list[Any] = []
         for name, _ in markers:
             if name in passed:  # what the caller passed wins
                 continue
             # Through task_value: a value a CallArgument already asked for is the same one.
             kwargs[name] = value = await context.task_value(name)
+            values.append(value)
             if isinstance(value, Timeout):
                 timeout = value
+        hooks_of_run = Hooks.among(values)
+        if hooks_of_run:
+            # pydocket's hooks run while the dependencies are still entered.
+            return await _call_hooked(
+                call, function, context, kwargs, hooks_of_run, report or RunReport(), started
+            )
         if timeout is None:
             return await call_task(call, function, execution.args, kwargs)
-        async with asyncio.timeout(None) as scope:
-            timeout.start(scope)
-            try:
-                return await call_task(call, function, execution.args, kwargs)
-            except asyncio.CancelledError:
-                # Our own deadline and nobody else (docket.cancel, a shutdown) cancelling
-                # too: a failure. Otherwise the cancellation goes on its way.
-                if scope.expired() and _cancelling() <= 1:
-                    raise TaskTimedOut(timeout.limit) from None
-                raise
+        return await _call_timed(call, function, execution.args, kwargs, timeout)
+
+
+async def _call_hooked(
+    call: Call,
+    function: TaskFunction,
+    context: RunContext,
+    kwargs: dict[str, Any],
+    hooks: Hooks,
+    report: RunReport,
+    started: float,
+) -> Any:
+    """The call through the run's `Runtime` (if any), then its failure / completion hooks."""
+    execution = context.execution
+    timeout = next((v for v in kwargs.values() if isinstance(v, Timeout)), None)
+    try:
+        if hooks.runtime is not None:
+
+            @functools.wraps(function)
+            async def the_task(*args: Any, **kwargs: Any) -> Any:
+                return await call_task(call, function, args, kwargs)
+
+            value = await hooks.runtime.run(execution, the_task, execution.args, kwargs)
+        elif timeout is not None:
+            value = await _call_timed(call, function, execution.args, kwargs, timeout)
+        else:
+            value = await call_task(call, function, execution.args, kwargs)
+    except Exception as error:
+        await hooks.after_failure(context, error, _since(started), report)
+        raise
+    await hooks.after_success(context, value, _since(started), report)
+    return value
+
+
+def _since(started: float) -> timedelta:
+    return timedelta(seconds=time.perf_counter() - started)
+
+
+async def _call_timed(
+    call: Call,
+    function: TaskFunction,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: Timeout,
+) -> Any:
+    """The call under the task's `Timeout`: cut off, it raises `TaskTimedOut`."""
+    async with asyncio.timeout(None) as scope:
+        timeout.start(scope)
+        try:
+            return await call_task(call, function, args, kwargs)
+        except asyncio.CancelledError:
+            # Our own deadline and nobody else (docket.cancel, a shutdown) cancelling
+            # too: a failure. Otherwise the cancellation goes on its way.
+            if scope.expired() and _cancelling() <= 1:
+                raise TaskTimedOut(timeout.limit) from None
+            raise
 
 
 def _cancelling() -> int:

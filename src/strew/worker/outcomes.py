@@ -108,12 +108,16 @@ class Outcomes:
         retry: Retry | None,
         error: Exception,
         started: float,
+        *,
+        logged: bool = False,
     ) -> None:
+        """``logged``: a pydocket CompletionHandler already told of the failure (it does
+        its own logging), so a failure that is not retried is recorded without a log line."""
         name, attempt = execution.function_name, execution.attempt
         elapsed = _millis(started)
         if retry is None or retry.exhausted(attempt):
             limit = "" if retry is None else f"; attempt {attempt} of {retry.attempts}, none left"
-            logger.error(
+            (logger.debug if logged else logger.error)(
                 "%s failed (key %s) after %.1f ms%s",
                 name,
                 claim.key,

@@ -25,6 +25,7 @@ from typing import Any
 
 from strew.agenda.catch_up import CatchUpKeeper
 from strew.dependencies import Retry, RetryRequested, WorkerHooks, gates_for, markers_of
+from strew.dependencies.hooks import RunReport
 from strew.dependencies.running import call_task, call_with_dependencies
 from strew.docket.quarantine import quarantine_claim
 from strew.signals import metrics as instrumentation
@@ -224,10 +225,11 @@ class Runner:
         started = time.perf_counter()
         markers = markers_of(function)
         retry = next((m for _, m in markers if isinstance(m, Retry)), None)
+        report = RunReport()
         try:
             if markers or self.hooks.around_every_task:
                 value = await call_with_dependencies(
-                    self._call, function, execution, markers, self.hooks, self.state.shared
+                    self._call, function, execution, markers, self.hooks, self.state.shared, report
                 )
             else:
                 value = await call_task(self._call, function, execution.args, execution.kwargs)
@@ -246,14 +248,30 @@ class Runner:
                 self.state.done(claim, record=self.state.cancelled(execution.function_name))
                 return
             raise
-        except RetryRequested as request:
-            self.outcomes.retry(claim, execution, retry, request, started)
-            return
         except Exception as error:
+            if report.failure_handled:
+                # A pydocket FailureHandler took it over: acknowledged, nothing recorded.
+                logger.info(
+                    "%s failed (key %s); its FailureHandler took it over: %r",
+                    execution.function_name,
+                    claim.key,
+                    error,
+                    extra=run_fields(execution, outcome="handled"),
+                )
+                self.state.done(claim)
+                return
+            if isinstance(error, RetryRequested):
+                self.outcomes.retry(claim, execution, retry, error, started)
+                return
             self.state.stats.failed += 1
             run.failed(error)
-            self.outcomes.failed(claim, execution, retry, error, started)
+            self.outcomes.failed(
+                claim, execution, retry, error, started, logged=report.completion_handled
+            )
             return
+        if report.completion_handled:
+            value = None  # as pydocket's: a CompletionHandler that took over keeps no result
+            logging_runs = False  # and did its own logging
         try:
             record = self.state.completed(execution.function_name, value)
         except ResultTooLarge as error:
