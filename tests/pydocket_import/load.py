@@ -55,9 +55,7 @@ async def _load_stream(client: aioredis.Redis, key: bytes, value: dict[str, Any]
         await client.xgroup_create(key, name, id=group["last-delivered-id"], mkstream=True)
         for entry_id, consumer in group["pending"]:
             # FORCE puts the entry in the group's pending entries as if that consumer read it.
-            await client.execute_command(
-                "XCLAIM", key, name, decode(consumer), 0, entry_id, "FORCE"
-            )
+            await client.xclaim(key, name, decode(consumer), 0, [entry_id], force=True)
 
 
 async def keys_of(client: aioredis.Redis, name: str) -> list[bytes]:
