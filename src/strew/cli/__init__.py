@@ -16,6 +16,7 @@ import typer
 from strew import __version__
 from strew.cli.cancel import cancel
 from strew.cli.clear import clear
+from strew.cli.import_pydocket import import_pydocket
 from strew.cli.pydocket_env import PydocketEnvGroup
 from strew.cli.quarantine import quarantine
 from strew.cli.scatter import scatter
@@ -70,6 +71,7 @@ app.command()(watch)
 app.add_typer(tasks_app)
 app.command()(strike)
 app.command()(restore)
+app.command(name="import-pydocket")(import_pydocket)
 
 
 @app.command()
