@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from strew import Docket, Retry, TaskKey
+from strew import Agenda, Docket, Retry, TaskKey
 from strew.task.signatures import call_problem
 
 
@@ -61,3 +61,10 @@ async def test_a_bad_call_is_refused_before_anything_is_written(docket: Docket) 
     good = await docket.add(send_email, key="ok")("a@b.c", urgent=True)
     assert good.key == "ok" and (await docket.snapshot()).total_tasks == 1
     await docket.cancel("ok")
+
+
+def test_an_agenda_refuses_a_bad_call_when_it_is_recorded() -> None:
+    agenda = Agenda()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'subjct'"):
+        agenda.add(send_email)("a@b.c", subjct="typo")  # type: ignore[call-arg]
+    assert len(agenda) == 0

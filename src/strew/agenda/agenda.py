@@ -36,6 +36,7 @@ from strew.signals.tracing import trace_meta
 from strew.task.checks import check_key, check_when
 from strew.task.clock import LATEST, from_micros, micros, to_micros, utc_now
 from strew.task.execution import Disposition, Execution, TaskFunction
+from strew.task.signatures import check_call
 
 if TYPE_CHECKING:
     from strew.docket.docket import Docket
@@ -156,6 +157,8 @@ class Agenda:
             check_key(key)
 
         def record(*args: Any, **kwargs: Any) -> None:
+            if not isinstance(function, str):  # a name is checked once it is resolved
+                check_call(function, getattr(function, "__name__", repr(function)), args, kwargs)
             self._entries.append(AgendaEntry(function, args, kwargs, key))
 
         return record
