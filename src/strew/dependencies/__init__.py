@@ -37,7 +37,9 @@ from strew.dependencies.base import (
 from strew.dependencies.checks import check_task
 from strew.dependencies.context import (
     CallArgument,
+    CurrentDocket,
     CurrentExecution,
+    CurrentWorker,
     TaskArgument,
     TaskKey,
     TaskLogger,
@@ -56,7 +58,9 @@ __all__ = [
     "ConcurrencyLimit",
     "Cooldown",
     "Cron",
+    "CurrentDocket",
     "CurrentExecution",
+    "CurrentWorker",
     "CycleError",
     "Debounce",
     "Dependency",

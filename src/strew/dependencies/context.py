@@ -154,3 +154,15 @@ def CallArgument(
     plain default. With none of those it is None when ``optional``, ``default`` when given,
     an error otherwise."""
     return CallArgumentMarker(parameter, optional, default)
+
+
+def CurrentDocket() -> Any:
+    """The docket the running task belongs to. (``strew.CurrentDocket`` is the same marker,
+    typed as `Docket`; this one is here for ``from strew.dependencies import CurrentDocket``,
+    pydocket's spelling, below the layer that knows the type.)"""
+    return ContextMarker(lambda c: c.hooks.docket, "CurrentDocket", True)
+
+
+def CurrentWorker() -> Any:
+    """The worker running the task (see `CurrentDocket` for why this one is untyped)."""
+    return ContextMarker(lambda c: c.hooks.worker, "CurrentWorker", True)

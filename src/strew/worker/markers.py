@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import cast
 
-from strew.dependencies.context import ContextMarker
+from strew.dependencies import context
 from strew.docket.docket import Docket
 from strew.worker.worker import Worker
 
 
 def CurrentDocket() -> Docket:
     """The docket the running task belongs to."""
-    return cast(Docket, ContextMarker(lambda c: c.hooks.docket, "CurrentDocket", True))
+    return cast(Docket, context.CurrentDocket())
 
 
 def CurrentWorker() -> Worker:
     """The worker running the task."""
-    return cast(Worker, ContextMarker(lambda c: c.hooks.worker, "CurrentWorker", True))
+    return cast(Worker, context.CurrentWorker())
