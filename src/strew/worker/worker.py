@@ -338,10 +338,24 @@ class Worker:
                 try:
                     await self.claimer.loop(group, forever)
                     await self._drain()
+                except asyncio.CancelledError:
+                    # Cancelled from outside (asyncio.wait_for, an app's task group): what
+                    # this worker holds goes back on the schedule now, not when its leases
+                    # lapse minutes later (see the handler below).
+                    for running in state.running.values():
+                        running.hand_back = True
+                        if not running.entered:  # cancelled before its first step
+                            state.hand_back(running.claim)
+                    raise
                 finally:
                     for helper in helpers:
                         helper.cancel()
             await self.acker.flush_final()
+        except asyncio.CancelledError:
+            # The runners have handed their claims back (and finished runs queued their
+            # acknowledgements): send them before the cancellation goes on its way.
+            await self.acker.flush_final()
+            raise
         except BaseExceptionGroup as group:
             # A store error no retry mends (refused credentials, an evicting Redis) ends the
             # run as itself, not wrapped in the task group's ExceptionGroup.
