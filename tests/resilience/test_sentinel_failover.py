@@ -22,10 +22,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Docket, Worker
+from strew.stores import open_store
+from strew.stores.records import Entry, Release, Wake
 
 from ..conftest import leftover_keys
 from ..helpers import wait_until
-from ..sentinels import RedisSentinelSet
+from ..sentinels import SERVICE, RedisSentinelSet
+
+LEASE = 60_000_000  # a minute, in microseconds
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +106,47 @@ async def test_a_worker_carries_on_against_the_promoted_replica_after_the_master
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("redis+sentinel://" in message for message in warnings)
     assert len(warnings) < 200  # backing off while there was no master, not a busy loop
+
+
+async def test_a_store_follows_a_coordinated_failover_to_the_new_master(
+    failing_set: RedisSentinelSet, docket_name: str
+) -> None:
+    """SENTINEL FAILOVER promotes the replica without killing the master, which keeps serving
+    as a master until the sentinel converts it (about ten seconds). The notification loop
+    asks the sentinels every second, notices the move, drops the connections to the old
+    master and subscribes on the new one, well before that."""
+    assert failing_set.master is not None
+    url = failing_set.url()
+    store = open_store(url, docket_name)
+    try:
+        now = await store.now()
+        assert await store.schedule([Entry("first", now, b"one")], replace=False) == [True]
+        notices = store.notifications()
+        assert await anext(notices) == Wake(0)  # subscribed to the old master
+        old = aioredis.Redis(port=failing_set.master.port)
+        sentinel = aioredis.Redis(port=failing_set.sentinel_ports[0])
+        try:
+            assert await old.wait(1, 5000) == 1  # "first" is on the replica
+            assert await sentinel.sentinel_failover(SERVICE)
+        finally:
+            await sentinel.aclose()
+        await wait_until(failing_set.promoted, timeout=30, message="the replica to be promoted")
+        try:
+            assert (await old.info("replication"))["role"] == "master"  # not converted yet
+        finally:
+            await old.aclose()
+
+        # The loop notices the move, and says so with a Wake(0) from the new master...
+        assert await asyncio.wait_for(anext(notices), timeout=5) == Wake(0)
+        # ...where writes now go, and what is published there reaches it.
+        second = Entry("second", await store.now(), b"two")
+        assert await store.schedule([second], replace=False) == [True]
+        claimed = await store.claim("w", 10, LEASE, 0)
+        tokens = {claim.key: claim.token for claim in claimed.claims}
+        assert sorted(tokens) == ["first", "second"]
+        await store.release([Release("first", tokens["first"], now)])
+        assert await asyncio.wait_for(anext(notices), timeout=5) == Wake(now)
+        await notices.aclose()  # type: ignore[attr-defined]
+        await store.destroy()
+    finally:
+        await store.close()

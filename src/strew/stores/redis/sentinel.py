@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.connection import BlockingConnectionPool, parse_url
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import BlockingConnectionPool, Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
@@ -81,3 +83,20 @@ def sentinel_client(
         parsed.service_name, connection_pool_class=_SentinelPool, **master
     )
     return client
+
+
+async def master_moved(client: aioredis.Redis | RedisCluster, pubsub: PubSub) -> bool:
+    """Ask the sentinels where the master is now; True if ``pubsub`` listens elsewhere.
+
+    redis-py asks only when a connection connects, and a master that the sentinels replaced
+    without it dying (``SENTINEL FAILOVER``, a partition that heals) keeps serving the
+    connections it has — as a master — until the sentinels convert it, about ten seconds
+    later. Asking on a timer shortens that: when the master moved, redis-py's pool drops its
+    idle connections to the old one, and the caller subscribes again on the new one.
+    """
+    pool = getattr(client, "connection_pool", None)  # a cluster client has none
+    if not isinstance(pool, SentinelConnectionPool):
+        return False
+    address: tuple[str, int] = await pool.get_master_address()  # type: ignore[no-untyped-call]
+    connection: Connection | None = getattr(pubsub, "connection", None)  # typed as None
+    return connection is not None and (connection.host, connection.port) != tuple(address)

@@ -73,7 +73,7 @@ from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
 from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
-from strew.stores.redis.sentinel import sentinel_client
+from strew.stores.redis.sentinel import master_moved, sentinel_client
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
 from strew.stores.sentinel_url import SENTINEL_SCHEMES
 from strew.stores.urls import CLUSTER_SCHEMES
@@ -438,7 +438,13 @@ class RedisStore(
                 backoff = 0.05
                 # Anything published while we were not subscribed is lost: look again.
                 yield Wake(0)
+                asked = asyncio.get_running_loop().time()
                 while not _cancelling():
+                    if asyncio.get_running_loop().time() - asked >= 1.0:
+                        asked = asyncio.get_running_loop().time()
+                        if await master_moved(self._client, pubsub):  # Sentinel only
+                            logger.warning("the master of %s moved: subscribing there", self.docket)
+                            break
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
