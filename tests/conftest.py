@@ -1,5 +1,6 @@
 """Fixtures: every test that touches a store runs against Redis and the memory store, and the
-store contracts (marked ``cluster``) against a three-node Redis Cluster too."""
+store contracts (marked ``cluster``) against a three-node Redis Cluster too, and (marked
+``sentinel``) against a master found through Redis Sentinel."""
 
 from __future__ import annotations
 
@@ -16,22 +17,29 @@ from redis.asyncio.cluster import RedisCluster
 from strew import Docket
 from strew.stores import Store, open_store
 from strew.stores.memory.store import _registry
+from strew.stores.redis.sentinel import sentinel_client
 from strew.testing import RedisServer
 
 from .helpers import RedisClusterNodes, test_redis_url
+from .sentinels import RedisSentinelSet
 
 STORES = ["memory", "redis"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``store_kind`` takes each store; a test (or module) marked ``cluster`` runs on a
-    Redis Cluster as well (its URL is the only difference)."""
+    Redis Cluster as well, one marked ``sentinel`` through Redis Sentinel as well (its URL
+    is the only difference)."""
     if "store_kind" in metafunc.fixturenames and not any(
         "store_kind" in marker.args[:1]
         for marker in metafunc.definition.iter_markers("parametrize")
     ):
-        cluster = metafunc.definition.get_closest_marker("cluster") is not None
-        metafunc.parametrize("store_kind", [*STORES, "cluster"] if cluster else STORES)
+        marked = [
+            kind
+            for kind in ("cluster", "sentinel")
+            if metafunc.definition.get_closest_marker(kind) is not None
+        ]
+        metafunc.parametrize("store_kind", [*STORES, *marked])
 
 
 @pytest.fixture
@@ -48,6 +56,9 @@ def store_url(store_kind: str, docket_name: str, request: pytest.FixtureRequest)
     if store_kind == "cluster":
         nodes: RedisClusterNodes = request.getfixturevalue("cluster")
         return nodes.url
+    if store_kind == "sentinel":
+        watched: RedisSentinelSet = request.getfixturevalue("sentinel_set")
+        return watched.url()
     return test_redis_url()
 
 
@@ -55,6 +66,8 @@ async def leftover_keys(url: str, name: str) -> list[bytes]:
     client: aioredis.Redis | RedisCluster
     if url.startswith("redis+cluster://"):
         client = RedisCluster.from_url(url.replace("+cluster://", "://", 1))
+    elif url.startswith("redis+sentinel://"):
+        client = sentinel_client(url, 2.0, 4.0, 5)
     else:
         client = aioredis.Redis.from_url(url)
     try:
@@ -96,6 +109,18 @@ def cluster() -> Iterator[RedisClusterNodes]:
         yield nodes
     finally:
         nodes.cleanup()
+
+
+@pytest.fixture(scope="session")
+def sentinel_set() -> Iterator[RedisSentinelSet]:
+    """One master, replica and sentinel for every sentinel-marked test of the run (own
+    loopback ports); tests that fail the master over start their own."""
+    watched = RedisSentinelSet()
+    try:
+        watched.start()
+        yield watched
+    finally:
+        watched.cleanup()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from strew.stores import Store
 from strew.stores.records import CancelRequested, Entry, Finish, Notice, Release, Wake
 
-# The same assertions on a Redis Cluster too: only the URL differs.
-pytestmark = pytest.mark.cluster
+# The same assertions on a Redis Cluster and through Redis Sentinel too: only the URL differs.
+pytestmark = [pytest.mark.cluster, pytest.mark.sentinel]
 
 LEASE = 60_000_000  # a minute, in microseconds
 

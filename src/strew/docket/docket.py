@@ -53,8 +53,9 @@ class Docket:
     """A named collection of tasks in one store.
 
     ``url`` selects the store: ``redis://``, ``rediss://`` and ``unix://`` for a Redis or
-    Valkey server, ``redis+cluster://host:port`` (any node) for a Redis Cluster, ``memory://``
-    (optionally ``memory://some-name``) for the in-process store.
+    Valkey server, ``redis+cluster://host:port`` (any node) for a Redis Cluster,
+    ``redis+sentinel://host:port[,host:port...]/service_name[/db]`` for a master found through
+    Redis Sentinel, ``memory://`` (optionally ``memory://some-name``) for the in-process store.
     It defaults to ``$STREW_URL``, then ``redis://localhost:6379/0``. Nothing connects until
     the first operation.
 

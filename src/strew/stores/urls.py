@@ -7,19 +7,23 @@ import inspect
 from functools import cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from strew.stores.sentinel_url import SENTINEL_ARGUMENTS, SENTINEL_SCHEMES, parse_sentinel_url
+
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 """A Redis Cluster, reached through any one of its nodes (``redis+cluster://host:port``)."""
-REDIS_SCHEMES = ("redis", "rediss", "unix", *CLUSTER_SCHEMES)
+REDIS_SCHEMES = ("redis", "rediss", "unix", *CLUSTER_SCHEMES, *SENTINEL_SCHEMES)
 SCHEMES = (*REDIS_SCHEMES, "memory")
 
 
-SECRET_ARGUMENTS = frozenset({"password", "ssl_password"})
-"""Query arguments whose value is a secret (redis-py takes ``?password=`` as the password)."""
+SECRET_ARGUMENTS = frozenset({"password", "ssl_password", "sentinel_password"})
+"""Query arguments whose value is a secret (redis-py takes ``?password=`` as the password;
+a Sentinel URL's ``?sentinel_password=`` is the sentinels')."""
 
 
 def masked(url: str) -> str:
     """``url`` with any user name and password replaced by ``***``, and the value of any
-    ``password`` or ``ssl_password`` query argument too, for messages and logs."""
+    ``password``, ``ssl_password`` or ``sentinel_password`` query argument too, for
+    messages and logs."""
     scheme, sep, rest = url.partition("://")
     rest, hash_, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
@@ -100,7 +104,14 @@ def query_arguments(scheme: str) -> frozenset[str]:
 
     tls = scheme.startswith("rediss")
     wanted = set(_COMMON_ARGUMENTS) | (set(TLS_ARGUMENTS) if tls else set())
-    if scheme in CLUSTER_SCHEMES:
+    if scheme in SENTINEL_SCHEMES:
+        # The master's connections, from a pool that asks the sentinels where the master is;
+        # the database and the master's credentials are spelled elsewhere in the URL.
+        connection = SSLConnection if tls else Connection
+        taken = _parameters(connection, BlockingConnectionPool) - {"db", "username", "password"}
+        wanted |= set(_TCP_ARGUMENTS) | set(SENTINEL_ARGUMENTS)
+        taken |= set(SENTINEL_ARGUMENTS)
+    elif scheme in CLUSTER_SCHEMES:
         taken = _parameters(RedisCluster) | {"db"}  # only 0, checked apart
         wanted |= set(_TCP_ARGUMENTS)
     elif scheme == "unix":
@@ -121,7 +132,8 @@ def _check_query(scheme: str, query: str, shown: str) -> None:
         if name in _SET_BY_STREW:
             why = "strew sets it itself (it reads replies as bytes)"
         elif name in TLS_ARGUMENTS:
-            why = "TLS arguments need a rediss:// URL"
+            tls_scheme = "rediss+sentinel" if scheme in SENTINEL_SCHEMES else "rediss"
+            why = f"TLS arguments need a {tls_scheme}:// URL"
         else:
             why = "redis-py would refuse it on first use"
         raise ValueError(
@@ -143,6 +155,11 @@ def validate_url(url: object) -> str:
         raise ValueError(
             f"url must start with one of {', '.join(s + '://' for s in SCHEMES)}, got {shown!r}"
         )
+    if scheme in SENTINEL_SCHEMES:
+        sentinel = parse_sentinel_url(url, shown)
+        if sentinel.options:
+            _check_query(scheme, sentinel.options, shown)
+        return url
     try:
         parts = urlsplit(url)
         if scheme in ("redis", "rediss", *CLUSTER_SCHEMES):

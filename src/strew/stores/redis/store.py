@@ -73,7 +73,9 @@ from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
 from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
+from strew.stores.redis.sentinel import master_moved, sentinel_client
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
+from strew.stores.sentinel_url import SENTINEL_SCHEMES
 from strew.stores.urls import CLUSTER_SCHEMES
 
 logger = logging.getLogger("strew.store")
@@ -147,6 +149,9 @@ class RedisStore(
                 socket_timeout=socket_timeout,
                 retry=retry,
             )
+        elif url.split("://", 1)[0] in SENTINEL_SCHEMES:
+            # The master the sentinels name, asked again on every new connection (failover).
+            self._client = sentinel_client(url, connect_timeout, socket_timeout, max_connections)
         else:
             self._client = self._standalone(url, connect_timeout, socket_timeout, max_connections)
         self._setup_keys(docket)
@@ -433,7 +438,13 @@ class RedisStore(
                 backoff = 0.05
                 # Anything published while we were not subscribed is lost: look again.
                 yield Wake(0)
+                asked = asyncio.get_running_loop().time()
                 while not _cancelling():
+                    if asyncio.get_running_loop().time() - asked >= 1.0:
+                        asked = asyncio.get_running_loop().time()
+                        if await master_moved(self._client, pubsub):  # Sentinel only
+                            logger.warning("the master of %s moved: subscribing there", self.docket)
+                            break
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
