@@ -45,7 +45,8 @@ UrlOption = Annotated[
         envvar="STREW_URL",
         metavar="URL",
         parser=_url,
-        help="The store: redis://host:port/db, rediss://..., unix:///path, or memory://.",
+        help="The store: redis://host:port/db, rediss://..., unix:///path, redis+cluster://, "
+        "redis+sentinel:// or memory:// (docs/stores.md).",
     ),
 ]
 DocketOption = Annotated[

@@ -27,7 +27,7 @@ from strew.cli.metrics import MetricsHostOption, MetricsPortOption, serving_metr
 from strew.cli.numbers import port, whole_number
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
-from strew.worker.worker import Worker
+from strew.worker.worker import STARTUP_HANDLER, Worker
 
 logger = logging.getLogger("strew.cli")
 
@@ -387,6 +387,7 @@ def _stop_when_signalled_early(worker: Worker) -> None:
         else:  # the one way into a running loop that is safe from a signal handler
             loop.call_soon_threadsafe(worker.stop)
 
+    setattr(on_signal, STARTUP_HANDLER, True)  # the worker's run takes over from it
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
 

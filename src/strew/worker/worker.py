@@ -411,6 +411,15 @@ class Worker:
     def _install_signal_handlers(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return None
+        if not _signals_are_free():
+            # An application (uvicorn under FastAPI, say) handles SIGINT and SIGTERM: they
+            # stay its own, and its shutdown stops this worker (worker.stop(), or cancelling
+            # its task). Taking them would leave the server running with its worker gone.
+            logger.info(
+                "worker %s leaves SIGINT and SIGTERM to the application that handles them",
+                self.name,
+            )
+            return None
         loop = asyncio.get_running_loop()
         caught: list[int] = []
 
@@ -439,3 +448,22 @@ class Worker:
                 loop.remove_signal_handler(signum)
 
         return uninstall
+
+
+STARTUP_HANDLER = "strew_hands_over"
+"""An attribute a signal handler carries when it only bridges the moments before a worker
+starts (``strew worker`` sets one): `run_forever` takes over from it."""
+
+
+def _signals_are_free() -> bool:
+    """True when nobody but the defaults handles SIGINT and SIGTERM (Python's, asyncio.run's
+    Ctrl-C handler, or strew's own start-up bridge), so `run_forever` may take them."""
+    for signum, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, None)):
+        handler = signal.getsignal(signum)
+        if handler in (default, signal.SIG_DFL, None) or getattr(handler, STARTUP_HANDLER, False):
+            continue
+        # asyncio.run() (an asyncio.Runner) puts its own SIGINT handler in place of Python's.
+        if isinstance(getattr(getattr(handler, "func", None), "__self__", None), asyncio.Runner):
+            continue
+        return False
+    return True
