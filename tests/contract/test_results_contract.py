@@ -115,6 +115,20 @@ async def test_progress_survives_the_finish_that_leaves_a_record(store: Store) -
     assert (progress.current, progress.total, progress.message) == (3, 3, "all done")
 
 
+async def test_a_new_run_of_the_key_starts_with_no_progress(store: Store) -> None:
+    await store.schedule([await due_now(store)], replace=False)
+    [claim] = (await store.claim("w", 1, LEASE, 0)).claims
+    await store.update_progress("k", total=10, advance=7, message="seven", ttl=MINUTE)
+    await store.finish([Finish("k", claim.token, record=Record(b"r", MINUTE))])
+    await store.schedule([await due_now(store)], replace=False)
+    assert (await store.task_state("k")).progress is not None  # still the last run's, until
+    [again] = (await store.claim("w", 1, LEASE, 0)).claims  # the next run starts
+    assert (await store.task_state("k")).progress is None
+    progress = await store.update_progress("k", total=None, advance=1, message=None, ttl=MINUTE)
+    assert progress.current == 1
+    await store.finish([Finish("k", again.token)])
+
+
 async def test_cancel_leaves_the_record_only_on_keys_it_removed(store: Store) -> None:
     entry = Entry("a", await store.now() + MINUTE, b"p")
     await store.schedule([entry], replace=False)

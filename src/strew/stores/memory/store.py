@@ -196,6 +196,7 @@ class MemoryStore(MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, 
         for due, key in taken:
             _, payload = self._payloads[key]
             self._drop(key)
+            self._progress.pop(key, None)  # a new run starts with no progress
             token = token_for(worker, next(self._claims))
             self._leases[key] = _Lease(token, now + lease, payload, due, now)
             claims.append(Claim(key, token, payload, due, False))

@@ -9,6 +9,8 @@
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, limit, lease, horizon = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local serial = tonumber(ARGV[5])
+-- The progress keys (strew:{docket}:progress:KEY) share the schedule key's prefix.
+local progress_prefix = string.sub(schedule, 1, -9) .. 'progress:'
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -63,6 +65,9 @@ if taken < limit then
         redis.call('HDEL', payloads, key)
         redis.call('HSET', running, key, payload)
         redis.call('HSET', dues, key, at .. ' ' .. claimed_at)
+        -- A new run starts with no progress: an earlier run's count would run on (the key's
+        -- progress is kept after a run for its record's lifetime).
+        redis.call('DEL', progress_prefix .. key)
         take(key, payload, at, 0)
       end
     end
