@@ -19,6 +19,9 @@ from strew import Docket, TaskCall, Worker
 WHEN = datetime(2030, 1, 1, tzinfo=UTC)
 
 
+async def greet_with(name: str, extra: object) -> None: ...
+
+
 async def greet(name: str) -> None:
     """A task these tests schedule (it never runs: no worker is started)."""
 
@@ -132,8 +135,8 @@ async def test_unpicklable_positional_arguments_are_refused(
     seeded: tuple[Docket, object], value: object, shown: str
 ) -> None:
     docket, before = seeded
-    with pytest.raises(TypeError, match=says("args[1]", "'greet'", shown)):
-        await docket.add(greet)("Ada", value)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=says("args[1]", "'greet_with'", shown)):
+        await docket.add(greet_with)("Ada", value)
     assert await state(docket) == before
 
 

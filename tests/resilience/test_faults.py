@@ -80,6 +80,10 @@ async def _block_here(marker: str) -> None:  # pragma: no cover - only its name 
 _block_here.__name__ = "block"
 
 
+async def _wait_for_file_here(marker: str, go: str) -> None:  # pragma: no cover
+    raise AssertionError("scheduled by name for the worker process")
+
+
 async def _finish_here(marker: str) -> None:
     record(marker, "started")
     record(marker, "finished")
@@ -171,7 +175,7 @@ async def test_sigterm_lets_the_running_task_finish_then_exits_cleanly(
     docket: Docket, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     marker, go, log = tmp_path / "task.events", tmp_path / "go", tmp_path / "worker.log"
-    docket.register(_finish_here, names=["wait_for_file"])
+    docket.register(_wait_for_file_here, names=["wait_for_file"])
     await docket.add("wait_for_file", key="running")(str(marker), str(go))
     worker = spawn(docket.name, docket.url, "--grace", "30", log=log)
     processes.append(worker)
