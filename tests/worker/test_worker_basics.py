@@ -157,3 +157,17 @@ async def test_a_burst_of_concurrent_adds_waits_for_connections_instead_of_faili
     executions = await asyncio.gather(*[docket.add(work)(i) for i in range(300)])
     assert {e.disposition for e in executions} == {Disposition.SCHEDULED}
     assert (await docket.snapshot(0)).total_tasks == 300
+
+
+async def test_every_worker_knows_the_built_in_tasks_as_pydockets_do(docket: Docket) -> None:
+    from strew.tasks import trace
+
+    async def sleep(seconds: float) -> None: ...  # the docket's own "sleep" keeps its name
+
+    docket.register(sleep)
+    async with Worker(docket) as worker:
+        assert docket.tasks["trace"] is trace and docket.tasks["sleep"] is sleep
+        assert {"trace", "fail", "sleep"} <= set(docket.tasks)
+        await docket.add("trace")("from a worker's own registry")
+        await worker.run_until_finished()
+    assert worker.stats.succeeded == 1

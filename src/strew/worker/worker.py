@@ -45,6 +45,7 @@ from strew.task.clock import at_most_a_century, check_positive
 from strew.task.envelope import PAYLOAD_READ_TIMEOUT
 from strew.task.execution import TaskFunction
 from strew.task.results import progress_ttl
+from strew.task.standard import standard_tasks
 from strew.worker.acker import Acker
 from strew.worker.claimer import Claimer
 from strew.worker.compat import check_pydocket_settings
@@ -153,6 +154,10 @@ class Worker:
             message_batch=message_batch,
         )
         """pydocket's arguments, checked (see compat.py for what each does here)."""
+        # The built-in trace, fail and sleep, on every worker as on pydocket's (a task of the
+        # docket's own under one of those names keeps it).
+        for function in standard_tasks:
+            docket.tasks.setdefault(function.__name__, function)
         self.state = state = WorkerState(
             docket,
             name or f"{socket.gethostname()}#{os.getpid()}#{os.urandom(3).hex()}",
