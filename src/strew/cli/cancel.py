@@ -14,6 +14,7 @@ from strew.cli.common import (
     NOBODY_TO_ASK,
     DocketOption,
     UrlOption,
+    YesOption,
     fail,
     interactive,
     run,
@@ -56,16 +57,7 @@ def cancel(
     ] = None,
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes",
-            "-y",
-            envvar="STREW_YES",
-            help="Do not ask for confirmation (required when standard input is not a "
-            "terminal, so a script never waits on a question).",
-        ),
-    ] = False,
+    yes: YesOption = False,
 ) -> None:
     """Cancel tasks: scheduled ones are removed (and held ones), running ones are asked to
     stop. Says how many first and asks, unless --yes."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 from rich.console import Console
 
@@ -13,6 +11,7 @@ from strew.cli.common import (
     NOBODY_TO_ASK,
     DocketOption,
     UrlOption,
+    YesOption,
     fail,
     interactive,
     run,
@@ -25,16 +24,7 @@ from strew.docket.settings import DEFAULT_URL
 def clear(
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes",
-            "-y",
-            envvar="STREW_YES",
-            help="Do not ask for confirmation (required when standard input is not a "
-            "terminal, so a script never waits on a question).",
-        ),
-    ] = False,
+    yes: YesOption = False,
 ) -> None:
     """Drop every scheduled task of a docket. Running tasks finish; nothing else changes."""
     # Refused before the store is reached, as `strew cancel` does: dropping a whole docket

@@ -77,6 +77,7 @@ __all__ = [
     "DocketOption",
     "LoadArgumentsOption",
     "UrlOption",
+    "YesOption",
     "run",
 ]
 
@@ -116,3 +117,17 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 safe_url = masked
+
+
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        envvar="STREW_YES",
+        help="Do not ask for confirmation (required when standard input is not a "
+        "terminal, so a script never waits on a question).",
+    ),
+]
+"""The confirmation every command that removes work asks for (clear, cancel,
+import-pydocket --delete)."""

@@ -27,6 +27,7 @@ from strew.cli.common import (
     DocketOption,
     LoadArgumentsOption,
     UrlOption,
+    YesOption,
     fail,
     interactive,
     run,
@@ -144,16 +145,7 @@ def import_pydocket(
             "it pydocket keeps its copy: stop pydocket's workers, or tasks run twice).",
         ),
     ] = False,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes",
-            "-y",
-            envvar="STREW_YES",
-            help="Do not ask for confirmation (required when standard input is not a "
-            "terminal, so a script never waits on a question).",
-        ),
-    ] = False,
+    yes: YesOption = False,
     load_arguments: LoadArgumentsOption = False,
 ) -> None:
     """Move the tasks a pydocket docket has waiting (due now, in its stream, and later, in
