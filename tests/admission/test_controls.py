@@ -277,3 +277,27 @@ async def test_run_at_most_counts_runs_not_admission_checks(docket: Docket) -> N
         # Put back once by its debounce, then run: one run, which run_at_most allows.
         await worker.run_at_most({execution.key: 1})
     assert ran == [1]
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr either")
+
+    def __reduce__(self) -> tuple[type[Unprintable], tuple[()]]:
+        return (Unprintable, ())
+
+
+async def test_an_argument_whose_str_raises_still_names_its_limit(docket: Docket) -> None:
+    seen: list[str] = []
+
+    async def guarded(thing: Annotated[Unprintable, ConcurrencyLimit(1)], n: int) -> None:
+        seen.append(type(thing).__name__)
+
+    for n in range(3):
+        await docket.add(guarded)(Unprintable(), n)
+    async with Worker(docket, concurrency=3) as worker:
+        await worker.run_until_finished()
+    assert seen == ["Unprintable"] * 3

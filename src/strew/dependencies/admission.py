@@ -299,7 +299,16 @@ def check_admission(function: Callable[..., Any], label: str) -> None:
 
 
 def _value_text(value: Any) -> str:
-    text = str(value)
+    """How an argument names its per-value limit: its ``str`` (as pydocket names them), or,
+    for a value whose ``str`` raises, its type and ``repr``, then its type alone: an argument
+    must never be what stops a worker."""
+    try:
+        text = str(value)
+    except Exception:
+        try:
+            text = f"<{type(value).__name__}> {value!r}"
+        except Exception:
+            text = f"<{type(value).__name__}>"
     if len(text) > MAX_SHOWN_VALUE or "\n" in text:
         return "#" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return text
