@@ -69,9 +69,11 @@ def read_aliases_too(param: TyperOption | TyperArgument) -> None:
         source = first_set(names)
         return os.environ[source] if source is not None else None
 
-    def get_error_hint() -> str:
+    # click passes ``ctx`` to get_error_hint in some releases and not in others: take
+    # whatever it passes, and hand it on.
+    def get_error_hint(*args: Any, **kwargs: Any) -> str:
         source = None if os.environ.get(name) else first_set(names)
-        hint = own_hint()
+        hint = own_hint(*args, **kwargs)
         return hint if source is None else hint.replace(f"'{name}'", f"'{source}'")
 
     # Typer builds its parameters itself and offers no hook to choose their class, so the
