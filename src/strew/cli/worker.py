@@ -340,9 +340,8 @@ def worker(
         fallback_task=fallback_task,
     )
     the_docket = Docket(docket, url)
-    # The smoke-test tasks first, so a task of the user's with the same name replaces one.
-    for function in builtin.standard:
-        the_docket.register(function)
+    # The built-in smoke-test tasks come with the Worker (a task of the user's with the same
+    # name, registered here, keeps its name).
     for function in functions:
         try:
             the_docket.register(function)
