@@ -3,7 +3,8 @@
 -- ARGV: 1 how many, 2 only those before this time (us, exclusive; "" for no bound)
 -- Returns key, failed at, note, payload, scheduled due ("" for none), "1" when running.
 local top = ARGV[2] == '' and '+inf' or '(' .. ARGV[2]
-local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], top, '-inf', 'WITHSCORES', 'LIMIT', 0, ARGV[1])
+-- ZRANGE ... BYSCORE REV rather than ZREVRANGEBYSCORE: one command fewer for an ACL to allow.
+local found = redis.call('ZRANGE', KEYS[1], top, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[1], 'WITHSCORES')
 local reply = {}
 for i = 1, #found, 2 do
   local key = found[i]
