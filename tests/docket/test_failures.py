@@ -195,3 +195,28 @@ async def test_bad_arguments_are_refused_before_anything_is_read(docket: Docket)
         FailureRetention(max_age=timedelta(0))
     with pytest.raises(TypeError, match="failure_retention must be a FailureRetention"):
         Docket("x", "memory://", failure_retention=5)  # type: ignore[arg-type]
+
+
+KEY = "a-signing-key-of-32-bytes-length"
+
+
+async def test_a_signed_docket_retries_a_payload_that_still_verifies(
+    docket_name: str, store_url: str
+) -> None:
+    attempts: list[int] = []
+
+    async def once_broken(execution: Execution = CurrentExecution()) -> None:
+        attempts.append(execution.attempt)
+        if len(attempts) == 1:
+            raise RuntimeError("first time")
+
+    async with Docket(docket_name, store_url, signing_key=KEY) as docket:
+        await docket.add(once_broken, key="once")()
+        await run(docket)
+        [failure] = await docket.failures()
+        assert failure.execution is not None and failure.execution.function_name == "once_broken"
+        assert await docket.retry_failed() == {"once": "retried"}
+        worker = await run(docket)
+        assert attempts == [1, 1] and worker.stats.succeeded == 1
+        assert (await docket.snapshot()).quarantined == 0
+        await docket.store.destroy()
