@@ -166,3 +166,16 @@ async def test_a_failure_note_needs_a_note_and_positive_bounds() -> None:
         FailureNote(b"n", 0, 1)
     with pytest.raises(ValueError, match="max_age must be positive, got -5"):
         FailureNote(b"n", 1, -5)
+
+
+async def test_failures_written_in_one_step_get_distinct_times_in_order(store: Store) -> None:
+    now = await store.now()
+    entries = [Entry(f"k{n}", now - 1, b"p") for n in range(5)]
+    await store.schedule(entries, replace=False)
+    claims = (await store.claim("w", 5, LEASE, 0)).claims
+    await store.finish([Finish(c.key, c.token, failure=note()) for c in claims])
+    found = await store.failures(10)
+    assert [f.key for f in found] == ["k4", "k3", "k2", "k1", "k0"]
+    assert len({f.failed_at for f in found}) == 5
+    page = await store.failures(2, before=found[1].failed_at)
+    assert [f.key for f in page] == ["k2", "k1"]

@@ -10,7 +10,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from strew import CurrentExecution, Docket, Execution, Retry, Worker
-from strew.docket.failures import MAX_TEXT, MAX_TRACEBACK, FailureRetention
+from strew.docket.failures import (
+    MAX_LIMIT,
+    MAX_TEXT,
+    MAX_TRACEBACK,
+    PAGE,
+    FailureRetention,
+    failure_note,
+)
+from strew.stores.records import Finish
 
 from ..helpers import wait_until
 
@@ -220,3 +228,16 @@ async def test_a_signed_docket_retries_a_payload_that_still_verifies(
         assert attempts == [1, 1] and worker.stats.succeeded == 1
         assert (await docket.snapshot()).quarantined == 0
         await docket.store.destroy()
+
+
+async def test_retrying_all_reads_the_whole_record_page_by_page(docket: Docket) -> None:
+    count = PAGE + 500
+    await docket.add_many([docket.call(broken, key=f"k{n}")(n) for n in range(count)])
+    claimed = await docket.store.claim("w", count, 3_600_000_000, 0)
+    note = failure_note(docket.failure_retention, "broken", ValueError("x"), 1)
+    await docket.store.finish([Finish(c.key, c.token, failure=note) for c in claimed.claims])
+    assert len(await docket.failures(limit=MAX_LIMIT)) == count
+    outcomes = await docket.retry_failed()
+    assert len(outcomes) == count and set(outcomes.values()) == {"retried"}
+    assert (await docket.snapshot(0)).total_tasks == count
+    await docket.clear()

@@ -201,17 +201,21 @@ def _micros_of(when: datetime) -> int:
     return to_micros(check_when(when, "before"))
 
 
-async def _all_keys(self: FailureHost) -> list[str]:
-    keys: dict[str, None] = {}
+async def _recorded(self: FailureHost, wanted: set[str] | None) -> dict[str, FailedTask]:
+    """The recorded failures of the keys ``wanted`` (None: every one), newest first: the
+    record is read page by page until they are all found, or it ends."""
+    found: dict[str, FailedTask] = {}
+    seen: set[str] = set()
     before: int | None = None
-    while True:
+    while wanted is None or len(found) < len(wanted):
         page = await self.store.failures(PAGE, before)
-        fresh = [task.key for task in page if task.key not in keys]
-        keys.update(dict.fromkeys(fresh))
+        fresh = [task for task in page if task.key not in seen]
+        seen.update(task.key for task in fresh)
+        found.update((t.key, t) for t in fresh if wanted is None or t.key in wanted)
         if len(page) < PAGE or not fresh:
-            return list(keys)
-        # +1: a failure at the very microsecond the page ended on is read again, not lost.
-        before = page[-1].failed_at + 1
+            break
+        before = page[-1].failed_at  # no two share a time (see FailureStore)
+    return found
 
 
 def _fresh_payload(self: FailureHost, payload: bytes, due: int) -> bytes:
@@ -230,44 +234,28 @@ async def retry_failed(
     self: FailureHost, keys: Iterable[str] | None = None
 ) -> dict[str, RetryOutcome]:
     """Run the failed tasks ``keys`` (None: every one recorded) again now, each as a first
-    attempt, and forget their failures, in one atomic step. A key scheduled again already
-    (a retry on its way) is brought forward to now, keeping its attempt count; one that runs
-    now or is held by a strike is left alone. Returns what became of each key: ``retried``,
-    ``hastened``, ``busy`` or ``missing`` (no failure recorded: nothing changed)."""
+    attempt, and forget their failures: each key in one atomic step (1,000 keys per store
+    call). A key scheduled again already (a retry on its way) is brought forward to now,
+    keeping its attempt count; one that runs now or is held by a strike is left alone.
+    Returns what became of each key: ``retried``, ``hastened``, ``busy`` or ``missing`` (no
+    failure recorded, or its payload does not verify with this docket's signing keys:
+    nothing changed)."""
     checked = _check_keys(keys)
-    wanted = await _all_keys(self) if checked is None else checked
+    recorded = await _recorded(self, None if checked is None else set(checked))
     now = await self.store.now()
     outcomes: dict[str, RetryOutcome] = {}
-    for start in range(0, len(wanted), PAGE):
-        chunk = set(wanted[start : start + PAGE])
-        recorded = {task.key: task for task in await _failed(self, chunk)}
-        entries: list[Entry] = []
-        for key in wanted[start : start + PAGE]:
-            task = recorded.get(key)
-            if task is None or not task.payload:  # unknown, or its payload does not verify
-                outcomes[key] = "missing"
-                continue
-            entries.append(Entry(key, now, _fresh_payload(self, task.payload, now)))
-        done = await self.store.retry_failures(entries)
-        outcomes.update(zip((entry.key for entry in entries), done, strict=True))
+    entries: list[Entry] = []
+    for key in list(recorded) if checked is None else checked:
+        task = recorded.get(key)
+        if task is None or not task.payload:  # unknown, or its payload does not verify
+            outcomes[key] = "missing"
+            continue
+        entries.append(Entry(key, now, _fresh_payload(self, task.payload, now)))
+    for start in range(0, len(entries), PAGE):
+        chunk = entries[start : start + PAGE]
+        done = await self.store.retry_failures(chunk)
+        outcomes.update(zip((entry.key for entry in chunk), done, strict=True))
     return outcomes
-
-
-async def _failed(self: FailureHost, keys: set[str]) -> list[FailedTask]:
-    """The recorded failures of ``keys`` (a read of the record's newest entries until all
-    are found, or it ends)."""
-    found: list[FailedTask] = []
-    before: int | None = None
-    seen: set[str] = set()
-    while len(found) < len(keys):
-        page = await self.store.failures(PAGE, before)
-        fresh = [task for task in page if task.key not in seen]
-        seen.update(task.key for task in fresh)
-        found += [task for task in fresh if task.key in keys]
-        if len(page) < PAGE or not fresh:
-            break
-        before = page[-1].failed_at + 1
-    return found
 
 
 async def drop_failed(self: FailureHost, keys: Iterable[str] | None = None) -> int:

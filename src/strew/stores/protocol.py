@@ -293,7 +293,9 @@ class FailureStore(Protocol):
     failure), written by `ScheduleStore.finish` with a `Finish.failure` in the same atomic
     step as the acknowledgement. Each write trims the record to its note's ``keep`` and
     ``max_age``, dropping at most a bounded number of entries per write (O(log n) each);
-    a finish without a failure drops the key's entry (its latest run did not fail).
+    a finish without a failure drops the key's entry (its latest run did not fail). No two
+    entries share a time: a failure at or before the latest one is recorded a microsecond
+    after it, so paging back with ``before`` never skips one.
     Old dockets (no record at all) read as an empty record."""
 
     async def failures(self, limit: int, before: int | None = None) -> list[FailedTask]:

@@ -35,6 +35,8 @@ class FailureRecord:
         return True
 
     def add(self, key: str, at: int, payload: bytes, failure: FailureNote) -> None:
+        if self.order:  # no two entries share a time (as failure_record.lua does)
+            at = max(at, self.order[-1][0] + 1)
         self.forget(key)
         self.entries[key] = (at, failure.note, payload)
         self.order.add((at, key))

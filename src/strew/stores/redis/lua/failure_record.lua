@@ -13,8 +13,14 @@ local function forget_failures(failures, notes, failure_payloads, keys)
 end
 
 -- Record the failure of `key` at `at` (the latest failure of a key replaces its earlier one),
--- then trim the oldest entries past `keep` and those older than `at - max_age`.
+-- then trim the oldest entries past `keep` and those older than `at - max_age`. No two
+-- entries share a time: one at or before the latest is recorded a microsecond after it, so
+-- paging back by time (`before`) never skips one.
 local function record_failure(failures, notes, failure_payloads, key, at, note, payload, keep, max_age)
+  local latest = redis.call('ZRANGE', failures, -1, -1, 'WITHSCORES')
+  if latest[2] and tonumber(latest[2]) >= tonumber(at) then
+    at = string.format('%d', tonumber(latest[2]) + 1)
+  end
   redis.call('ZADD', failures, at, key)
   redis.call('HSET', notes, key, note)
   redis.call('HSET', failure_payloads, key, payload)
