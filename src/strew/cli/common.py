@@ -129,5 +129,5 @@ YesOption = Annotated[
         "terminal, so a script never waits on a question).",
     ),
 ]
-"""The confirmation every command that removes work asks for (clear, cancel,
+"""The confirmation every command that removes or reruns work asks for (clear, cancel, failed,
 import-pydocket --delete)."""
