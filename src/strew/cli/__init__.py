@@ -16,6 +16,7 @@ import typer
 from strew import __version__
 from strew.cli.cancel import cancel
 from strew.cli.clear import clear
+from strew.cli.dashboard import dashboard
 from strew.cli.import_pydocket import import_pydocket
 from strew.cli.pydocket_env import PydocketEnvGroup
 from strew.cli.quarantine import quarantine
@@ -68,6 +69,7 @@ app.command()(scatter)
 app.command()(workers)
 app.command()(quarantine)
 app.command()(watch)
+app.command()(dashboard)
 app.add_typer(tasks_app)
 app.command()(strike)
 app.command()(restore)
