@@ -80,9 +80,7 @@ async def test_the_task_page_shows_a_scheduled_task_and_cancelling_it_asks_first
     assert "Cancel task a task/with ünïcode (remind, scheduled)?" in asked.text
     execution = await docket.get_execution("a task/with ünïcode")
     assert execution is not None and execution.state is ExecutionState.SCHEDULED
-    done = await client.post(
-        "/cancel", data={"key": "a task/with ünïcode", "csrf": csrf_of(asked)}
-    )
+    done = await client.post("/cancel", data={"key": "a task/with ünïcode", "csrf": csrf_of(asked)})
     assert done.status_code == 303
     assert done.headers["location"] == "/tasks/a%20task%2Fwith%20%C3%BCn%C3%AFcode"
     execution = await docket.get_execution("a task/with ünïcode")
@@ -171,7 +169,9 @@ async def test_strikes_are_added_and_lifted_from_their_page(
     asked = await client.get(lift.group(1).replace("&amp;", "&"))
     assert "Lift the strike on remind where text == &#x27;spam&#x27;?" in asked.text
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', asked.text))
-    lifted = await client.post("/strikes/lift", data={k: v.replace("&quot;", '"') for k, v in fields.items()})
+    lifted = await client.post(
+        "/strikes/lift", data={k: v.replace("&quot;", '"') for k, v in fields.items()}
+    )
     assert lifted.status_code == 303
     await docket.strike_book.refresh()
     assert docket.strike_book.rules == []
@@ -197,7 +197,7 @@ async def test_read_only_serves_no_action_and_draws_no_button(docket: Docket) ->
         assert page.status_code == 200 and "read-only" in page.text
         assert "Cancel" not in page.text
         strikes = await client.get("/strikes")
-        assert "<form method=\"post\"" not in strikes.text
+        assert '<form method="post"' not in strikes.text
         for path in ("/cancel?key=kept", "/strikes/add", "/strikes/lift", "/quarantine/drop"):
             assert (await client.get(path)).status_code in (404, 405)
             assert (await client.post(path, data={"key": "kept"})).status_code in (404, 405)

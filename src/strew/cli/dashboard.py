@@ -56,7 +56,12 @@ def dashboard(
     port: Annotated[
         int,
         typer.Option(
-            "--port", envvar="STREW_PORT", metavar="PORT", min=0, max=65535, help="The port to listen on."
+            "--port",
+            envvar="STREW_PORT",
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="The port to listen on.",
         ),
     ] = DEFAULT_PORT,
     token: Annotated[
@@ -133,7 +138,11 @@ def dashboard(
                 highlight=False,
             )
             config = uvicorn.Config(
-                served, host=host, port=port, log_level="warning", server_header=False,
+                served,
+                host=host,
+                port=port,
+                log_level="warning",
+                server_header=False,
                 lifespan="off",
             )
             await uvicorn.Server(config).serve()

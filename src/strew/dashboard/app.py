@@ -114,8 +114,14 @@ class Dashboard:
         return response
 
     def whole(
-        self, request: Request, ctx: Context, current: str, title: str, body: str,
-        live: str | None = None, status: int = 200,
+        self,
+        request: Request,
+        ctx: Context,
+        current: str,
+        title: str,
+        body: str,
+        live: str | None = None,
+        status: int = 200,
     ) -> Response:
         page = frame(ctx, self.nav, current, title, body, live, self.refresh)
         return self.respond(request, ctx, page, status)
@@ -271,8 +277,12 @@ class Dashboard:
         source = request.query_params if request.method == "GET" else await self.form(request)
         rule = strike_from(self.docket, source, value_is_json=True)
         if request.method == "GET":
-            fields = {k: source.get(k) or "" for k in ("function", "parameter", "operator", "value")}
-            question = f"Lift the strike on {rule.describe()}? Every held task goes back on the schedule."
+            fields = {
+                k: source.get(k) or "" for k in ("function", "parameter", "operator", "value")
+            }
+            question = (
+                f"Lift the strike on {rule.describe()}? Every held task goes back on the schedule."
+            )
             return self.confirm(request, question, "/strikes/lift", fields, "/strikes")
         await self.docket.strike_book.lift(rule.function, rule.parameter, rule.operator, rule.value)
         return self.done(request, "/strikes")
@@ -289,8 +299,9 @@ class Dashboard:
         assert isinstance(error, HTTPException)
         ctx = self.context(request)
         body = f'<p class="error">{text(error.detail)}</p>'
-        return self.whole(request, ctx, "", f"Error {error.status_code}", body,
-                          status=error.status_code)
+        return self.whole(
+            request, ctx, "", f"Error {error.status_code}", body, status=error.status_code
+        )
 
     async def store_error(self, request: Request, error: Exception) -> Response:
         ctx = self.context(request)

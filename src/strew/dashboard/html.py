@@ -72,7 +72,8 @@ def clock(moment: datetime) -> str:
 
 def when(moment: datetime, now: datetime) -> str:
     """A time as ``4m05s ago``, with the exact UTC time on hover."""
-    return f'<time datetime="{moment.isoformat()}" title="{clock(moment)}">{text(relative(moment, now))}</time>'
+    shown = text(relative(moment, now))
+    return f'<time datetime="{moment.isoformat()}" title="{clock(moment)}">{shown}</time>'
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str) -> str:
@@ -93,12 +94,13 @@ def progress_bar(progress: ExecutionProgress | None) -> str:
     if fraction is None:
         return f"{counted}{message}"
     return (
-        f'<progress max="1" value="{fraction:.3f}"></progress> {counted} '
-        f"({fraction:.0%}){message}"
+        f'<progress max="1" value="{fraction:.3f}"></progress> {counted} ({fraction:.0%}){message}'
     )
 
 
-def action_button(ctx: Context, path: str, label: str, *, danger: bool = True, **fields: str) -> str:
+def action_button(
+    ctx: Context, path: str, label: str, *, danger: bool = True, **fields: str
+) -> str:
     """A link to the confirmation page of an action (nothing happens until it is confirmed);
     none at all in read-only mode."""
     if ctx.read_only:
@@ -126,8 +128,15 @@ class NavEntry:
     path: str
 
 
-def frame(ctx: Context, nav: Sequence[NavEntry], current: str, title: str, body: str,
-          live: str | None, refresh: float) -> str:
+def frame(
+    ctx: Context,
+    nav: Sequence[NavEntry],
+    current: str,
+    title: str,
+    body: str,
+    live: str | None,
+    refresh: float,
+) -> str:
     """The whole page: header with the navigation, then ``body``. With ``live`` (a fragment
     URL), the body is re-read from it every ``refresh`` seconds while the page is visible."""
     links = "".join(

@@ -16,7 +16,6 @@ from strew.dashboard.charts import histogram
 from strew.dashboard.html import (
     Context,
     action_button,
-    clock,
     progress_bar,
     table,
     task_link,
@@ -124,7 +123,9 @@ def draw_strikes(ctx: Context, found: views.Strikes) -> str:
         )
         rows.append([text(rule.function or "* (every function)"), text(rule.condition()), lift])
     listed = table(["Function", "Calls paused", ""], rows, "No strikes in force.")
-    held = f'<p><b>{found.held_total:,}</b> held tasks (<a href="{text(ctx.base)}/held">list</a>).</p>'
+    held = (
+        f'<p><b>{found.held_total:,}</b> held tasks (<a href="{text(ctx.base)}/held">list</a>).</p>'
+    )
     if ctx.read_only:
         return listed + held
     options = "".join(f'<option value="{text(o)}">{text(o)}</option>' for o in OPERATORS)
@@ -194,12 +195,18 @@ def draw_task(ctx: Context, found: views.TaskView) -> str:
     state = execution.state
     items: list[tuple[str, str]] = [
         ("Key", f"<code>{text(execution.key)}</code>"),
-        ("State", f'<span class="state {text(state.value if state else "")}">'
-         f"{text(state.value if state else '-')}</span>"),
-        ("Call", f"<code>{text(execution.call_repr(all_arguments=True))}</code>"
-         if found.finished is None or state is not None and not state.final
-         else f"<code>{text(execution.function_name)}</code> "
-         '<span class="muted">(a finished task\'s record keeps no arguments)</span>'),
+        (
+            "State",
+            f'<span class="state {text(state.value if state else "")}">'
+            f"{text(state.value if state else '-')}</span>",
+        ),
+        (
+            "Call",
+            f"<code>{text(execution.call_repr(all_arguments=True))}</code>"
+            if state is not None and not state.final
+            else f"<code>{text(execution.function_name)}</code> "
+            '<span class="muted">(a finished task\'s record keeps no arguments)</span>',
+        ),
     ]
     if state is not None and not state.final:
         items.append(("Due", when(execution.when, ctx.now)))
@@ -226,7 +233,7 @@ def draw_task(ctx: Context, found: views.TaskView) -> str:
         if state in CANCELLABLE
         else ""
     )
-    return f'<dl class="task">{listing}</dl>{cancel}<p class="muted">{clock(ctx.now)}</p>'
+    return f'<dl class="task">{listing}</dl>{cancel}'
 
 
 async def read_load(docket: Docket, params: dict[str, str]) -> views.LoadAhead:

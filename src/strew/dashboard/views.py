@@ -27,6 +27,9 @@ PROGRESS_SHOWN = 50
 RESULT_SHOWN = 4000
 """Characters of a return value's repr shown."""
 
+PROGRESS_AT_ONCE = 4
+"""Progress reads in flight at once."""
+
 HELD_SHOWN = 200
 """Held tasks listed (the earliest); the page says how many there are in all."""
 
@@ -57,8 +60,12 @@ async def running(docket: Docket) -> Running:
     taken = await docket.snapshot(0)
     shown = sorted(taken.running, key=lambda r: r.started or r.lease_deadline)[:PROGRESS_SHOWN]
 
+    # A few at a time: the reads are small, and a page must not open a connection each.
+    gate = asyncio.Semaphore(PROGRESS_AT_ONCE)
+
     async def progress_of(key: str) -> ExecutionProgress | None:
-        return reading_of(await docket.store.task_state(key)).progress
+        async with gate:
+            return reading_of(await docket.store.task_state(key)).progress
 
     found = await asyncio.gather(*(progress_of(r.execution.key) for r in shown))
     return Running(taken, {r.execution.key: p for r, p in zip(shown, found, strict=True)})
