@@ -205,3 +205,16 @@ async def check_the_served_dashboard(base: str) -> None:
         page = await client.get("/", auth=("me", TOKEN))
         assert page.status_code == 200 and "dashboard-cli" in page.text and "read-only" in page.text
         assert (await client.get("/cancel?key=k", auth=("me", TOKEN))).status_code == 404
+
+
+async def test_a_store_that_does_not_answer_gives_a_503_page_not_a_crash(docket_name: str) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    async with (
+        Docket(docket_name, nowhere) as unreachable,
+        served(strew_dashboard(unreachable)) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        for path in ("/", "/running", "/live/workers", "/tasks/some-key"):
+            answer = await client.get(path)
+            assert answer.status_code == 503, path
+            assert "The store did not answer" in answer.text
