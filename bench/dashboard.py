@@ -9,8 +9,10 @@ times each, it times every page as the dashboard serves it: its read (what `Shar
 shares among viewers) plus drawing the HTML, in-process, no HTTP.
 
 It also counts, with ``INFO commandstats``, the commands one refresh of each page sends to
-Redis (a Lua script's inner calls included), and checks that ten viewers of one page within
-a refresh interval cost what one does, through a real uvicorn. docs/dashboard.md quotes both.
+Redis (a Lua script's inner calls included), checks that ten viewers of one page within a
+refresh interval cost what one does, through a real uvicorn, and measures the commands per
+second while headless Chromium keeps each page open (``--watch`` seconds each, polling every
+2 s). docs/dashboard.md quotes them.
 
     .venv/bin/python -m bench.dashboard [--tasks 1000000] [--runs 5]
 """
@@ -30,6 +32,7 @@ from strew import Docket
 from strew.dashboard import strew_dashboard, views
 from strew.dashboard.html import Context
 from strew.dashboard.pages import PAGES, Page, draw_task
+from tests.dashboard.serving import served
 
 NAME = "dashboard"
 FILL_CHUNK = 20_000
@@ -123,6 +126,7 @@ async def main(args: Any) -> None:
                         # Counted on a warm run: connections already open.
                         cost[label] = spent(before, await commands(url))
             shared = await viewers(docket, url)
+            watched = await watching(docket, url, args.watch)
             await docket.store.destroy()
         print(f"\nEach page (read + HTML) at {args.tasks:,} scheduled tasks, {args.runs} runs:")
         for label, t in timings.items():
@@ -131,6 +135,7 @@ async def main(args: Any) -> None:
         for label, used in cost.items():
             print(f"  {label:12} {sum(used.values()):3}  {used}")
         print(f"\nTen viewers of /running within one refresh interval: {shared}")
+        print(f"\nOne browser with a page open for {args.watch:.0f}s, refresh 2s: {watched}")
         common.save(
             NAME,
             args,
@@ -144,6 +149,7 @@ async def main(args: Any) -> None:
                 },
                 "commands_per_refresh": cost,
                 "ten_viewers": shared,
+                "watched": watched,
             },
         )
 
@@ -151,8 +157,6 @@ async def main(args: Any) -> None:
 async def viewers(docket: Docket, url: str) -> dict[str, int]:
     """Commands for one viewer of /running, then for ten at once, through a real uvicorn
     (a fresh app each time, so neither is answered from the other's read)."""
-    from tests.dashboard.serving import served
-
     out = {}
     for count in (1, 1, 10):  # the first opens the connections
         async with (
@@ -166,8 +170,34 @@ async def viewers(docket: Docket, url: str) -> dict[str, int]:
     return out
 
 
+async def watching(docket: Docket, url: str, seconds: float) -> dict[str, float]:
+    """Commands per second while headless Chromium keeps each page open for ``seconds``
+    (the default refresh of 2 s): what an open page really costs, polling included."""
+    from tests.dashboard.browser import chromium, chromium_path
+
+    if chromium_path() is None or seconds <= 0:
+        return {}
+    out = {}
+    async with (
+        served(strew_dashboard(docket)) as base,
+        chromium() as browser,
+    ):
+        page = await browser.new_page()
+        for path in ("/", "/running", "/workers", "/held"):
+            await page.goto(base + path)
+            before = await commands(url)
+            began = time.monotonic()
+            await asyncio.sleep(seconds)
+            used = sum(spent(before, await commands(url)).values())
+            out[path] = round(used / (time.monotonic() - began), 1)
+    return out
+
+
 if __name__ == "__main__":
     p = common.parser(__doc__ or NAME)
     p.add_argument("--tasks", type=int, default=1_000_000)
+    p.add_argument(
+        "--watch", type=float, default=20.0, help="seconds each page stays open in Chromium"
+    )
     args = p.parse_args()
     common.run(main(args))

@@ -24,7 +24,7 @@ async def test_the_mounted_dashboard_answers_operators_and_refuses_everyone_else
             await client.get("/strew/workers", auth=("viewer", "s3cret-view"))
         ).status_code == 403
         page = await client.get("/strew/workers", auth=("ops", "s3cret-ops"))
-        assert page.status_code == 200
+        assert page.status_code == 200, page.text
         assert f"<title>Workers · {docket_name} · strew</title>" in page.text
         assert 'href="/strew/running"' in page.text
     await demo.docket.__aexit__(None, None, None)
