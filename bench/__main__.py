@@ -23,8 +23,9 @@ ALL = [
     "snapshot",
     "load",
     "admission",
+    "dashboard",
 ]
-STREW_ONLY = {"catch_up", "snapshot", "load"}
+STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard"}
 
 
 def main() -> int:
