@@ -25,6 +25,14 @@ from strew.cli.durations import duration, format_duration, positive_duration
 from strew.cli.loading import TaskImportError, import_tasks
 from strew.cli.metrics import MetricsHostOption, MetricsPortOption, serving_metrics
 from strew.cli.numbers import port, whole_number
+from strew.cli.worker_processes import (
+    ChildFilter,
+    child_name,
+    child_port,
+    processes_count,
+    run_children,
+    stop_with_parent,
+)
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 from strew.worker.worker import STARTUP_HANDLER, Worker
@@ -49,9 +57,10 @@ def _utc(seconds: float | None) -> time.struct_time:
 
 
 class _UtcFormatter(logging.Formatter):
-    def __init__(self) -> None:
+    def __init__(self, child: int | None = None) -> None:
+        which = "" if child is None else f" [process {child}]"
         super().__init__(
-            "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+            f"%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s{which}: %(message)s",
             datefmt="%Y-%m-%d %H:%M:%S",
         )
         # UTC with a Z, so lines from workers in different time zones sort and compare as-is.
@@ -107,26 +116,35 @@ class _TaskKeyFilter(logging.Filter):
         return True
 
 
-def _handler(form: LoggingFormat) -> logging.Handler:
+def _handler(form: LoggingFormat, child: int | None = None) -> logging.Handler:
+    handler: logging.Handler
     if form is LoggingFormat.RICH:
-        return RichHandler(
+        handler = RichHandler(
             console=Console(stderr=True), rich_tracebacks=False, log_time_format="[%X]"
         )
-    handler = logging.StreamHandler(sys.stderr)
-    if form is LoggingFormat.JSON:
-        handler.setFormatter(_JsonFormatter())
-        handler.addFilter(_TaskKeyFilter())
+        if child is not None:
+            handler.setFormatter(logging.Formatter(f"[process {child}] %(message)s"))
     else:
-        handler.setFormatter(_UtcFormatter())
+        handler = logging.StreamHandler(sys.stderr)
+        if form is LoggingFormat.JSON:
+            handler.setFormatter(_JsonFormatter())
+            handler.addFilter(_TaskKeyFilter())
+        else:
+            handler.setFormatter(_UtcFormatter(child))
+    if child is not None:
+        handler.addFilter(ChildFilter(child))
     return handler
 
 
-def configure_logging(level: LoggingLevel, form: LoggingFormat = LoggingFormat.PLAIN) -> None:
+def configure_logging(
+    level: LoggingLevel, form: LoggingFormat = LoggingFormat.PLAIN, child: int | None = None
+) -> None:
     """Records go to stderr: ``plain`` one line each timestamped in UTC to the millisecond,
     ``rich`` coloured columns for a terminal, ``json`` one object per line for collectors.
     The level applies to every logger, so ``--logging-level DEBUG`` also shows the Redis
-    client's records."""
-    handler = _handler(form)
+    client's records. In worker process ``child`` of ``--processes``, each record says
+    which (``[process N]``; ``worker_process`` in JSON)."""
+    handler = _handler(form, child)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -269,6 +287,19 @@ def worker(
             "start (with how late it started) and finish.",
         ),
     ] = LoggingLevel.INFO,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            envvar="STREW_PROCESSES",
+            parser=processes_count,
+            metavar="N",
+            help="Worker processes, each with its own event loop and --concurrency: 0 or "
+            "auto for one per CPU. Above 1, each has its own name (NAME#i), its own "
+            "metrics and health ports (PORT+i), and SIGTERM stops them all; a process that "
+            "dies stops the others and the command exits 1.",
+        ),
+    ] = 1,
     logging_format: Annotated[
         LoggingFormat,
         typer.Option(
@@ -339,32 +370,51 @@ def worker(
         enable_internal_instrumentation=enable_internal_instrumentation,
         fallback_task=fallback_task,
     )
-    the_docket = Docket(docket, url)
-    # The built-in smoke-test tasks come with the Worker (a task of the user's with the same
-    # name, registered here, keeps its name).
-    for function in functions:
+
+    def build(worker_name: str | None) -> tuple[Docket, Worker]:
+        the_docket = Docket(docket, url)
+        # The built-in smoke-test tasks come with the Worker (a task of the user's with the
+        # same name, registered here, keeps its name).
+        for function in functions:
+            try:
+                the_docket.register(function)
+            except (TypeError, ValueError) as error:
+                fail(f"--tasks: cannot register {function!r}: {error}", EXIT_USAGE)
         try:
-            the_docket.register(function)
+            the_worker = Worker(
+                the_docket,
+                name=worker_name,
+                concurrency=concurrency,
+                redelivery_timeout=redelivery_timeout,
+                reconnection_delay=reconnection_delay,
+                shutdown_grace=shutdown_grace,
+                poll_ceiling=poll_ceiling,
+                prefetch=prefetch,
+                schedule_automatic_tasks=schedule_automatic_tasks,
+                fallback_task=fallback,
+            )
         except (TypeError, ValueError) as error:
-            fail(f"--tasks: cannot register {function!r}: {error}", EXIT_USAGE)
-    try:
-        the_worker = Worker(
-            the_docket,
-            name=name,
-            concurrency=concurrency,
-            redelivery_timeout=redelivery_timeout,
-            reconnection_delay=reconnection_delay,
-            shutdown_grace=shutdown_grace,
-            poll_ceiling=poll_ceiling,
-            prefetch=prefetch,
-            schedule_automatic_tasks=schedule_automatic_tasks,
-            fallback_task=fallback,
-        )
-    except (TypeError, ValueError) as error:
-        fail(str(error), EXIT_USAGE)
-    _stop_when_signalled_early(the_worker)
-    with serving_metrics(metrics_port, metrics_host):
-        run(_work(the_docket, the_worker, healthcheck_port, healthcheck_host, until_finished))
+            fail(str(error), EXIT_USAGE)
+        return the_docket, the_worker
+
+    def work(index: int | None = None, parent: int | None = None) -> int:
+        the_docket, the_worker = build(name if index is None else child_name(name, index))
+        if index is not None:
+            configure_logging(logging_level, logging_format, child=index)
+        _stop_when_signalled_early(the_worker)
+        metrics = metrics_port if index is None else child_port(metrics_port, index)
+        health_port = healthcheck_port if index is None else child_port(healthcheck_port, index)
+        with serving_metrics(metrics, metrics_host):
+            run(
+                _work(the_docket, the_worker, health_port, healthcheck_host, until_finished, parent)
+            )
+        return 0
+
+    if processes == 1:
+        work()
+        return
+    build(child_name(name, 0))  # every bad argument is refused once, before any fork
+    raise typer.Exit(run_children(processes, work))
 
 
 def _stop_when_signalled_early(worker: Worker) -> None:
@@ -397,8 +447,11 @@ async def _work(
     healthcheck_port: int | None,
     healthcheck_host: str,
     until_finished: bool = False,
+    parent: int | None = None,
 ) -> None:
     async with docket:
+        if parent is not None:
+            stop_with_parent(worker, parent)
         # Fail fast on a wrong URL or a server that is down, with one clear line, instead of
         # a worker that starts and then logs retries forever.
         await docket.store.now()
