@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import logging
 import signal
 import sys
@@ -410,6 +411,9 @@ def worker(
             )
         return 0
 
+    # Everything imported so far lives as long as the process: out of the collector's
+    # sight, full collections stop walking it (and forked children stop copying its pages).
+    gc.freeze()
     if processes == 1:
         work()
         return
