@@ -15,6 +15,7 @@ import pytest
 import typer
 
 from strew import Docket
+from strew.cli.loops import LoopKind, loop_factory
 from strew.cli.worker_processes import child_name, child_port, processes_count
 
 from ..helpers import wait_until
@@ -228,3 +229,44 @@ def test_auto_and_0_mean_one_process_per_cpu() -> None:
 def test_each_process_gets_a_name_and_ports_of_its_own() -> None:
     assert (child_name("w", 2), child_name(None, 2)) == ("w#2", None)
     assert (child_port(9000, 2), child_port(0, 2), child_port(None, 2)) == (9002, 0, None)
+
+
+# -- --loop ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_the_worker_runs_its_tasks_on_the_event_loop_asked_for(
+    redis_docket: Docket, redis_url: str, tmp_path: Path, module: str, loop: str
+) -> None:
+    redis_docket.register(note)
+    out = tmp_path / "out.txt"
+    await redis_docket.add(note, key="one")(str(out), "one")
+    result = await strew(
+        "worker",
+        "--tasks",
+        f"{module}:tasks",
+        "--url",
+        redis_url,
+        "--docket",
+        redis_docket.name,
+        "--until-finished",
+        "--loop",
+        loop,
+        "--logging-level",
+        "debug",
+        cwd=tmp_path,
+    )
+    assert result.code == 0, result.err
+    assert [line.split()[0] for line in lines_of(out)] == ["one"]
+    assert f"event loop: {loop}" in result.err
+
+
+def test_auto_takes_uvloop_when_it_is_installed_and_asyncio_never_does() -> None:
+    factory, name = loop_factory(LoopKind.AUTO)
+    assert factory is not None and name.startswith("uvloop ")
+    loop = factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
+    assert loop_factory(LoopKind.ASYNCIO) == (None, "asyncio")
