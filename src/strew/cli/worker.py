@@ -26,6 +26,7 @@ from strew.cli.worker_processes import (
     child_port,
     processes_count,
     run_children,
+    signalled_early,
     stop_with_parent,
 )
 from strew.docket.docket import Docket
@@ -303,6 +304,8 @@ def worker(
         if index is not None:
             configure_logging(logging_level, logging_format, child=index)
         _stop_when_signalled_early(the_worker)
+        if index is not None and signalled_early():
+            the_worker.stop()
         metrics = metrics_port if index is None else child_port(metrics_port, index)
         health_port = healthcheck_port if index is None else child_port(healthcheck_port, index)
         logger.debug("event loop: %s", loop_name)

@@ -106,6 +106,18 @@ def stop_with_parent(worker: Worker, parent: int) -> None:
     loop.add_reader(parent, readable)
 
 
+_signalled_early: list[int] = []
+
+
+def _keep_for_later(signum: int, frame: FrameType | None = None) -> None:
+    _signalled_early.append(signum)
+
+
+def signalled_early() -> bool:
+    """In a worker process: a stop was asked for before its worker could take signals."""
+    return bool(_signalled_early)
+
+
 def run_children(count: int, child: Callable[[int, int], int]) -> int:
     """Fork ``count`` children, each running ``child(index, parent_pipe_fd)`` and exiting with
     what it returns; supervise them (see the module's docstring) and return the exit code
@@ -113,6 +125,9 @@ def run_children(count: int, child: Callable[[int, int], int]) -> int:
     if not hasattr(os, "fork"):  # pragma: no cover - Windows
         raise OSError("--processes above 1 needs os.fork, which this platform lacks")
     children: dict[int, int] = {}  # pid -> index
+    # Held until each side has its handlers: a signal arriving meanwhile waits, not lost.
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     keep_alive: list[int] = []  # the parent's write ends: closed, they tell children to stop
     for index in range(count):
         reader, writer = os.pipe()
@@ -123,7 +138,9 @@ def run_children(count: int, child: Callable[[int, int], int]) -> int:
                 os.close(fd)
             os.setpgid(0, 0)
             for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, signal.SIG_DFL)
+                # Until the child's worker exists and takes the signals over: kept for it.
+                signal.signal(signum, _keep_for_later)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             code = 1
             try:
                 code = child(index, reader)
@@ -158,6 +175,7 @@ def _supervise(children: dict[int, int], pipes: list[int]) -> int:
                 os.kill(pid, signum)
 
     previous = {s: signal.signal(s, pass_on) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         while children:
             pid, status = os.waitpid(-1, 0)  # a signal's handler runs, then it waits again
