@@ -70,14 +70,36 @@ def huey_run(url: str, name: str, tasks: int, concurrency: int) -> dict[str, Any
         backoff=1.0,
         max_delay=0.01,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     consumer.start()
     deadline = started + 600
     while len(starts) < tasks and time.perf_counter() < deadline:
         time.sleep(0.005)
     elapsed = max(starts) - started
+    cpu = time.process_time() - cpu
     consumer.stop(graceful=True)
-    return drain.result(tasks, elapsed, starts)
+    return {**drain.result(tasks, elapsed, starts), "cpu_us_per_task": cpu / tasks * 1e6}
+
+
+async def drain_strew(url: str, tasks: int, concurrency: int) -> dict[str, Any]:
+    """`bench.drain.drain_strew`, with this process's CPU time over the drain alone (the
+    worker's, as huey's figure is its consumer threads')."""
+    import strew
+
+    name = common.docket_name(NAME, "strew")
+    starts, noop = drain.recorder()
+    try:
+        async with strew.Docket(name, url) as docket:
+            docket.register(noop)
+            await docket.add_many([docket.call(noop)() for _ in range(tasks)])
+            common.settle()
+            worker = strew.Worker(docket, concurrency=concurrency)
+            started, cpu = time.perf_counter(), time.process_time()
+            await worker.run_until_finished()
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await common.forget(url, name)
+    return {**drain.result(tasks, elapsed, starts), "cpu_us_per_task": cpu / tasks * 1e6}
 
 
 async def drain_command(url: str, tasks: int, concurrency: int, processes: int) -> dict[str, Any]:
@@ -123,7 +145,7 @@ async def main(args: argparse.Namespace) -> None:
         for i in range(args.runs):
             for concurrency in args.concurrency:
                 figures = {
-                    "strew": await drain.drain_strew(url, args.tasks, concurrency),
+                    "strew": await drain_strew(url, args.tasks, concurrency),
                     "huey": await drain_huey(url, args.huey_tasks, concurrency),
                 }
                 for n in sorted({1, args.processes}):
@@ -137,15 +159,29 @@ async def main(args: argparse.Namespace) -> None:
                 print(
                     f"run {i + 1}/{args.runs} concurrency {concurrency}: "
                     + ", ".join(f"{k} {v['rate']:,.0f}/s" for k, v in figures.items())
+                    + " | cpu µs/task "
+                    + ", ".join(
+                        f"{k} {v['cpu_us_per_task']:.0f}"
+                        for k, v in figures.items()
+                        if "cpu_us_per_task" in v
+                    )
                     + f" (load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
         medians = {key: common.median([r["rate"] for r in values]) for key, values in runs.items()}
+        cpu = {
+            key: common.median([r["cpu_us_per_task"] for r in values])
+            for key, values in runs.items()
+            if "cpu_us_per_task" in values[0]
+        }
         print(f"\ndrain: medians of {args.runs} runs, tasks/s (and against huey)")
         for key, rate in medians.items():
             huey = medians[f"huey c{key.rsplit(' c', 1)[1]}"]
             print(f"  {key:<28} {rate:>10,.0f} /s  {common.ratio(rate, huey):5.1f}x huey")
-        common.save(NAME, args, url, {"medians": medians, "runs": runs})
+        print("client CPU per task, µs (this process; Redis's own not counted)")
+        for key, value in cpu.items():
+            print(f"  {key:<28} {value:>10,.1f}")
+        common.save(NAME, args, url, {"medians": medians, "cpu_us_per_task": cpu, "runs": runs})
 
 
 def parse() -> argparse.Namespace:
