@@ -12,7 +12,9 @@ The parent only supervises:
 - SIGTERM or SIGINT is passed on to every child, which stops as a single worker does
   (finishes its running tasks within the shutdown grace, hands the rest back); a second
   signal is passed on too (hand back at once). The children run in a process group of their
-  own, so a Ctrl-C in a terminal reaches them once, through the parent, not twice.
+  own, so a Ctrl-C in a terminal reaches them once, through the parent, not twice. Both
+  signals are held while the parent forks, and a child keeps one that arrives before its
+  worker exists for that worker: a stop asked for during start-up is neither lost nor a kill.
 - A child that dies (a non-zero exit or killed by a signal) is reported; the parent then
   stops the others the same way and exits 1, so the supervisor that runs it (systemd,
   Kubernetes, a process manager) restarts the whole command. Nothing restarts children here:
