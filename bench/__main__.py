@@ -14,6 +14,7 @@ import time
 
 ALL = [
     "drain",
+    "drain_processes",
     "lateness",
     "add_many",
     "memory",
