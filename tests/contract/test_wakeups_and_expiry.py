@@ -64,8 +64,10 @@ async def sleeping_worker(
     empty_claims: list[ClaimResult] = []
     claim = docket.store.claim
 
-    async def counting_claim(name: str, limit: int, lease: int, horizon: int) -> ClaimResult:
-        result = await claim(name, limit, lease, horizon)
+    async def counting_claim(
+        name: str, limit: int, lease: int, horizon: int, *, watch: int = 0
+    ) -> ClaimResult:
+        result = await claim(name, limit, lease, horizon, watch=watch)
         if name == worker.name and limit > 0 and not result.claims:
             # The claim loop goes straight from here to its sleep, without yielding first.
             empty_claims.append(result)

@@ -66,13 +66,24 @@ class ScheduleStore(Protocol):
         it as its record in the same step (a key that was not scheduled or held does not)."""
         ...
 
-    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+    async def claim(
+        self, worker: str, limit: int, lease: int, horizon: int, *, watch: int = 0
+    ) -> ClaimResult:
         """Atomically take up to ``limit`` tasks under a lease of ``lease`` microseconds.
 
         Tasks whose lease has expired are taken first (marked redelivered), then scheduled
         tasks due up to ``horizon`` microseconds after now, earliest first. A scheduled key
         that is still running under another lease is left waiting until that run ends, so
         one key never runs twice at once. Each claim gets a fresh token.
+
+        With ``watch`` > 0 the same step also keeps the docket's *watch* (docs/workers.md,
+        "How a fleet wakes"): one worker at a time holds it, for ``watch`` microseconds.
+        A worker left with room after this claim takes or renews the watch when nobody else
+        holds it (``standby`` 0), and otherwise joins the line of standby workers for
+        3 × ``watch`` (``standby`` its place in line, from 1). A worker left without room
+        leaves the line, and when it held the watch (or nobody did) the watch goes to the
+        first live standby worker, which is sent a ``Wake(now, handed=True)`` on its own
+        ``notifications(worker)``. ``watch`` 0 touches none of this.
         """
         ...
 
@@ -98,12 +109,13 @@ class ScheduleStore(Protocol):
         """The store's clock."""
         ...
 
-    def notifications(self) -> AsyncIterator[Notice]:
+    def notifications(self, worker: str = "") -> AsyncIterator[Notice]:
         """Wake-ups and cancellation requests, for as long as the consumer iterates.
 
         The first notice is a ``Wake(0)`` once the subscription is in place (nothing
         published before it is seen). Implementations reconnect on their own and yield
-        another ``Wake(0)`` after any gap in which notices may have been missed."""
+        another ``Wake(0)`` after any gap in which notices may have been missed. Given a
+        ``worker``, the wake-ups handed to that worker alone (see `claim`) come too."""
         ...
 
     async def heartbeat(self, worker: str, ttl: int) -> None:
@@ -112,7 +124,9 @@ class ScheduleStore(Protocol):
         ...
 
     async def forget_worker(self, worker: str) -> None:
-        """Remove ``worker`` from the live workers at once (clean shutdown)."""
+        """Remove ``worker`` from the live workers at once (clean shutdown), and from the
+        watch: out of the standby line, and a watch it held goes on as a full worker's
+        does (see `claim`)."""
         ...
 
 

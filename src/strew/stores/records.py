@@ -76,6 +76,11 @@ class ClaimResult:
     due_now: int = 0
     """How many of the ``scheduled`` tasks are due (at or before ``now``): the queue a
     worker would start at once if it could (for the queue depth metric)."""
+    standby: int = 0
+    """With a ``watch`` lease asked for (see `Store.claim`): 0 when this worker holds the
+    docket's watch (or is full, or asked for none) and so acts on every wake-up; n >= 1 when
+    another worker watches and this one is n-th in the line of standby workers, to be handed
+    the watch. Always 0 without ``watch``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,9 +264,14 @@ class QuarantinedTask:
 
 @dataclass(frozen=True, slots=True)
 class Wake:
-    """Something became due at ``due`` (or earlier than a sleeping worker expected)."""
+    """Something became due at ``due`` (or earlier than a sleeping worker expected).
+
+    ``handed`` is True when the wake-up is for this worker alone: it was handed the docket's
+    watch (see `Store.claim`). ``Wake(0)`` marks a (re)made subscription: anything may be
+    due, every worker looks."""
 
     due: int
+    handed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,8 +173,10 @@ class SignedStore:
     async def cancel(self, keys: Sequence[str], record: Record | None = None) -> int:
         return await self.inner.cancel(keys, self._record(record))
 
-    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
-        result = await self.inner.claim(worker, limit, lease, horizon)
+    async def claim(
+        self, worker: str, limit: int, lease: int, horizon: int, *, watch: int = 0
+    ) -> ClaimResult:
+        result = await self.inner.claim(worker, limit, lease, horizon, watch=watch)
         if not result.claims:
             return result
         verify = self.signer.verify
@@ -200,8 +202,8 @@ class SignedStore:
     async def now(self) -> int:
         return await self.inner.now()
 
-    def notifications(self) -> AsyncIterator[Notice]:
-        return self.inner.notifications()
+    def notifications(self, worker: str = "") -> AsyncIterator[Notice]:
+        return self.inner.notifications(worker)
 
     # -- AdmissionStore (no payloads: passed through) ---------------------------------------
 

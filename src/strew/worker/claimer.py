@@ -1,6 +1,13 @@
 """The claimer: takes due tasks under a lease, as many as there are free slots, starts a
 runner for each, and otherwise sleeps until the earliest due time — woken early by the store
-when an earlier task arrives. `step` is one claim; `loop` is the `while` around it."""
+when an earlier task arrives. `step` is one claim; `loop` is the `while` around it.
+
+A fleet does not wake whole (docs/workers.md, "How a fleet wakes"): each claim also keeps the
+docket's *watch*, held by one worker with room at a time for `WATCH_LEASE` poll ceilings. The
+watcher acts as a lone worker would: every wake-up, sleeping until the schedule's head. The
+others with room are on standby: they ignore the broadcast wake-ups and sleep until handed
+the watch (a watcher that fills up, or stops, hands it on to the first in line), or until
+their turn to check that the watcher still lives, `STANDBY_CHECK` ceilings at most."""
 
 from __future__ import annotations
 
@@ -18,6 +25,17 @@ logger = logging.getLogger("strew.worker")
 FIRST_BACKOFF = 0.05
 """Seconds before the first retry of a claim the store refused; doubled up to the worker's
 reconnection delay while it keeps refusing."""
+
+
+WATCH_LEASE = 2
+"""The watch lease, in poll ceilings: the watcher claims (and so renews it) at least once a
+ceiling, so it survives one slow round; a dead watcher's lease lapses within it."""
+STANDBY_CHECK = 4
+"""The longest a standby worker sleeps, in poll ceilings, before checking the watch: the
+n-th in line checks after n ceilings, at most this. Each check puts a worker at the back of
+the line, so the fleet checks about once a ceiling at first, then N every STANDBY_CHECK
+ceilings, spread out. A watcher that dies unannounced is replaced within WATCH_LEASE +
+STANDBY_CHECK ceilings (6 s by default), usually within WATCH_LEASE + a fraction."""
 
 
 class Claimer:
@@ -58,7 +76,11 @@ class Claimer:
         before = local_micros()
         try:
             result = await state.store.claim(
-                state.name, free, micros(state.redelivery_timeout), horizon
+                state.name,
+                free,
+                micros(state.redelivery_timeout),
+                horizon,
+                watch=micros(state.poll_ceiling) * WATCH_LEASE,
             )
         except FATAL_STORE_ERRORS:
             raise  # refused credentials, an evicting Redis: no retry mends them
@@ -74,6 +96,7 @@ class Claimer:
         instrumentation.record_depth(state.docket.name, result.due_now, result.scheduled)
         for claim in result.claims:
             self.start(group, claim)
+        state.standby = result.standby > 0
         if len(result.claims) >= free:
             return 0
         if (
@@ -84,6 +107,8 @@ class Claimer:
             and result.running == 0
         ):
             return None
+        if state.standby:
+            return ceiling * min(result.standby, STANDBY_CHECK)
         if result.next_due is None:
             return ceiling
         delay = (result.next_due - horizon - result.now) / MICROS

@@ -137,6 +137,9 @@ class WorkerState:
     acks_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     listening: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once notifications flow, so cancellations can reach the tasks claimed."""
+    standby: bool = False
+    """Another worker holds the docket's watch: this one heeds only wake-ups handed to it
+    (see the claimer, and docs/workers.md "How a fleet wakes")."""
     shared: SharedScope = field(default_factory=SharedScope)
     """The values of `Shared` dependencies, for one run of the worker (closed as it ends)."""
 
@@ -155,6 +158,7 @@ class WorkerState:
         self.slot_freed = asyncio.Event()
         self.acks_waiting = asyncio.Event()
         self.listening = asyncio.Event()
+        self.standby = False
         self.shared = SharedScope()
 
     def store_now(self) -> int:

@@ -89,7 +89,7 @@ class Upkeep:
         state = self.state
         while not cancelling():
             try:
-                async for notice in state.store.notifications():
+                async for notice in state.store.notifications(state.name):
                     self.heard(notice)
             except FATAL_STORE_ERRORS:
                 raise  # a user that may not subscribe: stop, as the claimer does
@@ -98,9 +98,12 @@ class Upkeep:
                 await asyncio.sleep(state.reconnection_delay.total_seconds())
 
     def heard(self, notice: Notice) -> None:
-        """Act on one notification: wake the claimer, or cancel the runs of a key."""
+        """Act on one notification: wake the claimer, or cancel the runs of a key. A worker
+        on standby (another watches the docket) heeds only a wake-up handed to it, or a
+        (re)subscription's ``Wake(0)`` after which anything may have been missed."""
         if isinstance(notice, Wake):
             self.state.listening.set()
-            self.state.wake.set()
+            if notice.handed or notice.due == 0 or not self.state.standby:
+                self.state.wake.set()
         elif isinstance(notice, CancelRequested):
             self.state.cancel(notice.key)

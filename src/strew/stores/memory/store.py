@@ -26,6 +26,7 @@ from strew.stores.memory.chains import MemoryChains
 from strew.stores.memory.failures import FailureRecord, MemoryFailures
 from strew.stores.memory.respread import MemoryRespread
 from strew.stores.memory.strikes import MemoryStrikes, StrikeState
+from strew.stores.memory.watch import WatchBook
 from strew.stores.records import (
     CancelRequested,
     Claim,
@@ -85,6 +86,8 @@ class MemoryStore(
         self._workers: dict[str, tuple[int, int]] = {}  # name -> (last seen, expires)
         self._claims = itertools.count(1)
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]] = []
+        self._own: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Notice]]]] = {}
+        self._watch = WatchBook()  # see watch.py
         self._stages: dict[str, Expiring[Entry]] = {}  # batch -> staged entries by key
         self._members: dict[str, Expiring[int]] = {}  # batch -> due time by member key
         self._quarantine: dict[str, QuarantinedTask] = {}
@@ -177,7 +180,9 @@ class MemoryStore(
                 self._publish(CancelRequested(key))
         return removed
 
-    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+    async def claim(
+        self, worker: str, limit: int, lease: int, horizon: int, *, watch: int = 0
+    ) -> ClaimResult:
         now = self._clock()
         claims: list[Claim] = []
         # Oldest expiry first, ties by key: the order a Redis sorted set of deadlines gives.
@@ -206,8 +211,12 @@ class MemoryStore(
             claims.append(Claim(key, token, payload, due, False))
 
         due_now = self._order.bisect_left((now + 1,))  # entries are (due, key): due <= now
+        standby = 0
+        if watch > 0:
+            standby, handed = self._watch.after_claim(worker, len(claims) < limit, now, watch)
+            self._hand(handed, now)
         return ClaimResult(
-            claims, now, self._next_due(), len(self._payloads), len(self._leases), due_now
+            claims, now, self._next_due(), len(self._payloads), len(self._leases), due_now, standby
         )
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
@@ -306,23 +315,35 @@ class MemoryStore(
 
     async def forget_worker(self, worker: str) -> None:
         self._workers.pop(worker, None)
+        now = self._clock()
+        self._hand(self._watch.forget(worker, now), now)
+
+    def _hand(self, worker: str | None, now: int) -> None:
+        """Wake ``worker`` alone: it was handed the watch."""
+        for loop, queue in list(self._own.get(worker, [])) if worker else []:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(queue.put_nowait, Wake(now, handed=True))
 
     async def now(self) -> int:
         return self._clock()
 
-    async def notifications(self) -> AsyncIterator[Notice]:
+    async def notifications(self, worker: str = "") -> AsyncIterator[Notice]:
         subscriber = (asyncio.get_running_loop(), asyncio.Queue[Notice]())
         self._subscribers.append(subscriber)
+        own = self._own.setdefault(worker, []) if worker else []
+        own.append(subscriber)
         try:
             yield Wake(0)
             while True:
                 yield await subscriber[1].get()
         finally:
             self._subscribers.remove(subscriber)
+            own.remove(subscriber)
 
     async def destroy(self) -> None:
         await self.clear()
         self._leases.clear()
+        self._watch = WatchBook()
         self._workers.clear()
         self._stages.clear()
         self._members.clear()

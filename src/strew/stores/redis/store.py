@@ -14,6 +14,8 @@ The layout, for a docket called ``emails``::
     strew:{emails}:dues       hash        task key -> "due claimed-at" of the running task
     strew:{emails}:workers    sorted set  worker -> heartbeat expiry (us)
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
+    strew:{emails}:watch      string      the worker on watch (expires; see notices.py)
+    strew:{emails}:standby    sorted set  worker -> until when it waits in line (us)
     strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
     strew:{emails}:chains:ended hash      automatic chain key -> when it ended itself (us)
     strew:{emails}:failures[:notes|:payloads]   the record of failures (see failures.py)
@@ -29,15 +31,12 @@ the next run of a key while the current one is still going.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -46,14 +45,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 
 from strew.stores.records import (
-    CancelRequested,
     Claim,
     ClaimResult,
     Entry,
     Finish,
     FunctionCounts,
     FunctionTally,
-    Notice,
     Record,
     Release,
     RunningTask,
@@ -61,21 +58,21 @@ from strew.stores.records import (
     StoreError,
     StoreSnapshot,
     StoreUnavailable,
-    Wake,
     WorkerSeen,
     scaled,
 )
 from strew.stores.redis.admission import ADMISSION_SCRIPTS, RedisAdmission
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
-from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
-from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
+from strew.stores.redis.common import _flags, _load_lua, _millis, _optional_int, _text
+from strew.stores.redis.errors import UNAVAILABLE, store_error
 from strew.stores.redis.failures import FAILURE_SCRIPTS, RedisFailures, failure_keys
+from strew.stores.redis.notices import RedisNotices
 from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
 from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
-from strew.stores.redis.sentinel import master_moved, sentinel_client
+from strew.stores.redis.sentinel import sentinel_client
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
 from strew.stores.sentinel_url import SENTINEL_SCHEMES
 from strew.stores.urls import CLUSTER_SCHEMES
@@ -110,6 +107,7 @@ def _tally(reply: list[Any]) -> FunctionTally:
 
 
 class RedisStore(
+    RedisNotices,
     RedisAdmission,
     RedisStrikes,
     RedisBatches,
@@ -206,6 +204,9 @@ class RedisStore(
         self.quarantine_key = prefix + "quarantine"
         self.ended_key = prefix + "chains:ended"
         self.wake_channel = prefix + "wake"
+        self.watch_key = prefix + "watch"
+        self.standby_key = prefix + "standby"
+        self.handoff_prefix = prefix + "wake:"  # + worker: wake-ups for that worker alone
         self.cancel_channel = prefix + "cancel"
         self._task_keys = [
             self.schedule_key,
@@ -265,7 +266,9 @@ class RedisStore(
         )
         return int(removed)
 
-    async def claim(self, worker: str, limit: int, lease: int, horizon: int) -> ClaimResult:
+    async def claim(
+        self, worker: str, limit: int, lease: int, horizon: int, *, watch: int = 0
+    ) -> ClaimResult:
         first = next(self._serial)
         # Reserve `limit` serial numbers for the tokens of this claim (without a loop: a
         # worker of huge concurrency asks for huge limits).
@@ -273,8 +276,8 @@ class RedisStore(
         reply = await self._script(
             "claim",
             "claim due tasks",
-            self._task_keys,
-            [f"{worker}/", limit, lease, horizon, first],
+            [*self._task_keys, self.watch_key, self.standby_key],
+            [f"{worker}/", limit, lease, horizon, first, worker, watch, self.handoff_prefix],
         )
         now, next_due, scheduled, running = reply[:4]
         claims = [
@@ -285,7 +288,7 @@ class RedisStore(
                 due=int(reply[i + 3]),
                 redelivered=bool(int(reply[i + 4])),
             )
-            for i in range(4, len(reply) - 1, 5)
+            for i in range(4, len(reply) - 2, 5)
         ]
         return ClaimResult(
             claims,
@@ -293,6 +296,7 @@ class RedisStore(
             int(next_due) if next_due not in (b"", "") else None,
             int(scheduled),
             int(running),
+            int(reply[-2]),
             int(reply[-1]),
         )
 
@@ -421,9 +425,6 @@ class RedisStore(
             "heartbeat", "record a heartbeat", [self.workers_key, self.seen_key], [worker, ttl]
         )
 
-    async def forget_worker(self, worker: str) -> None:
-        await self._script("forget", "forget a worker", [self.workers_key, self.seen_key], [worker])
-
     async def now(self) -> int:
         if self.cluster:
             # The clock of the node that owns this docket's slot: the one claim.lua reads.
@@ -434,55 +435,11 @@ class RedisStore(
             seconds, micros = await self._call("read the server clock", self._client.time)
         return int(seconds) * 1_000_000 + int(micros)
 
-    async def notifications(self) -> AsyncIterator[Notice]:
-        backoff = 0.05
-        while not _cancelling():
-            try:
-                if isinstance(self._client, RedisCluster):
-                    # A cluster client learns the slot map on its first command; a pubsub
-                    # needs it before subscribing (to pick the node owning our channels).
-                    await self._client.initialize()
-            except UNAVAILABLE as error:
-                logger.warning("cannot reach the cluster of %s: %s", self.docket, error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
-            pubsub: PubSub = self._client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.wake_channel, self.cancel_channel)
-                backoff = 0.05
-                # Anything published while we were not subscribed is lost: look again.
-                yield Wake(0)
-                asked = asyncio.get_running_loop().time()
-                while not _cancelling():
-                    if asyncio.get_running_loop().time() - asked >= 1.0:
-                        asked = asyncio.get_running_loop().time()
-                        if await master_moved(self._client, pubsub):  # Sentinel only
-                            logger.warning("the master of %s moved: subscribing there", self.docket)
-                            break
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is None:
-                        continue
-                    channel, data = _text(message["channel"]), _text(message["data"])
-                    if channel == self.wake_channel:
-                        yield Wake(int(float(data)))
-                    else:
-                        yield CancelRequested(data)
-            except AUTH_ERRORS as error:
-                # Before UNAVAILABLE (redis-py's AuthenticationError is a ConnectionError):
-                # a user that may not subscribe is refused for good, not retried forever.
-                raise store_error(error, self.url, "subscribe to notifications") from error
-            except UNAVAILABLE as error:
-                logger.warning("lost the notification channel of %s: %s", self.docket, error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            finally:
-                with suppress(RedisError, OSError):
-                    await pubsub.aclose()
-
     async def destroy(self) -> None:
         keys = [
             *self._task_keys,
+            self.watch_key,
+            self.standby_key,
             self.workers_key,
             self.seen_key,
             self.quarantine_key,

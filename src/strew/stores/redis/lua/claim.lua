@@ -2,10 +2,13 @@
 -- KEYS: 1 schedule, 2 payloads, 3 leases (zset key -> deadline), 4 running (hash key -> payload),
 --       5 tokens (hash key -> token), 6 dues (hash key -> "<due time> <claimed at>" of the
 --       run: when it was due, and when this claim was made)
+--       and, with a watch lease: 7 watch (string: the worker holding it, expiring),
+--       8 standby (zset worker -> until when it waits in line, us)
 -- ARGV: 1 token prefix ("worker/"), 2 limit, 3 lease (us), 4 horizon (us), 5 first token number
+--       6 worker, 7 watch lease (us; 0 or absent: no watch), 8 hand-off channel prefix
 -- Returns {now, next_due or "", scheduled count, running count, then per claim:
---          key, token, payload, due, redelivered (1/0), and last the count of scheduled
---          tasks due by now}
+--          key, token, payload, due, redelivered (1/0), then the count of scheduled
+--          tasks due by now, and last this worker's place in the standby line (0: none)}
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, limit, lease, horizon = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local serial = tonumber(ARGV[5])
@@ -99,4 +102,34 @@ if next_due then out[2] = string.format('%d', next_due) end
 out[3] = redis.call('ZCARD', schedule)
 out[4] = redis.call('ZCARD', leases)
 out[#out + 1] = redis.call('ZCOUNT', schedule, '-inf', string.format('%d', now))
+
+-- The watch (docs/workers.md, "How a fleet wakes"): of the workers with room, one at a time
+-- acts on wake-ups and sleeps until the schedule's head is due; the others wait in line.
+-- A watcher that fills up hands the watch to the first in line (a wake-up on that worker's
+-- own channel), so a burst spreads worker by worker, one claim each, and never wakes all.
+local standby = 0
+local watch_lease = tonumber(ARGV[7] or '0')
+if watch_lease > 0 then
+  local watch, line, me = KEYS[7], KEYS[8], ARGV[6]
+  local watch_ms = math.max(1, math.floor(watch_lease / 1000))
+  redis.call('ZREMRANGEBYSCORE', line, '-inf', now)  -- those that stopped checking in
+  redis.call('ZREM', line, me)
+  local holder = redis.call('GET', watch)
+  if taken < limit then
+    if not holder or holder == me then
+      redis.call('SET', watch, me, 'PX', watch_ms)
+    else
+      standby = redis.call('ZCARD', line) + 1
+      redis.call('ZADD', line, string.format('%d', now + 3 * watch_lease), me)
+    end
+  elseif not holder or holder == me then
+    redis.call('DEL', watch)
+    local first = redis.call('ZPOPMIN', line)
+    if first[1] then
+      redis.call('SET', watch, first[1], 'PX', watch_ms)
+      redis.call('PUBLISH', ARGV[8] .. first[1], claimed_at)
+    end
+  end
+end
+out[#out + 1] = standby
 return out
