@@ -97,8 +97,9 @@ class Worker:
     Keyword-only, strew's own:
         shutdown_grace: on stop, how long running tasks may take to finish before they are
             cancelled and handed back for another worker to run.
-        poll_ceiling: the longest the worker sleeps without asking the store, in case a
-            wake-up was lost.
+        poll_ceiling: the longest the worker on watch sleeps without asking the store, in
+            case a wake-up was lost (a worker on standby: four times it; see docs/workers.md,
+            "How a fleet wakes").
         prefetch: tasks due this soon are claimed early and started locally at their exact
             due time.
         unknown_task_delay: a task whose function this worker does not know is put back this
