@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, Self, overload
 
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from strew.docket.registry import import_tasks, register, resolve
+from strew.docket.scatters import ReadModelViews
 from strew.docket.settings import (
     ADD_CHUNK,
     COUNT_CAP,
@@ -49,7 +50,7 @@ from strew.task.signatures import check_call
 P = ParamSpec("P")
 
 
-class Docket:
+class Docket(ReadModelViews):
     """A named collection of tasks in one store.
 
     ``url`` selects the store: ``redis://``, ``rediss://`` and ``unix://`` for a Redis or

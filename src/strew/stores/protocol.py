@@ -39,6 +39,7 @@ from strew.stores.records import (
     StoreSnapshot,
     TaskState,
 )
+from strew.stores.views import BatchInfo, BatchProgress, LatenessSummary, WorkerReport
 
 
 @runtime_checkable
@@ -104,9 +105,10 @@ class ScheduleStore(Protocol):
         another ``Wake(0)`` after any gap in which notices may have been missed."""
         ...
 
-    async def heartbeat(self, worker: str, ttl: int) -> None:
+    async def heartbeat(self, worker: str, ttl: int, report: bytes = b"") -> None:
         """Record that ``worker`` is alive; it is forgotten ``ttl`` microseconds later
-        unless it beats again."""
+        unless it beats again. ``report`` (opaque, small) replaces what its last heartbeat
+        carried, and is forgotten with it (see `ReadModelStore.worker_reports`)."""
         ...
 
     async def forget_worker(self, worker: str) -> None:
@@ -181,7 +183,9 @@ class BatchStore(Protocol):
         """
         ...
 
-    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+    async def commit_batch(
+        self, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
+    ) -> list[str]:
         """Move the whole stage of ``batch`` onto the schedule in one atomic step.
 
         Each staged entry is written as `schedule` without ``replace`` would: a key already
@@ -190,7 +194,8 @@ class BatchStore(Protocol):
         ``members_ttl`` microseconds. The stage is gone afterwards. If the stage's count
         (see `stage_batch`) is not exactly ``expected`` (part of it expired, or it was
         discarded or cancelled meanwhile) nothing is written, the stage is dropped and
-        `StoreError` is raised.
+        `StoreError` is raised. A non-empty ``descriptor`` lists the batch in the same step
+        (see `ReadModelStore.batches`).
         """
         ...
 
@@ -200,11 +205,12 @@ class BatchStore(Protocol):
         ...
 
     async def schedule_batch(
-        self, batch: str, entries: Sequence[Entry], members_ttl: int
+        self, batch: str, entries: Sequence[Entry], members_ttl: int, descriptor: bytes = b""
     ) -> list[bool]:
         """`schedule` without ``replace``, and, in the same atomic step, add the keys it
         wrote to the members of ``batch`` (kept ``members_ttl`` microseconds from now).
-        Used by streamed scatters, one chunk per call."""
+        Used by streamed scatters, one chunk per call; a non-empty ``descriptor`` lists the
+        batch (see `ReadModelStore.batches`), the first chunk's time being its creation."""
         ...
 
     async def cancel_batch(self, batch: str) -> int:
@@ -212,7 +218,8 @@ class BatchStore(Protocol):
         scheduled at the due time the batch gave it (a key scheduled again since, at another
         time, is left alone); running tasks finish. Drops the batch's members and any stage
         it still has, so a commit still to come fails instead of writing. Returns how many
-        scheduled tasks were removed."""
+        scheduled tasks were removed. A listed batch stays listed, marked cancelled (see
+        `BatchInfo.cancelled`), for as long as its members would have been kept."""
         ...
 
     async def respread_batch(
@@ -260,6 +267,53 @@ class BatchStore(Protocol):
         so only the backlog and the stretch it overlaps move; at the batch's own spacing
         everything after the backlog moves back.
         """
+        ...
+
+
+@runtime_checkable
+class ReadModelStore(Protocol):
+    """What an operator's page reads without walking the schedule: the scatters and their
+    progress, the workers' reports, and the start lateness over time."""
+
+    async def batches(self, limit: int) -> list[BatchInfo]:
+        """The listed batches (written with a descriptor, see `commit_batch`), newest first,
+        at most ``limit``. A batch is listed for as long as its members are kept (cancelled
+        ones too, marked); one written without a descriptor (as every batch of a strew
+        before this listing) is not listed, and cancels as before.
+
+        Cost: one step reading ``limit`` listed batches (plus the expired ones it meets,
+        dropped on the way: at most a few per batch ever written)."""
+        ...
+
+    async def batch_progress(
+        self, batch: str, start: int, end: int, slices: int
+    ) -> BatchProgress | None:
+        """Per slice of ``slices`` equal slices of ``[start, end)``: how many tasks the
+        batch's writes planned there (each written member at the due time its write gave
+        it) and how many members are still scheduled at the due time the batch gave them
+        (a re-spread member counts at its new time). Members before ``start`` count in the
+        first slice, those at or after ``end`` in the last. None for a batch not listed.
+
+        Not one atomic step: the members are read in pages of at most 10,000, each page in
+        one step (so no step stalls the store), which is O(members) in all: about 1 s of
+        Redis time at 1,000,000 members. A change between pages (a run starting) shows in
+        the pages read after it."""
+        ...
+
+    async def worker_reports(self) -> list[WorkerReport]:
+        """Every live worker (see `ScheduleStore.heartbeat`) with its last heartbeat's time
+        and report, by name, in one step. Cost: O(workers)."""
+        ...
+
+    async def record_lateness(self, summaries: Sequence[LatenessSummary], keep: int) -> None:
+        """Append ``summaries`` to the docket's lateness series, and forget what is older
+        than ``keep`` microseconds (by the store's clock) in the same step; the series also
+        never holds more than `LATENESS_CAP` summaries (the oldest go)."""
+        ...
+
+    async def lateness(self, since: int, limit: int) -> list[LatenessSummary]:
+        """The summaries whose interval starts at or after ``since``, oldest first, at most
+        ``limit`` (the oldest of them). Cost: O(summaries returned)."""
         ...
 
 
@@ -418,6 +472,7 @@ class Store(
     ResultStore,
     SnapshotStore,
     BatchStore,
+    ReadModelStore,
     QuarantineStore,
     StrikeStore,
     ChainStore,

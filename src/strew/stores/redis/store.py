@@ -72,6 +72,7 @@ from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
 from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
+from strew.stores.redis.readmodel import READMODEL_SCRIPTS, RedisReadModel
 from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
 from strew.stores.redis.sentinel import master_moved, sentinel_client
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
@@ -108,7 +109,13 @@ def _tally(reply: list[Any]) -> FunctionTally:
 
 
 class RedisStore(
-    RedisAdmission, RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQuarantine
+    RedisAdmission,
+    RedisStrikes,
+    RedisBatches,
+    RedisReadModel,
+    RedisChains,
+    RedisResults,
+    RedisQuarantine,
 ):
     """One docket's state in one Redis (or Valkey) database."""
 
@@ -217,6 +224,7 @@ class RedisStore(
                 *QUARANTINE_SCRIPTS,
                 *RESULT_SCRIPTS,
                 *ADMISSION_SCRIPTS,
+                *READMODEL_SCRIPTS,
             )
         }
         self._serial = itertools.count(1)
@@ -401,13 +409,13 @@ class RedisStore(
         )
         return FunctionCounts(_tally(scheduled), _tally(running), _tally(held))
 
-    async def heartbeat(self, worker: str, ttl: int) -> None:
-        await self._script(
-            "heartbeat", "record a heartbeat", [self.workers_key, self.seen_key], [worker, ttl]
-        )
+    async def heartbeat(self, worker: str, ttl: int, report: bytes = b"") -> None:
+        keys = [self.workers_key, self.seen_key, self._reports_key()]
+        await self._script("heartbeat", "record a heartbeat", keys, [worker, ttl, report])
 
     async def forget_worker(self, worker: str) -> None:
-        await self._script("forget", "forget a worker", [self.workers_key, self.seen_key], [worker])
+        keys = [self.workers_key, self.seen_key, self._reports_key()]
+        await self._script("forget", "forget a worker", keys, [worker])
 
     async def now(self) -> int:
         if self.cluster:
@@ -473,6 +481,7 @@ class RedisStore(
             self.quarantine_key,
             self.ended_key,
             *self._strike_keys(),
+            *self._readmodel_keys(),
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
