@@ -170,18 +170,23 @@ async def find_scatter(store: Store, scatter_id: str, among: int = 1_000) -> Sca
     return None
 
 
-async def progress_of(store: Store, scatter_id: str, slices: int) -> ScatterProgress | None:
+async def progress_of(
+    store: Store, scatter: str | ScatterInfo, slices: int
+) -> ScatterProgress | None:
     check_slices(slices)
-    scatter = await find_scatter(store, check_id(scatter_id))
-    if scatter is None:
-        return None
+    if not isinstance(scatter, ScatterInfo):
+        found = await find_scatter(store, check_id(scatter))
+        if found is None:
+            return None
+        scatter = found
+    scatter_id = scatter.id
     start, end = to_micros(scatter.start), to_micros(scatter.end)
     if end <= start:  # one task (or none): a window one microsecond wide holds it
         end = start + 1
-    found = await store.batch_progress(scatter_id, start, end, slices)
-    if found is None:
+    counted = await store.batch_progress(scatter_id, start, end, slices)
+    if counted is None:
         return None
-    return progress_from(scatter, start, end, found.planned, found.waiting)
+    return progress_from(scatter, start, end, counted.planned, counted.waiting)
 
 
 def progress_from(
@@ -216,11 +221,12 @@ class ReadModelViews:
         return await list_scatters(self.store, limit)
 
     async def scatter_progress(
-        self: _Docket, scatter_id: str, slices: int = 60
+        self: _Docket, scatter_id: str | ScatterInfo, slices: int = 60
     ) -> ScatterProgress | None:
-        """The scatter ``scatter_id`` over its window in ``slices`` slices: planned against
-        started, what waits, and when it should end. None for a scatter not listed (unknown,
-        expired, or written by a strew before the listing). Cost: O(members), read in
+        """The scatter ``scatter_id`` (or one `scatters` listed) over its window in
+        ``slices`` slices: planned against started, what waits, and when it should end. None
+        for a scatter not listed (unknown, expired, or written by a strew before the
+        listing). Cost: O(members), read in
         steps of 10,000 (see docs/agenda.md)."""
         return await progress_of(self.store, scatter_id, slices)
 

@@ -164,8 +164,7 @@ class Upkeep:
         if self.interval is not None and self.interval != interval and self.pending:
             ready.append(summarise(self.interval, self.state.name, self.pending))
             self.pending = []
-        if not self.pending:
-            self.interval = interval
+        self.interval = interval
         return ready
 
     # -- notifications ----------------------------------------------------------------------
