@@ -159,7 +159,7 @@ async def test_lateness_older_than_keep_is_forgotten_as_new_summaries_arrive() -
     new = LatenessSummary(clock[0], "w", 2, 2, 2, 2)
     await store.record_lateness([new], HOUR)
     assert await store.lateness(0, 10) == [new]
-    many = [LatenessSummary(clock[0], "w", 1, 1, 1, 1)] * (LATENESS_CAP + 5)
+    many = [LatenessSummary(clock[0] + n, "w", 1, 1, 1, 1) for n in range(LATENESS_CAP + 5)]
     await store.record_lateness(many, HOUR)
     assert len(await store.lateness(0, 2 * LATENESS_CAP)) == LATENESS_CAP
 

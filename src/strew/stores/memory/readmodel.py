@@ -8,7 +8,7 @@ its state, so each call is atomic on its event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from strew.stores.memory.batches import Expiring
@@ -38,8 +38,8 @@ class ReadModel:
 
     about: dict[str, About] = field(default_factory=dict)
     reports: dict[str, bytes] = field(default_factory=dict)
-    lateness: list[tuple[int, LatenessSummary]] = field(default_factory=list)
-    """(store time written, summary), oldest first."""
+    lateness: dict[tuple[int, str], LatenessSummary] = field(default_factory=dict)
+    """By where the Redis store's sorted set puts each (see `_member`)."""
 
 
 class _Core(Protocol):
@@ -130,15 +130,32 @@ class MemoryReadModel:
         ]
 
     async def record_lateness(self: _Core, summaries: Sequence[LatenessSummary], keep: int) -> None:
-        now = self._clock()
         series = self._read_model.lateness
-        series.extend((now, summary) for summary in summaries)
-        first = 0
-        while first < len(series) and series[first][0] < now - keep:
-            first += 1
-        first = max(first, len(series) - LATENESS_CAP)
-        del series[:first]
+        for summary in summaries:
+            if " " in summary.worker:  # as the Redis store keeps it
+                summary = replace(summary, worker=summary.worker.replace(" ", "_"))
+            series[_member(summary)] = summary  # the same summary twice is kept once
+        oldest = self._clock() - keep
+        kept = sorted(member for member in series if member[0] >= oldest)[-LATENESS_CAP:]
+        self._read_model.lateness = {member: series[member] for member in kept}
 
     async def lateness(self: _Core, since: int, limit: int) -> list[LatenessSummary]:
-        found = [summary for _, summary in self._read_model.lateness if summary.at >= since]
-        return found[:limit]
+        series = self._read_model.lateness
+        return [series[m] for m in sorted(series) if m[0] >= since][:limit]
+
+
+def _member(summary: LatenessSummary) -> tuple[int, str]:
+    """Where the Redis store's sorted set puts ``summary``: by interval start, then by its
+    text."""
+    text = " ".join(
+        str(part)
+        for part in (
+            summary.at,
+            summary.worker,
+            summary.count,
+            summary.p50,
+            summary.p99,
+            summary.max,
+        )
+    )
+    return summary.at, text

@@ -7,7 +7,7 @@ A mixin of `RedisStore`. Its keys share the docket's hash tag::
     strew:{emails}:scatter:ID        hash        descriptor, created, written, cancelled
                                                  (expires with the batch's members)
     strew:{emails}:reports           hash        worker -> its last heartbeat's report
-    strew:{emails}:lateness          stream      at, worker, count, p50, p99, max
+    strew:{emails}:lateness          sorted set  'at worker count p50 p99 max' by at (us)
 
 The listing is pruned as it is read: the oldest listed batches whose descriptor expired are
 dropped by every `batches` call, a bounded number at a time.
@@ -16,13 +16,14 @@ dropped by every `batches` call, a bounded number at a time.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
-from strew.stores.redis.common import _millis, _text
+from strew.stores.redis.common import _text
 from strew.stores.views import (
     LATENESS_CAP,
     PROGRESS_PAGE,
@@ -151,31 +152,26 @@ class RedisReadModel:
         ]
 
     async def record_lateness(self: _Core, summaries: Sequence[LatenessSummary], keep: int) -> None:
-        args: list[Any] = [_millis(keep), LATENESS_CAP]
+        if any(" " in s.worker for s in summaries):
+            # The series keeps each summary as one space-separated string.
+            summaries = [replace(s, worker=s.worker.replace(" ", "_")) for s in summaries]
+        args: list[Any] = [keep, LATENESS_CAP]
         for s in summaries:
             args += [s.at, s.worker, s.count, s.p50, s.p99, s.max]
         await self._script("record_lateness", "record lateness", [self._lateness_key()], args)
 
     async def lateness(self: _Core, since: int, limit: int) -> list[LatenessSummary]:
-        # Entry ids are the store's time of the write, never before the interval it sums up.
-        low = f"{max(since, 0) // 1000}-0"
-        found: Any = await self._call(
+        key = self._lateness_key()
+        found = await self._call(
             "read lateness",
-            lambda: self._client.xrange(self._lateness_key(), min=low, max="+", count=limit),
+            lambda: self._client.zrangebyscore(key, since, "+inf", start=0, num=limit),
         )
         summaries = []
-        for _, fields in found:
-            f = {_text(k): v for k, v in fields.items()}
-            summary = LatenessSummary(
-                int(f["at"]),
-                _text(f["worker"]),
-                int(f["count"]),
-                int(f["p50"]),
-                int(f["p99"]),
-                int(f["max"]),
+        for member in found:
+            at, worker, count, p50, p99, most = _text(member).split(" ")
+            summaries.append(
+                LatenessSummary(int(at), worker, int(count), int(p50), int(p99), int(most))
             )
-            if summary.at >= since:
-                summaries.append(summary)
         return summaries
 
     def _readmodel_keys(self: _Core) -> list[str]:

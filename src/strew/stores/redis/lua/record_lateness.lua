@@ -1,13 +1,15 @@
--- Append lateness summaries to the docket's series and trim it, in one step.
--- KEYS: 1 the series (stream; ids by the store's clock)
--- ARGV: 1 keep (ms), 2 cap (entries), then six fields per summary: at, worker, count, p50,
+-- Add lateness summaries to the docket's series and trim it, in one step.
+-- KEYS: 1 the series (sorted set: 'at worker count p50 p99 max' by at, us)
+-- ARGV: 1 keep (us), 2 cap (entries), then six fields per summary: at, worker, count, p50,
 --       p99, max
 local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i = 3, #ARGV, 6 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*',
-    'at', ARGV[i], 'worker', ARGV[i + 1], 'count', ARGV[i + 2],
-    'p50', ARGV[i + 3], 'p99', ARGV[i + 4], 'max', ARGV[i + 5])
+  local member = table.concat({ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
+    ARGV[i + 5]}, ' ')
+  redis.call('ZADD', KEYS[1], ARGV[i], member)
 end
-redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', now_ms - tonumber(ARGV[1])))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[1])))
+-- The cap drops the oldest.
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[2]) - 1)
 return 1
