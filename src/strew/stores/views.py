@@ -60,5 +60,5 @@ class LatenessSummary:
 LATENESS_CAP = 100_000
 """The most summaries a docket's lateness series keeps (a day of 10-second intervals from
 ten workers), whatever its ``keep``."""
-PROGRESS_PAGE = 10_000
+PROGRESS_PAGE = 5_000
 """The most members one step of `ReadModelStore.batch_progress` reads."""

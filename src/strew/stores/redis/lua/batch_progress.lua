@@ -1,7 +1,7 @@
 -- One page of a batch's progress (see Store.batch_progress): per slice of [start, end), the
 -- members the batch's writes planned there and those still scheduled at their batch time.
 -- KEYS: 1 members (list of 'due key' strings), 2 schedule
--- ARGV: 1 first position, 2 page length (at most 10,000), 3 planned members (the first
+-- ARGV: 1 first position, 2 page length (at most 5,000), 3 planned members (the first
 --       positions of the list; a re-spread appends after them), 4 start (us), 5 end (us),
 --       6 slices
 -- Returns {planned per slice, waiting per slice}.
@@ -25,11 +25,12 @@ local page = redis.call('LRANGE', members, first, first + length - 1)
 for low = 1, #page, 1000 do
   local high = math.min(low + 999, #page)
   local keys, dues = {}, {}
+  local n = 0
   for i = low, high do
-    local member = page[i]
-    local space = string.find(member, ' ', 1, true)
-    dues[#dues + 1] = tonumber(string.sub(member, 1, space - 1))
-    keys[#keys + 1] = string.sub(member, space + 1)
+    n = n + 1
+    local due, key = string.match(page[i], '^(%d+) (.*)$')
+    dues[n] = tonumber(due)
+    keys[n] = key
   end
   local current = redis.call('ZMSCORE', schedule, unpack(keys))
   for j = 1, #keys do
