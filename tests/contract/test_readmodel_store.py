@@ -124,6 +124,12 @@ async def test_progress_of_a_batch_larger_than_one_page_counts_every_member(
     assert progress is not None
     assert progress.planned == [5_000] * 5
     assert progress.waiting == [5_000] * 5
+    assert progress.exact
+    sampled = await store.batch_progress("big", now + HOUR, now + HOUR + 25_000_000, 5, 2_000)
+    assert sampled is not None
+    # Estimated from 2,000 members (Redis) or counted (memory): close to the truth either way.
+    assert sum(sampled.planned) == 25_000
+    assert all(4_500 <= n <= 5_500 for n in sampled.planned + sampled.waiting)
 
 
 async def test_a_heartbeat_report_is_read_back_and_forgotten_with_its_worker(

@@ -13,7 +13,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,6 +26,8 @@ DESCRIPTOR_VERSION = 1
 UNKNOWN = "<unknown>"
 MAX_SLICES = 10_000
 """The most slices `Docket.scatter_progress` draws."""
+PROGRESS_SAMPLE = 20_000
+"""Members a progress reads of a larger scatter unless asked to be exact."""
 NAMES_KEPT = 5
 """The most task names a descriptor lists (the most called first)."""
 
@@ -130,6 +132,9 @@ class ScatterProgress:
     expected_end: datetime | None
     """When the last waiting task is due (the end of the last slice holding one), None when
     nothing waits."""
+    exact: bool = True
+    """False when estimated from a sample of a large scatter's tasks (see
+    `Docket.scatter_progress`)."""
 
     @property
     def waiting_total(self) -> int:
@@ -171,7 +176,7 @@ async def find_scatter(store: Store, scatter_id: str, among: int = 1_000) -> Sca
 
 
 async def progress_of(
-    store: Store, scatter: str | ScatterInfo, slices: int
+    store: Store, scatter: str | ScatterInfo, slices: int, exact: bool = False
 ) -> ScatterProgress | None:
     check_slices(slices)
     if not isinstance(scatter, ScatterInfo):
@@ -183,10 +188,12 @@ async def progress_of(
     start, end = to_micros(scatter.start), to_micros(scatter.end)
     if end <= start:  # one task (or none): a window one microsecond wide holds it
         end = start + 1
-    counted = await store.batch_progress(scatter_id, start, end, slices)
+    sample = 0 if exact else PROGRESS_SAMPLE
+    counted = await store.batch_progress(scatter_id, start, end, slices, sample)
     if counted is None:
         return None
-    return progress_from(scatter, start, end, counted.planned, counted.waiting)
+    drawn = progress_from(scatter, start, end, counted.planned, counted.waiting)
+    return drawn if counted.exact else replace(drawn, exact=False)
 
 
 def progress_from(
@@ -221,14 +228,15 @@ class ReadModelViews:
         return await list_scatters(self.store, limit)
 
     async def scatter_progress(
-        self: _Docket, scatter_id: str | ScatterInfo, slices: int = 60
+        self: _Docket, scatter_id: str | ScatterInfo, slices: int = 60, *, exact: bool = False
     ) -> ScatterProgress | None:
         """The scatter ``scatter_id`` (or one `scatters` listed) over its window in
         ``slices`` slices: planned against started, what waits, and when it should end. None
         for a scatter not listed (unknown, expired, or written by a strew before the
-        listing). Cost: O(members), read in
-        steps of 10,000 (see docs/agenda.md)."""
-        return await progress_of(self.store, scatter_id, slices)
+        listing). A scatter of more than 20,000 tasks is estimated from 20,000 of them
+        (``exact`` False on the answer) unless ``exact=True``, which reads every one: O(tasks)
+        in steps of 5,000 (see docs/agenda.md)."""
+        return await progress_of(self.store, scatter_id, slices, exact)
 
     async def workers(self: _Docket) -> list[WorkerInfo]:
         """The live workers with what their last heartbeat reported (see docs/workers.md)."""

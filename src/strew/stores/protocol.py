@@ -286,7 +286,7 @@ class ReadModelStore(Protocol):
         ...
 
     async def batch_progress(
-        self, batch: str, start: int, end: int, slices: int
+        self, batch: str, start: int, end: int, slices: int, sample: int = 0
     ) -> BatchProgress | None:
         """Per slice of ``slices`` equal slices of ``[start, end)``: how many tasks the
         batch's writes planned there (each written member at the due time its write gave
@@ -294,11 +294,15 @@ class ReadModelStore(Protocol):
         (a re-spread member counts at its new time). Members before ``start`` count in the
         first slice, those at or after ``end`` in the last. None for a batch not listed.
 
-        Not one atomic step: the members are read in pages of at most `PROGRESS_PAGE`
-        (5,000), each page in one step (about 12 ms of Redis time, so no step stalls the
-        store), which is O(members) in all: about 2.5 us of Redis time per member, 1-2 s at
-        1,000,000 members. A change between pages (a run starting) shows in the pages read
-        after it."""
+        Exact (``sample`` 0, or a batch of at most ``sample`` members): not one atomic
+        step, the members are read in pages of `PROGRESS_PAGE` (5,000), each page in one
+        step (about 12 ms of Redis time), O(members) in all: about 2.5 us of Redis time per
+        member, seconds at 1,000,000. A change between pages shows in the pages read after
+        it. Sampled (a batch of more than ``sample`` members): about ``sample`` members read
+        at evenly spaced spots of the batch (in plan order, so every stretch of the window
+        is seen), in steps of at most 5,000; planned is scaled to add up to what the batch
+        wrote, waiting by members over members read (`BatchProgress.exact` is False). A
+        store may answer a sampled read exactly."""
         ...
 
     async def worker_reports(self) -> list[WorkerReport]:

@@ -296,9 +296,9 @@ class SignedStore:
         return await self.inner.batches(limit)
 
     async def batch_progress(
-        self, batch: str, start: int, end: int, slices: int
+        self, batch: str, start: int, end: int, slices: int, sample: int = 0
     ) -> BatchProgress | None:
-        return await self.inner.batch_progress(batch, start, end, slices)
+        return await self.inner.batch_progress(batch, start, end, slices, sample)
 
     async def worker_reports(self) -> list[WorkerReport]:
         return await self.inner.worker_reports()

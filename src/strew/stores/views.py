@@ -34,6 +34,8 @@ class BatchProgress:
     """Per slice, the tasks the batch's writes planned in it."""
     waiting: list[int]
     """Per slice, the members still scheduled at the due time the batch gave them."""
+    exact: bool = True
+    """False when both were estimated from a sample of the members."""
 
 
 @dataclass(frozen=True, slots=True)

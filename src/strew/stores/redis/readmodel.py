@@ -36,6 +36,8 @@ from strew.stores.views import (
 T = TypeVar("T")
 
 READMODEL_SCRIPTS = ("batch_progress", "worker_reports", "record_lateness")
+SAMPLE_SPOTS = 200
+"""The spots of a batch's members a sampled progress reads (see `batch_progress`)."""
 PRUNED_PER_READ = 100
 """The oldest listed batches each `batches` call checks for expiry."""
 
@@ -56,6 +58,19 @@ class _Core(Protocol):
     def _reports_key(self) -> str: ...
     def _lateness_key(self) -> str: ...
     async def _abouts(self, batches: list[str]) -> list[dict[bytes, bytes]]: ...
+
+
+def _scaled(counts: list[int], total: int) -> list[int]:
+    """``counts`` scaled to add up to ``total`` (largest remainders get the rest)."""
+    seen = sum(counts)
+    if seen == 0:
+        return counts
+    exact = [c * total / seen for c in counts]
+    scaled = [int(x) for x in exact]
+    by_remainder = sorted(range(len(counts)), key=lambda i: exact[i] - scaled[i], reverse=True)
+    for i in by_remainder[: total - sum(scaled)]:
+        scaled[i] += 1
+    return scaled
 
 
 def _info(batch: str, about: dict[bytes, bytes]) -> BatchInfo:
@@ -124,24 +139,40 @@ class RedisReadModel:
         return found[:limit]
 
     async def batch_progress(
-        self: _Core, batch: str, start: int, end: int, slices: int
+        self: _Core, batch: str, start: int, end: int, slices: int, sample: int = 0
     ) -> BatchProgress | None:
         [about] = await self._abouts([batch])
         if not about.get(b"descriptor"):
             return None
         written = int(about.get(b"written", 0))
         members = self._members_key(batch)
-        count = await self._call("read a scatter", lambda: self._client.llen(members))
+        count = int(await self._call("read a scatter", lambda: self._client.llen(members)))
         planned, waiting = [0] * slices, [0] * slices
-        for first in range(0, int(count), PROGRESS_PAGE):
-            args = [first, PROGRESS_PAGE, written, start, end, slices]
+        calls: list[list[int]] = []  # per step: members per spot, then the spots
+        if 0 < sample < count:
+            # Evenly spaced spots of a few members each, so every stretch of the window (the
+            # list is in plan order) is seen.
+            spots = min(SAMPLE_SPOTS, sample)
+            span = max(sample // spots, 1)
+            positions = [i * count // spots for i in range(spots)]
+            for low in range(0, spots, max(PROGRESS_PAGE // span, 1)):
+                calls.append([span, *positions[low : low + max(PROGRESS_PAGE // span, 1)]])
+        else:
+            calls = [[PROGRESS_PAGE, first] for first in range(0, count, PROGRESS_PAGE)]
+        read = 0
+        for call in calls:
+            args = [written, start, end, slices, *call]
             part = await self._script(
                 "batch_progress", "read a scatter", [members, self.schedule_key], args
             )
             for s in range(slices):
                 planned[s] += int(part[0][s])
                 waiting[s] += int(part[1][s])
-        return BatchProgress(planned, waiting)
+            read += int(part[2])
+        if read < count and read > 0:
+            planned = _scaled(planned, written)
+            waiting = [round(w * count / read) for w in waiting]
+        return BatchProgress(planned, waiting, exact=read >= count)
 
     async def worker_reports(self: _Core) -> list[WorkerReport]:
         keys = [self.workers_key, self.seen_key, self._reports_key()]
