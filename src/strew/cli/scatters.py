@@ -35,21 +35,33 @@ def scatters(
         int, typer.Option(min=1, max=MAX_SLICES, help="Slices of the window drawn for one.")
     ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact", help="Count every task of a scatter over 20,000 (default: a sample)."
+        ),
+    ] = False,
 ) -> None:
     """List the scatters a docket keeps, or draw one: planned and started per slice."""
-    run(_scatters(url, docket, scatter_id, limit, slices, as_json))
+    run(_scatters(url, docket, scatter_id, limit, slices, as_json, exact))
 
 
 async def _scatters(
-    url: str, name: str, scatter_id: str | None, limit: int, slices: int, as_json: bool
+    url: str,
+    name: str,
+    scatter_id: str | None,
+    limit: int,
+    slices: int,
+    as_json: bool,
+    exact: bool = False,
 ) -> None:
     console = Console(soft_wrap=as_json)
     async with Docket(name, url, load_arguments=False) as the_docket:
         if scatter_id is None:
             found = await the_docket.scatters(limit)
-            drawn = [await the_docket.scatter_progress(s, 1) for s in found]
+            drawn = [await the_docket.scatter_progress(s, 1, exact=exact) for s in found]
         else:
-            progress = await the_docket.scatter_progress(scatter_id, slices)
+            progress = await the_docket.scatter_progress(scatter_id, slices, exact=exact)
     if scatter_id is not None:
         if progress is None:
             console.print(
@@ -108,6 +120,7 @@ def _row_json(info: ScatterInfo, progress: ScatterProgress | None) -> dict[str, 
         "cancelled": None if info.cancelled is None else info.cancelled.isoformat(),
         "waiting": None if progress is None else progress.waiting_total,
         "started": None if progress is None else progress.started_total,
+        "exact": None if progress is None else progress.exact,
     }
 
 
@@ -143,7 +156,8 @@ def _drawn(progress: ScatterProgress) -> Group:
         (info.id, "bold cyan"),
         f": {info.size:,} × {info.task}, {clock(info.start)} → {clock(info.end)}; "
         f"{progress.started_total:,} started, {progress.waiting_total:,} waiting, {ending}"
-        + ("; cancelled" if info.cancelled is not None else ""),
+        + ("; cancelled" if info.cancelled is not None else "")
+        + ("" if progress.exact else " (estimated from a sample; --exact counts every task)"),
     )
     return Group(
         head,
