@@ -23,8 +23,9 @@ ALL = [
     "snapshot",
     "load",
     "admission",
+    "readmodel",
 ]
-STREW_ONLY = {"catch_up", "snapshot", "load"}
+STREW_ONLY = {"catch_up", "snapshot", "load", "readmodel"}
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ their lateness summaries (one per worker per 10 s), then times, ``--runs`` times
 * `Docket.scatters(20)`: the listing;
 * `Docket.scatter_progress(id, 60)`: the 1,000,000-member scatter drawn in 60 slices,
   estimated from 20,000 members (and once ``exact=True``: a walk of every member, in steps of
-  5,000);
+  2,500);
 * `Docket.workers()` and `Docket.punctuality()` (the last hour).
 
 It also reports the longest single Redis step of the progress read (the slow log, set to

@@ -235,7 +235,7 @@ class ReadModelViews:
         for a scatter not listed (unknown, expired, or written by a strew before the
         listing). A scatter of more than 20,000 tasks is estimated from 20,000 of them
         (``exact`` False on the answer) unless ``exact=True``, which reads every one: O(tasks)
-        in steps of 5,000 (see docs/agenda.md)."""
+        in steps of 2,500 (see docs/agenda.md)."""
         return await progress_of(self.store, scatter_id, slices, exact)
 
     async def workers(self: _Docket) -> list[WorkerInfo]:

@@ -4,7 +4,7 @@
 -- KEYS: 1 members (list of 'due key' strings), 2 schedule
 -- ARGV: 1 planned members (the first positions of the list; a re-spread appends after
 --       them), 2 start (us), 3 end (us), 4 slices, 5 members read at each spot, 6... the
---       spots (list positions); at most 5,000 members in all
+--       spots (list positions); at most 2,500 members in all
 -- Returns {planned per slice, waiting per slice, members read}.
 local members, schedule = KEYS[1], KEYS[2]
 local planned_n = tonumber(ARGV[1])
