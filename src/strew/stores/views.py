@@ -92,15 +92,15 @@ class ReadModelStore(Protocol):
         (a re-spread member counts at its new time). Members before ``start`` count in the
         first slice, those at or after ``end`` in the last. None for a batch not listed.
 
-        Exact (``sample`` 0, or a batch of at most ``sample`` members): not one atomic
-        step, the members are read in pages of `PROGRESS_PAGE` (2,500), each page in one
-        step (about 6 ms of Redis time on an idle machine), O(members) in all: about 2.5 us
-        of Redis time per member, seconds at 1,000,000. A change between pages shows in the
-        pages read after it. Sampled (a batch of more than ``sample`` members): about ``sample`` members read
-        at evenly spaced spots of the batch (in plan order, so every stretch of the window
-        is seen), in steps of at most 2,500; planned is scaled to add up to what the batch
-        wrote, waiting by members over members read (`BatchProgress.exact` is False). A
-        store may answer a sampled read exactly."""
+        Exact (``sample`` 0, or a batch of at most ``sample`` members): not one atomic step,
+        the members are read in pages of `PROGRESS_PAGE` (2,500), each page in one step
+        (about 6 ms of Redis time on an idle machine), O(members) in all: about 2.5 us of
+        Redis time per member, seconds at 1,000,000. A change between pages shows in the
+        pages read after it. Sampled (a batch of more than ``sample`` members): about
+        ``sample`` members read at evenly spaced spots of the batch (in plan order, so every
+        stretch of the window is seen), in steps of at most 2,500; planned is scaled to add
+        up to what the batch wrote, waiting by members over members read
+        (`BatchProgress.exact` is False). A store may answer a sampled read exactly."""
         ...
 
     async def worker_reports(self) -> list[WorkerReport]:
