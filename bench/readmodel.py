@@ -8,7 +8,7 @@ their lateness summaries (one per worker per 10 s), then times, ``--runs`` times
 
 * `Docket.scatters(20)`: the listing;
 * `Docket.scatter_progress(id, 60)`: the 1,000,000-member scatter drawn in 60 slices,
-  estimated from 20,000 members (and once ``exact=True``: a walk of every member, in steps of
+  estimated from 10,000 members (and once ``exact=True``: a walk of every member, in steps of
   2,500);
 * `Docket.workers()` and `Docket.punctuality()` (the last hour).
 

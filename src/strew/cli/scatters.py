@@ -38,7 +38,7 @@ def scatters(
     exact: Annotated[
         bool,
         typer.Option(
-            "--exact", help="Count every task of a scatter over 20,000 (default: a sample)."
+            "--exact", help="Count every task of a scatter over 10,000 (default: a sample)."
         ),
     ] = False,
 ) -> None:

@@ -26,7 +26,7 @@ DESCRIPTOR_VERSION = 1
 UNKNOWN = "<unknown>"
 MAX_SLICES = 10_000
 """The most slices `Docket.scatter_progress` draws."""
-PROGRESS_SAMPLE = 20_000
+PROGRESS_SAMPLE = 10_000
 """Members a progress reads of a larger scatter unless asked to be exact."""
 NAMES_KEPT = 5
 """The most task names a descriptor lists (the most called first)."""
@@ -233,7 +233,7 @@ class ReadModelViews:
         """The scatter ``scatter_id`` (or one `scatters` listed) over its window in
         ``slices`` slices: planned against started, what waits, and when it should end. None
         for a scatter not listed (unknown, expired, or written by a strew before the
-        listing). A scatter of more than 20,000 tasks is estimated from 20,000 of them
+        listing). A scatter of more than 10,000 tasks is estimated from 10,000 of them
         (``exact`` False on the answer) unless ``exact=True``, which reads every one: O(tasks)
         in steps of 2,500 (see docs/agenda.md)."""
         return await progress_of(self.store, scatter_id, slices, exact)
