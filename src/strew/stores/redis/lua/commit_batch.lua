@@ -82,7 +82,7 @@ for page = 0, blobs - 1, 16 do
 end
 
 -- The listing (see describe.lua's twin in schedule_batch.lua): kept as long as the members.
-if ARGV[5] ~= '' then
+if ARGV[5] and ARGV[5] ~= '' then
   local about, listed = KEYS[8], KEYS[9]
   if redis.call('HSETNX', about, 'descriptor', ARGV[5]) == 1 then
     local t = redis.call('TIME')
