@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
+from strew.docket.loops import store_per_loop
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
@@ -33,7 +34,7 @@ from strew.docket.strikes import StrikeBook
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
-from strew.stores import Store, StoreError, StoreUnavailable, open_store
+from strew.stores import Store, StoreError, StoreUnavailable
 from strew.stores.records import Entry, FunctionCounts
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
@@ -115,7 +116,7 @@ class Docket:
         self.loads_arguments = self.signed or self.codec.json or load_arguments
         """The views unpickle what they show: it verified, or this docket was told to trust
         its store (see the class docstring)."""
-        store = open_store(self.url, self.name, allow_eviction=allow_eviction)
+        store = store_per_loop(self.url, self.name, allow_eviction)  # see loops.py
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)

@@ -1,0 +1,80 @@
+"""A module-level Docket used from synchronous code, one ``asyncio.run`` after another (the
+way a Django view or a script reaches it), keeps working: each event loop gets its own
+connections, closed when that loop ends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from strew import Disposition, Docket
+from strew.stores.memory.store import _registry
+
+from ..conftest import leftover_keys
+
+
+async def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@pytest.fixture
+def sync_docket(store_url: str, docket_name: str) -> Iterator[Docket]:
+    docket = Docket(name=docket_name, url=store_url)
+    yield docket
+
+    async def tidy() -> None:
+        async with docket:
+            await docket.store.destroy()
+
+    asyncio.run(tidy())
+    if store_url.startswith("redis"):
+        assert asyncio.run(leftover_keys(store_url, docket_name)) == []
+    _registry.pop((store_url, docket_name), None)
+
+
+def test_a_docket_adds_from_one_asyncio_run_after_another(sync_docket: Docket) -> None:
+    dispositions = [
+        asyncio.run(sync_docket.add(greet, key=f"greet-{n}")(f"friend {n}")).disposition
+        for n in range(3)
+    ]
+    assert dispositions == [Disposition.SCHEDULED] * 3
+
+    async def scheduled() -> int:
+        return (await sync_docket.snapshot()).total_tasks
+
+    assert asyncio.run(scheduled()) == 3
+
+
+def test_a_docket_serves_two_threads_each_running_its_own_loop(sync_docket: Docket) -> None:
+    failures: list[BaseException] = []
+
+    def produce(thread: int) -> None:
+        try:
+            for n in range(5):
+                asyncio.run(sync_docket.add(greet, key=f"t{thread}-{n}")("x"))
+        except BaseException as error:  # pragma: no cover - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+    async def scheduled() -> int:
+        return (await sync_docket.snapshot()).total_tasks
+
+    assert asyncio.run(scheduled()) == 10
+
+
+async def test_closing_a_docket_closes_the_connections_of_the_running_loop_only_once(
+    docket: Docket,
+) -> None:
+    await docket.add(greet, key="once")("you")
+    await docket.store.close()
+    # A store closed and used again opens afresh on this loop instead of failing.
+    assert (await docket.snapshot()).total_tasks == 1
