@@ -26,7 +26,7 @@ LAYERS = [
     ["strew.docket"],
     ["strew.agenda"],
     ["strew.worker"],
-    ["strew.tasks", "strew.testing", "strew"],
+    ["strew.tasks", "strew.testing", "strew.sync", "strew"],
     ["strew.cli", "strew.__main__"],
 ]
 """Bottom first: a module may import from its own layer and the ones before it, never from

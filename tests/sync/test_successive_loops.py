@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from strew import Disposition, Docket
+from strew import Disposition, Docket, Execution
 from strew.stores.memory.store import _registry
 
 from ..conftest import leftover_keys
@@ -35,10 +35,13 @@ def sync_docket(store_url: str, docket_name: str) -> Iterator[Docket]:
     _registry.pop((store_url, docket_name), None)
 
 
+async def add_greeting(docket: Docket, key: str) -> Execution:
+    return await docket.add(greet, key=key)("friend")
+
+
 def test_a_docket_adds_from_one_asyncio_run_after_another(sync_docket: Docket) -> None:
     dispositions = [
-        asyncio.run(sync_docket.add(greet, key=f"greet-{n}")(f"friend {n}")).disposition
-        for n in range(3)
+        asyncio.run(add_greeting(sync_docket, f"greet-{n}")).disposition for n in range(3)
     ]
     assert dispositions == [Disposition.SCHEDULED] * 3
 
@@ -54,7 +57,7 @@ def test_a_docket_serves_two_threads_each_running_its_own_loop(sync_docket: Dock
     def produce(thread: int) -> None:
         try:
             for n in range(5):
-                asyncio.run(sync_docket.add(greet, key=f"t{thread}-{n}")("x"))
+                asyncio.run(add_greeting(sync_docket, f"t{thread}-{n}"))
         except BaseException as error:  # pragma: no cover - reported below
             failures.append(error)
 

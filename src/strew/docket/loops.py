@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 from strew.stores import Store, open_store
@@ -35,16 +37,14 @@ class LoopLocalStore:
         self._stores: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[Store, asyncio.Event, asyncio.Task[None]]
         ] = weakref.WeakKeyDictionary()
+        _LIVE.add(self)
 
-    def _current(self) -> Store:
+    def _current(self) -> Store | None:
+        """The running loop's store (opened on first use), None outside any loop."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            # Outside any loop only plain attributes are read (no command can run).
-            with self._lock:
-                if self._spare is None:
-                    self._spare = self._opener()
-                return self._spare
+            return None
         with self._lock:
             found = self._stores.get(loop)
             if found is not None:
@@ -55,8 +55,33 @@ class LoopLocalStore:
             self._stores[loop] = (store, closing, guard)
             return store
 
+    def _unbound(self) -> Store:
+        with self._lock:
+            if self._spare is None:
+                self._spare = self._opener()
+            return self._spare
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._current(), name)
+        current = self._current()
+        if current is not None:
+            return getattr(current, name)
+        # Outside any loop (``sync_docket.run(docket.store.destroy())``): a method is looked
+        # up now and called later on some loop, so it must find that loop's store then.
+        attribute = getattr(self._unbound(), name)
+        if inspect.iscoroutinefunction(attribute):
+
+            async def deferred(*args: Any, **kwargs: Any) -> Any:
+                return await getattr(self, name)(*args, **kwargs)
+
+            return deferred
+        if inspect.isasyncgenfunction(attribute):
+
+            async def deferred_stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                async for item in getattr(self, name)(*args, **kwargs):
+                    yield item
+
+            return deferred_stream
+        return attribute
 
     async def close(self) -> None:
         """Close the running loop's store (other loops close theirs when they end)."""
@@ -77,6 +102,19 @@ async def _guard(store: Store, closing: asyncio.Event) -> None:
     finally:
         with contextlib.suppress(Exception):
             await store.close()
+
+
+_LIVE: weakref.WeakSet[LoopLocalStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock when it forked; in the child it would
+    # stay held for ever. The parent's loops never run here, so their stores are never used.
+    for store in list(_LIVE):
+        store._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def store_per_loop(url: str, docket: str, allow_eviction: bool | None) -> Store:
