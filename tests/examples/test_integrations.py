@@ -5,7 +5,9 @@ Django project using `SyncDocket` from their synchronous views."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,3 +85,18 @@ def test_the_django_view_adds_a_receipt_through_its_test_client(
     name, url = sync_docket.docket.name, sync_docket.docket.url
     asyncio.run(run_tasks(name, url, example.tasks))
     assert example.sent == ["receipt for order 7"]
+
+
+def test_every_python_block_of_the_integrations_page_is_copied_from_its_example() -> None:
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "integrations.md").read_text(encoding="utf-8")
+    source = ""
+    checked = 0
+    for part in re.split(r"(```python\n.*?```)", page, flags=re.DOTALL):
+        if part.startswith("```python"):
+            block = part.removeprefix("```python\n").removesuffix("```")
+            assert block in source, f"not in the example it follows:\n{block}"
+            checked += 1
+        elif named := re.findall(r"\(\.\./(examples/\w+\.py)\)", part):
+            source = (root / named[-1]).read_text(encoding="utf-8")
+    assert checked >= 4
