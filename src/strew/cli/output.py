@@ -34,6 +34,7 @@ JsonOption = Annotated[
     bool,
     typer.Option(
         "--json",
+        envvar="STREW_JSON",
         help="Print JSON (one object per line; keys in docs/cli.md) instead of tables, for "
         "scripts.",
     ),
