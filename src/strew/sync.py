@@ -22,6 +22,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextvars
+import inspect
 import os
 import threading
 import weakref
@@ -70,22 +71,34 @@ class _Runner:
         self.thread.start()
         ready.wait()
 
-    def submit(self, awaitable: Awaitable[T]) -> concurrent.futures.Future[T]:
+    def call(self, awaitable: Awaitable[T], timeout: float | None) -> T:
+        """Run ``awaitable`` on the loop, wait for it here; cancel it there after
+        ``timeout``."""
+        if threading.current_thread() is self.thread:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never to run: no "never awaited" warning
+            raise RuntimeError(
+                "a SyncDocket was called from its own loop's thread (an on_progress callback?), "
+                "which would wait for itself for ever: use the async Docket there"
+            )
         loop = self.loop
-        coroutine = _as_coroutine(awaitable)
         assert loop is not None
+        coroutine = _as_coroutine(awaitable)
         context = contextvars.copy_context()
         result: concurrent.futures.Future[T] = concurrent.futures.Future()
+        started: list[asyncio.Task[T]] = []
 
         def start() -> None:
             if not result.set_running_or_notify_cancel():
                 coroutine.close()
                 return
             task = loop.create_task(coroutine, context=context)
+            started.append(task)
 
             def finished(task: asyncio.Task[T]) -> None:
                 if task.cancelled():
-                    result.cancel()
+                    # Cancelled by a timeout, or by the loop ending (close() meanwhile).
+                    result.set_exception(concurrent.futures.CancelledError())
                 elif (error := task.exception()) is not None:
                     result.set_exception(error)
                 else:
@@ -98,7 +111,12 @@ class _Runner:
         except RuntimeError:  # the loop was closed meanwhile (close() from another thread)
             coroutine.close()
             raise
-        return result
+        try:
+            return result.result(timeout)
+        except concurrent.futures.TimeoutError:
+            if not result.cancel():  # already running: cancel the task on its loop
+                loop.call_soon_threadsafe(lambda: [task.cancel() for task in started])
+            raise TimeoutError(f"no answer within {timeout} seconds") from None
 
     def stop(self) -> None:
         loop, stop = self.loop, self._stop
@@ -159,12 +177,7 @@ class SyncDocket:
         """Run ``awaitable`` (such as ``docket.add_many(calls)``) on this docket's loop and
         return its value, or raise its error. ``timeout`` (seconds) raises `TimeoutError` and
         cancels it."""
-        future = self._current_runner().submit(awaitable)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"no answer within {timeout} seconds") from None
+        return self._current_runner().call(awaitable, timeout)
 
     def close(self) -> None:
         """Close the connections and stop the loop; a later call starts them again."""

@@ -150,3 +150,30 @@ def test_a_forked_child_adds_on_connections_of_its_own(sync_docket: SyncDocket) 
     assert os.waitstatus_to_exitcode(status) == 0
     sync_docket.add(double, key="parent-after")(3)
     assert sync_docket.snapshot().total_tasks == 3
+
+
+def test_a_call_past_its_timeout_raises_and_is_cancelled_on_the_loop(
+    sync_docket: SyncDocket,
+) -> None:
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(TimeoutError, match=r"no answer within 0\.05 seconds"):
+        sync_docket.run(forever(), timeout=0.05)
+    assert cancelled.wait(10)
+
+
+def test_calling_a_sync_docket_from_its_own_loop_is_refused_not_a_deadlock(
+    sync_docket: SyncDocket,
+) -> None:
+    async def nested() -> object:
+        return sync_docket.snapshot()
+
+    with pytest.raises(RuntimeError, match="its own loop's thread"):
+        sync_docket.run(nested())
