@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -177,3 +179,24 @@ def test_calling_a_sync_docket_from_its_own_loop_is_refused_not_a_deadlock(
 
     with pytest.raises(RuntimeError, match="its own loop's thread"):
         sync_docket.run(nested())
+
+
+@pytest.mark.parametrize("store_kind", ["redis"])
+def test_a_script_that_never_closes_its_sync_docket_exits_cleanly(
+    sync_docket: SyncDocket,
+) -> None:
+    script = (
+        "from strew.sync import SyncDocket\n"
+        "async def double(n: int) -> int:\n"
+        "    return n * 2\n"
+        f"docket = SyncDocket({sync_docket.docket.name!r}, url={sync_docket.docket.url!r})\n"
+        "print(docket.add(double, key='from-a-script')(1).disposition.name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "SCHEDULED\n", "")
+    assert sync_docket.snapshot().total_tasks == 1
