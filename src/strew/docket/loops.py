@@ -55,6 +55,13 @@ class LoopLocalStore:
             self._stores[loop] = (store, closing, guard)
             return store
 
+    def here(self) -> Store:
+        """The running loop's store itself (for tests that look beneath the seam)."""
+        current = self._current()
+        if current is None:
+            raise RuntimeError("LoopLocalStore.here() needs a running event loop")
+        return current
+
     def _unbound(self) -> Store:
         with self._lock:
             if self._spare is None:
