@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from strew import Disposition, Docket, Execution
+from strew.docket.loops import LoopLocalStore
 from strew.stores.memory.store import _registry
 
 from ..conftest import leftover_keys
@@ -81,3 +82,13 @@ async def test_closing_a_docket_closes_the_connections_of_the_running_loop_only_
     await docket.store.close()
     # A store closed and used again opens afresh on this loop instead of failing.
     assert (await docket.snapshot()).total_tasks == 1
+
+
+@pytest.mark.parametrize("store_kind", ["redis"])
+def test_a_loop_that_ended_leaves_no_store_behind(sync_docket: Docket) -> None:
+    for n in range(3):
+        asyncio.run(add_greeting(sync_docket, f"gone-{n}"))
+    store = sync_docket.store
+    assert isinstance(store, LoopLocalStore)
+    # Each loop's store was closed and forgotten when its asyncio.run ended.
+    assert len(store._stores) == 0

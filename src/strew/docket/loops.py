@@ -51,7 +51,7 @@ class LoopLocalStore:
                 return found[0]
             store, self._spare = self._spare or self._opener(), None
             closing = asyncio.Event()
-            guard = loop.create_task(_guard(store, closing), name="strew store closer")
+            guard = loop.create_task(self._guard(loop, store, closing), name="strew store closer")
             self._stores[loop] = (store, closing, guard)
             return store
 
@@ -90,6 +90,21 @@ class LoopLocalStore:
             return deferred_stream
         return attribute
 
+    async def _guard(
+        self, loop: asyncio.AbstractEventLoop, store: Store, closing: asyncio.Event
+    ) -> None:
+        """Close ``store`` when told to, or when its loop cancels every task at its end; then
+        forget it (the entry holds the loop: kept, every ended loop would stay in memory)."""
+        try:
+            await closing.wait()
+        finally:
+            with self._lock:
+                found = self._stores.get(loop)
+                if found is not None and found[0] is store:
+                    del self._stores[loop]
+            with contextlib.suppress(Exception):
+                await store.close()
+
     async def close(self) -> None:
         """Close the running loop's store (other loops close theirs when they end)."""
         loop = asyncio.get_running_loop()
@@ -100,15 +115,6 @@ class LoopLocalStore:
         _, closing, guard = found
         closing.set()
         await guard
-
-
-async def _guard(store: Store, closing: asyncio.Event) -> None:
-    """Close ``store`` when told to, or when its loop cancels every task at its end."""
-    try:
-        await closing.wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await store.close()
 
 
 _LIVE: weakref.WeakSet[LoopLocalStore] = weakref.WeakSet()
