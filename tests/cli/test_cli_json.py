@@ -5,8 +5,10 @@ not wrap at 80 columns when piped; shell completion. In process, on the memory s
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -157,3 +159,39 @@ def test_shell_completion_completes_commands_and_options() -> None:
         app, [], env={**completing, "COMP_WORDS": "strew snapshot --js"}, prog_name="strew"
     )
     assert options.stdout.split() == ["--json"]
+
+
+async def pause() -> None:
+    await asyncio.sleep(0.2)
+
+
+def test_watch_json_follows_a_task_with_one_line_per_change_until_it_ends(
+    memory: tuple[str, str],
+) -> None:
+    url, name = memory
+
+    async def schedule() -> None:
+        async with Docket(name, url) as docket:
+            await docket.add(pause, when=datetime.now(UTC) + timedelta(seconds=1), key="p")()
+
+    async def work() -> None:
+        async with Docket(name, url) as docket:
+            docket.register(pause)
+            async with Worker(docket, schedule_automatic_tasks=False) as worker:
+                await worker.run_until_finished()
+
+    asyncio.run(schedule())
+    worker = threading.Thread(target=asyncio.run, args=(work(),))
+    worker.start()
+    try:
+        code, lines = strew(
+            "watch", "p", "--url", url, "--docket", name, "--json", "--interval", "20ms"
+        )
+    finally:
+        worker.join()
+    assert code == 0
+    states = [line["state"] for line in lines]
+    assert states[0] == "scheduled" and states[-1] == "completed"
+    # A line only when something changed: no two neighbours alike but for the time.
+    for before, after in itertools.pairwise(lines):
+        assert {**before, "time": None} != {**after, "time": None}
