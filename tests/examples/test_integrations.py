@@ -75,9 +75,13 @@ def test_the_django_view_adds_a_receipt_through_its_test_client(
 ) -> None:
     import django
     from django.test import Client
+    from django.urls import clear_url_caches
 
     example = load("django_app")
     django.setup()
+    # Each load is a new module: Django must resolve the views of this one, whose `docket`
+    # is replaced below (an earlier one's would write to its own docket).
+    clear_url_caches()
     monkeypatch.setattr(example, "docket", sync_docket)
     response = Client().post("/checkout/", {"order_id": "7"})
     assert response.status_code == 200
