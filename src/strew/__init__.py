@@ -28,6 +28,7 @@ from strew.dependencies import (
     Timeout,
 )
 from strew.docket.docket import Docket
+from strew.docket.failures import Failure, FailureRetention
 from strew.docket.snapshots import DocketSnapshot, RunningExecution, WorkerInfo
 from strew.docket.strikelist import Operator, Strike, StrikeList
 from strew.stores import EvictionPolicyError, StoreAuthError, StoreError, StoreUnavailable
@@ -72,7 +73,9 @@ __all__ = [
     "ExecutionProgress",
     "ExecutionState",
     "ExponentialRetry",
+    "Failure",
     "FailureHandler",
+    "FailureRetention",
     "Logged",
     "Operator",
     "Perpetual",

@@ -15,6 +15,7 @@ gave a key, the memory store the latest), and not one the worker ever makes.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
@@ -117,6 +118,9 @@ class BatchesAgree(StoresAgree):
         assert mine == theirs
 
 
+# Bounded by its example count, not a hang risk: the suite's 60 s timeout is a hang
+# detector, and on a busy 2-core machine this run took 86 s.
+@pytest.mark.timeout(300)
 def test_the_stores_agree_on_scatters_respreads_and_hand_backs() -> None:
     case = BatchesAgree.TestCase
     case.settings = settings(

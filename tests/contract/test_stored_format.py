@@ -101,3 +101,32 @@ async def test_what_an_earlier_main_wrote_is_read_and_run(
     async with Worker(docket) as worker:
         await worker.run_until_finished()
     assert tasks.ran == [("paused", 7)]
+
+
+async def failing(n: int) -> None:
+    raise ValueError(f"failed {n}")
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURES))
+async def test_a_docket_an_earlier_main_wrote_has_no_failures_until_one_fails(
+    fixture: str, redis_docket: Docket, redis_url: str
+) -> None:
+    written = FIXTURES[fixture]
+    docket = redis_docket
+    for task in (*TASKS, failing):
+        docket.register(task)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await load(client, written, docket.name)
+    finally:
+        await client.aclose()
+    assert await docket.failures() == []
+    assert await docket.retry_failed(["done"]) == {"done": "missing"}
+    assert await docket.drop_failed() == 0
+
+    await docket.clear()
+    await docket.restore(tasks.paused)
+    await docket.add(failing, key="new-failure")(1)
+    async with Worker(docket) as worker:
+        await worker.run_until_finished()
+    assert [(f.key, f.message) for f in await docket.failures()] == [("new-failure", "failed 1")]

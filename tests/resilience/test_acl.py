@@ -115,6 +115,10 @@ async def double(n: int) -> int:
     return 2 * n
 
 
+async def broken() -> None:
+    raise ValueError("recorded as a failure")
+
+
 async def reporting(progress: Progress = Progress()) -> str:
     await progress.set_total(2)
     await progress.increment()
@@ -174,6 +178,13 @@ async def workload(url: str, name: str) -> None:
         assert await docket.quarantined() == []
         assert await docket.drop_quarantined(["none"]) == 0
         assert await docket.clear_quarantine() == 0
+        await docket.add(broken, key="broken")()
+        await Worker(docket).run_until_finished()
+        assert [f.key for f in await docket.failures()] == ["broken"]
+        assert await docket.retry_failed() == {"broken": "retried"}
+        await Worker(docket).run_until_finished()
+        assert await docket.drop_failed(["broken"]) == 1
+        assert await docket.drop_failed() == 0
         await docket.restore(paused)
         await Worker(docket).run_until_finished()
 

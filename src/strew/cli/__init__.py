@@ -16,6 +16,8 @@ import typer
 from strew import __version__
 from strew.cli.cancel import cancel
 from strew.cli.clear import clear
+from strew.cli.dashboard import dashboard
+from strew.cli.failed import failed
 from strew.cli.import_pydocket import import_pydocket
 from strew.cli.pydocket_env import PydocketEnvGroup
 from strew.cli.quarantine import quarantine
@@ -67,7 +69,9 @@ app.command()(cancel)
 app.command()(scatter)
 app.command()(workers)
 app.command()(quarantine)
+app.command()(failed)
 app.command()(watch)
+app.command()(dashboard)
 app.add_typer(tasks_app)
 app.command()(strike)
 app.command()(restore)

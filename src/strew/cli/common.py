@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -102,11 +102,16 @@ def fail(message: str, code: int = EXIT_STORE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; a store that cannot be reached or refuses ends the command
-    with its message and exit code 1."""
+def run(
+    coroutine: Coroutine[Any, Any, T],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
+    """Run a command's coroutine (on a loop ``loop_factory`` makes, asyncio's by default); a
+    store that cannot be reached or refuses ends the command with its message and exit
+    code 1."""
     try:
-        return asyncio.run(coroutine)
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coroutine)
     except StoreAuthError as error:
         # Not "unreachable": a script retrying this command would retry forever.
         fail(f"Redis refused strew's credentials or permissions: {error}")
@@ -129,5 +134,5 @@ YesOption = Annotated[
         "terminal, so a script never waits on a question).",
     ),
 ]
-"""The confirmation every command that removes work asks for (clear, cancel,
+"""The confirmation every command that removes or reruns work asks for (clear, cancel, failed,
 import-pydocket --delete)."""

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
+from strew.docket import failures as failed
 from strew.docket.loops import store_per_loop
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from strew.docket.registry import import_tasks, register, resolve
@@ -19,7 +20,6 @@ from strew.docket.settings import (
     check_result_storage,
     default_url,
     positive_whole,
-    whole_number,
 )
 from strew.docket.snapshots import (
     DocketSnapshot,
@@ -88,6 +88,7 @@ class Docket:
         serializer: str = "pickle",
         allow_eviction: bool | None = None,
         max_result_size: int = MAX_RESULT_SIZE,
+        failure_retention: failed.FailureRetention | None = None,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -105,18 +106,17 @@ class Docket:
         self.enable_internal_instrumentation = check_flag(
             enable_internal_instrumentation, "enable_internal_instrumentation"
         )
+        self.failure_retention = failed.check_retention(failure_retention)  # docs/failures.md
         self.tasks: dict[str, TaskFunction] = {}
-        if not isinstance(load_arguments, bool):
-            raise TypeError(f"load_arguments must be True or False, got {load_arguments!r}")
+        check_flag(load_arguments, "load_arguments")
         self.codec = codec_named(serializer)
         """How payloads and records are written: pickle, or JSON (see task/codec.py)."""
         keys = signing_keys(signing_key)
         self.signed = bool(keys)
         """Payloads, records and strike rules are signed, and read only when they verify."""
         self.loads_arguments = self.signed or self.codec.json or load_arguments
-        """The views unpickle what they show: it verified, or this docket was told to trust
-        its store (see the class docstring)."""
-        store = store_per_loop(self.url, self.name, allow_eviction)  # see loops.py
+        """The views unpickle what they show: it verified, or it was told to trust its store."""
+        store = store_per_loop(self.url, self.name, allow_eviction)  # one per event loop
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
@@ -371,8 +371,7 @@ class Docket:
     async def _schedule_many(
         self, calls: Iterable[TaskCall], *, replace: bool, chunk_size: int
     ) -> list[Execution]:
-        if not whole_number(chunk_size) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        positive_whole(chunk_size, "chunk_size", "integer")
         everything, entries = self.prepare(calls, trace_meta())
         executions, entries = await self.strike_book.sift(everything, entries)
         for execution in everything:
@@ -485,7 +484,8 @@ class Docket:
         (``exact`` says which). Reads the start of every payload it counts."""
         return await count_by_function(self.store, cap, sample)
 
-    # -- quarantine (logic in quarantine.py) ---------------------------------------------------
+    # -- failures and quarantine (logic in failures.py and quarantine.py) ---------------------
+    failures, retry_failed, drop_failed = failed.failures, failed.retry_failed, failed.drop_failed
 
     async def quarantined(self) -> list[QuarantinedTask]:
         """Tasks a worker moved aside because their payload could not be read, oldest first."""

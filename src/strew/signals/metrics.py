@@ -56,6 +56,7 @@ from strew.signals.declared import (
 from strew.signals.tracing import trace_meta as trace_meta
 from strew.signals.tracing import use_tracer_provider as use_tracer_provider
 from strew.task.execution import Disposition, Execution
+from strew.task.results import error_text
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -339,7 +340,8 @@ class TaskRun:
         self._outcome = "failed"
         if self._span.is_recording():
             self._span.record_exception(error)
-            self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            said = error_text(error)
+            self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {said}"))
 
     def cancelled(self) -> None:
         self._outcome = "cancelled"

@@ -24,6 +24,7 @@ from strew.stores.records import (
     Admission,
     ClaimResult,
     Entry,
+    FailedTask,
     Finish,
     FunctionCounts,
     Gate,
@@ -35,6 +36,7 @@ from strew.stores.records import (
     Record,
     Release,
     Respread,
+    RetryOutcome,
     ScheduledTask,
     StoreSnapshot,
     TaskState,
@@ -286,6 +288,40 @@ class QuarantineStore(Protocol):
 
 
 @runtime_checkable
+class FailureStore(Protocol):
+    """A bounded, time-ordered record of recent failures: one entry per task key (its latest
+    failure), written by `ScheduleStore.finish` with a `Finish.failure` in the same atomic
+    step as the acknowledgement. Each write trims the record to its note's ``keep`` and
+    ``max_age``, dropping at most a bounded number of entries per write (O(log n) each);
+    a finish without a failure drops the key's entry (its latest run did not fail). No two
+    entries share a time: a failure at or before the latest one is recorded a microsecond
+    after it, so paging back with ``before`` never skips one.
+    Old dockets (no record at all) read as an empty record."""
+
+    async def failures(self, limit: int, before: int | None = None) -> list[FailedTask]:
+        """The ``limit`` latest failures that happened before ``before`` (store time,
+        exclusive; None: all), newest first (ties by key, descending), each with when its key
+        is scheduled again and whether it runs now. Costs O(log n + limit), whatever the
+        size of the schedule."""
+        ...
+
+    async def drop_failures(self, keys: Sequence[str] | None) -> int:
+        """Forget the failures of ``keys`` (None: every one), atomically. Returns how many
+        there were."""
+        ...
+
+    async def retry_failures(self, entries: Sequence[Entry]) -> list[RetryOutcome]:
+        """For each entry, atomically (the batch in one step): a key with a recorded failure
+        that is neither scheduled, running nor held goes back on the schedule with the
+        entry's due time and payload, and its failure is forgotten (``retried``); one that
+        is scheduled again already is moved to the entry's due time if that is earlier, and
+        keeps its payload and its failure until that run ends (``hastened``); one that runs
+        or is held is left alone (``busy``); a key with no failure changes nothing
+        (``missing``). Wakes sleeping workers as `schedule` does."""
+        ...
+
+
+@runtime_checkable
 class StrikeStore(Protocol):
     """Rules that pause tasks, and the tasks they hold.
 
@@ -398,8 +434,8 @@ class Lifecycle(Protocol):
     """Emptying, deleting and closing a docket's store."""
 
     async def clear(self) -> int:
-        """Drop every scheduled task atomically; running tasks are left alone. Returns how
-        many were dropped."""
+        """Drop every scheduled task, and the record of failures, atomically; running tasks
+        are left alone. Returns how many scheduled tasks were dropped."""
         ...
 
     async def destroy(self) -> None:
@@ -419,6 +455,7 @@ class Store(
     SnapshotStore,
     BatchStore,
     QuarantineStore,
+    FailureStore,
     StrikeStore,
     ChainStore,
     Lifecycle,

@@ -112,6 +112,52 @@ class Finish:
     """This run ended the automatic chain ``key`` on purpose: in the same atomic step, the
     store remembers when (see `Store.restore_chains`). Ignored with a ``reschedule``, or when
     a newer schedule of the key was waiting (the chain goes on either way)."""
+    failure: FailureNote | None = None
+    """This run failed: in the same atomic step, the key enters the record of failures (see
+    `FailureStore`). Without one, a successful end drops the key's earlier failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailureNote:
+    """How a run failed, for the record of failures (see `FailureStore`): an opaque ``note``
+    (the docket layer encodes it), and the record's bounds, applied as it is written."""
+
+    note: bytes
+    keep: int
+    """At most this many failures are kept (the oldest go first)."""
+    max_age: int
+    """Failures older than this many microseconds are dropped."""
+
+    def __post_init__(self) -> None:
+        if not self.note:
+            raise ValueError("a failure note must not be empty")
+        if self.keep < 1:
+            raise ValueError(f"a failure note's keep must be at least 1, got {self.keep!r}")
+        if self.max_age <= 0:
+            raise ValueError(f"a failure note's max_age must be positive, got {self.max_age!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTask:
+    """One entry of the record of failures: the latest failure of ``key``."""
+
+    key: str
+    payload: bytes
+    """The payload of the run that failed, as it was stored."""
+    failed_at: int
+    """Store time of the failure."""
+    note: bytes
+    retry_at: int | None
+    """When ``key`` is scheduled again (a retry, or a new add), None when it is not."""
+    running: bool = False
+    """A run of ``key`` holds a lease now."""
+
+
+RetryOutcome = Literal["retried", "hastened", "busy", "missing"]
+"""What `FailureStore.retry_failures` did with one key: ``retried`` (back on the schedule,
+its failure dropped), ``hastened`` (it was scheduled again already: moved to the time asked
+for when that is earlier), ``busy`` (running, or held by a strike: left alone), ``missing``
+(no failure recorded under the key)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from strew.stores.records import (
     Admission,
     ClaimResult,
     Entry,
+    FailedTask,
     Finish,
     FunctionCounts,
     Gate,
@@ -40,6 +41,7 @@ from strew.stores.records import (
     Record,
     Release,
     Respread,
+    RetryOutcome,
     RunningTask,
     ScheduledTask,
     StoreSnapshot,
@@ -294,6 +296,18 @@ class SignedStore:
 
     async def drop_quarantined(self, keys: Sequence[str] | None) -> int:
         return await self.inner.drop_quarantined(keys)
+
+    # -- FailureStore (notes are JSON the docket reads without unpickling: not signed) -----
+
+    async def failures(self, limit: int, before: int | None = None) -> list[FailedTask]:
+        found = await self.inner.failures(limit, before)
+        return [replace(task, payload=self.signer.verify(task.payload) or b"") for task in found]
+
+    async def drop_failures(self, keys: Sequence[str] | None) -> int:
+        return await self.inner.drop_failures(keys)
+
+    async def retry_failures(self, entries: Sequence[Entry]) -> list[RetryOutcome]:
+        return await self.inner.retry_failures(self._entries(entries))
 
     # -- StrikeStore ------------------------------------------------------------------------
 

@@ -256,6 +256,20 @@ def completed_record(
     return _keep(ttl, data)
 
 
+def error_text(error: BaseException) -> str:
+    """What ``error`` says: its ``str()``, its ``repr()`` when that raises, and a placeholder
+    naming its type when both do (an error's own methods may raise anything: a worker
+    must still record it)."""
+    for describe in (str, repr):
+        try:
+            text = describe(error)
+        except BaseException:  # see above
+            continue
+        if isinstance(text, str):
+            return text
+    return f"<{type(error).__qualname__} whose str() and repr() raised>"
+
+
 def failed_record(
     ttl: timedelta,
     function_name: str,
@@ -279,7 +293,7 @@ def failed_record(
         function_name,
         blob,
         type(error).__qualname__,
-        str(error),
+        error_text(error),
         tb,
         json=json,
     )

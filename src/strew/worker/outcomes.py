@@ -2,6 +2,9 @@
 
 A retry is acknowledged and rescheduled in one atomic store step (`Finish` with a
 ``reschedule``), with the attempt number one higher, so it is never lost and never doubled.
+Every failed run, retried or not, leaves its note in the record of failures in that same
+step (`Finish.failure`, see docket/failures.py); a task that asks for a retry itself
+(``RetryRequested``) leaves one only when no retry is left, since asking is not failing.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import time
 from datetime import timedelta
 
 from strew.dependencies import Retry, RetryRequested
+from strew.docket.failures import failure_note
 from strew.signals import metrics as instrumentation
-from strew.stores.records import Claim, Entry
+from strew.stores.records import Claim, Entry, FailureNote
 from strew.task.clock import from_micros, to_micros
 from strew.task.clock import micros as _micros
 from strew.task.execution import Execution
@@ -43,6 +47,12 @@ class Outcomes:
 
     def __init__(self, state: WorkerState) -> None:
         self.state = state
+
+    def note(
+        self, execution: Execution, error: BaseException, next_due: int | None = None
+    ) -> FailureNote:
+        retention = self.state.docket.failure_retention
+        return failure_note(retention, execution.function_name, error, execution.attempt, next_due)
 
     def retry_entry(self, claim: Claim, execution: Execution, due: int) -> Entry:
         payload = self.state.docket.codec.dump(
@@ -81,6 +91,7 @@ class Outcomes:
             self.state.done(
                 claim,
                 record=self.state.failed(execution.function_name, request),
+                failure=self.note(execution, request),
             )
             return
         if request.when is not None:
@@ -129,6 +140,7 @@ class Outcomes:
             self.state.done(
                 claim,
                 record=self.state.failed(execution.function_name, error),
+                failure=self.note(execution, error),
             )
             return
         delay = retry.delay_after(attempt)
@@ -146,4 +158,6 @@ class Outcomes:
             extra=run_fields(execution, duration_ms=elapsed, outcome="retried"),
         )
         due = self.state.store_now() + _micros(delay)
-        self.state.done(claim, self.retry_entry(claim, execution, due))
+        self.state.done(
+            claim, self.retry_entry(claim, execution, due), failure=self.note(execution, error, due)
+        )

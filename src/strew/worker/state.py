@@ -20,7 +20,7 @@ from strew.docket.docket import Docket
 from strew.signals import metrics as instrumentation
 from strew.signals.metrics import TaskRun
 from strew.stores.protocol import Store
-from strew.stores.records import Claim, Entry, Finish, Record, Release
+from strew.stores.records import Claim, Entry, FailureNote, Finish, Record, Release
 from strew.task.execution import TaskFunction
 from strew.task.results import cancelled_record, completed_record, failed_record
 
@@ -164,10 +164,15 @@ class WorkerState:
     # -- acknowledgements, queued for the acker ---------------------------------------------
 
     def done(
-        self, claim: Claim, reschedule: Entry | None = None, record: Record | None = None
+        self,
+        claim: Claim,
+        reschedule: Entry | None = None,
+        record: Record | None = None,
+        failure: FailureNote | None = None,
     ) -> None:
         """Queue the acknowledgement of ``claim`` (with the next run, or the record of how it
-        ended); a perpetual run's own follow-up applies when no reschedule is given."""
+        ended, and the note of its failure); a perpetual run's own follow-up applies when no
+        reschedule is given."""
         running = self.running.get(claim.token)
         ends_chain = False
         if reschedule is None and running is not None:
@@ -183,7 +188,9 @@ class WorkerState:
             # perpetual's next step an hour away would keep the drain waiting that hour.
             logger.info("task %s reached its run limit; its next run is dropped", claim.key)
             reschedule = None
-        self.finished.append(Finish(claim.key, claim.token, reschedule, record, ends_chain))
+        self.finished.append(
+            Finish(claim.key, claim.token, reschedule, record, ends_chain, failure)
+        )
         self.acks_waiting.set()
 
     def at_run_limit(self, key: str) -> bool:

@@ -23,6 +23,7 @@ from sortedcontainers import SortedList
 from strew.stores.memory.admission import LimitBook, MemoryAdmission, register_peer
 from strew.stores.memory.batches import Expiring, MemoryBatches
 from strew.stores.memory.chains import MemoryChains
+from strew.stores.memory.failures import FailureRecord, MemoryFailures
 from strew.stores.memory.respread import MemoryRespread
 from strew.stores.memory.strikes import MemoryStrikes, StrikeState
 from strew.stores.records import (
@@ -68,7 +69,9 @@ class _Lease:
     """When this claim was made (a redelivery is a new claim)."""
 
 
-class MemoryStore(MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches):
+class MemoryStore(
+    MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches, MemoryFailures
+):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
     Ties in due time are broken by key, the same order a Redis sorted set gives.
@@ -90,6 +93,7 @@ class MemoryStore(MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, 
         self._progress: dict[str, tuple[ProgressState, int]] = {}  # key -> (progress, expires)
         self._ended: dict[str, int] = {}  # automatic chain key -> when it ended on purpose
         self._limits = LimitBook()
+        self._failures = FailureRecord()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -212,8 +216,12 @@ class MemoryStore(MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, 
             if not self._owns(item.key, item.token):
                 done.append(False)
                 continue
-            del self._leases[item.key]
+            held = self._leases.pop(item.key)
             done.append(True)
+            if item.failure is None:
+                self._failures.forget(item.key)
+            else:
+                self._failures.add(item.key, self._clock(), held.payload, item.failure)
             self._after_run(item.key, item.record)
             if item.key in self._payloads:
                 # A newer schedule of this key was waiting for this run to end.
@@ -255,6 +263,7 @@ class MemoryStore(MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, 
         dropped = len(self._payloads)
         self._payloads.clear()
         self._order.clear()
+        self._failures.clear()
         return dropped
 
     async def snapshot(self, limit: int) -> StoreSnapshot:

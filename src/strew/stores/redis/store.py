@@ -16,6 +16,7 @@ The layout, for a docket called ``emails``::
     strew:{emails}:seen       hash        worker -> last heartbeat (us)
     strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
     strew:{emails}:chains:ended hash      automatic chain key -> when it ended itself (us)
+    strew:{emails}:failures[:notes|:payloads]   the record of failures (see failures.py)
     strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
     strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
@@ -69,6 +70,7 @@ from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
 from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
 from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
+from strew.stores.redis.failures import FAILURE_SCRIPTS, RedisFailures, failure_keys
 from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
@@ -108,7 +110,13 @@ def _tally(reply: list[Any]) -> FunctionTally:
 
 
 class RedisStore(
-    RedisAdmission, RedisStrikes, RedisBatches, RedisChains, RedisResults, RedisQuarantine
+    RedisAdmission,
+    RedisStrikes,
+    RedisBatches,
+    RedisChains,
+    RedisResults,
+    RedisQuarantine,
+    RedisFailures,
 ):
     """One docket's state in one Redis (or Valkey) database."""
 
@@ -217,6 +225,7 @@ class RedisStore(
                 *QUARANTINE_SCRIPTS,
                 *RESULT_SCRIPTS,
                 *ADMISSION_SCRIPTS,
+                *FAILURE_SCRIPTS,
             )
         }
         self._serial = itertools.count(1)
@@ -291,9 +300,9 @@ class RedisStore(
         if not finishes:
             return []
         args: list[Any] = [self.wake_channel]
-        keys = [*self._task_keys, self.ended_key]
+        keys = [*self._task_keys, self.ended_key, *failure_keys(self.docket)]
         for item in finishes:
-            again, record = item.reschedule, item.record
+            again, record, failure = item.reschedule, item.record, item.failure
             args.extend(
                 (
                     item.key,
@@ -303,6 +312,9 @@ class RedisStore(
                     record.data if record else b"",
                     _millis(record.ttl) if record else 0,
                     "1" if item.ends_chain else "",
+                    failure.note if failure else b"",
+                    failure.keep if failure else 0,
+                    failure.max_age if failure else 0,
                 )
             )
             keys += [self._record_key(item.key), self._progress_key(item.key)]
@@ -351,7 +363,10 @@ class RedisStore(
 
     async def clear(self) -> int:
         removed = await self._script(
-            "clear", "clear the schedule", [self.schedule_key, self.payloads_key], []
+            "clear",
+            "clear the schedule",
+            [self.schedule_key, self.payloads_key, *failure_keys(self.docket)],
+            [],
         )
         return int(removed)
 
@@ -473,6 +488,7 @@ class RedisStore(
             self.quarantine_key,
             self.ended_key,
             *self._strike_keys(),
+            *failure_keys(self.docket),
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)
