@@ -37,7 +37,7 @@ app = typer.Typer(
     "Every option reads the STREW_* variable its help names; pydocket's DOCKET_* names "
     "are read too (DOCKET_URL, DOCKET_NAME, DOCKET_WORKER_CONCURRENCY...): see docs/cli.md.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

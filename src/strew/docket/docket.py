@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
 from strew.docket import failures as failed
+from strew.docket.loops import store_per_loop
 from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
     ADD_CHUNK,
@@ -27,7 +28,7 @@ from strew.docket.views import OperatorViews
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
-from strew.stores import Store, StoreError, StoreUnavailable, open_store
+from strew.stores import Store, StoreError, StoreUnavailable
 from strew.stores.records import Entry
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
@@ -108,9 +109,8 @@ class Docket(OperatorViews):
         self.signed = bool(keys)
         """Payloads, records and strike rules are signed, and read only when they verify."""
         self.loads_arguments = self.signed or self.codec.json or load_arguments
-        """The views unpickle what they show: it verified, or this docket was told to trust
-        its store (see the class docstring)."""
-        store = open_store(self.url, self.name, allow_eviction=allow_eviction)
+        """The views unpickle what they show: it verified, or it was told to trust its store."""
+        store = store_per_loop(self.url, self.name, allow_eviction)  # one per event loop
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
