@@ -29,6 +29,7 @@ from strew.cli.common import (
     LoadArgumentsOption,
     UrlOption,
     run,
+    task_key,
 )
 from strew.cli.durations import format_duration, positive_duration
 from strew.cli.output import JsonOption, emit, moment
@@ -38,7 +39,6 @@ from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 from strew.docket.snapshots import readable
 from strew.stores.records import TaskState
-from strew.task.checks import check_key
 from strew.task.clock import from_micros
 from strew.task.execution import Execution
 from strew.task.pickles import plain_loads
@@ -56,18 +56,11 @@ _STYLES = {
 }
 
 
-def _key(value: str) -> str:
-    try:
-        return check_key(value)
-    except (TypeError, ValueError) as error:
-        raise typer.BadParameter(str(error)) from None
-
-
 def watch(
     key: Annotated[
         str,
         typer.Argument(
-            parser=_key,
+            parser=task_key,
             metavar="KEY",
             envvar="STREW_KEY",
             show_default=False,
