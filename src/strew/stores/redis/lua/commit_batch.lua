@@ -7,6 +7,7 @@
 -- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms),
 --       5 descriptor ('' for none: the batch is not listed), 6 batch id
 -- Returns the keys skipped because they were already scheduled or running.
+--#include describe_batch
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
 local chunks, counter, members, outcome = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
@@ -81,17 +82,9 @@ for page = 0, blobs - 1, 16 do
   end
 end
 
--- The listing (see describe.lua's twin in schedule_batch.lua): kept as long as the members.
+-- The listing: kept as long as the members.
 if ARGV[5] and ARGV[5] ~= '' then
-  local about, listed = KEYS[8], KEYS[9]
-  if redis.call('HSETNX', about, 'descriptor', ARGV[5]) == 1 then
-    local t = redis.call('TIME')
-    local now = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-    redis.call('HSET', about, 'created', now)
-    redis.call('ZADD', listed, now, ARGV[6])
-  end
-  redis.call('HINCRBY', about, 'written', written)
-  redis.call('PEXPIRE', about, ARGV[3])
+  describe_batch(KEYS[8], KEYS[9], ARGV[5], ARGV[6], written, ARGV[3])
 end
 
 -- The cancel index is a plain list of 'due key' strings: packed in listpacks it costs about a

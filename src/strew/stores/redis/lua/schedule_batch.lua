@@ -7,6 +7,7 @@
 --       triples, at most 1,000 of them; see packing.py)
 -- Returns a string with one '1' or '0' per entry: 1 when written, 0 when its key was already
 -- scheduled or running.
+--#include describe_batch
 local schedule, payloads, leases, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
@@ -54,17 +55,9 @@ if redis.call('EXISTS', members) == 1 then
   redis.call('PEXPIRE', members, ARGV[2])
 end
 
--- The listing, as commit_batch.lua writes it: the first chunk's time is the batch's creation.
+-- The listing: the first chunk's time is the batch's creation.
 if ARGV[3] ~= '' then
-  local about, listed = KEYS[5], KEYS[6]
-  if redis.call('HSETNX', about, 'descriptor', ARGV[3]) == 1 then
-    local t = redis.call('TIME')
-    local now = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-    redis.call('HSET', about, 'created', now)
-    redis.call('ZADD', listed, now, ARGV[4])
-  end
-  redis.call('HINCRBY', about, 'written', count)
-  redis.call('PEXPIRE', about, ARGV[2])
+  describe_batch(KEYS[5], KEYS[6], ARGV[3], ARGV[4], count, ARGV[2])
 end
 
 if wake then redis.call('PUBLISH', ARGV[1], wake) end
