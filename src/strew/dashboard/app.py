@@ -14,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from strew.dashboard import views
+from strew.dashboard import failed, views
 from strew.dashboard.html import Context, NavEntry, frame, text, url
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.dashboard.reads import SharedReads
 from strew.dashboard.safety import CSRF_COOKIE, csrf_matches, new_csrf, same_origin
 from strew.docket.docket import Docket
+from strew.docket.failures import MAX_LIMIT, Failure
 from strew.docket.strikes import check_strike
 from strew.stores import StoreError
 from strew.task.checks import check_key
@@ -89,6 +90,8 @@ class Dashboard:
                 Route("/quarantine/drop", self.drop, methods=["GET", "POST"]),
                 Route("/strikes/lift", self.lift, methods=["GET", "POST"]),
                 Route("/strikes/add", self.add_strike, methods=["POST"]),
+                Route("/failed/retry", self.retry_failed, methods=["GET", "POST"]),
+                Route("/failed/drop", self.drop_failed, methods=["GET", "POST"]),
             ]
         self.app = Starlette(
             routes=routes,
@@ -129,6 +132,11 @@ class Dashboard:
     # -- pages ----------------------------------------------------------------------------
 
     def params(self, page: Page, request: Request) -> dict[str, str]:
+        if page.parse is not None:
+            try:
+                return page.parse(request.query_params)
+            except ValueError as error:
+                raise HTTPException(400, str(error)) from None
         checked = {}
         for name, allowed in page.params.items():
             value = request.query_params.get(name, allowed[0])
@@ -169,19 +177,30 @@ class Dashboard:
     async def read_task(self, key: str) -> views.TaskView:
         return await self.reads.read(f"task:{key}", lambda: views.task(self.docket, key))
 
+    async def failure_of(self, key: str) -> Failure | None:
+        """The key's failure when it is among the latest ones: the failed page's first
+        page, read once per interval for every task page and that page together."""
+        newest = {"before": "", "task": ""}
+        name = "failed?before=&task="
+        recent = await self.reads.read(name, lambda: failed.read(self.docket, newest))
+        return next((found for found in recent.failures if found.key == key), None)
+
     async def task_page(self, request: Request) -> Response:
         key = checked_key(request.path_params["key"])
         found = await self.read_task(key)
+        failure = await self.failure_of(key)
         ctx = self.context(request)
         live = url(ctx, "/live/task", key=key)
-        status = 200 if found.execution is not None else 404
-        return self.whole(request, ctx, "", f"Task {key}", draw_task(ctx, found), live, status)
+        status = 200 if found.execution is not None or failure is not None else 404
+        body = draw_task(ctx, found, failure)
+        return self.whole(request, ctx, "", f"Task {key}", body, live, status)
 
     async def task_live(self, request: Request) -> Response:
         key = checked_key(request.query_params.get("key"))
         found = await self.read_task(key)
+        failure = await self.failure_of(key)
         ctx = self.context(request)
-        return self.respond(request, ctx, draw_task(ctx, found))
+        return self.respond(request, ctx, draw_task(ctx, found, failure))
 
     async def static_file(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -293,6 +312,62 @@ class Dashboard:
         await self.docket.strike_book.add(rule.function, rule.parameter, rule.operator, rule.value)
         return self.done(request, "/strikes")
 
+    async def retry_failed(self, request: Request) -> Response:
+        keys, fields = await self.failed_keys(request)
+        if request.method == "GET":
+            many = await self.how_many(keys)
+            question = (
+                f"Run {many} again now{listed(keys)}? Each goes back on the schedule as a first "
+                "attempt and its failure is forgotten; one already retrying is brought forward "
+                "to now; one running or held by a strike is left alone."
+            )
+            return self.confirm(request, question, "/failed/retry", fields, "/failed")
+        await self.docket.retry_failed(keys)
+        return self.done(request, "/failed")
+
+    async def drop_failed(self, request: Request) -> Response:
+        keys, fields = await self.failed_keys(request)
+        if request.method == "GET":
+            many = await self.how_many(keys)
+            question = (
+                f"Forget the failures of {many}{listed(keys)}? Nothing is run, and a retry "
+                "already scheduled stays scheduled (cancel it from its task page)."
+            )
+            return self.confirm(request, question, "/failed/drop", fields, "/failed")
+        await self.docket.drop_failed(keys)
+        return self.done(request, "/failed")
+
+    async def failed_keys(self, request: Request) -> tuple[list[str] | None, dict[str, str]]:
+        """The keys an action on failures names (None: every one), from the query (the
+        list's checkboxes) or the confirmation's form; and the fields that name them again."""
+        if request.method == "GET":
+            everything = request.query_params.get("all") == "yes"
+            given = request.query_params.getlist("key")
+        else:
+            form = await self.form(request)
+            everything = form.get("all") == "yes"
+            try:
+                given = json.loads(form.get("keys") or "[]")
+            except ValueError:
+                raise HTTPException(400, "keys must be a JSON list of task keys") from None
+            if not isinstance(given, list):
+                raise HTTPException(400, "keys must be a JSON list of task keys")
+        if everything:
+            return None, {"all": "yes"}
+        if not given:
+            raise HTTPException(400, "no task was selected: tick one or more first")
+        if len(given) > failed.MAX_SELECTED:
+            raise HTTPException(400, f"at most {failed.MAX_SELECTED:,} keys at once")
+        keys = list(dict.fromkeys(checked_key(key) for key in given))
+        return keys, {"keys": json.dumps(keys)}
+
+    async def how_many(self, keys: list[str] | None) -> str:
+        if keys is not None:
+            return f"{len(keys):,} failed task{'' if len(keys) == 1 else 's'}"
+        count = len(await self.docket.failures(MAX_LIMIT))
+        more = " or more" if count == MAX_LIMIT else ""
+        return f"every failed task ({count:,}{more} recorded)"
+
     # -- errors ---------------------------------------------------------------------------
 
     async def http_error(self, request: Request, error: Exception) -> Response:
@@ -309,7 +384,16 @@ class Dashboard:
         return self.whole(request, ctx, "", "Store unavailable", body, status=503)
 
 
-def checked_key(value: str | None) -> str:
+def listed(keys: list[str] | None, shown: int = 10) -> str:
+    if keys is None:
+        return ""
+    names = ", ".join(keys[:shown]) + (
+        f" and {len(keys) - shown:,} more" if len(keys) > shown else ""
+    )
+    return f" ({names})"
+
+
+def checked_key(value: object) -> str:
     """A task key from the URL or a form: a clean 400 naming what is wrong otherwise."""
     if value is None:
         raise HTTPException(400, "key is required")
