@@ -24,6 +24,7 @@ from strew.docket.failures import MAX_LIMIT, Failure
 from strew.docket.strikes import check_strike
 from strew.stores import StoreError
 from strew.task.checks import check_key
+from strew.task.results import ExecutionState
 
 DEFAULT_REFRESH = timedelta(seconds=2)
 MAX_FORM_BYTES = 16 * 1024
@@ -177,9 +178,14 @@ class Dashboard:
     async def read_task(self, key: str) -> views.TaskView:
         return await self.reads.read(f"task:{key}", lambda: views.task(self.docket, key))
 
-    async def failure_of(self, key: str) -> Failure | None:
+    async def failure_of(self, found: views.TaskView) -> Failure | None:
         """The key's failure when it is among the latest ones: the failed page's first
-        page, read once per interval for every task page and that page together."""
+        page, read once per interval for every task page and that page together. Looked up
+        only for a key that may have one (failed for good, a retry, or unknown otherwise):
+        the store has no read of one key's failure."""
+        key, execution = found.key, found.execution
+        if execution is not None and not may_have_failed(execution.state, execution.attempt):
+            return None
         newest = {"before": "", "task": ""}
         name = "failed?before=&task="
         recent = await self.reads.read(name, lambda: failed.read(self.docket, newest))
@@ -188,7 +194,7 @@ class Dashboard:
     async def task_page(self, request: Request) -> Response:
         key = checked_key(request.path_params["key"])
         found = await self.read_task(key)
-        failure = await self.failure_of(key)
+        failure = await self.failure_of(found)
         ctx = self.context(request)
         live = url(ctx, "/live/task", key=key)
         status = 200 if found.execution is not None or failure is not None else 404
@@ -198,7 +204,7 @@ class Dashboard:
     async def task_live(self, request: Request) -> Response:
         key = checked_key(request.query_params.get("key"))
         found = await self.read_task(key)
-        failure = await self.failure_of(key)
+        failure = await self.failure_of(found)
         ctx = self.context(request)
         return self.respond(request, ctx, draw_task(ctx, found, failure))
 
@@ -382,6 +388,14 @@ class Dashboard:
         ctx = self.context(request)
         body = f'<p class="error">The store did not answer: {text(error)}</p>'
         return self.whole(request, ctx, "", "Store unavailable", body, status=503)
+
+
+def may_have_failed(state: ExecutionState | None, attempt: int) -> bool:
+    """Whether a task in ``state`` may be in the record of failures: failed for good, or
+    on a later attempt (a retry on its way, or running)."""
+    if state is ExecutionState.FAILED:
+        return True
+    return attempt > 1 and state is not None and not state.final
 
 
 def listed(keys: list[str] | None, shown: int = 10) -> str:
