@@ -141,7 +141,8 @@ def draw(ctx: Context, found: Failed) -> str:
         + (f' <a href="{text(url(ctx, "/failed"))}">every task</a>' if found.task else "")
         + "</form>"
     )
-    return filter_form + selection(ctx, found, listed) + paging(ctx, found)
+    chosen = selection(ctx, found, listed)
+    return f'{filter_form}<div class="failed-list">{chosen}</div>{paging(ctx, found)}'
 
 
 def selection(ctx: Context, found: Failed, listed: str) -> str:
