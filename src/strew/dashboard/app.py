@@ -391,9 +391,10 @@ class Dashboard:
 
 
 def may_have_failed(state: ExecutionState | None, attempt: int) -> bool:
-    """Whether a task in ``state`` may be in the record of failures: failed for good, or
-    on a later attempt (a retry on its way, or running)."""
-    if state is ExecutionState.FAILED:
+    """Whether a task in ``state`` may be in the record of failures: failed for good,
+    cancelled (perhaps a retry that was on its way), or on a later attempt (a retry on its
+    way, or running)."""
+    if state in (ExecutionState.FAILED, ExecutionState.CANCELLED):
         return True
     return attempt > 1 and state is not None and not state.final
 
