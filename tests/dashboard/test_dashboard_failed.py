@@ -76,13 +76,17 @@ async def test_retrying_one_asks_first_then_schedules_it_and_forgets_its_failure
     assert await recorded(docket) == {"charge-0", "charge-1"}
     keys = hidden(asked, "keys")
     done = await client.post("/failed/retry", data={"keys": keys, "csrf": csrf_of(asked)})
-    assert done.status_code == 303 and done.headers["location"] == "/failed"
+    assert done.status_code == 303 and done.headers["location"].startswith("/failed?did=")
     assert await recorded(docket) == {"charge-1"}
     execution = await docket.get_execution("charge-0")
     assert execution is not None and execution.attempt == 1
     assert execution.state in (ExecutionState.SCHEDULED, ExecutionState.QUEUED)  # due now
-    after = await client.get("/failed")
+    after = await client.get(done.headers["location"])
     assert "charge-1" in after.text and 'href="/tasks/charge-0"' not in after.text
+    assert (
+        "Done: 1 retried; 0 already retrying, brought forward to now; 0 running or held, left "
+        "alone; 0 no longer recorded." in after.text
+    )
 
 
 async def test_dropping_the_selected_ones_forgets_those_and_only_those(
@@ -93,7 +97,9 @@ async def test_dropping_the_selected_ones_forgets_those_and_only_those(
     assert "Forget the failures of 2 failed tasks (charge-0, crm-0)?" in asked.text
     assert json.loads(hidden(asked, "keys")) == ["charge-0", "crm-0"]
     data = {"keys": hidden(asked, "keys"), "csrf": csrf_of(asked)}
-    assert (await client.post("/failed/drop", data=data)).status_code == 303
+    done = await client.post("/failed/drop", data=data)
+    assert done.status_code == 303
+    assert "Done: 2 forgotten." in (await client.get(done.headers["location"])).text
     assert await recorded(docket) == {"charge-1", "charge-2"}
     # Forgetting a failure runs nothing and leaves the retry on its way.
     retry = await docket.get_execution("crm-0")
@@ -107,7 +113,9 @@ async def test_retry_all_and_drop_all_say_how_many_first(
     asked = await client.get("/failed/retry", params={"all": "yes"})
     assert "Run every failed task (3 recorded) again now?" in asked.text
     data = {"all": "yes", "csrf": csrf_of(asked)}
-    assert (await client.post("/failed/retry", data=data)).status_code == 303
+    done = await client.post("/failed/retry", data=data)
+    said = (await client.get(done.headers["location"])).text
+    assert "Done: 2 retried; 1 already retrying, brought forward to now;" in said
     # The two final failures are retried; the one retrying already is brought forward and
     # keeps its failure until that run ends.
     assert await recorded(docket) == {"crm-0"}
@@ -182,7 +190,12 @@ async def test_pages_go_back_in_time_and_a_filter_keeps_one_task(
         "crm-1",
         "crm-2",
     }
-    for bad in ({"before": "yesterday"}, {"before": "2026-01-01T00:00:00"}, {"task": "x" * 300}):
+    for bad in (
+        {"before": "yesterday"},
+        {"before": "2026-01-01T00:00:00"},
+        {"task": "x" * 300},
+        {"did": "<script>:1"},
+    ):
         refused = await client.get("/failed", params=bad)
         assert refused.status_code == 400, bad
 

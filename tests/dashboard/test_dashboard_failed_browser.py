@@ -63,8 +63,8 @@ async def retry_one(page: Page, base: str, docket: Docket) -> None:
     await page.get_by_text("Run 1 failed task again now (charge-0)?").wait_for()
     assert "charge-0" in await recorded(docket)
     await page.get_by_role("button", name="Yes, do it").click()
-    await page.get_by_role("heading", name="Failed and retrying").wait_for()
-    assert page.url == f"{base}/failed"
+    await page.get_by_role("status").get_by_text("Done: 1 retried;").wait_for()
+    assert page.url.startswith(f"{base}/failed?did=")
     assert "charge-0" not in await recorded(docket)
     execution = await docket.get_execution("charge-0")
     assert execution is not None and execution.attempt == 1
@@ -78,7 +78,7 @@ async def drop_ticked(page: Page, base: str, docket: Docket) -> None:
     await page.get_by_role("button", name="Drop selected").click()
     await page.get_by_text("Forget the failures of 2 failed tasks").wait_for()
     await page.get_by_role("button", name="Yes, do it").click()
-    await page.get_by_role("heading", name="Failed and retrying").wait_for()
+    await page.get_by_text("Done: 2 forgotten.").wait_for()
     assert await recorded(docket) == {
         "charge-2",
         "crm-0",

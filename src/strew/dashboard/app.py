@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -150,8 +150,9 @@ class Dashboard:
 
     async def draw(self, page: Page, request: Request) -> tuple[Context, str, str]:
         params = self.params(page, request)
-        name = page.slug + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-        found = await self.reads.read(name, lambda: page.read(self.docket, params))
+        found = await self.reads.read(
+            read_name(page.slug, params), lambda: page.read(self.docket, params)
+        )
         ctx = self.context(request)
         live = url(ctx, f"/live/{page.slug}", **params)
         return ctx, page.draw(ctx, found), live
@@ -186,8 +187,8 @@ class Dashboard:
         key, execution = found.key, found.execution
         if execution is not None and not may_have_failed(execution.state, execution.attempt):
             return None
-        newest = {"before": "", "task": ""}
-        name = "failed?before=&task="
+        newest = failed.params({})
+        name = read_name("failed", newest)
         recent = await self.reads.read(name, lambda: failed.read(self.docket, newest))
         return next((found for found in recent.failures if found.key == key), None)
 
@@ -328,8 +329,11 @@ class Dashboard:
                 "to now; one running or held by a strike is left alone."
             )
             return self.confirm(request, question, "/failed/retry", fields, "/failed")
-        await self.docket.retry_failed(keys)
-        return self.done(request, "/failed")
+        outcomes = await self.docket.retry_failed(keys)
+        counts = {name: 0 for name in failed.OUTCOMES if name != "dropped"}
+        for outcome in outcomes.values():
+            counts[outcome] += 1
+        return self.done(request, "/failed?" + urlencode({"did": failed.did(counts)}))
 
     async def drop_failed(self, request: Request) -> Response:
         keys, fields = await self.failed_keys(request)
@@ -340,8 +344,8 @@ class Dashboard:
                 "already scheduled stays scheduled (cancel it from its task page)."
             )
             return self.confirm(request, question, "/failed/drop", fields, "/failed")
-        await self.docket.drop_failed(keys)
-        return self.done(request, "/failed")
+        dropped = await self.docket.drop_failed(keys)
+        return self.done(request, "/failed?" + urlencode({"did": failed.did({"dropped": dropped})}))
 
     async def failed_keys(self, request: Request) -> tuple[list[str] | None, dict[str, str]]:
         """The keys an action on failures names (None: every one), from the query (the
@@ -388,6 +392,11 @@ class Dashboard:
         ctx = self.context(request)
         body = f'<p class="error">The store did not answer: {text(error)}</p>'
         return self.whole(request, ctx, "", "Store unavailable", body, status=503)
+
+
+def read_name(slug: str, params: dict[str, str]) -> str:
+    """The name a page's read is shared under: the same page with the same query."""
+    return slug + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 def may_have_failed(state: ExecutionState | None, attempt: int) -> bool:

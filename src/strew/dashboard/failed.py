@@ -8,6 +8,7 @@ looks at that many and pages on from the last one it looked at).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,21 @@ MAX_SELECTED = 1_000
 """The most keys one "retry selected" or "drop selected" takes."""
 
 
+OUTCOMES = {
+    "retried": "retried",
+    "hastened": "already retrying, brought forward to now",
+    "busy": "running or held, left alone",
+    "missing": "no longer recorded",
+    "dropped": "forgotten",
+}
+"""What the last action did (``?did=retried:2,busy:1``), as the page says it."""
+DID = re.compile(rf"(?:(?:{'|'.join(OUTCOMES)}):\d{{1,7}},?)*")
+
+
+def did(counts: Mapping[str, int]) -> str:
+    return ",".join(f"{name}:{count}" for name, count in counts.items())
+
+
 @dataclass(frozen=True, slots=True)
 class Failed:
     failures: list[Failure]
@@ -36,6 +52,8 @@ class Failed:
     """The task name filtered on ('' for every task)."""
     older: datetime | None
     """Where the next, older page starts; None when there is none."""
+    did: str = ""
+    """What the last action did (see `OUTCOMES`)."""
 
 
 def params(query: Mapping[str, str]) -> dict[str, str]:
@@ -48,7 +66,10 @@ def params(query: Mapping[str, str]) -> dict[str, str]:
         before = when_given.isoformat()
     if len(task) > MAX_TASK_NAME:
         raise ValueError(f"task must be at most {MAX_TASK_NAME} characters, got {len(task):,}")
-    return {"before": before, "task": task}
+    done = query.get("did", "")
+    if not DID.fullmatch(done):
+        raise ValueError(f"did must be like retried:2,busy:1, got {done[:40]!r}")
+    return {"before": before, "task": task, "did": done}
 
 
 def parse_before(value: str) -> datetime:
@@ -64,11 +85,12 @@ def parse_before(value: str) -> datetime:
 async def read(docket: Docket, checked: dict[str, str]) -> Failed:
     before = parse_before(checked["before"]) if checked["before"] else None
     task = checked["task"]
+    done = checked.get("did", "")
     if not task:
         found = await docket.failures(SHOWN + 1, before)
         shown = found[:SHOWN]
         older = shown[-1].failed_at if len(found) > SHOWN else None
-        return Failed(shown, before, task, older)
+        return Failed(shown, before, task, older, done)
     found = await docket.failures(SCANNED, before)
     matching = [failure for failure in found if failure.function_name == task]
     shown = matching[:SHOWN]
@@ -78,7 +100,7 @@ async def read(docket: Docket, checked: dict[str, str]) -> Failed:
         older = found[-1].failed_at
     else:
         older = None
-    return Failed(shown, before, task, older)
+    return Failed(shown, before, task, older, done)
 
 
 def error_line(failure: Failure, shown: int = MESSAGE_SHOWN) -> str:
@@ -141,8 +163,20 @@ def draw(ctx: Context, found: Failed) -> str:
         + (f' <a href="{text(url(ctx, "/failed"))}">every task</a>' if found.task else "")
         + "</form>"
     )
-    chosen = selection(ctx, found, listed)
+    chosen = said(found.did) + selection(ctx, found, listed)
     return f'{filter_form}<div class="failed-list">{chosen}</div>{paging(ctx, found)}'
+
+
+def said(done: str) -> str:
+    """What the last action did, as a sentence."""
+    if not done:
+        return ""
+    parts = []
+    for part in done.split(","):
+        name, _, count = part.partition(":")
+        if name in OUTCOMES and count:
+            parts.append(f"{int(count):,} {OUTCOMES[name]}")
+    return f'<p class="done" role="status">Done: {text("; ".join(parts))}.</p>' if parts else ""
 
 
 def selection(ctx: Context, found: Failed, listed: str) -> str:
