@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -14,16 +15,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from strew.dashboard import failed, views
+from strew.dashboard import failed, failed_actions, views
 from strew.dashboard.html import Context, NavEntry, frame, text, url
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.dashboard.reads import SharedReads
-from strew.dashboard.safety import CSRF_COOKIE, csrf_matches, new_csrf, same_origin
+from strew.dashboard.safety import CSRF_COOKIE, checked_key, csrf_matches, new_csrf, same_origin
 from strew.docket.docket import Docket
-from strew.docket.failures import MAX_LIMIT, Failure
+from strew.docket.failures import Failure
 from strew.docket.strikes import check_strike
 from strew.stores import StoreError
-from strew.task.checks import check_key
 from strew.task.results import ExecutionState
 
 DEFAULT_REFRESH = timedelta(seconds=2)
@@ -91,8 +91,10 @@ class Dashboard:
                 Route("/quarantine/drop", self.drop, methods=["GET", "POST"]),
                 Route("/strikes/lift", self.lift, methods=["GET", "POST"]),
                 Route("/strikes/add", self.add_strike, methods=["POST"]),
-                Route("/failed/retry", self.retry_failed, methods=["GET", "POST"]),
-                Route("/failed/drop", self.drop_failed, methods=["GET", "POST"]),
+                Route(
+                    "/failed/retry", partial(failed_actions.retry, self), methods=["GET", "POST"]
+                ),
+                Route("/failed/drop", partial(failed_actions.drop, self), methods=["GET", "POST"]),
             ]
         self.app = Starlette(
             routes=routes,
@@ -319,65 +321,6 @@ class Dashboard:
         await self.docket.strike_book.add(rule.function, rule.parameter, rule.operator, rule.value)
         return self.done(request, "/strikes")
 
-    async def retry_failed(self, request: Request) -> Response:
-        keys, fields = await self.failed_keys(request)
-        if request.method == "GET":
-            many = await self.how_many(keys)
-            question = (
-                f"Run {many} again now{listed(keys)}? Each goes back on the schedule as a first "
-                "attempt and its failure is forgotten; one already retrying is brought forward "
-                "to now; one running or held by a strike is left alone."
-            )
-            return self.confirm(request, question, "/failed/retry", fields, "/failed")
-        outcomes = await self.docket.retry_failed(keys)
-        counts = {name: 0 for name in failed.OUTCOMES if name != "dropped"}
-        for outcome in outcomes.values():
-            counts[outcome] += 1
-        return self.done(request, "/failed?" + urlencode({"did": failed.did(counts)}))
-
-    async def drop_failed(self, request: Request) -> Response:
-        keys, fields = await self.failed_keys(request)
-        if request.method == "GET":
-            many = await self.how_many(keys)
-            question = (
-                f"Forget the failures of {many}{listed(keys)}? Nothing is run, and a retry "
-                "already scheduled stays scheduled (cancel it from its task page)."
-            )
-            return self.confirm(request, question, "/failed/drop", fields, "/failed")
-        dropped = await self.docket.drop_failed(keys)
-        return self.done(request, "/failed?" + urlencode({"did": failed.did({"dropped": dropped})}))
-
-    async def failed_keys(self, request: Request) -> tuple[list[str] | None, dict[str, str]]:
-        """The keys an action on failures names (None: every one), from the query (the
-        list's checkboxes) or the confirmation's form; and the fields that name them again."""
-        if request.method == "GET":
-            everything = request.query_params.get("all") == "yes"
-            given = request.query_params.getlist("key")
-        else:
-            form = await self.form(request)
-            everything = form.get("all") == "yes"
-            try:
-                given = json.loads(form.get("keys") or "[]")
-            except ValueError:
-                raise HTTPException(400, "keys must be a JSON list of task keys") from None
-            if not isinstance(given, list):
-                raise HTTPException(400, "keys must be a JSON list of task keys")
-        if everything:
-            return None, {"all": "yes"}
-        if not given:
-            raise HTTPException(400, "no task was selected: tick one or more first")
-        if len(given) > failed.MAX_SELECTED:
-            raise HTTPException(400, f"at most {failed.MAX_SELECTED:,} keys at once")
-        keys = list(dict.fromkeys(checked_key(key) for key in given))
-        return keys, {"keys": json.dumps(keys)}
-
-    async def how_many(self, keys: list[str] | None) -> str:
-        if keys is not None:
-            return f"{len(keys):,} failed task{'' if len(keys) == 1 else 's'}"
-        count = len(await self.docket.failures(MAX_LIMIT))
-        more = " or more" if count == MAX_LIMIT else ""
-        return f"every failed task ({count:,}{more} recorded)"
-
     # -- errors ---------------------------------------------------------------------------
 
     async def http_error(self, request: Request, error: Exception) -> Response:
@@ -406,25 +349,6 @@ def may_have_failed(state: ExecutionState | None, attempt: int) -> bool:
     if state in (ExecutionState.FAILED, ExecutionState.CANCELLED):
         return True
     return attempt > 1 and state is not None and not state.final
-
-
-def listed(keys: list[str] | None, shown: int = 10) -> str:
-    if keys is None:
-        return ""
-    names = ", ".join(keys[:shown]) + (
-        f" and {len(keys) - shown:,} more" if len(keys) > shown else ""
-    )
-    return f" ({names})"
-
-
-def checked_key(value: object) -> str:
-    """A task key from the URL or a form: a clean 400 naming what is wrong otherwise."""
-    if value is None:
-        raise HTTPException(400, "key is required")
-    try:
-        return check_key(value)
-    except (TypeError, ValueError) as error:
-        raise HTTPException(400, str(error)) from None
 
 
 def strike_from(docket: Docket, source: Any, *, value_is_json: bool) -> Any:
