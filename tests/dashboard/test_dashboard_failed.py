@@ -41,6 +41,18 @@ def hidden(page: httpx.Response, name: str) -> str:
     return unescape(found.group(1))
 
 
+def link(page: httpx.Response, rel: str) -> str:
+    return unescape(page.text.split(f'rel="{rel}"')[0].rsplit('href="', 1)[1].split('"')[0])
+
+
+def keys_in(page: httpx.Response) -> int:
+    return page.text.count('<a class="key"')
+
+
+def listed(page: httpx.Response) -> list[str]:
+    return re.findall(r'<a class="key" href="/tasks/([^"]+)"', page.text)
+
+
 async def recorded(docket: Docket) -> set[str]:
     return {failure.key for failure in await docket.failures(1000)}
 
@@ -175,15 +187,21 @@ async def test_the_task_page_shows_the_failure_of_its_key(
 async def test_pages_go_back_in_time_and_a_filter_keeps_one_task(
     docket: Docket, client: httpx.AsyncClient
 ) -> None:
-    await fail(docket, charges=52, syncs=3)
+    await fail(docket, charges=102, syncs=3)
     first = await client.get("/failed")
-    assert first.text.count('<a class="key"') == 50
-    older = unescape(first.text.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0])
-    second = await client.get(older)
-    assert second.text.count('<a class="key"') == 5 and 'rel="next"' not in second.text
-    assert 'href="/failed">newest</a>' in second.text
-    shown = re.findall(r'<a class="key" href="/tasks/([^"]+)"', first.text + second.text)
+    second = await client.get(link(first, "next"))
+    third = await client.get(link(second, "next"))
+    assert [keys_in(page) for page in (first, second, third)] == [50, 50, 5]
+    assert 'rel="next"' not in third.text and 'rel="prev"' not in first.text
+    shown = re.findall(
+        r'<a class="key" href="/tasks/([^"]+)"', first.text + second.text + third.text
+    )
     assert shown == [failure.key for failure in await docket.failures(1000)]
+    # "newer" goes back the way it came: the second page, then the first.
+    back = await client.get(link(third, "prev"))
+    assert listed(back) == listed(second)
+    assert listed(await client.get(link(back, "prev"))) == listed(first)
+    assert 'href="/failed">newest</a>' in third.text
     only = await client.get("/failed", params={"task": "sync_crm"})
     assert set(re.findall(r'<a class="key" href="/tasks/([^"]+)"', only.text)) == {
         "crm-0",
@@ -195,6 +213,8 @@ async def test_pages_go_back_in_time_and_a_filter_keeps_one_task(
         {"before": "2026-01-01T00:00:00"},
         {"task": "x" * 300},
         {"did": "<script>:1"},
+        {"trail": "0,yesterday"},
+        {"trail": ",".join(["0"] * 51)},
     ):
         refused = await client.get("/failed", params=bad)
         assert refused.status_code == 400, bad

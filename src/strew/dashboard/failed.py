@@ -24,6 +24,10 @@ SCANNED = 1_000
 MESSAGE_SHOWN = 200
 """Characters of an error's message in the list (the task page shows all that is kept)."""
 MAX_TASK_NAME = 200
+MAX_TRAIL = 50
+"""Pages remembered for the "newer" link (the store reads back in time only)."""
+NEWEST = "0"
+"""The newest page, in a trail."""
 MAX_SELECTED = 1_000
 """The most keys one "retry selected" or "drop selected" takes."""
 
@@ -54,6 +58,9 @@ class Failed:
     """Where the next, older page starts; None when there is none."""
     did: str = ""
     """What the last action did (see `OUTCOMES`)."""
+    trail: tuple[str, ...] = ()
+    """The ``before`` of each newer page visited on the way here (`NEWEST`: the first page),
+    for the "newer" link."""
 
 
 def params(query: Mapping[str, str]) -> dict[str, str]:
@@ -69,7 +76,12 @@ def params(query: Mapping[str, str]) -> dict[str, str]:
     done = query.get("did", "")
     if not DID.fullmatch(done):
         raise ValueError(f"did must be like retried:2,busy:1, got {done[:40]!r}")
-    return {"before": before, "task": task, "did": done}
+    given = query.get("trail", "")
+    trail = given.split(",") if given else []
+    if len(trail) > MAX_TRAIL:
+        raise ValueError(f"trail must hold at most {MAX_TRAIL} pages, got {len(trail):,}")
+    trail = [step if step == NEWEST else parse_before(step).isoformat() for step in trail]
+    return {"before": before, "task": task, "did": done, "trail": ",".join(trail)}
 
 
 def parse_before(value: str) -> datetime:
@@ -86,11 +98,12 @@ async def read(docket: Docket, checked: dict[str, str]) -> Failed:
     before = parse_before(checked["before"]) if checked["before"] else None
     task = checked["task"]
     done = checked.get("did", "")
+    trail = tuple(checked["trail"].split(",")) if checked.get("trail") else ()
     if not task:
         found = await docket.failures(SHOWN + 1, before)
         shown = found[:SHOWN]
         older = shown[-1].failed_at if len(found) > SHOWN else None
-        return Failed(shown, before, task, older, done)
+        return Failed(shown, before, task, older, done, trail)
     found = await docket.failures(SCANNED, before)
     matching = [failure for failure in found if failure.function_name == task]
     shown = matching[:SHOWN]
@@ -100,7 +113,7 @@ async def read(docket: Docket, checked: dict[str, str]) -> Failed:
         older = found[-1].failed_at
     else:
         older = None
-    return Failed(shown, before, task, older, done)
+    return Failed(shown, before, task, older, done, trail)
 
 
 def error_line(failure: Failure, shown: int = MESSAGE_SHOWN) -> str:
@@ -199,10 +212,23 @@ def selection(ctx: Context, found: Failed, listed: str) -> str:
 def paging(ctx: Context, found: Failed) -> str:
     links = []
     kept = {"task": found.task} if found.task else {}
+    newest = text(url(ctx, "/failed", **kept))
     if found.before is not None:
-        links.append(f'<a href="{text(url(ctx, "/failed", **kept))}">newest</a>')
+        if found.trail:
+            *rest, previous = found.trail
+            back = dict(kept)
+            if previous != NEWEST:
+                back["before"] = previous
+            if rest:
+                back["trail"] = ",".join(rest)
+            links.append(f'<a href="{newest}">newest</a>')
+            links.append(f'<a href="{text(url(ctx, "/failed", **back))}" rel="prev">newer</a>')
+        else:
+            links.append(f'<a href="{newest}" rel="prev">newer</a>')
     if found.older is not None:
-        older = url(ctx, "/failed", before=found.older.isoformat(), **kept)
+        here = found.before.isoformat() if found.before is not None else NEWEST
+        trail = ",".join([*found.trail, here][-MAX_TRAIL:])
+        older = url(ctx, "/failed", before=found.older.isoformat(), trail=trail, **kept)
         links.append(f'<a href="{text(older)}" rel="next">older</a>')
     return f'<p class="paging">{" · ".join(links)}</p>' if links else ""
 
