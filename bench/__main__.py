@@ -25,8 +25,9 @@ ALL = [
     "load",
     "admission",
     "dashboard",
+    "readmodel",
 ]
-STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard"}
+STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel"}
 
 
 def main() -> int:

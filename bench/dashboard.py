@@ -4,9 +4,10 @@ page costs Redis.
 On a redis-server of its own (a free loopback port, nothing persisted, shut down at the end)
 this fills one docket with ``--tasks`` future tasks (default 1,000,000, spread over the next
 24 hours, a tenth of them within the first hour), has a stand-in worker claim 50 due tasks
-(so "Running now" has rows and progress to read) and quarantines nothing. Then, ``--runs``
-times each, it times every page as the dashboard serves it: its read (what `SharedReads`
-shares among viewers) plus drawing the HTML, in-process, no HTTP.
+(so "Running now" has rows and progress to read), has a real worker fail ``--failures``
+tasks (default 10,000: as many as the record keeps by default) and quarantines nothing.
+Then, ``--runs`` times each, it times every page as the dashboard serves it: its read
+(what `SharedReads` shares among viewers) plus drawing the HTML, in-process, no HTTP.
 
 It also counts, with ``INFO commandstats``, the commands one refresh of each page sends to
 Redis (a Lua script's inner calls included), checks that ten viewers of one page within a
@@ -14,12 +15,13 @@ refresh interval cost what one does, through a real uvicorn, and measures the co
 second while headless Chromium keeps each page open (``--watch`` seconds each, polling every
 2 s). docs/dashboard.md quotes them.
 
-    .venv/bin/python -m bench.dashboard [--tasks 1000000] [--runs 5]
+    .venv/bin/python -m bench.dashboard [--tasks 1000000] [--failures 10000] [--runs 5]
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,11 +30,13 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench import common
-from strew import Docket
+from strew import Docket, Worker
 from strew.dashboard import strew_dashboard, views
 from strew.dashboard.html import Context
 from strew.dashboard.pages import PAGES, Page, draw_task
+from strew.docket.failures import MAX_LIMIT
 from tests.dashboard.serving import served
+from tests.helpers import wait_until
 
 NAME = "dashboard"
 FILL_CHUNK = 20_000
@@ -41,6 +45,30 @@ RUNNING = 50
 
 async def work(i: int, label: str) -> None:
     return None
+
+
+async def broken(i: int) -> None:
+    raise ValueError(f"row {i} is <b>broken</b>")
+
+
+async def failing(docket: Docket, count: int) -> None:
+    """``count`` tasks due now, each failed once by a real worker (its log silenced)."""
+    await docket.add_many(
+        [docket.call(broken, key=f"broken-{i}")(i) for i in range(count)], chunk_size=5_000
+    )
+    logging.getLogger("strew").setLevel(logging.CRITICAL)
+    worker = Worker(docket, concurrency=100, poll_ceiling=timedelta(milliseconds=50))
+    run = asyncio.create_task(worker.run_forever())
+    try:
+
+        async def recorded() -> bool:
+            return len(await docket.failures(min(count, MAX_LIMIT))) >= count
+
+        await wait_until(recorded, timeout=900, interval=0.5, message="failures recorded")
+    finally:
+        worker.stop()
+        await run
+        logging.getLogger("strew").setLevel(logging.NOTSET)
 
 
 async def fill(docket: Docket, want: int) -> None:
@@ -87,11 +115,17 @@ def spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in sorted(out.items()) if v > 0}
 
 
-async def page_once(docket: Docket, page: Page | None) -> str:
+async def page_once(docket: Docket, page: Page | None, query: dict[str, str]) -> str:
     ctx = Context("", "x" * 32, False, docket.name, datetime.now(UTC))
     if page is None:
-        return draw_task(ctx, await views.task(docket, "t-12345"))
-    params = {name: allowed[0] for name, allowed in page.params.items()}
+        found = await views.task(docket, "t-12345")
+        # A scheduled first attempt: no failure to look up (a failed task's page also reads
+        # the failed page's first page, a read shared with that page).
+        return draw_task(ctx, found)
+    if page.parse is not None:
+        params = page.parse(query)
+    else:
+        params = {name: allowed[0] for name, allowed in page.params.items()}
     return page.draw(ctx, await page.read(docket, params))
 
 
@@ -103,10 +137,16 @@ async def main(args: Any) -> None:
             started = time.monotonic()
             await fill(docket, args.tasks)
             print(f"filled {args.tasks:,} tasks in {time.monotonic() - started:.1f}s")
+            docket.register(broken)
+            started = time.monotonic()
+            await failing(docket, args.failures)
+            print(f"failed {args.failures:,} tasks in {time.monotonic() - started:.1f}s")
             await running(docket)
             targets: list[tuple[str, Page | None]] = [(p.slug, p) for p in PAGES]
             targets.append(("task", None))
             targets.append(("load (day)", PAGES[0]))
+            # Filtered by a task that has no failure: the most the filter reads (1,000).
+            targets.append(("failed (task)", next(p for p in PAGES if p.slug == "failed")))
             timings: dict[str, list[float]] = {label: [] for label, _ in targets}
             cost: dict[str, dict[str, int]] = {}
             for label, page in targets:
@@ -118,7 +158,8 @@ async def main(args: Any) -> None:
                     else:
                         before = await commands(url)
                         began = time.perf_counter()
-                        await page_once(docket, page)
+                        query = {"task": "work"} if label == "failed (task)" else {}
+                        await page_once(docket, page, query)
                     took = (time.perf_counter() - began) * 1000
                     if run:
                         timings[label].append(took)
@@ -157,6 +198,7 @@ def report(
         {
             "tasks": args.tasks,
             "running": RUNNING,
+            "failures": args.failures,
             "ms": {
                 label: {"median": common.median(t), "max": max(t)} for label, t in timings.items()
             },
@@ -196,7 +238,7 @@ async def watching(docket: Docket, url: str, seconds: float) -> dict[str, float]
         chromium() as browser,
     ):
         page = await browser.new_page()
-        for path in ("/", "/running", "/workers", "/held"):
+        for path in ("/", "/running", "/failed", "/workers", "/held"):
             await page.goto(base + path)
             before = await commands(url)
             began = time.monotonic()
@@ -209,6 +251,7 @@ async def watching(docket: Docket, url: str, seconds: float) -> dict[str, float]
 if __name__ == "__main__":
     p = common.parser(__doc__ or NAME)
     p.add_argument("--tasks", type=int, default=1_000_000)
+    p.add_argument("--failures", type=int, default=10_000)
     p.add_argument(
         "--watch", type=float, default=20.0, help="seconds each page stays open in Chromium"
     )

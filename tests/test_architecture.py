@@ -26,7 +26,7 @@ LAYERS = [
     ["strew.docket"],
     ["strew.agenda"],
     ["strew.worker"],
-    ["strew.tasks", "strew.testing", "strew"],
+    ["strew.tasks", "strew.testing", "strew.sync", "strew"],
     ["strew.dashboard"],
     ["strew.cli", "strew.__main__"],
 ]

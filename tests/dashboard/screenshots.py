@@ -10,7 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from strew import Docket, Progress, Worker
+from strew import Docket, Progress, Retry, Worker
 from strew.dashboard import strew_dashboard
 from strew.stores.records import Entry
 from strew.task.clock import utc_now
@@ -26,6 +26,7 @@ PAGES = {
     "workers": "/workers",
     "strikes": "/strikes",
     "held": "/held",
+    "failed": "/failed",
     "task": "/tasks/invoice-1042",
     "cancel": "/cancel?key=reminder-7",
 }
@@ -46,8 +47,27 @@ async def send_newsletter(edition: int) -> None:
     """Struck before it can run."""
 
 
+class CardDeclined(Exception):
+    """What a payment provider says."""
+
+
+async def charge_card(order: int) -> None:
+    """Fails for good: the card is declined."""
+    raise CardDeclined(f"order {order}: card declined (insufficient funds)")
+
+
+async def sync_crm(
+    account: int, retry: Retry = Retry(attempts=5, delay=timedelta(minutes=10))
+) -> None:
+    """Fails, and will be retried in ten minutes."""
+    raise ConnectionError(f"crm.example.com:443 refused the connection (account {account})")
+
+
+FAILING = 5
+
+
 async def populate(docket: Docket) -> Worker:
-    for task in (send_invoice, send_reminder, send_newsletter):
+    for task in (send_invoice, send_reminder, send_newsletter, charge_card, sync_crm):
         docket.register(task)
     now = utc_now()
     pick = random.Random(7)
@@ -69,6 +89,10 @@ async def populate(docket: Docket) -> Worker:
     await docket.strike(send_newsletter)
     for customer in (1042, 1043, 1044):
         await docket.add(send_invoice, key=f"invoice-{customer}")(customer)
+    for order in (5120, 5121, 5133):
+        await docket.add(charge_card, key=f"charge-{order}")(order)
+    for account in (88, 91):
+        await docket.add(sync_crm, key=f"crm-sync-{account}")(account)
     await docket.store.schedule(
         [Entry("import-7731", (await docket.store.now()) - 1, b"\x80\x05not a pickle")],
         replace=False,
@@ -87,7 +111,8 @@ async def main() -> None:
             running = asyncio.create_task(worker.run_forever())
             for _ in range(600):  # the invoices running, the newsletters held, one quarantined
                 taken = await docket.snapshot(0)
-                if len(taken.running) == 3 and taken.held_total == 3 and taken.quarantined:
+                settled = len(taken.running) == 3 and taken.held_total == 3
+                if settled and taken.quarantined and len(await docket.failures()) == FAILING:
                     break
                 await asyncio.sleep(0.05)
             else:

@@ -7,7 +7,8 @@ that the doc lists exactly `ACL_COMMANDS`.
 
 The list was measured by running this workload as a user allowed everything and reading the
 server's ``INFO commandstats`` (commands run inside strew's Lua scripts count there too),
-then taking each command away in turn: the workload needs 35 of them; ``config|get`` (the
+then taking each command away in turn: the workload needs 36 of them (``zpopmin``: a
+watcher handing the watch on, docs/workers.md); ``config|get`` (the
 eviction check, which logs and carries on without it), ``script|load`` (needed only where the
 server has not cached the scripts yet) and the three below are kept for the reasons given.
 ``hello`` and ``auth`` are not listed: Redis lets every user run them.
@@ -49,6 +50,7 @@ ACL_COMMANDS = (
     "hmget",
     "hrandfield",
     "hset",
+    "hsetnx",
     "incr",
     "incrby",
     "llen",
@@ -71,17 +73,22 @@ ACL_COMMANDS = (
     "zcard",
     "zcount",
     "zmscore",
+    "zpopmin",
     "zrange",
     "zrangebyscore",
+    "zrank",
     "zrem",
+    "zremrangebyrank",
     "zremrangebyscore",
     "zscore",
 )
 """Every command strew runs, as ACL rules spell them (``+name``); docs/security.md repeats it.
-Three the workload below cannot reach cheaply were added from reading the code: ``ping``
+Five the workload below cannot reach cheaply were added from reading the code: ``ping``
 (redis-py's health check of an idle connection, and of a worker's subscription), ``pttl``
-(respread_batch.lua, a catch-up after an outage) and ``hrandfield`` (count_functions.lua
-samples past 100,000 tasks)."""
+(respread_batch.lua, a catch-up after an outage), ``hrandfield`` (count_functions.lua
+samples past 100,000 tasks), ``zrank`` (admit.lua: a task's place among those waiting for a
+concurrency slot) and ``zremrangebyrank`` (record_lateness.lua trims the punctuality series a
+worker's heartbeat adds to every 10 s)."""
 
 
 def acl_rules(commands: tuple[str, ...] = ACL_COMMANDS) -> list[str]:

@@ -22,6 +22,7 @@ from strew.cli.import_pydocket import import_pydocket
 from strew.cli.pydocket_env import PydocketEnvGroup
 from strew.cli.quarantine import quarantine
 from strew.cli.scatter import scatter
+from strew.cli.scatters import scatters
 from strew.cli.snapshot import snapshot
 from strew.cli.strikes import restore, strike
 from strew.cli.tasks import app as tasks_app
@@ -36,7 +37,7 @@ app = typer.Typer(
     "Every option reads the STREW_* variable its help names; pydocket's DOCKET_* names "
     "are read too (DOCKET_URL, DOCKET_NAME, DOCKET_WORKER_CONCURRENCY...): see docs/cli.md.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -67,6 +68,7 @@ app.command()(snapshot)
 app.command()(clear)
 app.command()(cancel)
 app.command()(scatter)
+app.command()(scatters)
 app.command()(workers)
 app.command()(quarantine)
 app.command()(failed)

@@ -15,6 +15,7 @@ from rich.markup import escape
 from strew.docket.settings import DEFAULT_URL, check_name
 from strew.stores import StoreAuthError, StoreError, StoreUnavailable
 from strew.stores.urls import masked, validate_url
+from strew.task.checks import check_key
 
 T = TypeVar("T")
 
@@ -34,6 +35,15 @@ def _url(value: str) -> str:
 def _docket_name(value: str) -> str:
     try:
         return check_name(value)
+    except (TypeError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def task_key(value: str) -> str:
+    """A task key given on the command line (the parser of every KEY argument), checked as
+    the docket checks one, a bad one being a usage error that names it."""
+    try:
+        return check_key(value)
     except (TypeError, ValueError) as error:
         raise typer.BadParameter(str(error)) from None
 

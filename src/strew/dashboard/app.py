@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -14,15 +15,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from strew.dashboard import views
+from strew.dashboard import failed, failed_actions, views
 from strew.dashboard.html import Context, NavEntry, frame, text, url
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.dashboard.reads import SharedReads
-from strew.dashboard.safety import CSRF_COOKIE, csrf_matches, new_csrf, same_origin
+from strew.dashboard.safety import CSRF_COOKIE, checked_key, csrf_matches, new_csrf, same_origin
 from strew.docket.docket import Docket
+from strew.docket.failures import Failure
 from strew.docket.strikes import check_strike
 from strew.stores import StoreError
-from strew.task.checks import check_key
+from strew.task.results import ExecutionState
 
 DEFAULT_REFRESH = timedelta(seconds=2)
 MAX_FORM_BYTES = 16 * 1024
@@ -89,6 +91,10 @@ class Dashboard:
                 Route("/quarantine/drop", self.drop, methods=["GET", "POST"]),
                 Route("/strikes/lift", self.lift, methods=["GET", "POST"]),
                 Route("/strikes/add", self.add_strike, methods=["POST"]),
+                Route(
+                    "/failed/retry", partial(failed_actions.retry, self), methods=["GET", "POST"]
+                ),
+                Route("/failed/drop", partial(failed_actions.drop, self), methods=["GET", "POST"]),
             ]
         self.app = Starlette(
             routes=routes,
@@ -129,6 +135,11 @@ class Dashboard:
     # -- pages ----------------------------------------------------------------------------
 
     def params(self, page: Page, request: Request) -> dict[str, str]:
+        if page.parse is not None:
+            try:
+                return page.parse(request.query_params)
+            except ValueError as error:
+                raise HTTPException(400, str(error)) from None
         checked = {}
         for name, allowed in page.params.items():
             value = request.query_params.get(name, allowed[0])
@@ -141,8 +152,9 @@ class Dashboard:
 
     async def draw(self, page: Page, request: Request) -> tuple[Context, str, str]:
         params = self.params(page, request)
-        name = page.slug + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-        found = await self.reads.read(name, lambda: page.read(self.docket, params))
+        found = await self.reads.read(
+            read_name(page.slug, params), lambda: page.read(self.docket, params)
+        )
         ctx = self.context(request)
         live = url(ctx, f"/live/{page.slug}", **params)
         return ctx, page.draw(ctx, found), live
@@ -169,19 +181,35 @@ class Dashboard:
     async def read_task(self, key: str) -> views.TaskView:
         return await self.reads.read(f"task:{key}", lambda: views.task(self.docket, key))
 
+    async def failure_of(self, found: views.TaskView) -> Failure | None:
+        """The key's failure when it is among the latest ones: the failed page's first
+        page, read once per interval for every task page and that page together. Looked up
+        only for a key that may have one (failed for good, a retry, or unknown otherwise):
+        the store has no read of one key's failure."""
+        key, execution = found.key, found.execution
+        if execution is not None and not may_have_failed(execution.state, execution.attempt):
+            return None
+        newest = failed.params({})
+        name = read_name("failed", newest)
+        recent = await self.reads.read(name, lambda: failed.read(self.docket, newest))
+        return next((found for found in recent.failures if found.key == key), None)
+
     async def task_page(self, request: Request) -> Response:
         key = checked_key(request.path_params["key"])
         found = await self.read_task(key)
+        failure = await self.failure_of(found)
         ctx = self.context(request)
         live = url(ctx, "/live/task", key=key)
-        status = 200 if found.execution is not None else 404
-        return self.whole(request, ctx, "", f"Task {key}", draw_task(ctx, found), live, status)
+        status = 200 if found.execution is not None or failure is not None else 404
+        body = draw_task(ctx, found, failure)
+        return self.whole(request, ctx, "", f"Task {key}", body, live, status)
 
     async def task_live(self, request: Request) -> Response:
         key = checked_key(request.query_params.get("key"))
         found = await self.read_task(key)
+        failure = await self.failure_of(found)
         ctx = self.context(request)
-        return self.respond(request, ctx, draw_task(ctx, found))
+        return self.respond(request, ctx, draw_task(ctx, found, failure))
 
     async def static_file(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -309,14 +337,18 @@ class Dashboard:
         return self.whole(request, ctx, "", "Store unavailable", body, status=503)
 
 
-def checked_key(value: str | None) -> str:
-    """A task key from the URL or a form: a clean 400 naming what is wrong otherwise."""
-    if value is None:
-        raise HTTPException(400, "key is required")
-    try:
-        return check_key(value)
-    except (TypeError, ValueError) as error:
-        raise HTTPException(400, str(error)) from None
+def read_name(slug: str, params: dict[str, str]) -> str:
+    """The name a page's read is shared under: the same page with the same query."""
+    return slug + "?" + "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def may_have_failed(state: ExecutionState | None, attempt: int) -> bool:
+    """Whether a task in ``state`` may be in the record of failures: failed for good,
+    cancelled (perhaps a retry that was on its way), or on a later attempt (a retry on its
+    way, or running)."""
+    if state in (ExecutionState.FAILED, ExecutionState.CANCELLED):
+        return True
+    return attempt > 1 and state is not None and not state.final
 
 
 def strike_from(docket: Docket, source: Any, *, value_is_json: bool) -> Any:

@@ -29,7 +29,10 @@ class Context:
 
 
 def text(value: object) -> str:
-    return escape(str(value), quote=True)
+    """``value`` as HTML text: escaped, and with anything that is not UTF-8 (lone surrogates,
+    as a task's error or a key read from Redis may hold) spelt as a ``\\udcff`` escape."""
+    shown = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape(shown, quote=True)
 
 
 def task_link(ctx: Context, key: str) -> str:

@@ -7,11 +7,11 @@ a read and a drawing), and the app serves it, with its live fragment, from that 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from strew.dashboard import views
+from strew.dashboard import failed, views
 from strew.dashboard.charts import histogram
 from strew.dashboard.html import (
     Context,
@@ -23,6 +23,7 @@ from strew.dashboard.html import (
     when,
 )
 from strew.docket.docket import Docket
+from strew.docket.failures import Failure
 from strew.docket.strikes import OPERATORS
 from strew.task.results import ExecutionState
 
@@ -40,6 +41,8 @@ class Page:
     draw: Draw
     params: dict[str, tuple[str, ...]]
     """Query parameters the page takes, with their allowed values (the first is the default)."""
+    parse: Callable[[Mapping[str, str]], dict[str, str]] | None = None
+    """Checks free-form query parameters instead of ``params`` (ValueError: a 400)."""
 
 
 def draw_load(ctx: Context, load: views.LoadAhead) -> str:
@@ -185,12 +188,14 @@ def draw_held(ctx: Context, found: views.Held) -> str:
 CANCELLABLE = {ExecutionState.SCHEDULED, ExecutionState.QUEUED, ExecutionState.RUNNING}
 
 
-def draw_task(ctx: Context, found: views.TaskView) -> str:
+def draw_task(ctx: Context, found: views.TaskView, failure: Failure | None = None) -> str:
     execution = found.execution
+    recorded = failed.draw_failure(ctx, failure) if failure is not None else ""
     if execution is None:
         return (
             f'<p class="empty">Nothing is known about task <code>{text(found.key)}</code>: it '
             "was never scheduled, or it finished longer ago than the docket's execution_ttl.</p>"
+            + recorded
         )
     state = execution.state
     items: list[tuple[str, str]] = [
@@ -233,7 +238,7 @@ def draw_task(ctx: Context, found: views.TaskView) -> str:
         if state in CANCELLABLE
         else ""
     )
-    return f'<dl class="task">{listing}</dl>{cancel}'
+    return f'<dl class="task">{listing}</dl>{cancel}{recorded}'
 
 
 async def read_load(docket: Docket, params: dict[str, str]) -> views.LoadAhead:
@@ -259,6 +264,7 @@ async def read_held(docket: Docket, params: dict[str, str]) -> views.Held:
 PAGES: tuple[Page, ...] = (
     Page("load", "Load ahead", "/", read_load, draw_load, {"span": tuple(views.SPANS)}),
     Page("running", "Running now", "/running", read_running, draw_running, {}),
+    Page("failed", "Failed and retrying", "/failed", failed.read, failed.draw, {}, failed.params),
     Page("workers", "Workers", "/workers", read_workers, draw_workers, {}),
     Page("strikes", "Strikes", "/strikes", read_strikes, draw_strikes, {}),
     Page("held", "Held and quarantined", "/held", read_held, draw_held, {}),

@@ -20,6 +20,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException
+
+from strew.task.checks import check_key
+
 CSRF_COOKIE = "strew_csrf"
 MIN_TOKEN_LENGTH = 16
 
@@ -47,6 +51,16 @@ def same_origin(origin: str | None, host: str | None) -> bool:
     if origin == "null" or host is None:
         return False
     return urlsplit(origin).netloc.lower() == host.lower()
+
+
+def checked_key(value: object) -> str:
+    """A task key from the URL or a form: a clean 400 naming what is wrong otherwise."""
+    if value is None:
+        raise HTTPException(400, "key is required")
+    try:
+        return check_key(value)
+    except (TypeError, ValueError) as error:
+        raise HTTPException(400, str(error)) from None
 
 
 def check_token(token: str) -> str:

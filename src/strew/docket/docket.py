@@ -8,12 +8,10 @@ from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
 from strew.docket import failures as failed
-from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from strew.docket.loops import store_per_loop
 from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
     ADD_CHUNK,
-    COUNT_CAP,
-    COUNT_SAMPLE,
     check_flag,
     check_name,
     check_result_storage,
@@ -21,20 +19,17 @@ from strew.docket.settings import (
     positive_whole,
 )
 from strew.docket.snapshots import (
-    DocketSnapshot,
-    count_by_function,
     load_execution,
     not_registered,
-    scheduled_histogram,
-    take_snapshot,
 )
 from strew.docket.strikelist import StrikeList
 from strew.docket.strikes import StrikeBook
+from strew.docket.views import OperatorViews
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
-from strew.stores import Store, StoreError, StoreUnavailable, open_store
-from strew.stores.records import Entry, FunctionCounts
+from strew.stores import Store, StoreError, StoreUnavailable
+from strew.stores.records import Entry
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
 from strew.task.bulk import gc_paused
@@ -49,7 +44,7 @@ from strew.task.signatures import check_call
 P = ParamSpec("P")
 
 
-class Docket:
+class Docket(OperatorViews):
     """A named collection of tasks in one store.
 
     ``url`` selects the store: ``redis://``, ``rediss://`` and ``unix://`` for a Redis or
@@ -114,9 +109,8 @@ class Docket:
         self.signed = bool(keys)
         """Payloads, records and strike rules are signed, and read only when they verify."""
         self.loads_arguments = self.signed or self.codec.json or load_arguments
-        """The views unpickle what they show: it verified, or this docket was told to trust
-        its store (see the class docstring)."""
-        store = open_store(self.url, self.name, allow_eviction=allow_eviction)
+        """The views unpickle what they show: it verified, or it was told to trust its store."""
+        store = store_per_loop(self.url, self.name, allow_eviction)  # one per event loop
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
@@ -464,37 +458,3 @@ class Docket:
             disposition,
             meta=envelope.meta,
         )
-
-    async def snapshot(self, limit: int | None = None) -> DocketSnapshot:
-        """What is scheduled, what runs where, who is alive: every scheduled (and held) task
-        by default, as pydocket's ``snapshot()``; ``limit=N`` reads only the earliest ``N``
-        of each (``total_tasks`` and ``held_total`` still count them all), which keeps a
-        snapshot of a huge docket cheap."""
-        return await take_snapshot(self, limit)
-
-    async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
-        """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""
-        return await scheduled_histogram(self.store, start, end, buckets)
-
-    async def count_by_function(
-        self, cap: int = COUNT_CAP, sample: int = COUNT_SAMPLE
-    ) -> FunctionCounts:
-        """How many scheduled, running and held tasks call each task function: exact for a
-        state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
-        (``exact`` says which). Reads the start of every payload it counts."""
-        return await count_by_function(self.store, cap, sample)
-
-    # -- failures and quarantine (logic in failures.py and quarantine.py) ---------------------
-    failures, retry_failed, drop_failed = failed.failures, failed.retry_failed, failed.drop_failed
-
-    async def quarantined(self) -> list[QuarantinedTask]:
-        """Tasks a worker moved aside because their payload could not be read, oldest first."""
-        return await quarantined(self.store)
-
-    async def drop_quarantined(self, keys: Iterable[str]) -> int:
-        """Delete these quarantined tasks for good. Returns how many there were."""
-        return await drop_quarantined(self.store, keys)
-
-    async def clear_quarantine(self) -> int:
-        """Delete every quarantined task for good. Returns how many there were."""
-        return await clear_quarantine(self.store)

@@ -14,6 +14,8 @@
     if (busy || document.hidden) return;
     // Do not replace the page under someone typing into one of its forms.
     if (live.contains(document.activeElement) && document.activeElement.form) return;
+    // Nor under someone ticking tasks to act on.
+    if (live.querySelector("input[type=checkbox]:checked")) return;
     busy = true;
     fetch(live.dataset.live, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {

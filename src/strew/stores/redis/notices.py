@@ -50,6 +50,7 @@ class _Core(Protocol):
     watch_key: str
     standby_key: str
 
+    def _reports_key(self) -> str: ...
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any: ...
 
 
@@ -57,7 +58,8 @@ class RedisNotices:
     """`Store.notifications` and `Store.forget_worker` (typed on `RedisStore`)."""
 
     async def forget_worker(self: _Core, worker: str) -> None:
-        keys = [self.workers_key, self.seen_key, self.watch_key, self.standby_key]
+        keys = [self.workers_key, self.seen_key, self._reports_key()]
+        keys += [self.watch_key, self.standby_key]
         args = [worker, self.handoff_prefix, HANDOFF_LEASE]
         await self._script("forget", "forget a worker", keys, args)
 
