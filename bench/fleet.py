@@ -62,12 +62,22 @@ tasks = [tick]
 """
 
 
-def lateness(out: Path) -> list[float]:
-    found: list[float] = []
-    for path in out.glob("late-*.txt"):
-        found += [float(line) for line in path.read_text().split()]
-        path.unlink()
-    return found
+class Lateness:
+    """The lateness lines the worker processes appended since the last look: each file is
+    read from where the last look stopped, whole lines only (a process may be writing)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.read: dict[Path, int] = {}
+
+    def new(self) -> list[float]:
+        found: list[float] = []
+        for path in self.out.glob("late-*.txt"):
+            data = path.read_bytes()[self.read.get(path, 0) :]
+            whole = data[: data.rfind(b"\n") + 1]
+            self.read[path] = self.read.get(path, 0) + len(whole)
+            found += [float(line) for line in whole.split()]
+        return found
 
 
 async def stats(client: aioredis.Redis) -> tuple[int, int, float]:
@@ -86,7 +96,8 @@ async def workload(
     kind: str, client: aioredis.Redis, docket: Any, tick: Any, args: argparse.Namespace, out: Path
 ) -> dict[str, Any]:
     tasks = int(args.rate * args.seconds)
-    lateness(out)  # anything left from before
+    lateness = Lateness(out)
+    lateness.new()  # anything left from before
     await client.config_resetstat()
     _, _, cpu_before = await stats(client)
     started = time.perf_counter()
@@ -107,7 +118,7 @@ async def workload(
     deadline = time.monotonic() + args.seconds + 30
     while len(seen) < tasks and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        seen += lateness(out)
+        seen += lateness.new()
     elapsed = time.perf_counter() - started
     claims, scripts, cpu = await stats(client)
     cpu -= cpu_before
