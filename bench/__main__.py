@@ -26,8 +26,9 @@ ALL = [
     "admission",
     "dashboard",
     "readmodel",
+    "fleet",
 ]
-STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel"}
+STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel", "fleet"}
 
 
 def main() -> int:
