@@ -354,6 +354,8 @@ class MemoryStore(
         finally:
             self._subscribers.remove(subscriber)
             own.remove(subscriber)
+            if worker and not own:
+                self._own.pop(worker, None)
 
     async def destroy(self) -> None:
         await self.clear()
