@@ -69,7 +69,7 @@ async def main(args: argparse.Namespace) -> None:
                         f"{result['bytes_per_task']:.0f} B/task (load {result['load']:.1f})",
                         flush=True,
                     )
-                except Exception as error:  # noqa: BLE001 - reported, never a crash
+                except Exception as error:  # reported, never a crash
                     result = {"error": f"{type(error).__name__}: {error}"}
                 harness.attempt(label, run, runs, result)
             harness.flush(url)
@@ -87,9 +87,7 @@ async def main(args: argparse.Namespace) -> None:
                         f"{title}, Redis bytes per task", memory, "B", strew_label, "lower"
                     )
                 )
-        common.save(
-            NAME, args, url, {"rates": rates, "bytes_per_task": memory, "runs": ordered}
-        )
+        common.save(NAME, args, url, {"rates": rates, "bytes_per_task": memory, "runs": ordered})
 
 
 def parse() -> argparse.Namespace:

@@ -78,7 +78,7 @@ async def main(args: argparse.Namespace) -> None:
                         ),
                         flush=True,
                     )
-                except Exception as error:  # noqa: BLE001 - reported, never a crash
+                except Exception as error:  # reported, never a crash
                     result = {"error": f"{type(error).__name__}: {error}"}
                 harness.attempt(library, run, runs, result)
             harness.flush(url)

@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -28,7 +28,7 @@ async def noop(ctx: dict[str, Any], i: int) -> None:
 
 
 class WorkerSettings:
-    functions = [noop]
+    functions: ClassVar = [noop]
     redis_settings = RedisSettings.from_dsn(record.url())
     max_jobs = int(os.environ.get(CONCURRENCY_VARIABLE, "10"))
     poll_delay = 0.01

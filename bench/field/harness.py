@@ -127,7 +127,10 @@ class Worker:
 
     def __init__(self, command: list[str]) -> None:
         self.command = command
-        self.log = tempfile.NamedTemporaryFile(prefix="field-worker-", suffix=".log", delete=False)
+        # Kept open for the process's life and closed in stop(), so no `with` here.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="field-worker-", suffix=".log", delete=False
+        )
         self.process = subprocess.Popen(
             command,
             cwd=REPO,

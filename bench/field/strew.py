@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import strew
-
 from bench.field import harness, record
 
 DOCKET = "field"
