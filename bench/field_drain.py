@@ -76,7 +76,17 @@ async def main(args: argparse.Namespace) -> None:
             )
         )
         notes = {lib: harness.adapter(lib).CONCURRENCY for lib in libraries}
-        common.save(NAME, args, url, {"medians": medians, "how": notes, "runs": runs})
+        common.save(
+            NAME,
+            args,
+            url,
+            {
+                "libraries": harness.versions(libraries),
+                "medians": medians,
+                "how": notes,
+                "runs": runs,
+            },
+        )
 
 
 def parse() -> argparse.Namespace:

@@ -87,7 +87,17 @@ async def main(args: argparse.Namespace) -> None:
                         f"{title}, Redis bytes per task", memory, "B", strew_label, "lower"
                     )
                 )
-        common.save(NAME, args, url, {"rates": rates, "bytes_per_task": memory, "runs": ordered})
+        common.save(
+            NAME,
+            args,
+            url,
+            {
+                "libraries": harness.versions(sorted({label.split()[0] for label in everyone})),
+                "rates": rates,
+                "bytes_per_task": memory,
+                "runs": ordered,
+            },
+        )
 
 
 def parse() -> argparse.Namespace:

@@ -95,7 +95,12 @@ async def main(args: argparse.Namespace) -> None:
                     f"{title}, lateness {stat[:3]}", summary[stat], "ms", "strew", "lower"
                 )
             )
-        common.save(NAME, args, url, {"lateness": summary, "runs": runs})
+        common.save(
+            NAME,
+            args,
+            url,
+            {"libraries": harness.versions(libraries), "lateness": summary, "runs": runs},
+        )
 
 
 def parse() -> argparse.Namespace:

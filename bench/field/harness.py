@@ -91,6 +91,20 @@ def chosen(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def versions(libraries: Sequence[str]) -> dict[str, str]:
+    """The installed version of each library measured (for the results file)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for library in libraries:
+        for package in [library, *(["taskiq-redis"] if library == "taskiq" else [])]:
+            try:
+                out[package] = version(package)
+            except PackageNotFoundError:
+                out[package] = "?"
+    return out
+
+
 def rotated(items: Sequence[str], run: int) -> list[str]:
     """Run ``run``'s order: each library goes first in turn, so none always follows another."""
     k = run % len(items) if items else 0
