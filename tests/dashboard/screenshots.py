@@ -21,7 +21,8 @@ from .serving import served
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PAGES = {
-    "load": "/",
+    "scatters": "/",
+    "load": "/load",
     "running": "/running",
     "workers": "/workers",
     "strikes": "/strikes",
