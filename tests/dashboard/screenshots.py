@@ -109,7 +109,7 @@ async def populate(docket: Docket) -> tuple[Worker, str]:
                 5 + pick.randrange(30),
                 2_000 + pick.randrange(6_000),
                 20_000 + pick.randrange(60_000),
-                40_000 + pick.randrange(400_000 if i % 37 else 2_400_000),
+                80_000 + pick.randrange(400_000 if i % 37 else 2_400_000),
             )
             for i in range(1, 360)
         ],

@@ -66,7 +66,7 @@ async def test_the_punctuality_page_draws_p50_p99_and_max_with_the_counts(
         assert f'<polyline class="line {line}"' in page.text
     assert page.text.count('<circle class="dot max"') == 2
     assert "<td>20ms</td><td>90ms</td><td>150ms</td>" in page.text
-    assert "the latest task started <b>150ms</b> late" in page.text
+    assert "no task started more than <b>150ms</b> late" in page.text
 
 
 async def test_the_workers_page_shows_what_each_worker_reports(

@@ -7,6 +7,8 @@ from html import escape
 
 WIDTH, HEIGHT = 960, 240
 LEFT, BOTTOM, TOP = 56, 28, 12
+DOTS_UP_TO = 120
+"""The most points a line chart marks with a dot (and its value on hover)."""
 
 
 def histogram(
@@ -140,6 +142,8 @@ def lines(
             f"{x_of(at):.1f},{y_of(value):.1f}" for at, value in zip(times, values, strict=True)
         )
         parts.append(f'<polyline class="line {escape(name)}" points="{points}"/>')
+        if len(times) > DOTS_UP_TO:
+            continue  # a dot per point would hide the lines
         for at, value in zip(times, values, strict=True):
             label = escape(f"{name} {seconds_text(value)} at {at.astimezone(UTC):%H:%M:%S} UTC")
             parts.append(

@@ -70,22 +70,27 @@ def draw_workers(ctx: Context, found: Workers) -> str:
         if names
         else ""
     )
-    return total + table(
-        [
-            "Worker",
-            "Host",
-            "PID",
-            "Concurrency",
-            "Running",
-            "Done",
-            "Failed",
-            "Since",
-            "Version",
-            "Last heartbeat",
-            "Tasks",
-        ],
-        rows,
-        "No live workers: none has sent a heartbeat recently.",
+    return (
+        total
+        + '<div class="compact">'
+        + table(
+            [
+                "Worker",
+                "Host",
+                "PID",
+                "Concurrency",
+                "Running",
+                "Done",
+                "Failed",
+                "Since",
+                "Version",
+                "Last heartbeat",
+                "Tasks",
+            ],
+            rows,
+            "No live workers: none has sent a heartbeat recently.",
+        )
+        + "</div>"
     )
 
 
@@ -111,7 +116,7 @@ def draw_punctuality(ctx: Context, points: list[PunctualityPoint]) -> str:
     worst = max(point.max for point in points)
     totals = (
         f'<p class="totals"><b>{started:,}</b> tasks started in the last hour, over '
-        f"<b>{len(points):,}</b> 10-second intervals; the latest task started "
+        f"<b>{len(points):,}</b> 10-second intervals; no task started more than "
         f"<b>{late(worst)}</b> late.</p>"
     )
     legend = (

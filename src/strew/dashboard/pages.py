@@ -91,7 +91,7 @@ def capacity_text(load: views.LoadAhead) -> str:
             "last hour, so there is no measure yet of what they get through.</p>"
         )
     return (
-        f'<p class="legend">{can}<span class="capacity">Dashed line</span>: the most tasks '
+        f'<p class="legend">{can}<b class="capacity">Dashed line</b>: the most tasks '
         f"the workers started in one bar's time ({text(duration(load.step))}) over the last "
         f"hour, <b>{load.started_peak:,}</b>. What they have shown they get through, not a "
         "ceiling: bars above it may run late.</p>"

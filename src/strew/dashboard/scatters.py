@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
@@ -15,7 +16,7 @@ from starlette.responses import Response
 
 from strew.agenda.agenda import Agenda, check_scatter_id
 from strew.dashboard.charts import planned_started
-from strew.dashboard.html import Context, action_button, clock, table, text, when
+from strew.dashboard.html import Context, action_button, duration, table, text, when
 from strew.docket.docket import Docket
 from strew.docket.scatters import PROGRESS_SAMPLE, ScatterInfo, ScatterProgress
 
@@ -58,12 +59,15 @@ def scatter_link(ctx: Context, scatter_id: str) -> str:
 
 
 def window(scatter: ScatterInfo) -> str:
-    start, end = scatter.start, scatter.end
-    shown = f"{clock(start)} to {end:%H:%M:%S}" if start.date() == end.date() else ""
-    return text(shown or f"{clock(start)} to {clock(end)}")
+    """``12-07 22:30:57 to 22:50:57`` (UTC; the day again when it ends on another)."""
+    start, end = scatter.start.astimezone(UTC), scatter.end.astimezone(UTC)
+    until = f"{end:%H:%M:%S}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M:%S}"
+    return text(f"{start:%Y-%m-%d %H:%M:%S} to {until}")
 
 
-def counts(progress: ScatterProgress | None, scatter: ScatterInfo) -> tuple[str, str, str]:
+def counts(
+    progress: ScatterProgress | None, scatter: ScatterInfo, now: datetime
+) -> tuple[str, str, str]:
     """Waiting, started and expected end, as cells."""
     if scatter.cancelled is not None:
         return "0", '<span class="muted">-</span>', '<span class="muted">cancelled</span>'
@@ -75,14 +79,14 @@ def counts(progress: ScatterProgress | None, scatter: ScatterInfo) -> tuple[str,
     return (
         f"{approx}{progress.waiting_total:,}",
         f"{approx}{progress.started_total:,}",
-        "done" if end is None else text(clock(end)),
+        "done" if end is None else when(end, now),
     )
 
 
 def draw_list(ctx: Context, found: Listing) -> str:
     rows = []
     for scatter in found.scatters:
-        waiting, started, end = counts(found.progress.get(scatter.id), scatter)
+        waiting, started, end = counts(found.progress.get(scatter.id), scatter, ctx.now)
         cancelled = (
             f'<span class="state cancelled">cancelled</span> {when(scatter.cancelled, ctx.now)}'
             if scatter.cancelled is not None
@@ -102,22 +106,26 @@ def draw_list(ctx: Context, found: Listing) -> str:
                 cancelled,
             ]
         )
-    listed = table(
-        [
-            "Scatter",
-            "Task",
-            "Size",
-            "Window (UTC)",
-            "Created",
-            "Mode",
-            "Waiting",
-            "Started",
-            "Expected end",
-            "",
-        ],
-        rows,
-        "No scatter is kept: none was written with this listing, or every one's window ended "
-        "more than an hour ago (Agenda.members_grace).",
+    listed = (
+        '<div class="compact">'
+        + table(
+            [
+                "Scatter",
+                "Task",
+                "Size",
+                "Window (UTC)",
+                "Created",
+                "Mode",
+                "Waiting",
+                "Started",
+                "Expected end",
+                "",
+            ],
+            rows,
+            "No scatter is kept: none was written with this listing, or every one's window ended "
+            "more than an hour ago (Agenda.members_grace).",
+        )
+        + "</div>"
     )
     note = (
         f'<p class="muted">The newest {len(found.scatters):,}; waiting and started are read for '
@@ -173,7 +181,7 @@ def draw_one(ctx: Context, scatter_id: str, progress: ScatterProgress | None) ->
     listing = "".join(f"<dt>{text(name)}</dt><dd>{value}</dd>" for name, value in items)
     legend = (
         '<p class="legend"><span>outlined: planned</span><span>filled: started</span>'
-        f"<span>{SLICES} slices of {text(progress.slice_width)}</span></p>"
+        f"<span>{SLICES} slices of {text(duration(progress.slice_width))}</span></p>"
     )
     chart = planned_started(
         progress.planned, progress.started, progress.slice_starts, progress.slice_width
