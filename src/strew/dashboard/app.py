@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from strew.dashboard import failed, failed_actions, views
+from strew.dashboard import failed, failed_actions, scatters, views
 from strew.dashboard.html import Context, NavEntry, frame, text, url
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.dashboard.reads import SharedReads
@@ -80,6 +80,8 @@ class Dashboard:
             routes.append(Route(page.path, self.page_view(page), methods=["GET"]))
             routes.append(Route(f"/live/{page.slug}", self.live_view(page), methods=["GET"]))
         routes += [
+            Route("/scatters/{id:path}", self.scatter_page, methods=["GET"]),
+            Route("/live/scatter", self.scatter_live, methods=["GET"]),
             Route("/tasks", self.find_task, methods=["GET"]),
             Route("/tasks/{key:path}", self.task_page, methods=["GET"]),
             Route("/live/task", self.task_live, methods=["GET"]),
@@ -88,6 +90,7 @@ class Dashboard:
         if not read_only:
             routes += [
                 Route("/cancel", self.cancel, methods=["GET", "POST"]),
+                Route("/cancel-scatter", partial(scatters.cancel, self), methods=["GET", "POST"]),
                 Route("/quarantine/drop", self.drop, methods=["GET", "POST"]),
                 Route("/strikes/lift", self.lift, methods=["GET", "POST"]),
                 Route("/strikes/add", self.add_strike, methods=["POST"]),
@@ -210,6 +213,27 @@ class Dashboard:
         failure = await self.failure_of(found)
         ctx = self.context(request)
         return self.respond(request, ctx, draw_task(ctx, found, failure))
+
+    async def read_scatter(self, scatter_id: str) -> Any:
+        return await self.reads.read(
+            f"scatter:{scatter_id}", lambda: scatters.read_one(self.docket, scatter_id)
+        )
+
+    async def scatter_page(self, request: Request) -> Response:
+        scatter_id = scatters.checked_id(request.path_params["id"])
+        found = await self.read_scatter(scatter_id)
+        ctx = self.context(request)
+        live = url(ctx, "/live/scatter", id=scatter_id)
+        body = scatters.draw_one(ctx, scatter_id, found)
+        status = 200 if found is not None else 404
+        title = f"Scatter {scatter_id}"
+        return self.whole(request, ctx, "scatters", title, body, live, status)
+
+    async def scatter_live(self, request: Request) -> Response:
+        scatter_id = scatters.checked_id(request.query_params.get("id"))
+        found = await self.read_scatter(scatter_id)
+        ctx = self.context(request)
+        return self.respond(request, ctx, scatters.draw_one(ctx, scatter_id, found))
 
     async def static_file(self, request: Request) -> Response:
         name = request.path_params["name"]
