@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from strew.dashboard import failed, failed_actions, scatters, views
+from strew.dashboard import failed_actions, scatters, views
 from strew.dashboard.html import Context, NavEntry, frame, text, url
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.dashboard.reads import SharedReads
@@ -185,17 +185,13 @@ class Dashboard:
         return await self.reads.read(f"task:{key}", lambda: views.task(self.docket, key))
 
     async def failure_of(self, found: views.TaskView) -> Failure | None:
-        """The key's failure when it is among the latest ones: the failed page's first
-        page, read once per interval for every task page and that page together. Looked up
-        only for a key that may have one (failed for good, a retry, or unknown otherwise):
-        the store has no read of one key's failure."""
+        """The key's recorded failure (one lookup, shared by the viewers of that task page
+        for an interval), read only for a key that may have one: failed for good, a retry,
+        or unknown otherwise."""
         key, execution = found.key, found.execution
         if execution is not None and not may_have_failed(execution.state, execution.attempt):
             return None
-        newest = failed.params({})
-        name = read_name("failed", newest)
-        recent = await self.reads.read(name, lambda: failed.read(self.docket, newest))
-        return next((found for found in recent.failures if found.key == key), None)
+        return await self.reads.read(f"failure:{key}", lambda: self.docket.failure(key))
 
     async def task_page(self, request: Request) -> Response:
         key = checked_key(request.path_params["key"])
