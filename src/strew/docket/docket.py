@@ -34,6 +34,8 @@ from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
+from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT
+from strew.stores.durability import durability as replica_setting
 from strew.stores.records import Entry, FunctionCounts
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
@@ -67,6 +69,11 @@ class Docket:
     ``maxmemory-policy`` may evict keys, unless ``allow_eviction=True`` (or, when None,
     ``STREW_ALLOW_EVICTION=1``): an evicted key is a task lost without a word.
 
+    Durability (docs/stores.md): ``replicas=N`` (when None, ``$STREW_REPLICAS``, else 0)
+    makes every add, cancel, scatter, strike and acknowledgement wait until N replicas have
+    it (Redis ``WAIT``, at most ``replica_timeout``), so a failover loses none of them; a
+    producer hears `NotReplicated` when too few confirm in time.
+
     The first seven arguments are pydocket's, in its order; ``result_storage`` and
     ``enable_internal_instrumentation`` are checked and kept but change nothing (results
     live in this docket's store). strew's own options are keyword-only.
@@ -88,6 +95,8 @@ class Docket:
         allow_eviction: bool | None = None,
         max_result_size: int = MAX_RESULT_SIZE,
         failure_retention: failed.FailureRetention | None = None,
+        replicas: int | None = None,
+        replica_timeout: timedelta = DEFAULT_REPLICA_TIMEOUT,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -116,7 +125,10 @@ class Docket:
         self.loads_arguments = self.signed or self.codec.json or load_arguments
         """The views unpickle what they show: it verified, or this docket was told to trust
         its store (see the class docstring)."""
-        store = open_store(self.url, self.name, allow_eviction=allow_eviction)
+        # Writes wait for this many replicas (None: $STREW_REPLICAS); docs/stores.md.
+        durable = replica_setting(replicas, replica_timeout)
+        self.replicas = durable.replicas
+        store = open_store(self.url, self.name, allow_eviction=allow_eviction, durability=durable)
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
