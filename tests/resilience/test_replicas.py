@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -21,11 +22,14 @@ from ..sentinels import RedisSentinelSet
 
 pytestmark = pytest.mark.slow
 
+BULK = "x" * 16384
+"""An argument that makes each add large enough for half a second of them to outgrow the
+loopback socket buffers between master and replica (else they all arrive after the kill)."""
 QUICK = timedelta(milliseconds=100)
 """The replica timeout of the tests that expect a shortfall: short, so they finish fast."""
 
 
-async def noop(i: int) -> None:
+async def noop(i: int | str) -> None:
     return None
 
 
@@ -171,10 +175,12 @@ async def test_killing_the_primary_under_load_loses_no_add_acknowledged_with_rep
     docket_name: str,
     replicas: int,
 ) -> None:
-    """Four producers add as fast as they can through Sentinel; the master is SIGKILLed after
-    a few thousand adds and the sentinel promotes the replica. With ``replicas=1`` every add
-    that returned is on the new master. With 0 some may be lost (how many depends on the
-    replica's lag at the kill, so it is recorded, not asserted)."""
+    """Four producers add as fast as they can through Sentinel; after a few thousand adds the
+    replica is made to lag (stopped for half a second), the master is SIGKILLed and the
+    sentinel promotes the replica. With ``replicas=1`` every add that returned is on the new
+    master (those made while it lagged raised `NotReplicated`). With 0 some may be lost: how
+    many depends on what reached the replica's socket before the kill, so it is logged, not
+    asserted."""
     assert failing_set.master is not None and failing_set.replica is not None
     acknowledged: list[str] = []
     stop = asyncio.Event()
@@ -185,18 +191,28 @@ async def test_killing_the_primary_under_load_loses_no_add_acknowledged_with_rep
             key = f"p{who}-{n}"
             n += 1
             try:
-                await docket.add(noop, key=key)(n)
+                await docket.add(noop, key=key)(BULK)
             except StoreError:  # no master yet, or no replica to confirm: not acknowledged
                 await asyncio.sleep(0.01)
                 continue
             acknowledged.append(key)
 
-    async with Docket(docket_name, url=failing_set.url(), replicas=replicas) as docket:
+    url = failing_set.url()
+    async with Docket(docket_name, url=url, replicas=replicas, replica_timeout=QUICK) as docket:
         docket.register(noop)
         producers = [asyncio.create_task(produce(docket, who)) for who in range(4)]
         await wait_until(lambda: len(acknowledged) >= 3000, timeout=60, message="3,000 adds")
-        failing_set.kill_master()
-        at_kill = len(acknowledged)
+        # Make the replica lag, as a busy or distant one does: stopped for half a second
+        # (shorter than the sentinel's down-after), the master's writes pile up unsent.
+        replica = failing_set.replica.process
+        assert replica is not None
+        replica.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(0.5)  # a window of time, not a condition to wait for
+            failing_set.kill_master()
+            at_kill = len(acknowledged)
+        finally:
+            replica.send_signal(signal.SIGCONT)
         await wait_until(failing_set.promoted, timeout=30, message="the replica to be promoted")
         stop.set()
         await asyncio.gather(*producers)
