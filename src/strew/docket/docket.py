@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
 from strew.docket import failures as failed
+from strew.docket import striking
 from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
 from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
@@ -34,8 +35,7 @@ from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable, open_store
-from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT
-from strew.stores.durability import durability as replica_setting
+from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT, durability
 from strew.stores.records import Entry, FunctionCounts
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
@@ -71,8 +71,7 @@ class Docket:
 
     Durability (docs/stores.md): ``replicas=N`` (when None, ``$STREW_REPLICAS``, else 0)
     makes every add, cancel, scatter, strike and acknowledgement wait until N replicas have
-    it (Redis ``WAIT``, at most ``replica_timeout``), so a failover loses none of them; a
-    producer hears `NotReplicated` when too few confirm in time.
+    it (Redis ``WAIT``, at most ``replica_timeout``); if too few confirm, `NotReplicated`.
 
     The first seven arguments are pydocket's, in its order; ``result_storage`` and
     ``enable_internal_instrumentation`` are checked and kept but change nothing (results
@@ -125,8 +124,7 @@ class Docket:
         self.loads_arguments = self.signed or self.codec.json or load_arguments
         """The views unpickle what they show: it verified, or this docket was told to trust
         its store (see the class docstring)."""
-        # Writes wait for this many replicas (None: $STREW_REPLICAS); docs/stores.md.
-        durable = replica_setting(replicas, replica_timeout)
+        durable = durability(replicas, replica_timeout)  # WAIT for replicas: docs/stores.md
         self.replicas = durable.replicas
         store = open_store(self.url, self.name, allow_eviction=allow_eviction, durability=durable)
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
@@ -422,37 +420,9 @@ class Docket:
         None when nothing is known about it (see `Execution.get_result`)."""
         return await load_execution(self, check_key(key))
 
-    async def strike(
-        self,
-        function: TaskFunction | str | None = None,
-        parameter: str | None = None,
-        operator: str = "==",
-        value: Any = None,
-    ) -> None:
-        """Pause ``function`` (a task function or name; None for every function), or only its
-        calls whose argument ``parameter`` compares true with ``value`` (``operator`` is one
-        of ``== != > >= < <= between``; ``between`` takes ``(low, high)``, both included).
-
-        Every producer and worker of this docket sees the strike within about a second:
-        stricken adds come back ``STRUCK`` and write nothing; stricken tasks already
-        scheduled are held when a worker claims them, until `restore`. See docs/strikes.md.
-        """
-        await self.strike_book.add(function, parameter, operator, value)
-
-    async def restore(
-        self,
-        function: TaskFunction | str | None = None,
-        parameter: str | None = None,
-        operator: str = "==",
-        value: Any = None,
-    ) -> None:
-        """Lift the strike made with the same arguments, and put every held task back on the
-        schedule at once (workers check each against the strikes that remain)."""
-        await self.strike_book.lift(function, parameter, operator, value)
-
-    async def wait_for_strikes_loaded(self) -> None:
-        """Return once ``strike_list`` holds the strikes in force (reads them if never read)."""
-        await self.strike_list.wait_for_strikes_loaded()
+    # -- strikes (docs/strikes.md; bodies in striking.py) -----------------------------------
+    strike, restore = striking.strike, striking.restore
+    wait_for_strikes_loaded = striking.wait_for_strikes_loaded
 
     async def clear(self) -> int:
         """Drop every scheduled task (running ones finish). Returns how many were dropped."""
