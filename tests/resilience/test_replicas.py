@@ -94,6 +94,8 @@ async def test_with_replicas_1_every_acknowledged_write_is_on_the_replica_when_i
             agenda.add(noop)(i)
         await agenda.scatter(docket, over=timedelta(milliseconds=10))  # staged, then committed
         assert await replica.zcard(schedule) == 80
+        await agenda.scatter(docket, over=timedelta(milliseconds=10), atomic=False)  # streamed
+        assert await replica.zcard(schedule) == 110
 
         await Worker(docket, concurrency=4).run_until_finished()
         # Every acknowledgement was confirmed by the replica before the worker went on.

@@ -16,7 +16,12 @@ trip. Each script the store loads is classified here (a test checks that none is
   token gone and report work lost that was not.
 - `NOT_WAITED`: reads, and the writes whose loss only repeats work (a claim, a lease
   extension, a heartbeat, a concurrency slot, progress) — waiting there would slow every task
-  for nothing at-least-once does not already cover.
+  for nothing at-least-once does not already cover. And an atomic scatter's staged chunks:
+  invisible until the commit, whose ``WAIT`` covers them, since replication is one ordered
+  stream (a replica that has the commit has every write the master made before it).
+
+A streamed scatter's chunk that is not confirmed stops the scatter with ``ScatterError``
+caused by `NotReplicated`; that chunk's tasks are marked failed, though the master has them.
 """
 
 from __future__ import annotations
@@ -40,7 +45,6 @@ PRODUCER_WRITES = frozenset(
         "schedule",
         "cancel",
         "clear",
-        "stage_batch",
         "commit_batch",
         "schedule_batch",
         "cancel_batch",
@@ -56,6 +60,7 @@ WORKER_WRITES = frozenset(
 )
 NOT_WAITED = frozenset(
     {
+        "stage_batch",
         "claim",
         "extend",
         "heartbeat",
