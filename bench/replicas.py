@@ -5,7 +5,10 @@ persistence), and alternates the two settings on the same pair, ``--runs`` times
 of ``--tasks`` calls (one ``WAIT`` per chunk of 1,000), ``--adds`` sequential ``add`` calls
 (one ``WAIT`` each: the worst case), and one worker at concurrency 10 draining the
 ``--tasks`` (one ``WAIT`` per acknowledgement batch). Reports the rates, their medians and the
-ratio. With ``--url`` the given master is used instead (it must have a replica).
+ratio. Then the latency of one ``add`` with each setting, the two dockets taking turns call
+by call (``--adds`` each), so that load from elsewhere on the machine falls on both alike:
+p50 and p99, and the median extra the wait costs. With ``--url`` the given master is used
+instead (it must have a replica).
 
     .venv/bin/python -m bench.replicas [--runs 3] [--tasks 10000] [--adds 2000]
 """
@@ -78,6 +81,30 @@ async def one(url: str, replicas: int, tasks: int, adds: int) -> dict[str, float
     return {"add_many": batch, "add": single, "drain": drained}
 
 
+async def interleaved(url: str, adds: int) -> dict[int, list[float]]:
+    """Seconds per ``add`` with each setting, the two taking turns call by call."""
+    import strew
+
+    took: dict[int, list[float]] = {r: [] for r in SETTINGS}
+    names = {r: common.docket_name(NAME, f"turns{r}") for r in SETTINGS}
+    try:
+        dockets = {r: strew.Docket(names[r], url, replicas=r) for r in SETTINGS}
+        for docket in dockets.values():
+            docket.register(noop)
+            await docket.add(noop)(0)  # connect and load the scripts first
+        for i in range(adds):
+            for replicas in SETTINGS if i % 2 == 0 else SETTINGS[::-1]:
+                started = time.perf_counter()
+                await dockets[replicas].add(noop)(i)
+                took[replicas].append(time.perf_counter() - started)
+        for docket in dockets.values():
+            await docket.store.close()
+    finally:
+        for name in names.values():
+            await common.forget(url, name)
+    return took
+
+
 async def main(args: argparse.Namespace) -> None:
     with replicated(args.url) as url:
         runs: dict[int, list[dict[str, float]]] = {r: [] for r in SETTINGS}
@@ -101,8 +128,22 @@ async def main(args: argparse.Namespace) -> None:
             print(f"replicas={replicas}   {cells}")
         cost = {m: common.ratio(medians[1][m], medians[0][m]) for m in metrics}
         print("1 / 0       " + " ".join(f"{cost[m]:12.2f}" for m in metrics))
+        took = await interleaved(url, args.adds)
+        latency = {
+            r: {"p50_us": common.percentile(t, 50) * 1e6, "p99_us": common.percentile(t, 99) * 1e6}
+            for r, t in took.items()
+        }
+        print(f"\none add, the two settings taking turns ({args.adds:,} each):")
+        for replicas, figures in latency.items():
+            print(
+                f"replicas={replicas}   p50 {figures['p50_us']:7.0f} us   "
+                f"p99 {figures['p99_us']:7.0f} us"
+            )
+        extra = latency[1]["p50_us"] - latency[0]["p50_us"]
+        print(f"the wait adds {extra:.0f} us to the median add")
         if not args.no_save:
-            common.save(NAME, args, url, {"medians": medians, "ratio_1_to_0": cost, "runs": runs})
+            data = {"medians": medians, "ratio_1_to_0": cost, "add_latency": latency, "runs": runs}
+            common.save(NAME, args, url, data)
 
 
 def parse() -> argparse.Namespace:
