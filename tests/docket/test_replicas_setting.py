@@ -4,11 +4,14 @@ where there is no replica to wait for, and every Redis script classified as wait
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
+from typer.testing import CliRunner
 
 from strew import Docket
+from strew.cli import app
 from strew.stores.redis.durability import NOT_WAITED, PRODUCER_WRITES, WORKER_WRITES
 from strew.stores.redis.store import RedisStore
 
@@ -78,3 +81,19 @@ async def test_every_script_the_redis_store_runs_is_classified_as_waited_for_or_
     groups = (PRODUCER_WRITES, WORKER_WRITES, NOT_WAITED)
     assert set().union(*groups) == loaded
     assert sum(len(group) for group in groups) == len(loaded)  # each in one group only
+
+
+@pytest.mark.parametrize(
+    ("replicas", "url", "complaint"),
+    [
+        ("x", "redis://127.0.0.1:1/0", "STREW_REPLICAS must be a whole number of replicas"),
+        ("1", "memory://", "STREW_REPLICAS=1 needs a Redis store with replicas"),
+    ],
+)
+def test_the_command_line_refuses_a_bad_strew_replicas_as_a_usage_error(
+    replicas: str, url: str, complaint: str
+) -> None:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "STREW_REPLICAS": replicas}
+    result = CliRunner().invoke(app, ["snapshot", "--url", url], env=env)
+    assert result.exit_code == 2
+    assert complaint in " ".join(result.output.replace("│", " ").split())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strew.stores.durability import NO_WAIT, Durability, NotReplicated
+from strew.stores.durability import NO_WAIT, Durability, NotReplicated, check_store
 from strew.stores.protocol import Store
 from strew.stores.records import (
     FATAL_STORE_ERRORS,
@@ -29,12 +29,7 @@ def open_store(
     the memory store has none, and refuses to pretend it waited.
     """
     validate_url(url)
-    if url.startswith("memory://") and durability.replicas:
-        raise ValueError(
-            f"{durability.spelled} needs a Redis store with replicas, but {url} is the "
-            "in-process memory store: it has no replica to wait for and does not outlive the "
-            "process. Use 0 (or leave it out) with memory://"
-        )
+    check_store(durability, url)
     if url.startswith("memory://"):
         from strew.stores.memory.store import memory_store
 

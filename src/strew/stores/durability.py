@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from strew.stores.records import StoreError
+from strew.stores.urls import CLUSTER_SCHEMES, masked
 
 REPLICAS_ENV = "STREW_REPLICAS"
 """The number of replicas every write waits for when ``Docket(replicas=...)`` is not given."""
@@ -85,3 +86,26 @@ def durability(replicas: object, timeout: object) -> Durability:
             f"store's socket timeout), got {timeout}"
         )
     return Durability(count, timeout, source)
+
+
+def check_store(setting: Durability, url: str) -> Durability:
+    """``setting`` if the store at ``url`` can honour it; a clear error otherwise.
+
+    The memory store has no replica and does not outlive its process: accepting the setting
+    there would promise a durability it cannot give. A Redis Cluster pipeline would send the
+    keyless ``WAIT`` to any node, not the one that made the write.
+    """
+    if not setting.replicas:
+        return setting
+    if url.startswith("memory://"):
+        raise ValueError(
+            f"{setting.spelled} needs a Redis store with replicas, but {url} is the "
+            "in-process memory store: it has no replica to wait for and does not outlive the "
+            "process. Use 0 (or leave it out) with memory://"
+        )
+    if url.split("://", 1)[0] in CLUSTER_SCHEMES:
+        raise ValueError(
+            f"{setting.spelled} is not supported on a Redis Cluster ({masked(url)}): "
+            "strew cannot yet send WAIT to the node that made each write; use 0"
+        )
+    return setting

@@ -35,8 +35,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from strew.stores.durability import NO_WAIT, Durability, NotReplicated
-from strew.stores.urls import CLUSTER_SCHEMES, masked
+from strew.stores.durability import NO_WAIT, Durability, NotReplicated, check_store
+from strew.stores.urls import masked
 
 logger = logging.getLogger("strew.store")
 
@@ -94,13 +94,7 @@ class ReplicaWait:
     """Runs the store's scripts, following each write with ``WAIT`` when asked to."""
 
     def __init__(self, setting: Durability, url: str, docket: str) -> None:
-        if setting.replicas and url.split("://", 1)[0] in CLUSTER_SCHEMES:
-            # A cluster pipeline routes a keyless WAIT to any node, not the one that wrote.
-            raise ValueError(
-                f"{setting.spelled} is not supported on a Redis Cluster ({masked(url)}): "
-                "strew cannot yet send WAIT to the node that made each write; use 0"
-            )
-        self.setting = setting
+        self.setting = check_store(setting, url)  # a Redis Cluster is refused
         self.url = url
         self.docket = docket
         self._warned = -WARN_EVERY
