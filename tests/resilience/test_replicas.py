@@ -77,14 +77,17 @@ async def test_with_replicas_1_every_acknowledged_write_is_on_the_replica_when_i
     clients: tuple[aioredis.Redis, aioredis.Redis],
     docket_name: str,
 ) -> None:
-    _, replica = clients
+    master, replica = clients
     payloads, running, schedule = _keys(docket_name)
     async with Docket(docket_name, url=pair[0].url, replicas=1) as docket:
         docket.register(noop)
         await docket.add(noop, key="one")(1)
         assert await replica.hexists(payloads, "one")
+        await master.script_flush()  # as after a restart: the scripts are loaded again
+        await docket.add(noop, key="two")(2)
+        assert await replica.hexists(payloads, "two")
         await docket.add_many([docket.call(noop, key=f"many{i}")(i) for i in range(50)])
-        assert await replica.hlen(payloads) == 51
+        assert await replica.hlen(payloads) == 52
         await docket.replace(noop, when=None, key="one")(2)
         await docket.cancel("many0")
         assert not await replica.hexists(payloads, "many0")
@@ -93,9 +96,9 @@ async def test_with_replicas_1_every_acknowledged_write_is_on_the_replica_when_i
         for i in range(30):
             agenda.add(noop)(i)
         await agenda.scatter(docket, over=timedelta(milliseconds=10))  # staged, then committed
-        assert await replica.zcard(schedule) == 80
+        assert await replica.zcard(schedule) == 81
         await agenda.scatter(docket, over=timedelta(milliseconds=10), atomic=False)  # streamed
-        assert await replica.zcard(schedule) == 110
+        assert await replica.zcard(schedule) == 111
 
         await Worker(docket, concurrency=4).run_until_finished()
         # Every acknowledgement was confirmed by the replica before the worker went on.
