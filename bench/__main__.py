@@ -14,6 +14,7 @@ import time
 
 ALL = [
     "drain",
+    "drain_processes",
     "lateness",
     "add_many",
     "memory",
@@ -23,8 +24,10 @@ ALL = [
     "snapshot",
     "load",
     "admission",
+    "dashboard",
+    "readmodel",
 ]
-STREW_ONLY = {"catch_up", "snapshot", "load"}
+STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel"}
 
 
 def main() -> int:

@@ -117,11 +117,15 @@ async def test_a_commit_whose_reply_was_lost_is_read_back_as_committed(
 ) -> None:
     """The client retries a commit that timed out; the retry finds the stage already moved.
     That must be reported as the success it was, not as a failure of scheduled tasks."""
+    from strew.docket.loops import LoopLocalStore
     from strew.stores.records import Entry
     from strew.stores.redis.common import _load_lua
     from strew.stores.redis.store import RedisStore
 
     store = own_docket.store
+    # A Docket keeps one store per event loop (docket/loops.py): this loop's is the Redis one.
+    assert isinstance(store, LoopLocalStore)
+    store = store.here()
     assert isinstance(store, RedisStore)
     now = await store.now()
     await own_docket.add(task, key="taken")(0)

@@ -10,8 +10,10 @@ report, and that the short form stays under five minutes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ def test_short_chaos_run_loses_nothing(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(ROOT / "chaos" / "run"), "--short", "--seed", "2026", "--json", str(report_path)],
         cwd=ROOT,
+        env={**os.environ, "STREW_PYTHON": sys.executable},
         capture_output=True,
         text=True,
         timeout=380,

@@ -30,6 +30,7 @@ from strew.agenda.plan import (
 )
 from strew.agenda.write import Progress, write_atomically, write_streamed
 from strew.agenda.write import ScatterError as ScatterError
+from strew.docket.scatters import encode_descriptor
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
@@ -302,13 +303,25 @@ class Agenda:
         members_ttl = max(to_micros(end) - now, 0) + micros(self.members_grace)
         stage_ttl = micros(self.stage_ttl)
 
+        settings = {
+            "jitter": jitter_us,
+            "level": level,
+            "rate": rate,
+            "every": None if every is None else micros(every),
+            "seed": seed,
+            "catch_up": None if catch_up is None else repr(catch_up),
+        }
+
         async def write(part: Planned) -> list[Execution]:
+            mode = "atomic" if atomic else "streamed"
+            names = (name for _, name in part.targets)
+            about = encode_descriptor(names, to_micros(begin), to_micros(end), now, mode, settings)
             if atomic:
                 return await write_atomically(
-                    store, scatter_id, part, members_ttl, on_progress, chunk_size, stage_ttl
+                    store, scatter_id, part, members_ttl, on_progress, chunk_size, stage_ttl, about
                 )
             return await write_streamed(
-                store, scatter_id, part, members_ttl, on_progress, chunk_size
+                store, scatter_id, part, members_ttl, on_progress, chunk_size, about
             )
 
         rules = await docket.strike_book.current()

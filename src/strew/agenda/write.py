@@ -43,9 +43,11 @@ async def write_atomically(
     on_progress: Progress | None,
     chunk_size: int,
     stage_ttl: int,
+    descriptor: bytes = b"",
 ) -> list[Execution]:
     """The all-or-nothing write: stage every chunk where no worker reads it (for
-    ``stage_ttl`` microseconds at most), then commit the stage in one atomic step."""
+    ``stage_ttl`` microseconds at most), then commit the stage in one atomic step, which
+    lists the scatter under ``descriptor`` (see `Docket.scatters`)."""
     # Python builds chunk k+1 while Redis stages chunk k, and the executions while Redis
     # commits: the two sides work at the same time instead of taking turns. A staged
     # chunk is invisible, so serialising lazily keeps the batch all-or-nothing: a call
@@ -78,7 +80,9 @@ async def write_atomically(
             await asyncio.sleep(0)  # let it reach the socket before the next chunk
         if writing is not None:
             await writing
-        writing = asyncio.ensure_future(store.commit_batch(scatter_id, staged, members_ttl))
+        writing = asyncio.ensure_future(
+            store.commit_batch(scatter_id, staged, members_ttl, descriptor)
+        )
         executions: list[Execution] = []
         for low in range(0, total, chunk_size):
             await asyncio.sleep(0)
@@ -104,9 +108,11 @@ async def write_streamed(
     members_ttl: int,
     on_progress: Progress | None,
     chunk_size: int,
+    descriptor: bytes = b"",
 ) -> list[Execution]:
-    """The streamed write (``atomic=False``): chunk by chunk, each visible once written;
-    `ScatterError` carries what was written if one fails."""
+    """The streamed write (``atomic=False``): chunk by chunk, each visible once written
+    (the first lists the scatter under ``descriptor``); `ScatterError` carries what was
+    written if one fails."""
     # Everything is serialised before the first write (a streamed chunk is visible at
     # once); the executions of a chunk are built while Redis writes it.
     total = len(plan)
@@ -115,7 +121,7 @@ async def write_streamed(
     for low in range(0, total, chunk_size):
         high = min(low + chunk_size, total)
         writing = asyncio.ensure_future(
-            store.schedule_batch(scatter_id, entries[low:high], members_ttl)
+            store.schedule_batch(scatter_id, entries[low:high], members_ttl, descriptor)
         )
         try:
             await asyncio.sleep(0)

@@ -16,11 +16,13 @@ import typer
 from strew import __version__
 from strew.cli.cancel import cancel
 from strew.cli.clear import clear
+from strew.cli.dashboard import dashboard
 from strew.cli.failed import failed
 from strew.cli.import_pydocket import import_pydocket
 from strew.cli.pydocket_env import PydocketEnvGroup
 from strew.cli.quarantine import quarantine
 from strew.cli.scatter import scatter
+from strew.cli.scatters import scatters
 from strew.cli.snapshot import snapshot
 from strew.cli.strikes import restore, strike
 from strew.cli.tasks import app as tasks_app
@@ -35,7 +37,7 @@ app = typer.Typer(
     "Every option reads the STREW_* variable its help names; pydocket's DOCKET_* names "
     "are read too (DOCKET_URL, DOCKET_NAME, DOCKET_WORKER_CONCURRENCY...): see docs/cli.md.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -66,10 +68,12 @@ app.command()(snapshot)
 app.command()(clear)
 app.command()(cancel)
 app.command()(scatter)
+app.command()(scatters)
 app.command()(workers)
 app.command()(quarantine)
 app.command()(failed)
 app.command()(watch)
+app.command()(dashboard)
 app.add_typer(tasks_app)
 app.command()(strike)
 app.command()(restore)

@@ -19,20 +19,14 @@ from strew.cli.common import (
     interactive,
     run,
     safe_url,
+    task_key,
 )
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
-from strew.task.checks import check_key
 
 
 def _keys(values: list[str] | None) -> list[str]:
-    checked = []
-    for value in values or []:
-        try:
-            checked.append(check_key(value))
-        except (TypeError, ValueError) as error:
-            raise typer.BadParameter(str(error)) from None
-    return checked
+    return [task_key(value) for value in values or []]
 
 
 def cancel(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -16,6 +16,7 @@ from strew.docket.settings import DEFAULT_URL, check_name
 from strew.stores import StoreAuthError, StoreError, StoreUnavailable
 from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT, check_store, durability
 from strew.stores.urls import masked, validate_url
+from strew.task.checks import check_key
 
 T = TypeVar("T")
 
@@ -38,6 +39,15 @@ def _url(value: str) -> str:
 def _docket_name(value: str) -> str:
     try:
         return check_name(value)
+    except (TypeError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def task_key(value: str) -> str:
+    """A task key given on the command line (the parser of every KEY argument), checked as
+    the docket checks one, a bad one being a usage error that names it."""
+    try:
+        return check_key(value)
     except (TypeError, ValueError) as error:
         raise typer.BadParameter(str(error)) from None
 
@@ -106,11 +116,16 @@ def fail(message: str, code: int = EXIT_STORE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; a store that cannot be reached or refuses ends the command
-    with its message and exit code 1."""
+def run(
+    coroutine: Coroutine[Any, Any, T],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
+    """Run a command's coroutine (on a loop ``loop_factory`` makes, asyncio's by default); a
+    store that cannot be reached or refuses ends the command with its message and exit
+    code 1."""
     try:
-        return asyncio.run(coroutine)
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coroutine)
     except StoreAuthError as error:
         # Not "unreachable": a script retrying this command would retry forever.
         fail(f"Redis refused strew's credentials or permissions: {error}")

@@ -22,19 +22,12 @@ from strew.cli.common import (
     interactive,
     run,
     safe_url,
+    task_key,
 )
 from strew.cli.render import clock, relative
 from strew.docket.docket import Docket
 from strew.docket.failures import MAX_LIMIT, Failure
 from strew.docket.settings import DEFAULT_URL
-from strew.task.checks import check_key
-
-
-def _key(value: str) -> str:
-    try:
-        return check_key(value)
-    except (TypeError, ValueError) as error:
-        raise typer.BadParameter(str(error)) from None
 
 
 def _printable(text: str) -> str:
@@ -88,7 +81,7 @@ def failed(
             "--retry",
             envvar="STREW_RETRY",
             metavar="KEY",
-            parser=_key,
+            parser=task_key,
             help="Run this failed task again now, as a first attempt (repeat for several).",
         ),
     ] = None,
@@ -104,7 +97,7 @@ def failed(
             "--drop",
             envvar="STREW_DROP",
             metavar="KEY",
-            parser=_key,
+            parser=task_key,
             help="Forget the failure of this task without running it (repeat for several).",
         ),
     ] = None,

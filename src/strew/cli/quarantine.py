@@ -17,18 +17,11 @@ from strew.cli.common import (
     fail,
     run,
     safe_url,
+    task_key,
 )
 from strew.cli.render import clock, relative
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
-from strew.task.checks import check_key
-
-
-def _key(value: str) -> str:
-    try:
-        return check_key(value)
-    except (TypeError, ValueError) as error:
-        raise typer.BadParameter(str(error)) from None
 
 
 def quarantine(
@@ -40,7 +33,7 @@ def quarantine(
             "--drop",
             envvar="STREW_DROP",
             metavar="KEY",
-            parser=_key,
+            parser=task_key,
             help="Delete this quarantined task for good (repeat for several).",
         ),
     ] = None,

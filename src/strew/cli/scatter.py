@@ -31,6 +31,8 @@ from strew.cli.common import (
 from strew.cli.durations import duration, format_duration, parse_duration, positive_duration
 from strew.cli.loading import TaskImportError, import_tasks
 from strew.cli.numbers import whole_number
+from strew.cli.output import JsonOption, emit, scatter_json
+from strew.cli.output import console as output_console
 from strew.cli.render import clock, count_into_slices, histogram, offset_labels
 from strew.dependencies import RateLimit, controls_of
 from strew.docket.docket import Docket
@@ -238,6 +240,7 @@ def scatter(
     ] = 24,
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
+    json_output: JsonOption = False,
 ) -> None:
     """Scatter one task per line of an arguments file evenly over a window of time.
 
@@ -272,10 +275,15 @@ def scatter(
     except (TypeError, ValueError) as error:
         fail(f"{_as_options(str(error))}", EXIT_USAGE)
     if not lines:
-        Console().print(f"{args_file}: no tasks (the file has no lines); nothing to scatter.")
+        Console(stderr=json_output).print(f"{args_file}: no tasks (the file has no lines).")
+        if json_output:
+            emit(scatter_json(docket, safe_url(url), None, [], [], dry_run=dry_run))
+        return
+    if dry_run and json_output and not level:
+        emit(scatter_json(docket, safe_url(url), None, agenda, planned, dry_run=True))
         return
     if dry_run:
-        console = Console()
+        console = output_console()
         if catch_up is not None:
             console.print(f"Catch-up after an outage: {catch_up_text(catch_up)}.")
         existing = None
@@ -313,6 +321,7 @@ def scatter(
             level,
             buckets,
             catch_up,
+            json_output,
         )
     )
 
@@ -367,8 +376,9 @@ async def _scatter(
     level: bool,
     buckets: int,
     catch_up: CatchUp | None,
+    json_output: bool = False,
 ) -> None:
-    console = Console()
+    console = output_console(stderr=json_output)
     async with Docket(name, url) as docket:
         # The window opens at the store's "now" (as scatter would choose), fixed here so the
         # histogram below is drawn over exactly the window that was planned.
@@ -402,6 +412,11 @@ async def _scatter(
                     on_progress=on_progress,
                     catch_up=catch_up,
                 )
+    if json_output:
+        when_planned = [execution.when for execution in scattered]
+        document = scatter_json(name, safe_url(url), scattered, agenda, when_planned)
+        emit({**document, "warnings": [str(warning.message) for warning in caught]})
+        return
     outcomes = Counter(execution.disposition for execution in scattered)
     # Only what this scatter wrote: a key that was already scheduled kept its earlier time.
     when = [e.when for e in scattered if e.disposition is Disposition.SCHEDULED]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -21,11 +21,23 @@ from strew.cli.common import (
 )
 from strew.cli.durations import format_duration, positive_duration
 from strew.cli.numbers import whole_number
+from strew.cli.output import (
+    JsonOption,
+    emit,
+    execution_json,
+    functions_json,
+    limit_json,
+    moment,
+    running_json,
+    snapshot_head,
+    worker_json,
+)
+from strew.cli.output import console as output_console
 from strew.cli.render import clock, due_text, histogram, offset_labels, relative, short_clock
 from strew.cli.strikes import held_summary
 from strew.docket.docket import Docket
 from strew.docket.settings import COUNT_CAP, COUNT_SAMPLE, DEFAULT_URL
-from strew.docket.snapshots import DocketSnapshot
+from strew.docket.snapshots import DocketSnapshot, WorkerInfo
 from strew.stores.records import FunctionCounts, FunctionTally
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,15 +80,55 @@ def snapshot(
         ),
     ] = 24,
     load_arguments: LoadArgumentsOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Show running tasks, the next scheduled ones, live workers, and the load ahead."""
-    run(_snapshot(url, docket, limit, window, buckets, load_arguments))
+    if json_output:
+        run(_snapshot_json(url, docket, limit, window, buckets, load_arguments))
+    else:
+        run(_snapshot(url, docket, limit, window, buckets, load_arguments))
+
+
+async def _snapshot_json(
+    url: str, name: str, limit: int, window: timedelta, buckets: int, load_arguments: bool
+) -> None:
+    async with Docket(name, url, load_arguments=load_arguments) as docket:
+        taken = await docket.snapshot(limit)
+        now = taken.taken
+        counts = await docket.scheduled_histogram(now, now + window, buckets)
+        [overdue] = await docket.scheduled_histogram(_EPOCH, now, 1)
+        by_function = await docket.count_by_function()
+    emit(
+        {
+            **snapshot_head(name, safe_url(url), taken),
+            "total_tasks": taken.total_tasks,
+            "scheduled_total": taken.total_tasks - len(taken.running),
+            "due_total": overdue,
+            "held_total": taken.held_total,
+            "quarantined_total": taken.quarantined,
+            "running": [running_json(running) for running in taken.running],
+            "scheduled": [execution_json(execution) for execution in taken.future],
+            "workers": [worker_json(seen) for seen in sorted(taken.workers, key=_by_name)],
+            "limits": [limit_json(usage) for usage in taken.limits],
+            "by_function": functions_json(by_function),
+            "load": {
+                "start": moment(now),
+                "end": moment(now + window),
+                "slice_seconds": (window / buckets).total_seconds(),
+                "counts": counts,
+            },
+        }
+    )
+
+
+def _by_name(worker: WorkerInfo) -> str:
+    return worker.name
 
 
 async def _snapshot(
     url: str, name: str, limit: int, window: timedelta, buckets: int, load_arguments: bool
 ) -> None:
-    console = Console()
+    console = output_console()
     async with Docket(name, url, load_arguments=load_arguments) as docket:
         taken = await docket.snapshot(limit)
         now = taken.taken

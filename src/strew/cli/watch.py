@@ -12,10 +12,10 @@ import json
 import pickle
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -29,14 +29,16 @@ from strew.cli.common import (
     LoadArgumentsOption,
     UrlOption,
     run,
+    task_key,
 )
 from strew.cli.durations import format_duration, positive_duration
+from strew.cli.output import JsonOption, emit, moment
+from strew.cli.output import console as output_console
 from strew.cli.render import clock, relative
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 from strew.docket.snapshots import readable
 from strew.stores.records import TaskState
-from strew.task.checks import check_key
 from strew.task.clock import from_micros
 from strew.task.execution import Execution
 from strew.task.pickles import plain_loads
@@ -54,18 +56,11 @@ _STYLES = {
 }
 
 
-def _key(value: str) -> str:
-    try:
-        return check_key(value)
-    except (TypeError, ValueError) as error:
-        raise typer.BadParameter(str(error)) from None
-
-
 def watch(
     key: Annotated[
         str,
         typer.Argument(
-            parser=_key,
+            parser=task_key,
             metavar="KEY",
             envvar="STREW_KEY",
             show_default=False,
@@ -94,12 +89,14 @@ def watch(
         ),
     ] = timedelta(milliseconds=250),
     load_arguments: LoadArgumentsOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Show one task's state, progress and result (or error), live until it ends.
 
     Exits 0 when it completed, 1 when it failed or was cancelled, 2 when the key is unknown
-    (never scheduled, or finished longer ago than the docket keeps records)."""
-    code = run(_watch(url, docket, key, follow, interval, load_arguments))
+    (never scheduled, or finished longer ago than the docket keeps records). With --json,
+    one JSON object per line: the first read, then one each time something changes."""
+    code = run(_watch(url, docket, key, follow, interval, load_arguments, json_output))
     raise typer.Exit(code)
 
 
@@ -150,11 +147,19 @@ def exit_code(state: ExecutionState | None) -> int:
 
 
 async def _watch(
-    url: str, name: str, key: str, follow: bool, interval: timedelta, load_arguments: bool
+    url: str,
+    name: str,
+    key: str,
+    follow: bool,
+    interval: timedelta,
+    load_arguments: bool,
+    json_output: bool,
 ) -> int:
-    console = Console()
+    console = output_console()
     async with Docket(name, url, load_arguments=load_arguments) as the_docket:
         view = read_view(the_docket, key, await the_docket.store.task_state(key))
+        if json_output:
+            return await _stream_json(the_docket, view, follow, interval)
         if not follow or view.state is None or view.state.final:
             console.print(render(view))
             return exit_code(view.state)
@@ -165,6 +170,51 @@ async def _watch(
                 live.update(render(view), refresh=True)
                 if view.state is None or view.state.final:
                     return exit_code(view.state)
+
+
+async def _stream_json(the_docket: Docket, view: View, follow: bool, interval: timedelta) -> int:
+    """One line per change: reads that say nothing new print nothing."""
+    last = view_json(view)
+    emit(last)
+    while follow and view.state is not None and not view.state.final:
+        await asyncio.sleep(interval.total_seconds())
+        view = read_view(the_docket, view.key, await the_docket.store.task_state(view.key))
+        document = view_json(view)
+        if {**document, "time": None} != {**last, "time": None}:
+            emit(document)
+            last = document
+    return exit_code(view.state)
+
+
+def view_json(view: View) -> dict[str, Any]:
+    """One read of a task, for ``--json`` (keys in docs/cli.md)."""
+    execution, finished, progress = view.execution, view.finished, view.progress
+    document: dict[str, Any] = {
+        "key": view.key,
+        "docket": view.docket,
+        "time": moment(view.now),
+        "state": None if view.state is None else view.state.value,
+        "function": execution.function_name
+        if execution is not None
+        else (finished.function_name if finished is not None else None),
+        "call": None if execution is None else execution.call_repr(all_arguments=True),
+        "when": None if execution is None else moment(execution.when),
+        "attempt": None if execution is None else execution.attempt,
+        "held": view.held,
+        "worker": view.worker,
+        "lease_deadline": moment(view.lease_deadline),
+        "progress": None
+        if progress is None
+        else {"current": progress.current, "total": progress.total, "message": progress.message},
+        "finished_at": None if finished is None else moment(finished.finished_at),
+        "result": None,
+        "error": None,
+    }
+    if finished is not None and finished.state is ExecutionState.COMPLETED:
+        document["result"] = _result(finished, view.loads).plain
+    elif finished is not None and finished.state is ExecutionState.FAILED:
+        document["error"] = {"type": finished.type_name, "message": finished.text}
+    return document
 
 
 def render(view: View) -> RenderableType:

@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import enum
+import gc
 import logging
 import signal
-import sys
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
-from pythonjsonlogger.json import JsonFormatter
-from rich.console import Console
-from rich.logging import RichHandler
 
-from strew import tasks as builtin
 from strew.cli import health
 from strew.cli import worker_compat as compat
 from strew.cli.common import DEFAULT_DOCKET, EXIT_USAGE, DocketOption, UrlOption, fail, run
 from strew.cli.durations import duration, format_duration, positive_duration
 from strew.cli.loading import TaskImportError, import_tasks
+from strew.cli.loops import LoopKind, loop_factory
 from strew.cli.metrics import MetricsHostOption, MetricsPortOption, serving_metrics
 from strew.cli.numbers import port, whole_number
+from strew.cli.worker_logs import LoggingFormat, LoggingLevel, configure_logging
+from strew.cli.worker_processes import (
+    child_name,
+    child_port,
+    processes_count,
+    run_children,
+    signalled_early,
+    stop_with_parent,
+)
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 from strew.worker.worker import STARTUP_HANDLER, Worker
@@ -34,104 +38,6 @@ logger = logging.getLogger("strew.cli")
 STANDARD_TASKS = "strew.tasks:standard"
 """What ``--tasks`` is without one: the built-in smoke-test tasks (always registered anyway),
 as pydocket's worker defaults to its ``docket.tasks:standard_tasks``."""
-
-
-class LoggingLevel(enum.StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
-
-
-def _utc(seconds: float | None) -> time.struct_time:
-    return time.gmtime(seconds)
-
-
-class _UtcFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__(
-            "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
-            datefmt="%Y-%m-%d %H:%M:%S",
-        )
-        # UTC with a Z, so lines from workers in different time zones sort and compare as-is.
-        self.converter = _utc
-
-
-class LoggingFormat(enum.StrEnum):
-    PLAIN = "plain"
-    RICH = "rich"
-    JSON = "json"
-
-
-RUN_FIELDS = ("task", "attempt", "lateness_ms", "duration_ms", "redelivered", "outcome")
-"""Fields a worker's record about a run carries (see `strew.worker.outcomes.run_fields`),
-written beside the message in JSON: a collector can chart lateness without parsing text."""
-
-
-class _JsonFormatter(JsonFormatter):
-    """One JSON object per line, for log collectors (python-json-logger): time, level, logger,
-    message, an ``exception`` when the record has one, and every field the record carries
-    beside them: the task's ``key``, the worker's `RUN_FIELDS` on its lines about a run, and
-    whatever a task passes as ``extra=``."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={
-                "asctime": "time",
-                "levelname": "level",
-                "name": "logger",
-                "exc_info": "exception",
-            },
-            # Plain ASCII whatever a task logs, so no collector chokes on an encoding;
-            # str() for an odd object, so it never loses the line.
-            json_ensure_ascii=True,
-            json_default=str,
-        )
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        moment = time.strftime("%Y-%m-%dT%H:%M:%S", _utc(record.created))
-        return f"{moment}.{int(record.msecs):03d}Z"
-
-
-class _TaskKeyFilter(logging.Filter):
-    """Tags a record logged while a task runs (the worker's own started/finished lines, and
-    whatever an async task logs) with that task's key, so JSON logs can be filtered by it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "key", None) is None:
-            key = builtin.current_key()
-            if key is not None:
-                record.key = key
-        return True
-
-
-def _handler(form: LoggingFormat) -> logging.Handler:
-    if form is LoggingFormat.RICH:
-        return RichHandler(
-            console=Console(stderr=True), rich_tracebacks=False, log_time_format="[%X]"
-        )
-    handler = logging.StreamHandler(sys.stderr)
-    if form is LoggingFormat.JSON:
-        handler.setFormatter(_JsonFormatter())
-        handler.addFilter(_TaskKeyFilter())
-    else:
-        handler.setFormatter(_UtcFormatter())
-    return handler
-
-
-def configure_logging(level: LoggingLevel, form: LoggingFormat = LoggingFormat.PLAIN) -> None:
-    """Records go to stderr: ``plain`` one line each timestamped in UTC to the millisecond,
-    ``rich`` coloured columns for a terminal, ``json`` one object per line for collectors.
-    The level applies to every logger, so ``--logging-level DEBUG`` also shows the Redis
-    client's records."""
-    handler = _handler(form)
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(level.value)
 
 
 def _duration_help(text: str, default: timedelta) -> str:
@@ -269,6 +175,29 @@ def worker(
             "start (with how late it started) and finish.",
         ),
     ] = LoggingLevel.INFO,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            envvar="STREW_PROCESSES",
+            parser=processes_count,
+            metavar="N",
+            help="Worker processes, each with its own event loop and --concurrency: 0 or "
+            "auto for one per CPU. Above 1, each has its own name (NAME#i), its own "
+            "metrics and health ports (PORT+i), and SIGTERM stops them all; a process that "
+            "dies stops the others and the command exits 1.",
+        ),
+    ] = 1,
+    loop: Annotated[
+        LoopKind,
+        typer.Option(
+            "--loop",
+            envvar="STREW_LOOP",
+            case_sensitive=False,
+            help="The event loop: auto (uvloop when installed, the strew[uvloop] extra), "
+            "asyncio or uvloop.",
+        ),
+    ] = LoopKind.AUTO,
     logging_format: Annotated[
         LoggingFormat,
         typer.Option(
@@ -330,6 +259,10 @@ def worker(
             )
         fallback = named[0]
 
+    try:
+        factory, loop_name = loop_factory(loop)
+    except ImportError:
+        fail("--loop uvloop: uvloop is not installed (pip install 'strew[uvloop]')", EXIT_USAGE)
     configure_logging(logging_level, logging_format)
     compat.explain(
         message_batch=message_batch,
@@ -339,32 +272,60 @@ def worker(
         enable_internal_instrumentation=enable_internal_instrumentation,
         fallback_task=fallback_task,
     )
-    the_docket = Docket(docket, url)
-    # The built-in smoke-test tasks come with the Worker (a task of the user's with the same
-    # name, registered here, keeps its name).
-    for function in functions:
+
+    def build(worker_name: str | None) -> tuple[Docket, Worker]:
+        the_docket = Docket(docket, url)
+        # The built-in smoke-test tasks come with the Worker (a task of the user's with the
+        # same name, registered here, keeps its name).
+        for function in functions:
+            try:
+                the_docket.register(function)
+            except (TypeError, ValueError) as error:
+                fail(f"--tasks: cannot register {function!r}: {error}", EXIT_USAGE)
         try:
-            the_docket.register(function)
+            the_worker = Worker(
+                the_docket,
+                name=worker_name,
+                concurrency=concurrency,
+                redelivery_timeout=redelivery_timeout,
+                reconnection_delay=reconnection_delay,
+                shutdown_grace=shutdown_grace,
+                poll_ceiling=poll_ceiling,
+                prefetch=prefetch,
+                schedule_automatic_tasks=schedule_automatic_tasks,
+                fallback_task=fallback,
+            )
         except (TypeError, ValueError) as error:
-            fail(f"--tasks: cannot register {function!r}: {error}", EXIT_USAGE)
-    try:
-        the_worker = Worker(
-            the_docket,
-            name=name,
-            concurrency=concurrency,
-            redelivery_timeout=redelivery_timeout,
-            reconnection_delay=reconnection_delay,
-            shutdown_grace=shutdown_grace,
-            poll_ceiling=poll_ceiling,
-            prefetch=prefetch,
-            schedule_automatic_tasks=schedule_automatic_tasks,
-            fallback_task=fallback,
-        )
-    except (TypeError, ValueError) as error:
-        fail(str(error), EXIT_USAGE)
-    _stop_when_signalled_early(the_worker)
-    with serving_metrics(metrics_port, metrics_host):
-        run(_work(the_docket, the_worker, healthcheck_port, healthcheck_host, until_finished))
+            fail(str(error), EXIT_USAGE)
+        return the_docket, the_worker
+
+    def work(index: int | None = None, parent: int | None = None) -> int:
+        the_docket, the_worker = build(name if index is None else child_name(name, index))
+        if index is not None:
+            configure_logging(logging_level, logging_format, child=index)
+        _stop_when_signalled_early(the_worker)
+        if index is not None and signalled_early():
+            the_worker.stop()
+        metrics = metrics_port if index is None else child_port(metrics_port, index)
+        health_port = healthcheck_port if index is None else child_port(healthcheck_port, index)
+        logger.debug("event loop: %s", loop_name)
+        with serving_metrics(metrics, metrics_host):
+            run(
+                _work(
+                    the_docket, the_worker, health_port, healthcheck_host, until_finished, parent
+                ),
+                factory,
+            )
+        return 0
+
+    # Everything imported so far lives as long as the process: out of the collector's
+    # sight, full collections stop walking it (and forked children stop copying its pages).
+    gc.freeze()
+    if processes == 1:
+        work()
+        return
+    build(child_name(name, 0))  # every bad argument is refused once, before any fork
+    raise typer.Exit(run_children(processes, work))
 
 
 def _stop_when_signalled_early(worker: Worker) -> None:
@@ -397,8 +358,11 @@ async def _work(
     healthcheck_port: int | None,
     healthcheck_host: str,
     until_finished: bool = False,
+    parent: int | None = None,
 ) -> None:
     async with docket:
+        if parent is not None:
+            stop_with_parent(worker, parent)
         # Fail fast on a wrong URL or a server that is down, with one clear line, instead of
         # a worker that starts and then logs retries forever.
         await docket.store.now()

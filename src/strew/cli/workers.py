@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.output import JsonOption, emit, snapshot_head, worker_json
+from strew.cli.output import console as output_console
 from strew.cli.render import clock, relative
 from strew.docket.docket import Docket
 from strew.docket.settings import DEFAULT_URL
 
 
-def workers(url: UrlOption = DEFAULT_URL, docket: DocketOption = DEFAULT_DOCKET) -> None:
+def workers(
+    url: UrlOption = DEFAULT_URL,
+    docket: DocketOption = DEFAULT_DOCKET,
+    json_output: JsonOption = False,
+) -> None:
     """List live workers: name, when each last sent a heartbeat, and the keys it holds."""
-    run(_workers(url, docket))
+    run(_workers(url, docket, json_output))
 
 
-async def _workers(url: str, name: str) -> None:
-    console = Console()
+async def _workers(url: str, name: str, json_output: bool) -> None:
+    console = output_console()
     async with Docket(name, url, load_arguments=False) as the_docket:
         # Only the worker list is wanted: limit 0 skips reading any scheduled payload.
         taken = await the_docket.snapshot(0)
     now = taken.taken
+    if json_output:
+        listed = sorted(taken.workers, key=lambda w: w.name)
+        emit(
+            {**snapshot_head(name, safe_url(url), taken), "workers": list(map(worker_json, listed))}
+        )
+        return
     console.print(
         Text.assemble(
             ("Docket ", "bold"), (name, "bold cyan"), f" at {safe_url(url)}, {clock(now)}"

@@ -8,13 +8,10 @@ from types import TracebackType
 from typing import Any, ParamSpec, Self, overload
 
 from strew.docket import failures as failed
-from strew.docket import striking
-from strew.docket.quarantine import QuarantinedTask, clear_quarantine, drop_quarantined, quarantined
+from strew.docket.loops import store_per_loop
 from strew.docket.registry import import_tasks, register, resolve
 from strew.docket.settings import (
     ADD_CHUNK,
-    COUNT_CAP,
-    COUNT_SAMPLE,
     check_flag,
     check_name,
     check_result_storage,
@@ -22,21 +19,18 @@ from strew.docket.settings import (
     positive_whole,
 )
 from strew.docket.snapshots import (
-    DocketSnapshot,
-    count_by_function,
     load_execution,
     not_registered,
-    scheduled_histogram,
-    take_snapshot,
 )
 from strew.docket.strikelist import StrikeList
 from strew.docket.strikes import StrikeBook
+from strew.docket.views import OperatorViews
 from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
-from strew.stores import Store, StoreError, StoreUnavailable, open_store
+from strew.stores import Store, StoreError, StoreUnavailable
 from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT, durability
-from strew.stores.records import Entry, FunctionCounts
+from strew.stores.records import Entry
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
 from strew.task.bulk import gc_paused
@@ -51,7 +45,7 @@ from strew.task.signatures import check_call
 P = ParamSpec("P")
 
 
-class Docket:
+class Docket(OperatorViews):
     """A named collection of tasks in one store.
 
     ``url`` selects the store: ``redis://``, ``rediss://`` and ``unix://`` for a Redis or
@@ -122,11 +116,10 @@ class Docket:
         self.signed = bool(keys)
         """Payloads, records and strike rules are signed, and read only when they verify."""
         self.loads_arguments = self.signed or self.codec.json or load_arguments
-        """The views unpickle what they show: it verified, or this docket was told to trust
-        its store (see the class docstring)."""
+        """The views unpickle what they show: it verified, or it was told to trust its store."""
         durable = durability(replicas, replica_timeout)  # WAIT for replicas: docs/stores.md
         self.replicas = durable.replicas
-        store = open_store(self.url, self.name, allow_eviction=allow_eviction, durability=durable)
+        store = store_per_loop(self.url, self.name, allow_eviction, durable)  # one per loop
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)
@@ -420,9 +413,37 @@ class Docket:
         None when nothing is known about it (see `Execution.get_result`)."""
         return await load_execution(self, check_key(key))
 
-    # -- strikes (docs/strikes.md; bodies in striking.py) -----------------------------------
-    strike, restore = striking.strike, striking.restore
-    wait_for_strikes_loaded = striking.wait_for_strikes_loaded
+    async def strike(
+        self,
+        function: TaskFunction | str | None = None,
+        parameter: str | None = None,
+        operator: str = "==",
+        value: Any = None,
+    ) -> None:
+        """Pause ``function`` (a task function or name; None for every function), or only its
+        calls whose argument ``parameter`` compares true with ``value`` (``operator`` is one
+        of ``== != > >= < <= between``; ``between`` takes ``(low, high)``, both included).
+
+        Every producer and worker of this docket sees the strike within about a second:
+        stricken adds come back ``STRUCK`` and write nothing; stricken tasks already
+        scheduled are held when a worker claims them, until `restore`. See docs/strikes.md.
+        """
+        await self.strike_book.add(function, parameter, operator, value)
+
+    async def restore(
+        self,
+        function: TaskFunction | str | None = None,
+        parameter: str | None = None,
+        operator: str = "==",
+        value: Any = None,
+    ) -> None:
+        """Lift the strike made with the same arguments, and put every held task back on the
+        schedule at once (workers check each against the strikes that remain)."""
+        await self.strike_book.lift(function, parameter, operator, value)
+
+    async def wait_for_strikes_loaded(self) -> None:
+        """Return once ``strike_list`` holds the strikes in force (reads them if never read)."""
+        await self.strike_list.wait_for_strikes_loaded()
 
     async def clear(self) -> int:
         """Drop every scheduled task (running ones finish). Returns how many were dropped."""
@@ -446,37 +467,3 @@ class Docket:
             disposition,
             meta=envelope.meta,
         )
-
-    async def snapshot(self, limit: int | None = None) -> DocketSnapshot:
-        """What is scheduled, what runs where, who is alive: every scheduled (and held) task
-        by default, as pydocket's ``snapshot()``; ``limit=N`` reads only the earliest ``N``
-        of each (``total_tasks`` and ``held_total`` still count them all), which keeps a
-        snapshot of a huge docket cheap."""
-        return await take_snapshot(self, limit)
-
-    async def scheduled_histogram(self, start: datetime, end: datetime, buckets: int) -> list[int]:
-        """How many tasks fall due in each of ``buckets`` equal slices of [start, end)."""
-        return await scheduled_histogram(self.store, start, end, buckets)
-
-    async def count_by_function(
-        self, cap: int = COUNT_CAP, sample: int = COUNT_SAMPLE
-    ) -> FunctionCounts:
-        """How many scheduled, running and held tasks call each task function: exact for a
-        state of at most ``cap`` tasks, estimated from ``sample`` drawn at random above it
-        (``exact`` says which). Reads the start of every payload it counts."""
-        return await count_by_function(self.store, cap, sample)
-
-    # -- failures and quarantine (logic in failures.py and quarantine.py) ---------------------
-    failures, retry_failed, drop_failed = failed.failures, failed.retry_failed, failed.drop_failed
-
-    async def quarantined(self) -> list[QuarantinedTask]:
-        """Tasks a worker moved aside because their payload could not be read, oldest first."""
-        return await quarantined(self.store)
-
-    async def drop_quarantined(self, keys: Iterable[str]) -> int:
-        """Delete these quarantined tasks for good. Returns how many there were."""
-        return await drop_quarantined(self.store, keys)
-
-    async def clear_quarantine(self) -> int:
-        """Delete every quarantined task for good. Returns how many there were."""
-        return await clear_quarantine(self.store)

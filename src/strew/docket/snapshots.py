@@ -63,7 +63,21 @@ class WorkerInfo:
     name: str
     last_seen: datetime
     tasks: frozenset[str]
-    """Keys of the tasks this worker holds right now."""
+    """Keys of the tasks this worker holds right now (empty from `Docket.workers`)."""
+    host: str | None = None
+    """The rest is what the worker's last heartbeat reported (`Docket.workers`); None from
+    a snapshot, or from a worker that reports nothing (a strew before reports)."""
+    pid: int | None = None
+    concurrency: int | None = None
+    """How many tasks it runs at once, at most."""
+    running: int | None = None
+    """How many it runs now."""
+    done: int | None = None
+    """Tasks it finished since it started (succeeded or failed)."""
+    failed: int | None = None
+    started: datetime | None = None
+    version: str | None = None
+    """The strew version it runs."""
 
 
 @dataclass(frozen=True, slots=True)

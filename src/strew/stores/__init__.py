@@ -42,6 +42,7 @@ def open_store(
 __all__ = [
     "CLUSTER_SCHEMES",
     "FATAL_STORE_ERRORS",
+    "NO_WAIT",
     "Durability",
     "EvictionPolicyError",
     "NotReplicated",

@@ -41,6 +41,7 @@ from strew.stores.records import (
     StoreSnapshot,
     TaskState,
 )
+from strew.stores.views import ReadModelStore
 
 
 @runtime_checkable
@@ -106,9 +107,10 @@ class ScheduleStore(Protocol):
         another ``Wake(0)`` after any gap in which notices may have been missed."""
         ...
 
-    async def heartbeat(self, worker: str, ttl: int) -> None:
+    async def heartbeat(self, worker: str, ttl: int, report: bytes = b"") -> None:
         """Record that ``worker`` is alive; it is forgotten ``ttl`` microseconds later
-        unless it beats again."""
+        unless it beats again. ``report`` (opaque, small) replaces what its last heartbeat
+        carried, and is forgotten with it (see `ReadModelStore.worker_reports`)."""
         ...
 
     async def forget_worker(self, worker: str) -> None:
@@ -183,7 +185,9 @@ class BatchStore(Protocol):
         """
         ...
 
-    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
+    async def commit_batch(
+        self, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
+    ) -> list[str]:
         """Move the whole stage of ``batch`` onto the schedule in one atomic step.
 
         Each staged entry is written as `schedule` without ``replace`` would: a key already
@@ -192,7 +196,8 @@ class BatchStore(Protocol):
         ``members_ttl`` microseconds. The stage is gone afterwards. If the stage's count
         (see `stage_batch`) is not exactly ``expected`` (part of it expired, or it was
         discarded or cancelled meanwhile) nothing is written, the stage is dropped and
-        `StoreError` is raised.
+        `StoreError` is raised. A non-empty ``descriptor`` lists the batch in the same step
+        (see `ReadModelStore.batches`).
         """
         ...
 
@@ -202,11 +207,12 @@ class BatchStore(Protocol):
         ...
 
     async def schedule_batch(
-        self, batch: str, entries: Sequence[Entry], members_ttl: int
+        self, batch: str, entries: Sequence[Entry], members_ttl: int, descriptor: bytes = b""
     ) -> list[bool]:
         """`schedule` without ``replace``, and, in the same atomic step, add the keys it
         wrote to the members of ``batch`` (kept ``members_ttl`` microseconds from now).
-        Used by streamed scatters, one chunk per call."""
+        Used by streamed scatters, one chunk per call; a non-empty ``descriptor`` lists the
+        batch (see `ReadModelStore.batches`), the first chunk's time being its creation."""
         ...
 
     async def cancel_batch(self, batch: str) -> int:
@@ -214,7 +220,8 @@ class BatchStore(Protocol):
         scheduled at the due time the batch gave it (a key scheduled again since, at another
         time, is left alone); running tasks finish. Drops the batch's members and any stage
         it still has, so a commit still to come fails instead of writing. Returns how many
-        scheduled tasks were removed."""
+        scheduled tasks were removed. A listed batch stays listed, marked cancelled (see
+        `BatchInfo.cancelled`), for as long as its members would have been kept."""
         ...
 
     async def respread_batch(
@@ -448,12 +455,13 @@ class Lifecycle(Protocol):
 
 
 @runtime_checkable
-class Store(
+class Store(  # ReadModelStore lives in views.py, beside its records
     ScheduleStore,
     AdmissionStore,
     ResultStore,
     SnapshotStore,
     BatchStore,
+    ReadModelStore,
     QuarantineStore,
     FailureStore,
     StrikeStore,

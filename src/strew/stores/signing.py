@@ -47,6 +47,7 @@ from strew.stores.records import (
     StoreSnapshot,
     TaskState,
 )
+from strew.stores.views import BatchInfo, BatchProgress, LatenessSummary, WorkerReport
 
 MARK = b"SG"
 KEY_ID = 4
@@ -214,8 +215,8 @@ class SignedStore:
     async def limits(self, limit: int) -> list[LimitUsage]:
         return await self.inner.limits(limit)
 
-    async def heartbeat(self, worker: str, ttl: int) -> None:
-        await self.inner.heartbeat(worker, ttl)
+    async def heartbeat(self, worker: str, ttl: int, report: bytes = b"") -> None:
+        await self.inner.heartbeat(worker, ttl, report)
 
     async def forget_worker(self, worker: str) -> None:
         await self.inner.forget_worker(worker)
@@ -261,16 +262,20 @@ class SignedStore:
     async def stage_batch(self, batch: str, entries: Sequence[Entry], ttl: int) -> int:
         return await self.inner.stage_batch(batch, self._entries(entries), ttl)
 
-    async def commit_batch(self, batch: str, expected: int, members_ttl: int) -> list[str]:
-        return await self.inner.commit_batch(batch, expected, members_ttl)
+    async def commit_batch(
+        self, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
+    ) -> list[str]:
+        return await self.inner.commit_batch(batch, expected, members_ttl, descriptor)
 
     async def discard_batch(self, batch: str) -> None:
         await self.inner.discard_batch(batch)
 
     async def schedule_batch(
-        self, batch: str, entries: Sequence[Entry], members_ttl: int
+        self, batch: str, entries: Sequence[Entry], members_ttl: int, descriptor: bytes = b""
     ) -> list[bool]:
-        return await self.inner.schedule_batch(batch, self._entries(entries), members_ttl)
+        return await self.inner.schedule_batch(
+            batch, self._entries(entries), members_ttl, descriptor
+        )
 
     async def cancel_batch(self, batch: str) -> int:
         return await self.inner.cancel_batch(batch)
@@ -284,6 +289,27 @@ class SignedStore:
         claims: Sequence[tuple[str, str]] = (),
     ) -> Respread:
         return await self.inner.respread_batch(batch, start, spacing, overdue, claims)
+
+    # -- ReadModelStore ---------------------------------------------------------------------
+    # Descriptors, reports and lateness are plain data (JSON and numbers), never unpickled:
+    # they pass unsigned.
+
+    async def batches(self, limit: int) -> list[BatchInfo]:
+        return await self.inner.batches(limit)
+
+    async def batch_progress(
+        self, batch: str, start: int, end: int, slices: int, sample: int = 0
+    ) -> BatchProgress | None:
+        return await self.inner.batch_progress(batch, start, end, slices, sample)
+
+    async def worker_reports(self) -> list[WorkerReport]:
+        return await self.inner.worker_reports()
+
+    async def record_lateness(self, summaries: Sequence[LatenessSummary], keep: int) -> None:
+        await self.inner.record_lateness(summaries, keep)
+
+    async def lateness(self, since: int, limit: int) -> list[LatenessSummary]:
+        return await self.inner.lateness(since, limit)
 
     # -- QuarantineStore --------------------------------------------------------------------
 

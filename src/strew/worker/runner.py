@@ -61,6 +61,10 @@ class Runner:
         self.outcomes = outcomes
         self.strikes = strikes
         self.admission = AdmissionGate(state)
+        # Read once per function, not once per run: its markers and `Retry`, and whether
+        # it is a coroutine function (the functions are the docket's, alive anyway).
+        self._plans: dict[TaskFunction, tuple[list[tuple[str, Any]], Retry | None]] = {}
+        self._is_async: dict[Any, bool] = {}
 
     async def execute(self, running: Running) -> None:
         claim = running.claim
@@ -223,8 +227,7 @@ class Runner:
             )
         run = running.run = instrumentation.TaskRun(self.state.docket.name, execution, late / 1000)
         started = time.perf_counter()
-        markers = markers_of(function)
-        retry = next((m for _, m in markers if isinstance(m, Retry)), None)
+        markers, retry = self._plan(function)
         report = RunReport()
         try:
             if markers or self.hooks.around_every_task:
@@ -309,10 +312,35 @@ class Runner:
         self.state.stats.quarantined += 1
         logger.error("task %s was quarantined: %s", claim.key, reason)
 
+    def _plan(self, function: TaskFunction) -> tuple[list[tuple[str, Any]], Retry | None]:
+        try:
+            return self._plans[function]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable callable: read each time
+            return self._read_plan(function)
+        plan = self._plans[function] = self._read_plan(function)
+        return plan
+
+    @staticmethod
+    def _read_plan(function: TaskFunction) -> tuple[list[tuple[str, Any]], Retry | None]:
+        markers = markers_of(function)
+        return markers, next((m for _, m in markers if isinstance(m, Retry)), None)
+
+    def _coroutine_function(self, function: Any) -> bool:
+        try:
+            return self._is_async[function]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable callable: asked each time
+            return inspect.iscoroutinefunction(function)
+        answer = self._is_async[function] = inspect.iscoroutinefunction(function)
+        return answer
+
     async def _call(
         self, function: TaskFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if inspect.iscoroutinefunction(function):
+        if self._coroutine_function(function):
             return await function(*args, **kwargs)
         result = await asyncio.to_thread(function, *args, **kwargs)
         if inspect.isawaitable(result):

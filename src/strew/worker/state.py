@@ -67,6 +67,17 @@ class Running:
     without a reschedule, the store remembers it, so workers do not put the chain back."""
 
 
+class LatenessLog(deque[float]):
+    """The most recent start latenesses (ms), counting every one ever added, so that a
+    reader can tell which are new since it last looked (the heartbeat's punctuality)."""
+
+    added: int = 0
+
+    def append(self, value: float) -> None:
+        super().append(value)
+        self.added += 1
+
+
 @dataclass
 class Stats:
     claimed: int = 0
@@ -91,7 +102,7 @@ class Stats:
     """Due tasks a RateLimit or Debounce put back for later."""
     dropped: int = 0
     """Due tasks a Cooldown, Debounce or RateLimit(drop=True) dropped."""
-    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    lateness: LatenessLog = field(default_factory=lambda: LatenessLog(maxlen=10_000))
     """Start lateness in milliseconds of the most recent (up to 10,000) first deliveries."""
 
 

@@ -44,6 +44,10 @@ class _Core(Protocol):
     def _live(self, table: dict[str, Expiring[T]], batch: str) -> Expiring[T] | None: ...
     def _remember(self, batch: str, written: dict[str, int], ttl: int) -> None: ...
     async def schedule(self, entries: Sequence[Entry], *, replace: bool) -> list[bool]: ...
+    def _describe(
+        self, batch: str, descriptor: bytes, written: Sequence[int], ttl: int
+    ) -> None: ...
+    def _mark_cancelled(self, batch: str) -> None: ...
 
 
 class MemoryBatches:
@@ -76,7 +80,9 @@ class MemoryBatches:
         stage.expires = self._clock() + ttl
         return stage.count
 
-    async def commit_batch(self: _Core, batch: str, expected: int, members_ttl: int) -> list[str]:
+    async def commit_batch(
+        self: _Core, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
+    ) -> list[str]:
         stage = self._live(self._stages, batch)
         self._stages.pop(batch, None)
         # Count the entries the stage holds, never the running count beside them: the Redis
@@ -98,6 +104,7 @@ class MemoryBatches:
                 self._put(key, entry.due, entry.payload)
                 written[key] = entry.due
         skipped += stage.repeats
+        self._describe(batch, descriptor, list(written.values()), members_ttl)
         if written:
             self._remember(batch, written, members_ttl)
             self._wake_if_earlier(min(written.values()), earliest)
@@ -107,15 +114,19 @@ class MemoryBatches:
         self._stages.pop(batch, None)
 
     async def schedule_batch(
-        self: _Core, batch: str, entries: Sequence[Entry], members_ttl: int
+        self: _Core, batch: str, entries: Sequence[Entry], members_ttl: int, descriptor: bytes = b""
     ) -> list[bool]:
+        if not entries:
+            return []
         flags = await self.schedule(entries, replace=False)
         written = {entry.key: entry.due for entry, flag in zip(entries, flags, strict=True) if flag}
+        self._describe(batch, descriptor, list(written.values()), members_ttl)
         if written:
             self._remember(batch, written, members_ttl)
         return flags
 
     async def cancel_batch(self: _Core, batch: str) -> int:
+        self._mark_cancelled(batch)
         self._stages.pop(batch, None)
         members = self._live(self._members, batch)
         self._members.pop(batch, None)

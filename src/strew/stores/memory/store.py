@@ -24,6 +24,7 @@ from strew.stores.memory.admission import LimitBook, MemoryAdmission, register_p
 from strew.stores.memory.batches import Expiring, MemoryBatches
 from strew.stores.memory.chains import MemoryChains
 from strew.stores.memory.failures import FailureRecord, MemoryFailures
+from strew.stores.memory.readmodel import MemoryReadModel, ReadModel
 from strew.stores.memory.respread import MemoryRespread
 from strew.stores.memory.strikes import MemoryStrikes, StrikeState
 from strew.stores.records import (
@@ -70,7 +71,13 @@ class _Lease:
 
 
 class MemoryStore(
-    MemoryAdmission, MemoryStrikes, MemoryRespread, MemoryChains, MemoryBatches, MemoryFailures
+    MemoryAdmission,
+    MemoryStrikes,
+    MemoryRespread,
+    MemoryChains,
+    MemoryBatches,
+    MemoryFailures,
+    MemoryReadModel,
 ):
     """All state of one docket: a dict of payloads beside a sorted list of (due, key).
 
@@ -94,6 +101,7 @@ class MemoryStore(
         self._ended: dict[str, int] = {}  # automatic chain key -> when it ended on purpose
         self._limits = LimitBook()
         self._failures = FailureRecord()
+        self._read_model = ReadModel()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -297,15 +305,22 @@ class MemoryStore(
             _tally([payload for _, payload in self._strikes.held.values()], cap, sample),
         )
 
-    async def heartbeat(self, worker: str, ttl: int) -> None:
+    async def heartbeat(self, worker: str, ttl: int, report: bytes = b"") -> None:
         now = self._clock()
         self._workers[worker] = (now, now + ttl)
+        reports = self._read_model.reports
+        if report:
+            reports[worker] = report
+        else:
+            reports.pop(worker, None)
         for name, (_, expires) in list(self._workers.items()):
             if expires <= now:
                 del self._workers[name]
+                reports.pop(name, None)
 
     async def forget_worker(self, worker: str) -> None:
         self._workers.pop(worker, None)
+        self._read_model.reports.pop(worker, None)
 
     async def now(self) -> int:
         return self._clock()
@@ -332,6 +347,7 @@ class MemoryStore(
         self._progress.clear()
         self._ended.clear()
         self._limits = LimitBook()
+        self._read_model = ReadModel()
 
     async def close(self) -> None:
         return None

@@ -6,6 +6,8 @@ a Redis Cluster::
     strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
     strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
+
+(the listing of batches and their descriptors: see readmodel.py)
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class _Core(Protocol):
     def _stage_keys(self, batch: str) -> list[str]: ...
     def _members_key(self, batch: str) -> str: ...
     async def _commit_outcome(self, outcome: str) -> list[str] | None: ...
+    def _about_key(self, batch: str) -> str: ...
+    def _listed_key(self) -> str: ...
 
 
 class RedisBatches:
@@ -77,7 +81,9 @@ class RedisBatches:
         staged = await self._script("stage_batch", "stage tasks", self._stage_keys(batch), args)
         return int(staged)
 
-    async def commit_batch(self: _Core, batch: str, expected: int, members_ttl: int) -> list[str]:
+    async def commit_batch(
+        self: _Core, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
+    ) -> list[str]:
         outcome = f"strew:{{{self.docket}}}:stage:{batch}:outcome"
         keys = [
             self.schedule_key,
@@ -86,12 +92,16 @@ class RedisBatches:
             *self._stage_keys(batch),
             self._members_key(batch),
             outcome,
+            self._about_key(batch),
+            self._listed_key(),
         ]
         args: list[Any] = [
             self.wake_channel,
             expected,
             _millis(members_ttl),
             COMMIT_OUTCOME_TTL_MS,
+            descriptor,
+            batch,
         ]
         try:
             skipped = await self._waits.run(self, "commit_batch", "commit tasks", keys, args)
@@ -135,12 +145,19 @@ class RedisBatches:
         await self._call("discard staged tasks", lambda: self._client.delete(*keys))
 
     async def schedule_batch(
-        self: _Core, batch: str, entries: Sequence[Entry], members_ttl: int
+        self: _Core, batch: str, entries: Sequence[Entry], members_ttl: int, descriptor: bytes = b""
     ) -> list[bool]:
         if not entries:
             return []
-        args = [self.wake_channel, _millis(members_ttl), *pack_entries(entries)]
-        keys = [self.schedule_key, self.payloads_key, self.leases_key, self._members_key(batch)]
+        args = [self.wake_channel, _millis(members_ttl), descriptor, batch, *pack_entries(entries)]
+        keys = [
+            self.schedule_key,
+            self.payloads_key,
+            self.leases_key,
+            self._members_key(batch),
+            self._about_key(batch),
+            self._listed_key(),
+        ]
         written = await self._script("schedule_batch", "schedule tasks", keys, args)
         return _flags(written)
 
@@ -150,6 +167,7 @@ class RedisBatches:
             self.payloads_key,
             self._members_key(batch),
             *self._stage_keys(batch),
+            self._about_key(batch),
         ]
         removed = await self._script("cancel_batch", "cancel a batch", keys, [])
         return int(removed)
@@ -170,6 +188,7 @@ class RedisBatches:
             self.running_key,
             self.tokens_key,
             self.dues_key,
+            self._about_key(batch),
         ]
         args: list[Any] = [str(start), str(spacing), str(overdue), self.wake_channel]
         for key, token in claims:
@@ -181,8 +200,16 @@ class RedisBatches:
         # Batch keys carry an id in their name, so they are found by pattern; the docket name
         # is escaped because glob characters are legal in it.
         name = "".join("\\" + c if c in "\\*?[]^" else c for c in self.docket)
-        patterns = ("stage", "batch", "record", "progress")
-        for pattern in (f"strew:{{{name}}}:{kind}:*" for kind in patterns):
-            found = [key async for key in self._client.scan_iter(match=pattern, count=1000)]
-            if found:
-                await self._client.delete(*found)
+        # One scan for every kind: each SCAN walks the whole database, however few keys match.
+        kinds = tuple(
+            f"strew:{{{self.docket}}}:{kind}:".encode()
+            for kind in ("stage", "batch", "record", "progress", "scatter")
+        )
+        pattern = f"strew:{{{name}}}:*"
+        found = [
+            key
+            async for key in self._client.scan_iter(match=pattern, count=1000)
+            if key.startswith(kinds)
+        ]
+        for low in range(0, len(found), 1000):
+            await self._client.delete(*found[low : low + 1000])

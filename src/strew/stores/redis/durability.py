@@ -14,11 +14,12 @@ trip. Each script the store loads is classified here (a test checks that none is
   lapses, so the task runs again (at least once, as for any acknowledgement lost in a
   crash). Raising would be worse: the worker would send the acknowledgement again, find its
   token gone and report work lost that was not.
-- `NOT_WAITED`: reads, and the writes whose loss only repeats work (a claim, a lease
-  extension, a heartbeat, a concurrency slot, progress) — waiting there would slow every task
-  for nothing at-least-once does not already cover. And an atomic scatter's staged chunks:
-  invisible until the commit, whose ``WAIT`` covers them, since replication is one ordered
-  stream (a replica that has the commit has every write the master made before it).
+- `NOT_WAITED`: reads, and the writes whose loss only repeats work or loses a statistic (a
+  claim, a lease extension, a heartbeat, a concurrency slot, progress, punctuality) —
+  waiting there would slow every task for nothing at-least-once does not already cover.
+  And an atomic scatter's staged chunks: invisible until the commit, whose ``WAIT`` covers
+  them, since replication is one ordered stream (a replica that has the commit has every
+  write the master made before it).
 
 A streamed scatter's chunk that is not confirmed stops the scatter with ``ScatterError``
 caused by `NotReplicated`; that chunk's tasks are marked failed, though the master has them.
@@ -77,6 +78,9 @@ NOT_WAITED = frozenset(
         "admit",
         "release_slots",
         "limits",
+        "batch_progress",
+        "worker_reports",
+        "record_lateness",
     }
 )
 __all__ = ["NO_WAIT", "Durability", "ReplicaWait"]

@@ -51,32 +51,27 @@ from strew.stores.records import (
     ClaimResult,
     Entry,
     Finish,
-    FunctionCounts,
-    FunctionTally,
     Notice,
     Record,
     Release,
-    RunningTask,
-    ScheduledTask,
     StoreError,
-    StoreSnapshot,
     StoreUnavailable,
     Wake,
-    WorkerSeen,
-    scaled,
 )
 from strew.stores.redis.admission import ADMISSION_SCRIPTS, RedisAdmission
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
-from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _optional_int, _text
+from strew.stores.redis.common import _cancelling, _flags, _load_lua, _millis, _text
 from strew.stores.redis.durability import NO_WAIT, Durability, ReplicaWait
 from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
 from strew.stores.redis.failures import FAILURE_SCRIPTS, RedisFailures, failure_keys
 from strew.stores.redis.packing import pack_entries
 from strew.stores.redis.preflight import EvictionCheck
 from strew.stores.redis.quarantine import QUARANTINE_SCRIPTS, RedisQuarantine
+from strew.stores.redis.readmodel import READMODEL_SCRIPTS, RedisReadModel
 from strew.stores.redis.results import RESULT_SCRIPTS, RedisResults
 from strew.stores.redis.sentinel import master_moved, sentinel_client
+from strew.stores.redis.snapshots import SNAPSHOT_SCRIPTS, RedisSnapshots
 from strew.stores.redis.strikes import STRIKE_SCRIPTS, RedisStrikes
 from strew.stores.sentinel_url import SENTINEL_SCHEMES
 from strew.stores.urls import CLUSTER_SCHEMES
@@ -92,11 +87,8 @@ _SCRIPTS = (
     "extend",
     "release",
     "cancel",
-    "snapshot",
     "heartbeat",
     "clear",
-    "histogram",
-    "count_functions",
     "forget",
     "now",
 )
@@ -104,20 +96,16 @@ REFUSABLE_SIZE = 1024 * 1024
 """The lowest ``proto-max-bulk-len`` Redis accepts: no smaller value is refused for its size."""
 
 
-def _tally(reply: list[Any]) -> FunctionTally:
-    """One state's part of count_functions.lua's answer: total, seen, then name/count pairs."""
-    counts = {_text(reply[i]): int(reply[i + 1]) for i in range(2, len(reply), 2)}
-    return scaled(int(reply[0]), int(reply[1]), counts)
-
-
 class RedisStore(
     RedisAdmission,
     RedisStrikes,
     RedisBatches,
+    RedisReadModel,
     RedisChains,
     RedisResults,
     RedisQuarantine,
     RedisFailures,
+    RedisSnapshots,
 ):
     """One docket's state in one Redis (or Valkey) database."""
 
@@ -229,6 +217,8 @@ class RedisStore(
                 *RESULT_SCRIPTS,
                 *ADMISSION_SCRIPTS,
                 *FAILURE_SCRIPTS,
+                *READMODEL_SCRIPTS,
+                *SNAPSHOT_SCRIPTS,
             )
         }
         self._serial = itertools.count(1)
@@ -372,59 +362,13 @@ class RedisStore(
         )
         return int(removed)
 
-    async def snapshot(self, limit: int) -> StoreSnapshot:
-        keys = [
-            *self._task_keys[:5],
-            self.workers_key,
-            self.seen_key,
-            self.quarantine_key,
-            self.dues_key,
-        ]
-        now, total, scheduled, held, live, quarantined = await self._script(
-            "snapshot", "take a snapshot", keys, [limit]
-        )
-        return StoreSnapshot(
-            now=int(now),
-            scheduled_total=int(total),
-            scheduled=[
-                ScheduledTask(_text(scheduled[i]), int(float(scheduled[i + 1])), scheduled[i + 2])
-                for i in range(0, len(scheduled), 3)
-            ],
-            running=[
-                RunningTask(
-                    _text(held[i]),
-                    _text(held[i + 1]),
-                    int(float(held[i + 2])),
-                    held[i + 3],
-                    _optional_int(held[i + 4]),
-                )
-                for i in range(0, len(held), 5)
-            ],
-            workers=[WorkerSeen(_text(live[i]), int(live[i + 1])) for i in range(0, len(live), 2)],
-            quarantined=int(quarantined),
-        )
-
-    async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
-        edges = [start + (end - start) * i // buckets for i in range(buckets + 1)]
-        counts = await self._script(
-            "histogram", "count scheduled tasks", [self.schedule_key], edges
-        )
-        return [int(n) for n in counts]
-
-    async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
-        keys = [*self._task_keys[:4], *self._strike_keys()[2:]]
-        scheduled, running, held = await self._script(
-            "count_functions", "count tasks by function", keys, [cap, sample]
-        )
-        return FunctionCounts(_tally(scheduled), _tally(running), _tally(held))
-
-    async def heartbeat(self, worker: str, ttl: int) -> None:
-        await self._script(
-            "heartbeat", "record a heartbeat", [self.workers_key, self.seen_key], [worker, ttl]
-        )
+    async def heartbeat(self, worker: str, ttl: int, report: bytes = b"") -> None:
+        keys = [self.workers_key, self.seen_key, self._reports_key()]
+        await self._script("heartbeat", "record a heartbeat", keys, [worker, ttl, report])
 
     async def forget_worker(self, worker: str) -> None:
-        await self._script("forget", "forget a worker", [self.workers_key, self.seen_key], [worker])
+        keys = [self.workers_key, self.seen_key, self._reports_key()]
+        await self._script("forget", "forget a worker", keys, [worker])
 
     async def now(self) -> int:
         if self.cluster:
@@ -491,6 +435,7 @@ class RedisStore(
             self.ended_key,
             *self._strike_keys(),
             *failure_keys(self.docket),
+            *self._readmodel_keys(),
         ]
         await self._call("delete the docket", lambda: self._client.delete(*keys))
         await self._call("delete the docket's batches", self._destroy_batches)

@@ -1,6 +1,6 @@
 -- Remove what is left of a batch from the schedule, and forget the batch.
 -- KEYS: 1 schedule, 2 payloads, 3 members (list of 'due key' strings), 4 stage chunks,
---       5 stage count
+--       5 stage count, 6 the batch's descriptor (hash; absent for a batch not listed)
 -- Returns how many scheduled tasks were removed.
 local schedule, payloads, members = KEYS[1], KEYS[2], KEYS[3]
 local PAGE = 1000
@@ -30,4 +30,10 @@ for offset = 0, count - 1, PAGE do
 end
 -- A stage still being written loses its entries, so its commit fails instead of writing.
 redis.call('DEL', members, KEYS[4], KEYS[5])
+-- A listed batch stays listed, marked, until its descriptor expires as the members would have.
+if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[6], 'cancelled',
+    string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+end
 return removed

@@ -2,9 +2,12 @@
 -- not hold every entry the producer staged) none of it.
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 stage chunks (list of packed blobs), 5 stage
 --       count, 6 members (list of 'due key' strings, the cancel index),
---       7 outcome (list: 'committed', then the skipped keys)
--- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms)
+--       7 outcome (list: 'committed', then the skipped keys), 8 the batch's descriptor
+--       (hash), 9 the listed batches (sorted set: batch id -> created, us)
+-- ARGV: 1 wake channel, 2 expected entry count, 3 members ttl (ms), 4 outcome ttl (ms),
+--       5 descriptor ('' for none: the batch is not listed), 6 batch id
 -- Returns the keys skipped because they were already scheduled or running.
+--#include describe_batch
 local schedule, payloads, leases = KEYS[1], KEYS[2], KEYS[3]
 local chunks, counter, members, outcome = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
@@ -39,6 +42,7 @@ local wake = nil
 -- A blob holds at most 1,000 entries (packing.py), so each is one page: a handful of commands
 -- per thousand tasks instead of several per task, each within unpack()'s stack.
 local skipped = {}
+local written = 0
 for page = 0, blobs - 1, 16 do
   for _, blob in ipairs(redis.call('LRANGE', chunks, page, page + 15)) do
     local items = cmsgpack.unpack(blob)
@@ -73,8 +77,14 @@ for page = 0, blobs - 1, 16 do
       redis.call('ZADD', schedule, unpack(zargs))
       redis.call('HSET', payloads, unpack(hargs))
       redis.call('RPUSH', members, unpack(margs))
+      written = written + #margs
     end
   end
+end
+
+-- The listing: kept as long as the members.
+if ARGV[5] and ARGV[5] ~= '' then
+  describe_batch(KEYS[8], KEYS[9], ARGV[5], ARGV[6], written, ARGV[3])
 end
 
 -- The cancel index is a plain list of 'due key' strings: packed in listpacks it costs about a

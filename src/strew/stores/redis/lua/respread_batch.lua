@@ -1,7 +1,7 @@
 -- Re-time what is left of a batch that fell behind, taking back a worker's late claims of it
 -- in the same step (see Store.respread_batch).
 -- KEYS: 1 schedule, 2 members (list of 'due key' strings, the cancel index), 3 payloads,
---       4 leases, 5 running, 6 tokens, 7 dues
+--       4 leases, 5 running, 6 tokens, 7 dues, 8 the batch's descriptor (hash, if listed)
 -- ARGV: 1 start (us), 2 spacing (us), 3 overdue (us), 4 wake channel, then key, token pairs
 --       of the claims offered back
 -- Returns {moved, one '1' or '0' per claim offered: 1 when it was handed back}.
@@ -173,6 +173,10 @@ flush()
 local ttl = redis.call('PTTL', members)
 if ttl > 0 then
   redis.call('PEXPIRE', members, string.format('%d', ttl + math.ceil(push / 1000)))
+  -- The listing follows the members (see commit_batch.lua).
+  if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 1 then
+    redis.call('PEXPIRE', KEYS[8], string.format('%d', ttl + math.ceil(push / 1000)))
+  end
 end
 -- Handed-back tasks are claimable again from `first`: a worker asleep until later would
 -- otherwise start them late.
