@@ -179,3 +179,26 @@ async def test_failures_written_in_one_step_get_distinct_times_in_order(store: S
     assert len({f.failed_at for f in found}) == 5
     page = await store.failures(2, before=found[1].failed_at)
     assert [f.key for f in page] == ["k2", "k1"]
+
+
+async def test_one_keys_failure_is_read_as_the_listing_shows_it_whatever_its_age(
+    store: Store,
+) -> None:
+    await fail_runs(store, "a", "b", "c")
+    listed = {f.key: f for f in await store.failures(10)}
+    # "a" is the oldest: a page of one would never reach it, the lookup does.
+    assert await store.failure("a") == listed["a"]
+    assert await store.failure("c") == listed["c"]
+    assert await store.failure("never-failed") is None
+
+
+async def test_one_keys_failure_says_when_it_is_scheduled_again_and_goes_when_dropped(
+    store: Store,
+) -> None:
+    await fail_runs(store, "a")
+    due = await store.now() + 60_000_000
+    await store.schedule([Entry("a", due, b"again")], replace=False)
+    found = await store.failure("a")
+    assert found is not None and found.retry_at == due and not found.running
+    assert await store.drop_failures(["a"]) == 1
+    assert await store.failure("a") is None

@@ -241,3 +241,25 @@ async def test_retrying_all_reads_the_whole_record_page_by_page(docket: Docket) 
     assert len(outcomes) == count and set(outcomes.values()) == {"retried"}
     assert (await docket.snapshot(0)).total_tasks == count
     await docket.clear()
+
+
+async def test_one_tasks_failure_is_read_by_its_key(docket: Docket) -> None:
+    await docket.add(broken, key="b1")(7)
+    await docket.add(fine, key="f1")(1)
+    await run(docket)
+    failure = await docket.failure("b1")
+    [listed] = await docket.failures()
+    assert failure is not None and failure.execution is not None
+    assert (failure.key, failure.failed_at, failure.message) == (
+        listed.key,
+        listed.failed_at,
+        listed.message,
+    )
+    assert failure.execution.args == (7,)
+    assert await docket.failure("f1") is None
+    assert await docket.failure("unknown") is None
+
+
+async def test_reading_one_failure_refuses_a_bad_key_naming_it(docket: Docket) -> None:
+    with pytest.raises((TypeError, ValueError), match="key"):
+        await docket.failure("")

@@ -49,6 +49,7 @@ ACL_COMMANDS = (
     "hmget",
     "hrandfield",
     "hset",
+    "hsetnx",
     "incr",
     "incrby",
     "llen",
@@ -73,15 +74,19 @@ ACL_COMMANDS = (
     "zmscore",
     "zrange",
     "zrangebyscore",
+    "zrank",
     "zrem",
+    "zremrangebyrank",
     "zremrangebyscore",
     "zscore",
 )
 """Every command strew runs, as ACL rules spell them (``+name``); docs/security.md repeats it.
-Three the workload below cannot reach cheaply were added from reading the code: ``ping``
+Five the workload below cannot reach cheaply were added from reading the code: ``ping``
 (redis-py's health check of an idle connection, and of a worker's subscription), ``pttl``
-(respread_batch.lua, a catch-up after an outage) and ``hrandfield`` (count_functions.lua
-samples past 100,000 tasks)."""
+(respread_batch.lua, a catch-up after an outage), ``hrandfield`` (count_functions.lua
+samples past 100,000 tasks), ``zrank`` (admit.lua: a task's place among those waiting for a
+concurrency slot) and ``zremrangebyrank`` (record_lateness.lua trims the punctuality series a
+worker's heartbeat adds to every 10 s)."""
 
 
 def acl_rules(commands: tuple[str, ...] = ACL_COMMANDS) -> list[str]:

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from strew.cli.common import DEFAULT_DOCKET, DocketOption, UrlOption, run, safe_url
+from strew.cli.output import JsonOption
 from strew.cli.render import clock, histogram, offset_labels, short_clock
 from strew.docket.docket import Docket
 from strew.docket.scatters import MAX_SLICES, ScatterInfo, ScatterProgress
@@ -24,21 +25,30 @@ from strew.docket.settings import DEFAULT_URL
 
 def scatters(
     scatter_id: Annotated[
-        str | None, typer.Argument(help="A scatter's id: draw it planned against started.")
+        str | None,
+        typer.Argument(
+            envvar="STREW_SCATTER", help="A scatter's id: draw it planned against started."
+        ),
     ] = None,
     url: UrlOption = DEFAULT_URL,
     docket: DocketOption = DEFAULT_DOCKET,
     limit: Annotated[
-        int, typer.Option(min=1, help="The most scatters listed (newest first).")
+        int,
+        typer.Option(min=1, envvar="STREW_LIMIT", help="The most scatters listed (newest first)."),
     ] = 20,
     slices: Annotated[
-        int, typer.Option(min=1, max=MAX_SLICES, help="Slices of the window drawn for one.")
+        int,
+        typer.Option(
+            min=1, max=MAX_SLICES, envvar="STREW_SLICES", help="Slices of the window drawn for one."
+        ),
     ] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonOption = False,
     exact: Annotated[
         bool,
         typer.Option(
-            "--exact", help="Count every task of a scatter over 10,000 (default: a sample)."
+            "--exact",
+            envvar="STREW_EXACT",
+            help="Count every task of a scatter over 10,000 (default: a sample).",
         ),
     ] = False,
 ) -> None:

@@ -197,6 +197,17 @@ async def failures(
     return [_failure(self, task) for task in found if task.failed_at >= oldest]
 
 
+async def failure(self: FailureHost, key: str) -> Failure | None:
+    """The recorded failure of ``key`` (its latest run failed, within the retention), or
+    None. One lookup, whatever the size of the record."""
+    check_key(key)
+    found = await self.store.failure(key)
+    if found is None:
+        return None
+    oldest = await self.store.now() - micros(self.failure_retention.max_age)
+    return _failure(self, found) if found.failed_at >= oldest else None
+
+
 def _micros_of(when: datetime) -> int:
     return to_micros(check_when(when, "before"))
 

@@ -50,7 +50,8 @@ class OperatorViews:
         return await count_by_function(self.store, cap, sample)
 
     # -- failures and quarantine (logic in failures.py and quarantine.py) ---------------------
-    failures, retry_failed, drop_failed = failed.failures, failed.retry_failed, failed.drop_failed
+    failures, failure = failed.failures, failed.failure
+    retry_failed, drop_failed = failed.retry_failed, failed.drop_failed
 
     async def quarantined(self: TaskSource) -> list[QuarantinedTask]:
         """Tasks a worker moved aside because their payload could not be read, oldest first."""

@@ -312,6 +312,11 @@ class FailureStore(Protocol):
         size of the schedule."""
         ...
 
+    async def failure(self, key: str) -> FailedTask | None:
+        """The recorded failure of ``key`` (as `failures` lists it), or None when it has none.
+        O(1) beside the record's size."""
+        ...
+
     async def drop_failures(self, keys: Sequence[str] | None) -> int:
         """Forget the failures of ``keys`` (None: every one), atomically. Returns how many
         there were."""

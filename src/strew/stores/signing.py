@@ -329,6 +329,12 @@ class SignedStore:
         found = await self.inner.failures(limit, before)
         return [replace(task, payload=self.signer.verify(task.payload) or b"") for task in found]
 
+    async def failure(self, key: str) -> FailedTask | None:
+        found = await self.inner.failure(key)
+        if found is None:
+            return None
+        return replace(found, payload=self.signer.verify(found.payload) or b"")
+
     async def drop_failures(self, keys: Sequence[str] | None) -> int:
         return await self.inner.drop_failures(keys)
 

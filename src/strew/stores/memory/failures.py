@@ -63,6 +63,7 @@ class _Core(Protocol):
     def _put(self, key: str, due: int, payload: bytes) -> None: ...
     def _earliest(self) -> int | None: ...
     def _wake_if_earlier(self, due: int, earliest: int | None) -> None: ...
+    def _failed(self, key: str) -> FailedTask: ...
 
 
 class MemoryFailures:
@@ -74,21 +75,20 @@ class MemoryFailures:
             return []
         record = self._failures
         top = len(record.order) if before is None else record.order.bisect_left((before,))
-        found: list[FailedTask] = []
-        for at, key in record.order.islice(max(top - limit, 0), top, reverse=True):
-            _, note, payload = record.entries[key]
-            waiting = self._payloads.get(key)
-            found.append(
-                FailedTask(
-                    key,
-                    payload,
-                    at,
-                    note,
-                    None if waiting is None else waiting[0],
-                    key in self._leases,
-                )
-            )
-        return found
+        return [
+            self._failed(key)
+            for _, key in record.order.islice(max(top - limit, 0), top, reverse=True)
+        ]
+
+    async def failure(self: _Core, key: str) -> FailedTask | None:
+        return self._failed(key) if key in self._failures.entries else None
+
+    def _failed(self: _Core, key: str) -> FailedTask:
+        at, note, payload = self._failures.entries[key]
+        waiting = self._payloads.get(key)
+        return FailedTask(
+            key, payload, at, note, None if waiting is None else waiting[0], key in self._leases
+        )
 
     async def drop_failures(self: _Core, keys: Sequence[str] | None) -> int:
         if keys is None:

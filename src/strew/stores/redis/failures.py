@@ -45,18 +45,25 @@ class _Core(Protocol):
     wake_channel: str
 
     def _strike_keys(self) -> list[str]: ...
+    async def _read_failures(self, args: list[Any]) -> list[FailedTask]: ...
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any: ...
 
 
 class RedisFailures:
-    """`Store.failures`, `drop_failures` and `retry_failures`, each one Lua script (typed on
-    `RedisStore`)."""
+    """`Store.failures`, `failure`, `drop_failures` and `retry_failures`, each one Lua script
+    (typed on `RedisStore`)."""
 
     async def failures(self: _Core, limit: int, before: int | None = None) -> list[FailedTask]:
         if limit <= 0:
             return []
+        return await self._read_failures([limit, "" if before is None else str(before)])
+
+    async def failure(self: _Core, key: str) -> FailedTask | None:
+        found = await self._read_failures([1, "", key])
+        return found[0] if found else None
+
+    async def _read_failures(self: _Core, args: list[Any]) -> list[FailedTask]:
         keys = [*failure_keys(self.docket), self.schedule_key, self.leases_key]
-        args = [limit, "" if before is None else str(before)]
         reply = await self._script("failures", "list failures", keys, args)
         return [
             FailedTask(
