@@ -26,16 +26,21 @@ ALL = [
     "admission",
     "dashboard",
     "readmodel",
+    "field_enqueue",
+    "field_drain",
+    "field_punctuality",
     "fleet",
 ]
 STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel", "fleet"}
+# The field scripts skip, with a printed reason, each library that is not installed.
+NO_PYDOCKET = STREW_ONLY | {"field_enqueue", "field_drain", "field_punctuality"}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=ALL, default=ALL)
     known, rest = p.parse_known_args()
-    if set(known.only) - STREW_ONLY and importlib.util.find_spec("docket") is None:
+    if set(known.only) - NO_PYDOCKET and importlib.util.find_spec("docket") is None:
         # The others compare with pydocket: say so once, before any of them starts.
         print(
             "bench: pydocket is not installed in this environment; run\n"

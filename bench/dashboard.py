@@ -2,8 +2,10 @@
 page costs Redis.
 
 On a redis-server of its own (a free loopback port, nothing persisted, shut down at the end)
-this fills one docket with ``--tasks`` future tasks (default 1,000,000, spread over the next
-24 hours, a tenth of them within the first hour), has a stand-in worker claim 50 due tasks
+this fills one docket with ``--tasks`` future tasks (default 1,000,000) as one scatter over
+the next 24 hours (every scheduled task a member of it: the worst case for its progress),
+plus 9 scatters of 1,000 (so the front page reads the progress of ten), has 10 workers report
+and fills a day of their lateness summaries, has a stand-in worker claim 50 due tasks
 (so "Running now" has rows and progress to read), has a real worker fail ``--failures``
 tasks (default 10,000: as many as the record keeps by default) and quarantines nothing.
 Then, ``--runs`` times each, it times every page as the dashboard serves it: its read
@@ -30,17 +32,21 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench import common
-from strew import Docket, Worker
-from strew.dashboard import strew_dashboard, views
+from strew import Agenda, Docket, Worker
+from strew.dashboard import scatters, strew_dashboard, views
 from strew.dashboard.html import Context
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.docket.failures import MAX_LIMIT
+from strew.docket.workers import encode_report
+from strew.stores.views import LatenessSummary
 from tests.dashboard.serving import served
 from tests.helpers import wait_until
 
 NAME = "dashboard"
 FILL_CHUNK = 20_000
 RUNNING = 50
+SMALL_SCATTERS = 9
+WORKERS = 10
 
 
 async def work(i: int, label: str) -> None:
@@ -71,22 +77,47 @@ async def failing(docket: Docket, count: int) -> None:
         logging.getLogger("strew").setLevel(logging.NOTSET)
 
 
-async def fill(docket: Docket, want: int) -> None:
-    now = datetime.now(UTC)
-    have = 0
-    while have < want:
-        n = min(FILL_CHUNK, want - have)
-        calls = []
-        for i in range(have, have + n):
-            # A tenth within the next hour, the rest over the day.
-            ahead = (
-                timedelta(seconds=60 + i % 3_000)
-                if i % 10 == 0
-                else timedelta(hours=1, seconds=i % 82_800)
-            )
-            calls.append(docket.call(work, when=now + ahead, key=f"t-{i}")(i, f"user-{i}"))
-        await docket.add_many(calls, chunk_size=5_000)
-        have += n
+async def fill(docket: Docket, want: int) -> str:
+    """``want`` tasks as one scatter over the next day, then the small ones; the big one's id."""
+    start = datetime.now(UTC) + timedelta(minutes=1)
+    agenda = Agenda()
+    for i in range(want):
+        agenda.add(work, key=f"t-{i}")(i, f"user-{i}")
+    done = await agenda.scatter(docket, over=timedelta(days=1), start=start)
+    assert done.scatter_id is not None
+    for n in range(SMALL_SCATTERS):
+        small = Agenda()
+        for i in range(1_000):
+            small.add(work, key=f"s{n}-{i}")(i, "small")
+        await small.scatter(docket, over=timedelta(hours=1), start=start)
+    return done.scatter_id
+
+
+async def reporting(docket: Docket) -> None:
+    """``WORKERS`` workers' reports, and a day of their lateness summaries (one each per
+    10 s), as `bench.readmodel` fills them."""
+    store = docket.store
+    now = await store.now()
+    for w in range(WORKERS):
+        report = encode_report(
+            host="bench",
+            pid=w,
+            concurrency=16,
+            running=3,
+            done=1000,
+            failed=1,
+            started=now,
+            version="bench",
+        )
+        await store.heartbeat(f"worker-{w}", 3_600_000_000, report)
+    day, interval = 86_400_000_000, 10_000_000
+    summaries = [
+        LatenessSummary(now - day + i * interval, f"worker-{w}", 40, 900, 4_000, 9_000)
+        for i in range(day // interval)
+        for w in range(WORKERS)
+    ]
+    for low in range(0, len(summaries), 5_000):
+        await store.record_lateness(summaries[low : low + 5_000], 2 * day)
 
 
 async def running(docket: Docket) -> None:
@@ -135,8 +166,9 @@ async def main(args: Any) -> None:
         async with Docket(name, url) as docket:
             docket.register(work)
             started = time.monotonic()
-            await fill(docket, args.tasks)
-            print(f"filled {args.tasks:,} tasks in {time.monotonic() - started:.1f}s")
+            big = await fill(docket, args.tasks)
+            print(f"scattered {args.tasks:,} tasks in {time.monotonic() - started:.1f}s")
+            await reporting(docket)
             docket.register(broken)
             started = time.monotonic()
             await failing(docket, args.failures)
@@ -144,7 +176,8 @@ async def main(args: Any) -> None:
             await running(docket)
             targets: list[tuple[str, Page | None]] = [(p.slug, p) for p in PAGES]
             targets.append(("task", None))
-            targets.append(("load (day)", PAGES[0]))
+            targets.append(("scatter", None))
+            targets.append(("load (day)", next(p for p in PAGES if p.slug == "load")))
             # Filtered by a task that has no failure: the most the filter reads (1,000).
             targets.append(("failed (task)", next(p for p in PAGES if p.slug == "failed")))
             timings: dict[str, list[float]] = {label: [] for label, _ in targets}
@@ -154,7 +187,13 @@ async def main(args: Any) -> None:
                     if label == "load (day)":
                         began = time.perf_counter()
                         ctx = Context("", "x" * 32, False, name, datetime.now(UTC))
-                        PAGES[0].draw(ctx, await views.load_ahead(docket, "day"))
+                        load = next(p for p in PAGES if p.slug == "load")
+                        load.draw(ctx, await views.load_ahead(docket, "day"))
+                    elif label == "scatter":
+                        before = await commands(url)
+                        began = time.perf_counter()
+                        ctx = Context("", "x" * 32, False, name, datetime.now(UTC))
+                        scatters.draw_one(ctx, big, await scatters.read_one(docket, big))
                     else:
                         before = await commands(url)
                         began = time.perf_counter()
@@ -238,7 +277,7 @@ async def watching(docket: Docket, url: str, seconds: float) -> dict[str, float]
         chromium() as browser,
     ):
         page = await browser.new_page()
-        for path in ("/", "/running", "/failed", "/workers", "/held"):
+        for path in ("/", "/load", "/running", "/failed", "/workers", "/punctuality", "/held"):
             await page.goto(base + path)
             before = await commands(url)
             began = time.monotonic()

@@ -31,7 +31,13 @@ from strew.docket.docket import Docket
 from strew.docket.failures import Failure, FailureRetention
 from strew.docket.snapshots import DocketSnapshot, RunningExecution, WorkerInfo
 from strew.docket.strikelist import Operator, Strike, StrikeList
-from strew.stores import EvictionPolicyError, StoreAuthError, StoreError, StoreUnavailable
+from strew.stores import (
+    EvictionPolicyError,
+    NotReplicated,
+    StoreAuthError,
+    StoreError,
+    StoreUnavailable,
+)
 from strew.task.annotations import Logged
 from strew.task.execution import Disposition, Execution, TaskCall
 from strew.task.results import (
@@ -77,6 +83,7 @@ __all__ = [
     "FailureHandler",
     "FailureRetention",
     "Logged",
+    "NotReplicated",
     "Operator",
     "Perpetual",
     "Progress",

@@ -57,6 +57,17 @@ async def test_batches_are_listed_newest_first_up_to_the_limit(store: Store) -> 
     assert [info.batch for info in await store.batches(10)] == ["b2", "b1", "b0"]
 
 
+async def test_one_batch_is_read_by_its_id_as_the_listing_shows_it(store: Store) -> None:
+    now = await store.now()
+    for n in range(3):
+        await store.schedule_batch(f"b{n}", spread(now, 1, f"k{n}-"), HOUR, f"d{n}".encode())
+    await store.schedule_batch("plain", spread(now, 1, "p-"), HOUR)
+    # The oldest, past what a listing of one would reach.
+    assert await store.batch("b0") == (await store.batches(10))[-1]
+    assert await store.batch("plain") is None
+    assert await store.batch("never") is None
+
+
 async def test_streamed_chunks_add_up_under_one_listing_created_by_the_first(
     store: Store,
 ) -> None:

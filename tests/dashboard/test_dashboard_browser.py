@@ -75,6 +75,8 @@ async def test_every_page_shows_the_docket_and_a_cancel_is_confirmed_then_done(
 
 async def check_pages(page: Page, base: str, name: str) -> None:
     await page.goto(f"{base}/")
+    assert await page.title() == f"Scatters · {name} · strew"
+    await page.get_by_role("link", name="Load ahead").click()
     assert await page.title() == f"Load ahead · {name} · strew"
     totals = await page.locator("p.totals").inner_text()
     assert "3 due in the next hour" in totals and "1 running on 1 worker" in totals

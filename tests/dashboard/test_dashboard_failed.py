@@ -184,6 +184,17 @@ async def test_the_task_page_shows_the_failure_of_its_key(
     assert 'href="/failed/retry?key=crm-0"' in record
 
 
+async def test_the_task_page_finds_a_failure_older_than_the_failed_pages_first_page(
+    docket: Docket, client: httpx.AsyncClient
+) -> None:
+    await fail(docket, charges=60, syncs=1)
+    oldest = (await docket.failures(1000))[-1]
+    assert oldest.key not in [failure.key for failure in await docket.failures(50)]
+    page = await client.get(f"/tasks/{oldest.key}")
+    assert page.status_code == 200
+    assert oldest.message in unescape(page.text.split("<h2>Latest failure</h2>")[1])
+
+
 async def test_pages_go_back_in_time_and_a_filter_keeps_one_task(
     docket: Docket, client: httpx.AsyncClient
 ) -> None:

@@ -44,12 +44,12 @@ async def test_the_load_ahead_page_draws_the_tasks_due_in_the_next_hour(
     for i in range(3):
         await docket.add(remind, when=soon, key=f"soon-{i}")(f"call {i}")
     await docket.add(remind, when=utc_now() + timedelta(hours=5), key="later")("later")
-    page = await client.get("/")
+    page = await client.get("/load")
     assert page.status_code == 200
     assert "<b>4</b> tasks scheduled or running" in page.text
     assert "<b>3</b> due in the next hour" in page.text
     assert page.text.count('<rect class="bar"') == 1
-    day = await client.get("/?span=day")
+    day = await client.get("/load?span=day")
     assert "<b>4</b> due in the next day" in day.text
     assert day.text.count('<rect class="bar"') == 2
 
@@ -57,10 +57,10 @@ async def test_the_load_ahead_page_draws_the_tasks_due_in_the_next_hour(
 async def test_every_page_of_the_navigation_answers_and_links_the_others(
     client: httpx.AsyncClient,
 ) -> None:
-    for path in ("/", "/running", "/workers", "/strikes", "/held"):
+    for path in ("/", "/load", "/running", "/workers", "/strikes", "/held", "/punctuality"):
         page = await client.get(path)
         assert page.status_code == 200, (path, page.text)
-        for link in ("/running", "/workers", "/strikes", "/held"):
+        for link in ("/load", "/running", "/workers", "/strikes", "/held", "/punctuality"):
             assert f'href="{link}"' in page.text
         live = page.text.split('data-live="')[1].split('"')[0]
         fragment = await client.get(live.replace("&amp;", "&"))
@@ -127,8 +127,8 @@ async def test_an_action_without_this_browsers_token_or_from_another_site_is_ref
         ("/static/../app.py", 404),
         ("/static/..%2Fapp.py", 404),
         ("/static/dashboard.py", 404),
-        ("/?span=week", 400),
-        ("/?span=" + "x" * 5000, 400),
+        ("/load?span=week", 400),
+        ("/load?span=" + "x" * 5000, 400),
         ("/nowhere", 404),
         ("/cancel?key=", 400),
         ("/quarantine/drop", 400),

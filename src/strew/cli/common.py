@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from strew.docket.settings import DEFAULT_URL, check_name
 from strew.stores import StoreAuthError, StoreError, StoreUnavailable
+from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT, check_store, durability
 from strew.stores.urls import masked, validate_url
 from strew.task.checks import check_key
 
@@ -27,6 +28,9 @@ EXIT_USAGE = 2
 
 def _url(value: str) -> str:
     try:
+        # With the store's setting read from the environment ($STREW_REPLICAS: a count, and
+        # one the store can honour), so a bad one is a usage error, not a traceback.
+        check_store(durability(None, DEFAULT_REPLICA_TIMEOUT), value)
         return validate_url(value)
     except (TypeError, ValueError) as error:
         raise typer.BadParameter(str(error)) from None

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from strew.dashboard import failed, failed_actions, views
+from strew.dashboard import failed_actions, scatters, views
 from strew.dashboard.html import Context, NavEntry, frame, text, url
 from strew.dashboard.pages import PAGES, Page, draw_task
 from strew.dashboard.reads import SharedReads
@@ -80,6 +80,8 @@ class Dashboard:
             routes.append(Route(page.path, self.page_view(page), methods=["GET"]))
             routes.append(Route(f"/live/{page.slug}", self.live_view(page), methods=["GET"]))
         routes += [
+            Route("/scatters/{id:path}", self.scatter_page, methods=["GET"]),
+            Route("/live/scatter", self.scatter_live, methods=["GET"]),
             Route("/tasks", self.find_task, methods=["GET"]),
             Route("/tasks/{key:path}", self.task_page, methods=["GET"]),
             Route("/live/task", self.task_live, methods=["GET"]),
@@ -88,6 +90,7 @@ class Dashboard:
         if not read_only:
             routes += [
                 Route("/cancel", self.cancel, methods=["GET", "POST"]),
+                Route("/cancel-scatter", partial(scatters.cancel, self), methods=["GET", "POST"]),
                 Route("/quarantine/drop", self.drop, methods=["GET", "POST"]),
                 Route("/strikes/lift", self.lift, methods=["GET", "POST"]),
                 Route("/strikes/add", self.add_strike, methods=["POST"]),
@@ -182,17 +185,13 @@ class Dashboard:
         return await self.reads.read(f"task:{key}", lambda: views.task(self.docket, key))
 
     async def failure_of(self, found: views.TaskView) -> Failure | None:
-        """The key's failure when it is among the latest ones: the failed page's first
-        page, read once per interval for every task page and that page together. Looked up
-        only for a key that may have one (failed for good, a retry, or unknown otherwise):
-        the store has no read of one key's failure."""
+        """The key's recorded failure (one lookup, shared by the viewers of that task page
+        for an interval), read only for a key that may have one: failed for good, a retry,
+        or unknown otherwise."""
         key, execution = found.key, found.execution
         if execution is not None and not may_have_failed(execution.state, execution.attempt):
             return None
-        newest = failed.params({})
-        name = read_name("failed", newest)
-        recent = await self.reads.read(name, lambda: failed.read(self.docket, newest))
-        return next((found for found in recent.failures if found.key == key), None)
+        return await self.reads.read(f"failure:{key}", lambda: self.docket.failure(key))
 
     async def task_page(self, request: Request) -> Response:
         key = checked_key(request.path_params["key"])
@@ -210,6 +209,27 @@ class Dashboard:
         failure = await self.failure_of(found)
         ctx = self.context(request)
         return self.respond(request, ctx, draw_task(ctx, found, failure))
+
+    async def read_scatter(self, scatter_id: str) -> Any:
+        return await self.reads.read(
+            f"scatter:{scatter_id}", lambda: scatters.read_one(self.docket, scatter_id)
+        )
+
+    async def scatter_page(self, request: Request) -> Response:
+        scatter_id = scatters.checked_id(request.path_params["id"])
+        found = await self.read_scatter(scatter_id)
+        ctx = self.context(request)
+        live = url(ctx, "/live/scatter", id=scatter_id)
+        body = scatters.draw_one(ctx, scatter_id, found)
+        status = 200 if found is not None else 404
+        title = f"Scatter {scatter_id}"
+        return self.whole(request, ctx, "scatters", title, body, live, status)
+
+    async def scatter_live(self, request: Request) -> Response:
+        scatter_id = scatters.checked_id(request.query_params.get("id"))
+        found = await self.read_scatter(scatter_id)
+        ctx = self.context(request)
+        return self.respond(request, ctx, scatters.draw_one(ctx, scatter_id, found))
 
     async def static_file(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from strew.dashboard import failed, views
+from strew.dashboard import failed, fleet, scatters, views
 from strew.dashboard.charts import histogram
 from strew.dashboard.html import (
     Context,
     action_button,
+    duration,
     progress_bar,
     table,
     task_link,
@@ -48,7 +49,7 @@ class Page:
 def draw_load(ctx: Context, load: views.LoadAhead) -> str:
     taken = load.snapshot
     spans = " ".join(
-        f'<a href="{text(ctx.base)}/?span={name}"'
+        f'<a href="{text(ctx.base)}/load?span={name}"'
         + (' aria-current="true"' if name == load.span else "")
         + f">next {name}</a>"
         for name in views.SPANS
@@ -61,7 +62,39 @@ def draw_load(ctx: Context, load: views.LoadAhead) -> str:
         f"<b>{len(taken.running):,}</b> running on <b>{len(taken.workers):,}</b> "
         f"worker{'' if len(taken.workers) == 1 else 's'}; "
         f"<b>{taken.held_total:,}</b> held; <b>{taken.quarantined:,}</b> quarantined.</p>"
-        + histogram(load.counts, load.start, load.step)
+        + capacity_text(load)
+        + histogram(load.counts, load.start, load.step, capacity_line(load))
+    )
+
+
+def capacity_line(load: views.LoadAhead) -> tuple[int, str] | None:
+    if load.started_peak is None:
+        return None
+    bar = duration(load.step)
+    return (
+        load.started_peak,
+        f"the workers started at most {load.started_peak:,} tasks in {bar} over the last hour",
+    )
+
+
+def capacity_text(load: views.LoadAhead) -> str:
+    """What the dashed line means (docs/dashboard.md explains the choice)."""
+    can = (
+        f"The live workers can run <b>{load.concurrency:,}</b> tasks at once (their "
+        "reported concurrency). "
+        if load.concurrency
+        else ""
+    )
+    if load.started_peak is None:
+        return (
+            f'<p class="legend">{can}No line: no worker reported starting a task in the '
+            "last hour, so there is no measure yet of what they get through.</p>"
+        )
+    return (
+        f'<p class="legend">{can}<b class="capacity">Dashed line</b>: the most tasks '
+        f"the workers started in one bar's time ({text(duration(load.step))}) over the last "
+        f"hour, <b>{load.started_peak:,}</b>. What they have shown they get through, not a "
+        "ceiling: bars above it may run late.</p>"
     )
 
 
@@ -79,24 +112,6 @@ def draw_running(ctx: Context, found: views.Running) -> str:
     ]
     return table(
         ["Key", "Task", "Worker", "Started", "Progress"], rows, "Nothing is running right now."
-    )
-
-
-def draw_workers(ctx: Context, taken: Any) -> str:
-    rows = [
-        [
-            text(seen.name),
-            when(seen.last_seen, ctx.now),
-            f"{len(seen.tasks):,}",
-            ", ".join(task_link(ctx, key) for key in sorted(seen.tasks)[:20])
-            + (" ..." if len(seen.tasks) > 20 else ""),
-        ]
-        for seen in sorted(taken.workers, key=lambda w: w.name)
-    ]
-    return table(
-        ["Worker", "Last heartbeat", "Holding", "Tasks"],
-        rows,
-        "No live workers: none has sent a heartbeat recently.",
     )
 
 
@@ -249,10 +264,6 @@ async def read_running(docket: Docket, params: dict[str, str]) -> views.Running:
     return await views.running(docket)
 
 
-async def read_workers(docket: Docket, params: dict[str, str]) -> Any:
-    return await views.workers(docket)
-
-
 async def read_strikes(docket: Docket, params: dict[str, str]) -> views.Strikes:
     return await views.strikes(docket)
 
@@ -262,10 +273,19 @@ async def read_held(docket: Docket, params: dict[str, str]) -> views.Held:
 
 
 PAGES: tuple[Page, ...] = (
-    Page("load", "Load ahead", "/", read_load, draw_load, {"span": tuple(views.SPANS)}),
+    Page("scatters", "Scatters", "/", scatters.read_list, scatters.draw_list, {}),
+    Page("load", "Load ahead", "/load", read_load, draw_load, {"span": tuple(views.SPANS)}),
     Page("running", "Running now", "/running", read_running, draw_running, {}),
     Page("failed", "Failed and retrying", "/failed", failed.read, failed.draw, {}, failed.params),
-    Page("workers", "Workers", "/workers", read_workers, draw_workers, {}),
+    Page(
+        "punctuality",
+        "Punctuality",
+        "/punctuality",
+        fleet.read_punctuality,
+        fleet.draw_punctuality,
+        {},
+    ),
+    Page("workers", "Workers", "/workers", fleet.read_workers, fleet.draw_workers, {}),
     Page("strikes", "Strikes", "/strikes", read_strikes, draw_strikes, {}),
     Page("held", "Held and quarantined", "/held", read_held, draw_held, {}),
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from strew.dashboard.fleet import started_peak
 from strew.docket.docket import Docket
 from strew.docket.quarantine import QuarantinedTask
 from strew.docket.snapshots import DocketSnapshot, readable
@@ -41,13 +42,28 @@ class LoadAhead:
     step: timedelta
     counts: list[int]
     span: str
+    started_peak: int | None = None
+    """The most tasks the workers started in one bar's time over the last hour (from
+    `Docket.punctuality`); None when none reported starting any."""
+    concurrency: int = 0
+    """The live workers' reported concurrency, summed: how many tasks they can run at once."""
 
 
 async def load_ahead(docket: Docket, span: str) -> LoadAhead:
     length, buckets = SPANS[span]
     taken = await docket.snapshot(0)  # totals, workers and running; no scheduled payload
     counts = await docket.scheduled_histogram(taken.taken, taken.taken + length, buckets)
-    return LoadAhead(taken, taken.taken, length / buckets, counts, span)
+    step = length / buckets
+    points, reports = await asyncio.gather(docket.punctuality(), docket.workers())
+    return LoadAhead(
+        taken,
+        taken.taken,
+        step,
+        counts,
+        span,
+        started_peak(points, step),
+        sum(seen.concurrency or 0 for seen in reports),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +85,6 @@ async def running(docket: Docket) -> Running:
 
     found = await asyncio.gather(*(progress_of(r.execution.key) for r in shown))
     return Running(taken, {r.execution.key: p for r, p in zip(shown, found, strict=True)})
-
-
-async def workers(docket: Docket) -> DocketSnapshot:
-    return await docket.snapshot(0)
 
 
 @dataclass(frozen=True, slots=True)

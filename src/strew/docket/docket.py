@@ -29,6 +29,7 @@ from strew.signals import metrics as instrumentation
 from strew.signals import producers
 from strew.signals.tracing import trace_meta
 from strew.stores import Store, StoreError, StoreUnavailable
+from strew.stores.durability import DEFAULT_REPLICA_TIMEOUT, durability
 from strew.stores.records import Entry
 from strew.stores.signing import SignedStore, Signer, signing_keys
 from strew.stores.urls import masked, validate_url
@@ -62,6 +63,10 @@ class Docket(OperatorViews):
     ``maxmemory-policy`` may evict keys, unless ``allow_eviction=True`` (or, when None,
     ``STREW_ALLOW_EVICTION=1``): an evicted key is a task lost without a word.
 
+    Durability (docs/stores.md): ``replicas=N`` (when None, ``$STREW_REPLICAS``, else 0)
+    makes every add, cancel, scatter, strike and acknowledgement wait until N replicas have
+    it (Redis ``WAIT``, at most ``replica_timeout``); if too few confirm, `NotReplicated`.
+
     The first seven arguments are pydocket's, in its order; ``result_storage`` and
     ``enable_internal_instrumentation`` are checked and kept but change nothing (results
     live in this docket's store). strew's own options are keyword-only.
@@ -83,6 +88,8 @@ class Docket(OperatorViews):
         allow_eviction: bool | None = None,
         max_result_size: int = MAX_RESULT_SIZE,
         failure_retention: failed.FailureRetention | None = None,
+        replicas: int | None = None,
+        replica_timeout: timedelta = DEFAULT_REPLICA_TIMEOUT,
     ) -> None:
         self.name = check_name(name)
         self.url = validate_url(default_url() if url is None else url)
@@ -110,7 +117,9 @@ class Docket(OperatorViews):
         """Payloads, records and strike rules are signed, and read only when they verify."""
         self.loads_arguments = self.signed or self.codec.json or load_arguments
         """The views unpickle what they show: it verified, or it was told to trust its store."""
-        store = store_per_loop(self.url, self.name, allow_eviction)  # one per event loop
+        durable = durability(replicas, replica_timeout)  # WAIT for replicas: docs/stores.md
+        self.replicas = durable.replicas
+        store = store_per_loop(self.url, self.name, allow_eviction, durable)  # one per loop
         self.store: Store = SignedStore(store, Signer(keys)) if keys else store
         trusted = not self.codec.json and (self.signed or load_arguments)
         self.strike_book = StrikeBook(self.store, self.tasks, trusted=trusted)

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
-from strew.stores import Store, open_store
+from strew.stores import NO_WAIT, Durability, Store, open_store
 
 
 class LoopLocalStore:
@@ -130,12 +130,14 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def store_per_loop(url: str, docket: str, allow_eviction: bool | None) -> Store:
+def store_per_loop(
+    url: str, docket: str, allow_eviction: bool | None, durability: Durability = NO_WAIT
+) -> Store:
     """The store for ``docket`` at ``url`` that follows the running event loop; the memory
     store is one per process and bound to no loop, so it is returned as it is."""
 
     def opener() -> Store:
-        return open_store(url, docket, allow_eviction=allow_eviction)
+        return open_store(url, docket, allow_eviction=allow_eviction, durability=durability)
 
     if url.startswith("memory://"):
         return opener()

@@ -166,12 +166,10 @@ async def list_scatters(store: Store, limit: int) -> list[ScatterInfo]:
     return [read_descriptor(info) for info in await store.batches(check_limit(limit))]
 
 
-async def find_scatter(store: Store, scatter_id: str, among: int = 1_000) -> ScatterInfo | None:
-    """The listed scatter ``scatter_id`` (looked up among the newest ``among``)."""
-    for info in await store.batches(among):
-        if info.batch == scatter_id:
-            return read_descriptor(info)
-    return None
+async def find_scatter(store: Store, scatter_id: str) -> ScatterInfo | None:
+    """The listed scatter ``scatter_id``: one lookup, however many scatters are listed."""
+    info = await store.batch(scatter_id)
+    return None if info is None else read_descriptor(info)
 
 
 async def progress_of(

@@ -299,6 +299,9 @@ class SignedStore:
     async def batches(self, limit: int) -> list[BatchInfo]:
         return await self.inner.batches(limit)
 
+    async def batch(self, batch: str) -> BatchInfo | None:
+        return await self.inner.batch(batch)
+
     async def batch_progress(
         self, batch: str, start: int, end: int, slices: int, sample: int = 0
     ) -> BatchProgress | None:

@@ -83,6 +83,11 @@ class ReadModelStore(Protocol):
         dropped on the way: at most a few per batch ever written)."""
         ...
 
+    async def batch(self, batch: str) -> BatchInfo | None:
+        """The listed batch ``batch`` as `batches` lists it, or None (never listed, or
+        expired). Cost: one read, whatever the number of batches."""
+        ...
+
     async def batch_progress(
         self, batch: str, start: int, end: int, slices: int, sample: int = 0
     ) -> BatchProgress | None:

@@ -53,6 +53,10 @@ class _Core(Protocol):
     def _listed(self, batch: str) -> About | None: ...
 
 
+def _info(batch: str, about: About) -> BatchInfo:
+    return BatchInfo(batch, about.descriptor, about.created, len(about.planned), about.cancelled)
+
+
 class MemoryReadModel:
     """The read-model operations (methods typed on `MemoryStore`)."""
 
@@ -95,10 +99,11 @@ class MemoryReadModel:
             if (about := self._listed(batch)) is not None
         ]
         listed.sort(key=lambda item: (item[1].created, item[0]), reverse=True)
-        return [
-            BatchInfo(batch, a.descriptor, a.created, len(a.planned), a.cancelled)
-            for batch, a in listed[:limit]
-        ]
+        return [_info(batch, about) for batch, about in listed[:limit]]
+
+    async def batch(self: _Core, batch: str) -> BatchInfo | None:
+        about = self._listed(batch)
+        return None if about is None else _info(batch, about)
 
     async def batch_progress(
         self: _Core, batch: str, start: int, end: int, slices: int, sample: int = 0

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from strew.stores.records import Entry, Respread
 from strew.stores.redis.common import _flags, _millis, _raise, _text
+from strew.stores.redis.durability import ReplicaWait
 from strew.stores.redis.packing import pack_entries
 
 T = TypeVar("T")
@@ -49,6 +50,7 @@ class _Core(Protocol):
     wake_channel: str
     _client: aioredis.Redis | RedisCluster
     _scripts: dict[str, AsyncScript]
+    _waits: ReplicaWait
 
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T: ...
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any: ...
@@ -101,9 +103,8 @@ class RedisBatches:
             descriptor,
             batch,
         ]
-        script = self._scripts["commit_batch"]
         try:
-            skipped = await script(keys=keys, args=args)
+            skipped = await self._waits.run(self, "commit_batch", "commit tasks", keys, args)
         except (RedisError, OSError) as error:
             failure: BaseException = error
         else:

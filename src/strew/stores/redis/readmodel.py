@@ -108,6 +108,10 @@ class RedisReadModel:
 
         return await self._call("read the listed scatters", read) if batches else []
 
+    async def batch(self: _Core, batch: str) -> BatchInfo | None:
+        [about] = await self._abouts([batch])
+        return _info(batch, about) if about.get(b"descriptor") else None
+
     async def batches(self: _Core, limit: int) -> list[BatchInfo]:
         found: list[BatchInfo] = []
         gone: list[str] = []

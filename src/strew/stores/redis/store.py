@@ -58,6 +58,7 @@ from strew.stores.redis.admission import ADMISSION_SCRIPTS, RedisAdmission
 from strew.stores.redis.batches import BATCH_SCRIPTS, RedisBatches
 from strew.stores.redis.chains import CHAIN_SCRIPTS, RedisChains
 from strew.stores.redis.common import _flags, _load_lua, _millis, _text
+from strew.stores.redis.durability import NO_WAIT, Durability, ReplicaWait
 from strew.stores.redis.errors import UNAVAILABLE, store_error
 from strew.stores.redis.failures import FAILURE_SCRIPTS, RedisFailures, failure_keys
 from strew.stores.redis.notices import RedisNotices
@@ -115,9 +116,11 @@ class RedisStore(
         socket_timeout: float = 4.0,
         max_connections: int = 50,
         allow_eviction: bool | None = None,
+        durability: Durability = NO_WAIT,
     ) -> None:
         self.url = url
         self.docket = docket
+        self._waits = ReplicaWait(durability, url, docket)  # WAIT for replicas: durability.py
         # None: $STREW_ALLOW_EVICTION decides, when the first command runs.
         self._eviction = EvictionCheck(docket, allow_eviction)
         self.cluster = url.split("://", 1)[0] in CLUSTER_SCHEMES
@@ -229,8 +232,7 @@ class RedisStore(
             raise store_error(error, self.url, what) from error
 
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any:
-        script = self._scripts[name]
-        return await self._call(what, lambda: script(keys=keys, args=args))
+        return await self._call(what, lambda: self._waits.run(self, name, what, keys, args))
 
     # -- the contract ----------------------------------------------------------------------
 
