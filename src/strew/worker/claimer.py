@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from strew.signals import metrics as instrumentation
-from strew.stores.records import FATAL_STORE_ERRORS, Claim, StoreError
+from strew.stores.records import FATAL_STORE_ERRORS, Claim, ClaimResult, StoreError
 from strew.task.clock import micros
 from strew.worker.runner import Runner
 from strew.worker.state import MICROS, Running, WorkerState, local_micros
@@ -25,6 +25,8 @@ logger = logging.getLogger("strew.worker")
 FIRST_BACKOFF = 0.05
 """Seconds before the first retry of a claim the store refused; doubled up to the worker's
 reconnection delay while it keeps refusing."""
+CANCELLED_CLAIM_WAIT = 1.0
+"""Seconds a cancelled worker waits for a claim already sent, to hand back what it took."""
 
 
 WATCH_LEASE = 2
@@ -74,14 +76,20 @@ class Claimer:
         horizon = micros(state.prefetch)
         ceiling = state.poll_ceiling.total_seconds()
         before = local_micros()
-        try:
-            result = await state.store.claim(
+        claiming = asyncio.ensure_future(
+            state.store.claim(
                 state.name,
                 free,
                 micros(state.redelivery_timeout),
                 horizon,
                 watch=micros(state.poll_ceiling) * WATCH_LEASE,
             )
+        )
+        try:
+            result = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            await self.hand_back_cancelled(claiming)
+            raise
         except FATAL_STORE_ERRORS:
             raise  # refused credentials, an evicting Redis: no retry mends them
         except StoreError as error:
@@ -113,6 +121,20 @@ class Claimer:
             return ceiling
         delay = (result.next_due - horizon - result.now) / MICROS
         return min(max(delay, 0.001), ceiling)
+
+    async def hand_back_cancelled(self, claiming: asyncio.Future[ClaimResult]) -> None:
+        """The worker was cancelled while a claim was on its way: the store may have made it
+        already, leasing tasks to a worker about to stop. Wait briefly for the answer and
+        hand back whatever it took (the worker flushes hand-backs as it stops), instead of
+        leaving those tasks to their leases, minutes away."""
+        done, _ = await asyncio.wait([claiming], timeout=CANCELLED_CLAIM_WAIT)
+        if not done:
+            claiming.cancel()  # a store that does not answer: the leases will lapse
+            return
+        if claiming.cancelled() or claiming.exception() is not None:
+            return
+        for claim in claiming.result().claims:
+            self.state.hand_back(claim)
 
     def start(self, group: asyncio.TaskGroup, claim: Claim) -> None:
         """Hold ``claim`` and start its runner."""
