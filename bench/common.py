@@ -276,6 +276,11 @@ def table(title: str, rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
+    return text_table(title, header, lines)
+
+
+def text_table(title: str, header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    """``title``, then the columns aligned: the first to the left, the others to the right."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=True)]
     out = [title, ""]
     out.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

@@ -270,18 +270,7 @@ def field_table(
                 f"{m['runs']}" + (f" ({m['failed']} failed)" if m["failed"] else ""),
             )
         )
-    widths = [max(len(c) for c in col) for col in zip(header, *lines, strict=True)]
-    out = [title, ""]
-    out.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    out.append("  ".join("-" * w for w in widths))
-    for line in lines:
-        out.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-    return "\n".join(out)
+    return common.text_table(title, header, lines)
 
 
 def attempt(label: str, run: int, runs: dict[str, list[dict[str, Any]]], result: Any) -> None:
