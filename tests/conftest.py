@@ -62,14 +62,17 @@ def store_url(store_kind: str, docket_name: str, request: pytest.FixtureRequest)
     return test_redis_url()
 
 
-async def leftover_keys(url: str, name: str) -> list[bytes]:
-    client: aioredis.Redis | RedisCluster
+def raw_client(url: str) -> aioredis.Redis | RedisCluster:
+    """A plain redis-py client for a test store URL (cluster, sentinel or plain)."""
     if url.startswith("redis+cluster://"):
-        client = RedisCluster.from_url(url.replace("+cluster://", "://", 1))
-    elif url.startswith("redis+sentinel://"):
-        client = sentinel_client(url, 2.0, 4.0, 5)
-    else:
-        client = aioredis.Redis.from_url(url)
+        return RedisCluster.from_url(url.replace("+cluster://", "://", 1))
+    if url.startswith("redis+sentinel://"):
+        return sentinel_client(url, 2.0, 4.0, 5)
+    return aioredis.Redis.from_url(url)
+
+
+async def leftover_keys(url: str, name: str) -> list[bytes]:
+    client = raw_client(url)
     try:
         return [key async for key in client.scan_iter(match=f"strew:{{{name}}}:*")]
     finally:

@@ -13,6 +13,8 @@ from strew.stores import Store, open_store
 from strew.stores.memory.store import _registry
 from strew.stores.records import Claim, Entry, Finish, Gate, LimitUsage
 
+from ..conftest import raw_client
+
 pytestmark = pytest.mark.cluster
 
 LEASE = 60_000_000
@@ -233,18 +235,30 @@ async def neighbour(store_url: str, docket_name: str) -> AsyncIterator[Store]:
 
 
 async def test_a_scope_is_one_limit_for_the_dockets_that_share_it(
-    store: Store, neighbour: Store, store_kind: str
+    store: Store, neighbour: Store, store_kind: str, store_url: str, docket_name: str
 ) -> None:
     if store_kind == "cluster":
         pytest.skip("on a Redis Cluster a scope is shared within one docket (docs/admission.md)")
-    scoped = [Gate("concurrency", "tenant", limit=1, scope=f"shared-{id(store)}")]
-    first = await claim_new(store, "a")
-    assert (await store.admit("a", first.token, scoped, LEASE)).verdict == "run"
-    other = await claim_new(neighbour, "b")
-    assert (await neighbour.admit("b", other.token, scoped, LEASE)).verdict == "wait"
-    # Freed in one docket, the task waiting in the other is brought forward.
-    assert await store.release_slots("a", scoped) == 1
-    assert (await due_of(neighbour, "b") or 0) <= await neighbour.now()
+    scope = f"shared-{docket_name}"
+    scoped = [Gate("concurrency", "tenant", limit=1, scope=scope)]
+    try:
+        first = await claim_new(store, "a")
+        assert (await store.admit("a", first.token, scoped, LEASE)).verdict == "run"
+        other = await claim_new(neighbour, "b")
+        assert (await neighbour.admit("b", other.token, scoped, LEASE)).verdict == "wait"
+        # Freed in one docket, the task waiting in the other is brought forward.
+        assert await store.release_slots("a", scoped) == 1
+        assert (await due_of(neighbour, "b") or 0) <= await neighbour.now()
+    finally:
+        # A scope's keys belong to no docket, so destroying both leaves them (they expire
+        # in days): the test removes its own, as it removes its dockets.
+        if store_kind != "memory":
+            client = raw_client(store_url)
+            try:
+                for key in [k async for k in client.scan_iter(match=f"strew:scope:{{{scope}}}:*")]:
+                    await client.delete(key)
+            finally:
+                await client.aclose()
 
 
 async def test_freeing_two_slots_past_a_cancelled_waiter_brings_two_tasks_forward(
