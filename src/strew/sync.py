@@ -195,6 +195,14 @@ class SyncDocket:
 
     # -- the producer's side ----------------------------------------------------------------
 
+    def _blocking(self, scheduler: Callable[..., Awaitable[Execution]]) -> Callable[..., Execution]:
+        """``scheduler`` (what `Docket.add` / `replace` return) as a blocking call."""
+
+        def schedule(*args: Any, **kwargs: Any) -> Execution:
+            return self.run(scheduler(*args, **kwargs))
+
+        return schedule
+
     def register(self, function: TaskFunction, names: list[str] | None = None) -> None:
         """As `Docket.register`."""
         self.docket.register(function, names)
@@ -217,12 +225,7 @@ class SyncDocket:
     ) -> Callable[..., Execution]:
         """``sync_docket.add(fn, when=..., key=...)(*args, **kwargs)``: as `Docket.add`
         (the call is checked against ``fn``'s signature before anything is written)."""
-        scheduler = self.docket.add(function, when, key)
-
-        def add(*args: Any, **kwargs: Any) -> Execution:
-            return self.run(scheduler(*args, **kwargs))
-
-        return add
+        return self._blocking(self.docket.add(function, when, key))
 
     @overload
     def replace(
@@ -241,12 +244,7 @@ class SyncDocket:
         self, function: TaskFunction | str, when: datetime | None = None, key: str | None = None
     ) -> Callable[..., Execution]:
         """As `Docket.replace`: schedule under ``key``, superseding what is scheduled."""
-        scheduler = self.docket.replace(function, when, key)
-
-        def replace(*args: Any, **kwargs: Any) -> Execution:
-            return self.run(scheduler(*args, **kwargs))
-
-        return replace
+        return self._blocking(self.docket.replace(function, when, key))
 
     def cancel(self, key: str) -> None:
         """As `Docket.cancel`."""
