@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from strew import CurrentWorker, Docket, Worker
-from strew.stores.records import ClaimResult
+from strew.stores.records import ClaimResult, Notice
 
 from ..helpers import wait_until
 
@@ -153,6 +153,43 @@ async def test_a_watcher_that_stops_hands_the_watch_on_at_once(fleet: Fleet) -> 
     await fleet.docket.add(note)("after")
     await wait_until(lambda: RAN["after"] == 1, message="the task to run")
     assert BY["after"] != watcher.name
+
+
+async def test_a_wake_up_heard_while_the_claim_that_makes_a_worker_watcher_is_on_its_way(
+    fleet: Fleet,
+) -> None:
+    """The standby worker handed the watch claims; a task is added after that claim looked
+    and its broadcast wake-up arrives before the claim's answer, while the worker still
+    thinks itself on standby. It must look again, not sleep a poll ceiling (a minute)."""
+    await fleet.start(2, poll_ceiling=timedelta(minutes=1))
+    watcher, heir = fleet.workers
+    heard: list[Notice] = []
+    upkeep_heard = heir.upkeep.heard
+
+    def counting(notice: Notice) -> None:
+        heard.append(notice)
+        upkeep_heard(notice)
+
+    heir.upkeep.heard = counting  # type: ignore[method-assign]
+    store = heir.state.store
+    claim = store.claim
+    added = asyncio.Event()
+
+    async def late(*args: Any, **options: Any) -> ClaimResult:
+        result = await claim(*args, **options)
+        if args[1] > 0 and result.standby == 0 and not added.is_set():
+            added.set()
+            before = len(heard)
+            await fleet.docket.add(note)("late")
+            await wait_until(lambda: len(heard) > before, message="the wake-up to be heard")
+        return result
+
+    heir.state.store = counted_store(store, late)
+    watcher.stop()
+    await fleet.tasks[watcher.name]
+    await wait_until(added.is_set, message="the heir's claim")
+    await wait_until(lambda: RAN["late"] == 1, message="the late task to run")
+    assert BY["late"] == heir.name
 
 
 async def test_a_watcher_that_dies_without_a_word_is_replaced_within_the_bound(

@@ -76,6 +76,7 @@ class Claimer:
         horizon = micros(state.prefetch)
         ceiling = state.poll_ceiling.total_seconds()
         before = local_micros()
+        state.passed_over = False
         claiming = asyncio.ensure_future(
             state.store.claim(
                 state.name,
@@ -105,6 +106,10 @@ class Claimer:
         for claim in result.claims:
             self.start(group, claim)
         state.standby = result.standby > 0
+        if not state.standby and state.passed_over:
+            # Made the watcher by this claim, having ignored a wake-up while it was on its
+            # way (a task added after the claim looked): look again rather than sleep.
+            state.wake.set()
         if len(result.claims) >= free:
             return 0
         if (

@@ -151,6 +151,10 @@ class WorkerState:
     standby: bool = False
     """Another worker holds the docket's watch: this one heeds only wake-ups handed to it
     (see the claimer, and docs/workers.md "How a fleet wakes")."""
+    passed_over: bool = False
+    """A wake-up was ignored on standby since the last claim was sent. Should that claim
+    make this worker the watcher, the wake-up may name a task the claim did not see (it
+    arrived while the claim was on its way): the claimer then looks again at once."""
     shared: SharedScope = field(default_factory=SharedScope)
     """The values of `Shared` dependencies, for one run of the worker (closed as it ends)."""
 
@@ -170,6 +174,7 @@ class WorkerState:
         self.acks_waiting = asyncio.Event()
         self.listening = asyncio.Event()
         self.standby = False
+        self.passed_over = False
         self.shared = SharedScope()
 
     def store_now(self) -> int:

@@ -189,5 +189,7 @@ class Upkeep:
             self.state.listening.set()
             if notice.handed or notice.due == 0 or not self.state.standby:
                 self.state.wake.set()
+            else:
+                self.state.passed_over = True
         elif isinstance(notice, CancelRequested):
             self.state.cancel(notice.key)
