@@ -138,19 +138,18 @@ async def test_a_commit_whose_reply_was_lost_is_read_back_as_committed(
     try:
         commit = client.register_script(_load_lua("commit_batch"))
         keys = [
-            prefix + "schedule",
-            prefix + "payloads",
-            prefix + "leases",
-            prefix + "stage:lost:chunks",
-            prefix + "stage:lost:count",
-            prefix + "batch:lost",
+            prefix + "stage:lost",
+            prefix + "stage:lost:merge",
+            prefix + "merging",
             prefix + "stage:lost:outcome",
+            prefix + "about:lost",
+            prefix + "listed",
         ]
-        assert await commit(keys=keys, args=[store.wake_channel, 3, 60_000, 60_000]) == [b"taken"]
+        assert await commit(keys=keys, args=[3, 60_000, "", "lost", 60_000]) == 1  # one blob
     finally:
         await client.aclose()
 
-    # The retry: the stage is gone, and the store says so only if nothing was committed.
+    # The retry: the batch is committed already; it is merged and reported as it was.
     assert await store.commit_batch("lost", 3, 60_000_000) == ["taken"]
     assert {k for k, _, _ in await scheduled(own_docket)} == {"a", "b", "taken"}
     with pytest.raises(StoreError, match="STAGE_INCOMPLETE"):

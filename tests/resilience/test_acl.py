@@ -7,8 +7,9 @@ that the doc lists exactly `ACL_COMMANDS`.
 
 The list was measured by running this workload as a user allowed everything and reading the
 server's ``INFO commandstats`` (commands run inside strew's Lua scripts count there too),
-then taking each command away in turn: the workload needs 36 of them (``zpopmin``: a
-watcher handing the watch on, docs/workers.md); ``config|get`` (the
+then taking each command away in turn: the workload needs 39 of them (``zpopmin``: a
+watcher handing the watch on, docs/workers.md; ``hkeys``, ``persist``, ``lpop``: an atomic
+scatter's commit and merge); ``lindex`` (a merge of more than one step), ``config|get`` (the
 eviction check, which logs and carries on without it), ``script|load`` (needed only where the
 server has not cached the scripts yet) and the three below are kept for the reasons given.
 ``hello`` and ``auth`` are not listed: Redis lets every user run them.
@@ -46,6 +47,7 @@ ACL_COMMANDS = (
     "hget",
     "hgetall",
     "hincrby",
+    "hkeys",
     "hlen",
     "hmget",
     "hrandfield",
@@ -53,8 +55,11 @@ ACL_COMMANDS = (
     "hsetnx",
     "incr",
     "incrby",
+    "lindex",
     "llen",
+    "lpop",
     "lrange",
+    "persist",
     "pexpire",
     "ping",
     "pttl",

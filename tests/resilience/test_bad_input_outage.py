@@ -22,7 +22,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Agenda, Docket, StoreError, Worker
+from strew.docket.loops import LoopLocalStore
 from strew.stores import StoreUnavailable
+from strew.stores.redis.store import RedisStore
 from strew.task.clock import to_micros
 from strew.task.envelope import load_payload
 from strew.testing import RedisServer, free_port
@@ -195,6 +197,21 @@ def check_what_it_left(cut: Cut, before: Tasks, after: Tasks) -> None:
         assert (envelope.function_name, envelope.args) == ("greet", (key,)), (cut.name, key)
 
 
+async def merge_as_a_worker_would(docket: Docket) -> None:
+    """A scatter cut off after its commit is committed: its merge onto the schedule is
+    finished by the workers' claims (stores/redis/batches.py), as here."""
+    store = docket.store
+    assert isinstance(store, LoopLocalStore)
+    redis_store = store.here()
+    assert isinstance(redis_store, RedisStore)
+    client = aioredis.Redis.from_url(redis_store.url)
+    try:
+        while await client.zcard(redis_store._merging_key()):
+            await redis_store.claim("a-worker", 0, 1, 0)
+    finally:
+        await client.aclose()
+
+
 async def stages_expire(url: str, name: str) -> bool:
     """A staged (uncommitted) scatter must not outlive its TTL."""
     client = aioredis.Redis.from_url(url)
@@ -247,6 +264,7 @@ async def sweep_the_cut_points(cut: Cut, url: str, port: int) -> bool:
                             failed = True
                         else:
                             failed = False
+                    await merge_as_a_worker_would(direct)
                     after = await tasks_of(direct)
                     check_what_it_left(cut, before, after)
                     wrote_yet_failed |= failed and after != before

@@ -202,22 +202,28 @@ class BatchStore(Protocol):
     async def commit_batch(
         self, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
     ) -> list[str]:
-        """Move the whole stage of ``batch`` onto the schedule in one atomic step.
+        """Commit the whole stage of ``batch`` to the schedule, all or nothing.
 
-        Each staged entry is written as `schedule` without ``replace`` would: a key already
-        scheduled or running keeps its earlier schedule, and is returned in the list of
-        skipped keys. The written keys become the batch's members (see `cancel_batch`) for
-        ``members_ttl`` microseconds. The stage is gone afterwards. If the stage's count
-        (see `stage_batch`) is not exactly ``expected`` (part of it expired, or it was
-        discarded or cancelled meanwhile) nothing is written, the stage is dropped and
-        `StoreError` is raised. A non-empty ``descriptor`` lists the batch in the same step
-        (see `ReadModelStore.batches`).
+        The commit is one atomic step; the store may then move the entries onto the
+        schedule in bounded steps (Redis does, so that no step of a million-task scatter
+        holds the server long), provided that from the commit on no entry due starts later
+        for it (a claim merges what is due first) and that a committed batch always ends
+        up whole, even if the caller dies before its last step. Each staged entry is
+        written as `schedule` without ``replace`` would: a key already scheduled or running
+        keeps its earlier schedule, and is returned in the list of skipped keys. The
+        written keys become the batch's members (see `cancel_batch`) for ``members_ttl``
+        microseconds. The stage is gone afterwards. If the stage's count (see
+        `stage_batch`) is not exactly ``expected`` (part of it expired, or it was discarded
+        or cancelled meanwhile) nothing is written, the stage is dropped and `StoreError`
+        is raised. A non-empty ``descriptor`` lists the batch in the same step (see
+        `ReadModelStore.batches`).
         """
         ...
 
     async def discard_batch(self, batch: str) -> None:
         """Drop the stage of ``batch`` without writing anything (failed or abandoned
-        scatters). Harmless when there is no such stage."""
+        scatters). Harmless when there is no such stage, and when the batch was committed
+        (it is then written whole)."""
         ...
 
     async def schedule_batch(
@@ -230,12 +236,14 @@ class BatchStore(Protocol):
         ...
 
     async def cancel_batch(self, batch: str) -> int:
-        """Atomically remove from the schedule every member of ``batch`` that is still
-        scheduled at the due time the batch gave it (a key scheduled again since, at another
-        time, is left alone); running tasks finish. Drops the batch's members and any stage
-        it still has, so a commit still to come fails instead of writing. Returns how many
-        scheduled tasks were removed. A listed batch stays listed, marked cancelled (see
-        `BatchInfo.cancelled`), for as long as its members would have been kept."""
+        """Remove from the schedule every member of ``batch`` that is still scheduled at
+        the due time the batch gave it (a key scheduled again since, at another time, is
+        left alone); running tasks finish. On Redis this goes in bounded steps: a member
+        that starts between two steps runs, as it would have before the call. Drops the
+        batch's members and any stage (or merge) it still has, so a commit still to come
+        fails instead of writing. Returns how many scheduled tasks were removed. A listed
+        batch stays listed, marked cancelled (see `BatchInfo.cancelled`), for as long as
+        its members would have been kept."""
         ...
 
     async def respread_batch(

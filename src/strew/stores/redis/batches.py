@@ -1,18 +1,28 @@
-"""The Redis store's side of scatters: staged batches, their commit, and their members.
+"""The Redis store's side of scatters: staged batches, their commit and merge, and their
+members.
 
 A mixin of `RedisStore`. Its keys share the docket's hash tag, so every script stays legal on
 a Redis Cluster::
 
-    strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
-    strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
+    strew:{emails}:stage:ID           hash        packed blobs of a scatter (expires until
+                                                  committed; see stage_batch.lua)
+    strew:{emails}:stage:ID:merge     list        a committed batch's blobs not merged yet
+    strew:{emails}:merging            sorted set  batch id -> earliest due not merged yet
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
 
+An all-or-nothing scatter is staged, committed in one short step that reads only the names of
+its blobs, then merged onto the schedule `MERGE_STEP_ENTRIES` at a time, earliest due first:
+no step holds Redis long, at any size. Until the last step a claim sees the batch in the
+merging set and merges what is due before it takes anything (store.py), so the batch is as
+good as on the schedule from its commit, and a producer that dies mid-merge leaves the rest
+to the workers.
 (the listing of batches and their descriptors: see readmodel.py)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import Any, Protocol, TypeVar
@@ -25,11 +35,26 @@ from redis.exceptions import RedisError, ResponseError
 from strew.stores.records import Entry, Respread
 from strew.stores.redis.common import _flags, _millis, _raise, _text
 from strew.stores.redis.durability import ReplicaWait
-from strew.stores.redis.packing import pack_entries
+from strew.stores.redis.packing import pack_described, pack_entries
 
 T = TypeVar("T")
 
-BATCH_SCRIPTS = ("stage_batch", "commit_batch", "schedule_batch", "cancel_batch", "respread_batch")
+logger = logging.getLogger("strew.store")
+
+BATCH_SCRIPTS = (
+    "stage_batch",
+    "commit_batch",
+    "merge_batch",
+    "discard_batch",
+    "schedule_batch",
+    "cancel_batch",
+    "respread_batch",
+)
+
+MERGE_STEP_ENTRIES = 2_000
+"""Entries one merge step moves onto the schedule (a blob is never split)."""
+CANCEL_STEP_MEMBERS = 10_000
+"""Members one step of a batch's cancel reads."""
 
 COMMIT_OUTCOME_TTL_MS = 600_000
 """How long a commit's outcome stays readable for a client whose reply was lost."""
@@ -56,7 +81,9 @@ class _Core(Protocol):
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any: ...
     def _stage_keys(self, batch: str) -> list[str]: ...
     def _members_key(self, batch: str) -> str: ...
-    async def _commit_outcome(self, outcome: str) -> list[str] | None: ...
+    async def _commit_outcome(self, outcome: str, delete: bool) -> list[str] | None: ...
+    async def _merge_step(self, batch: str) -> int: ...
+    def _merging_key(self) -> str: ...
     def _about_key(self, batch: str) -> str: ...
     def _listed_key(self) -> str: ...
 
@@ -65,61 +92,81 @@ class RedisBatches:
     """Batch operations, one Lua script each (methods typed on `RedisStore`)."""
 
     def _stage_keys(self: _Core, batch: str) -> list[str]:
-        prefix = f"strew:{{{self.docket}}}:stage:{batch}:"
-        return [prefix + "chunks", prefix + "count"]
+        """The stage of ``batch`` and its merge queue."""
+        stage = f"strew:{{{self.docket}}}:stage:{batch}"
+        return [stage, stage + ":merge"]
+
+    def _merging_key(self: _Core) -> str:
+        return f"strew:{{{self.docket}}}:merging"
 
     def _members_key(self: _Core, batch: str) -> str:
         return f"strew:{{{self.docket}}}:batch:{batch}"
 
     async def stage_batch(self: _Core, batch: str, entries: Sequence[Entry], ttl: int) -> int:
+        stage = self._stage_keys(batch)[0]
         if not entries:
-            held = await self._call(
-                "stage tasks", lambda: self._client.get(self._stage_keys(batch)[1])
-            )
+            held = await self._call("stage tasks", lambda: self._client.hget(stage, "#entries"))
             return int(held or 0)
-        args = [_millis(ttl), len(entries), *pack_entries(entries)]
-        staged = await self._script("stage_batch", "stage tasks", self._stage_keys(batch), args)
-        return int(staged)
+        args: list[Any] = [_millis(ttl), len(entries)]
+        for blob, count, earliest in pack_described(entries):
+            args += (f"{max(earliest, 0):020d}", count, blob)
+        return int(await self._script("stage_batch", "stage tasks", [stage], args))
 
     async def commit_batch(
         self: _Core, batch: str, expected: int, members_ttl: int, descriptor: bytes = b""
     ) -> list[str]:
         outcome = f"strew:{{{self.docket}}}:stage:{batch}:outcome"
         keys = [
-            self.schedule_key,
-            self.payloads_key,
-            self.leases_key,
             *self._stage_keys(batch),
-            self._members_key(batch),
+            self._merging_key(),
             outcome,
             self._about_key(batch),
             self._listed_key(),
         ]
-        args: list[Any] = [
-            self.wake_channel,
-            expected,
-            _millis(members_ttl),
-            COMMIT_OUTCOME_TTL_MS,
-            descriptor,
-            batch,
-        ]
+        args: list[Any] = [expected, COMMIT_OUTCOME_TTL_MS, descriptor, batch, _millis(members_ttl)]
         try:
-            skipped = await self._waits.run(self, "commit_batch", "commit tasks", keys, args)
+            await self._waits.run(self, "commit_batch", "commit tasks", keys, args)
         except (RedisError, OSError) as error:
+            # The reply may be what was lost: ask before reporting a failure for tasks that
+            # are in fact committed.
             failure: BaseException = error
-        else:
-            with suppress(RedisError, OSError):
-                await self._client.delete(outcome)
-            return [_text(key) for key in skipped]
-        # A commit of a very large batch can outlast the socket timeout, and the client's retry
-        # then meets BUSY or an emptied stage: the first attempt may have committed everything,
-        # so ask before reporting a failure for tasks that are in fact scheduled.
-        found = await self._commit_outcome(outcome)
-        if found is None:
-            return await self._call("commit staged tasks", lambda: _raise(failure))
-        return found
+            if await self._commit_outcome(outcome, delete=False) is None:
+                return await self._call("commit staged tasks", lambda: _raise(failure))
+        # Committed: from here the batch is written whole whatever happens to this call.
+        # Merge it now (the workers would too, but only as they claim).
+        try:
+            while await self._merge_step(batch) > 0:
+                pass
+        except (RedisError, OSError) as error:
+            logger.warning(
+                "scatter %s is committed but this producer could not finish merging it (%s): "
+                "the workers will; keys found already scheduled may be reported as written",
+                batch,
+                error,
+            )
+        found = await self._commit_outcome(outcome, delete=True)
+        return found or []
 
-    async def _commit_outcome(self: _Core, outcome: str) -> list[str] | None:
+    async def _merge_step(self: _Core, batch: str) -> int:
+        """One bounded step of merging a committed ``batch``; returns the blobs still to
+        merge (0: done, or no such batch)."""
+        stage, queue = self._stage_keys(batch)
+        keys = [
+            self.schedule_key,
+            self.payloads_key,
+            self.leases_key,
+            stage,
+            queue,
+            self._merging_key(),
+            self._members_key(batch),
+            f"{stage}:outcome",
+            self._about_key(batch),
+        ]
+        args = [self.wake_channel, batch, MERGE_STEP_ENTRIES]
+        left, _ = await self._waits.run(self, "merge_batch", "merge tasks", keys, args)
+        return int(left)
+
+    async def _commit_outcome(self: _Core, outcome: str, delete: bool) -> list[str] | None:
         """The skipped keys of a commit that happened, None if it did not (or if Redis cannot
         be reached to say). Waits out a script still running (BUSY replies)."""
         loop = asyncio.get_running_loop()
@@ -136,13 +183,13 @@ class RedisBatches:
                 return None
             if not found:
                 return None
-            with suppress(RedisError, OSError):
-                await self._client.delete(outcome)
+            if delete:
+                with suppress(RedisError, OSError):
+                    await self._client.delete(outcome)
             return [_text(key) for key in found[1:]]
 
     async def discard_batch(self: _Core, batch: str) -> None:
-        keys = self._stage_keys(batch)
-        await self._call("discard staged tasks", lambda: self._client.delete(*keys))
+        await self._script("discard_batch", "discard staged tasks", self._stage_keys(batch), [])
 
     async def schedule_batch(
         self: _Core, batch: str, entries: Sequence[Entry], members_ttl: int, descriptor: bytes = b""
@@ -167,10 +214,16 @@ class RedisBatches:
             self.payloads_key,
             self._members_key(batch),
             *self._stage_keys(batch),
+            self._merging_key(),
             self._about_key(batch),
         ]
-        removed = await self._script("cancel_batch", "cancel a batch", keys, [])
-        return int(removed)
+        removed, offset = 0, 0
+        while offset >= 0:
+            args = [offset, CANCEL_STEP_MEMBERS, batch]
+            step, offset = await self._script("cancel_batch", "cancel a batch", keys, args)
+            removed += int(step)
+            offset = int(offset)
+        return removed
 
     async def respread_batch(
         self: _Core,

@@ -47,6 +47,7 @@ PRODUCER_WRITES = frozenset(
         "cancel",
         "clear",
         "commit_batch",
+        "merge_batch",
         "schedule_batch",
         "cancel_batch",
         "add_strike",
@@ -62,6 +63,7 @@ WORKER_WRITES = frozenset(
 NOT_WAITED = frozenset(
     {
         "stage_batch",
+        "discard_batch",
         "claim",
         "extend",
         "heartbeat",

@@ -42,10 +42,17 @@ BLOB_ENTRIES = 1000
 def pack_entries(entries: Sequence[Entry]) -> list[bytes]:
     """The entries as MessagePack arrays of key, due and payload, in order, cut into blobs
     of at most `BLOB_ENTRIES` entries and, unless one entry alone is larger, `BLOB_BYTES`."""
-    blobs: list[bytes] = []
+    return [blob for blob, _, _ in pack_described(entries)]
+
+
+def pack_described(entries: Sequence[Entry]) -> list[tuple[bytes, int, int]]:
+    """`pack_entries`, each blob with its entry count and its earliest due time (what a
+    stage keeps in the blob's name, so that its commit reads no blob; see batches.py)."""
+    blobs: list[tuple[bytes, int, int]] = []
     parts: list[bytes] = []
     add = parts.extend
     size = count = 0
+    earliest = 0
     key_headers, payload_headers, fixraw = _KEY_HEADERS, _PAYLOAD_HEADERS, _FIXRAW
     for key, due, payload in entries:
         key_bytes = key.encode()
@@ -53,10 +60,12 @@ def pack_entries(entries: Sequence[Entry]) -> list[bytes]:
         length = len(payload)
         grown = size + len(key_bytes) + len(due_bytes) + length + 9
         if count and (grown > BLOB_BYTES or count == BLOB_ENTRIES):
-            blobs.append(_ARRAY(0xDD, 3 * count) + b"".join(parts))
+            blobs.append((_ARRAY(0xDD, 3 * count) + b"".join(parts), count, earliest))
             parts.clear()
             size = count = 0
             grown = len(key_bytes) + len(due_bytes) + length + 9
+        if count == 0 or due < earliest:
+            earliest = due
         add(
             (
                 key_headers[len(key_bytes)]
@@ -72,5 +81,5 @@ def pack_entries(entries: Sequence[Entry]) -> list[bytes]:
         size = grown
         count += 1
     if count:
-        blobs.append(_ARRAY(0xDD, 3 * count) + b"".join(parts))
+        blobs.append((_ARRAY(0xDD, 3 * count) + b"".join(parts), count, earliest))
     return blobs

@@ -19,8 +19,8 @@ The layout, for a docket called ``emails``::
     strew:{emails}:quarantine hash        task key -> "time reason-length reason" + payload
     strew:{emails}:chains:ended hash      automatic chain key -> when it ended itself (us)
     strew:{emails}:failures[:notes|:payloads]   the record of failures (see failures.py)
-    strew:{emails}:stage:ID:chunks    list        packed chunks of a scatter not committed
-    strew:{emails}:stage:ID:count     string      entries staged so far (both expire)
+    strew:{emails}:stage:ID   hash        a scatter's stage, then its merge (see batches.py)
+    strew:{emails}:merging    sorted set  committed scatters still merging (see batches.py)
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
     strew:{emails}:record:KEY string      what task KEY left when it finished (expires)
     strew:{emails}:progress:KEY hash      current, total, message, updated (expires)
@@ -268,9 +268,13 @@ class RedisStore(
         reply = await self._script(
             "claim",
             "claim due tasks",
-            [*self._task_keys, self.watch_key, self.standby_key],
+            [*self._task_keys, self.watch_key, self.standby_key, self._merging_key()],
             [f"{worker}/", limit, lease, horizon, first, worker, watch, self.handoff_prefix],
         )
+        if reply[-1] not in (b"", ""):
+            # A committed batch still merging (its producer is at it, or died): merge a step
+            # of it; the next due time the claim reported already counts what is left.
+            await self._merge_step(_text(reply[-1]))
         now, next_due, scheduled, running = reply[:4]
         claims = [
             Claim(
@@ -280,7 +284,7 @@ class RedisStore(
                 due=int(reply[i + 3]),
                 redelivered=bool(int(reply[i + 4])),
             )
-            for i in range(4, len(reply) - 2, 5)
+            for i in range(4, len(reply) - 3, 5)
         ]
         return ClaimResult(
             claims,
@@ -288,8 +292,8 @@ class RedisStore(
             int(next_due) if next_due not in (b"", "") else None,
             int(scheduled),
             int(running),
+            int(reply[-3]),
             int(reply[-2]),
-            int(reply[-1]),
         )
 
     async def finish(self, finishes: Sequence[Finish]) -> list[bool]:
@@ -361,7 +365,7 @@ class RedisStore(
         removed = await self._script(
             "clear",
             "clear the schedule",
-            [self.schedule_key, self.payloads_key, *failure_keys(self.docket)],
+            [self.schedule_key, self.payloads_key, *failure_keys(self.docket), self._merging_key()],
             [],
         )
         return int(removed)
@@ -389,6 +393,7 @@ class RedisStore(
             self.seen_key,
             self.quarantine_key,
             self.ended_key,
+            self._merging_key(),
             *self._strike_keys(),
             *failure_keys(self.docket),
             *self._readmodel_keys(),

@@ -3,12 +3,15 @@
 --       5 tokens (hash key -> token), 6 dues (hash key -> "<due time> <claimed at>" of the
 --       run: when it was due, and when this claim was made)
 --       and, with a watch lease: 7 watch (string: the worker holding it, expiring),
---       8 standby (zset worker -> until when it waits in line, us)
+--       8 standby (zset worker -> until when it waits in line, us), 9 merging (zset: a
+--       committed batch still merging -> the earliest due time not merged yet)
 -- ARGV: 1 token prefix ("worker/"), 2 limit, 3 lease (us), 4 horizon (us), 5 first token number
 --       6 worker, 7 watch lease (us; 0 or absent: no watch), 8 hand-off channel prefix
 -- Returns {now, next_due or "", scheduled count, running count, then per claim:
 --          key, token, payload, due, redelivered (1/0), then the count of scheduled
---          tasks due by now, and last this worker's place in the standby line (0: none)}
+--          tasks due by now, this worker's place in the standby line (0: none), and last
+--          the id of a batch still merging ('' for none): the caller merges a step of it
+--          (see batches.py). next_due counts that batch's earliest due not merged yet.}
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, limit, lease, horizon = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local serial = tonumber(ARGV[5])
@@ -132,4 +135,17 @@ if watch_lease > 0 then
   end
 end
 out[#out + 1] = standby
+-- A committed batch not merged yet: its tasks count as scheduled from the commit on, so
+-- the earliest of them not merged is a due time like any other, and the caller merges.
+local merging = ''
+if KEYS[9] then
+  local first = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
+  if first[1] then
+    merging = first[1]
+    local frontier = tonumber(first[2])
+    if next_due == nil or frontier < next_due then out[2] = string.format('%d', frontier) end
+    if out[3] == 0 then out[3] = 1 end
+  end
+end
+out[#out + 1] = merging
 return out

@@ -1,0 +1,234 @@
+"""An all-or-nothing scatter on Redis is committed in one short step and then merged onto the
+schedule in bounded steps, earliest due first (stores/redis/batches.py). What that must keep:
+nothing of a batch before its commit, all of it after, whoever finishes the merge (the
+producer, or a worker whose claim finds it unmerged), a Redis killed between any two steps,
+and cancel, discard and clear in the middle of it.
+
+Step sizes are lowered by monkeypatching the module's constant, so that a few thousand tasks
+take several steps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from strew import Agenda, Docket, Worker
+from strew.docket.loops import LoopLocalStore
+from strew.stores.records import Entry
+from strew.stores.redis import batches
+from strew.stores.redis.common import _load_lua
+from strew.stores.redis.store import RedisStore
+from strew.testing import RedisServer
+
+from ..conftest import leftover_keys
+
+SECOND = 1_000_000
+STEP = 400
+RAN: Counter[int] = Counter()
+
+
+async def work(n: int) -> None:
+    RAN[n] += 1
+
+
+@pytest.fixture(autouse=True)
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batches, "MERGE_STEP_ENTRIES", STEP)
+    monkeypatch.setattr(batches, "CANCEL_STEP_MEMBERS", STEP)
+    RAN.clear()
+
+
+@pytest.fixture
+async def own_docket(redis_server: RedisServer, docket_name: str) -> AsyncIterator[Docket]:
+    async with Docket(name=docket_name, url=redis_server.url) as docket:
+        docket.register(work)
+        yield docket
+        await docket.store.destroy()
+    assert await leftover_keys(redis_server.url, docket_name) == []
+
+
+def redis_store(docket: Docket) -> RedisStore:
+    store = docket.store
+    assert isinstance(store, LoopLocalStore)
+    here = store.here()
+    assert isinstance(here, RedisStore)
+    return here
+
+
+def entries(now: int, count: int) -> list[Entry]:
+    # 1 KiB payloads: about twenty entries a blob, so a step is a few blobs. Written in
+    # reverse due order: merging must still go earliest first.
+    return [Entry(f"k{i}", now + SECOND + i * 1000, b"p" * 1024) for i in reversed(range(count))]
+
+
+async def commit_only(store: RedisStore, batch: str, expected: int) -> int:
+    """The commit step alone, as a producer that died right after it left the batch."""
+    stage, queue = store._stage_keys(batch)
+    client = aioredis.Redis.from_url(store.url)
+    try:
+        commit = client.register_script(_load_lua("commit_batch"))
+        keys = [stage, queue, store._merging_key(), f"{stage}:outcome"]
+        blobs = await commit(keys=keys, args=[expected, 60_000, "", batch, 3_600_000])
+        return int(blobs)
+    finally:
+        await client.aclose()
+
+
+async def schedule_of(store: RedisStore) -> dict[str, int]:
+    snapshot = await store.snapshot(1_000_000)
+    return {task.key: task.due for task in snapshot.scheduled}
+
+
+async def merging(store: RedisStore) -> dict[str, float]:
+    client = aioredis.Redis.from_url(store.url)
+    try:
+        found: list[Any] = await client.zrange(store._merging_key(), 0, -1, withscores=True)
+        return {key.decode(): float(score) for key, score in found}
+    finally:
+        await client.aclose()
+
+
+async def test_a_committed_batch_merges_earliest_first_in_bounded_steps(own_docket: Docket) -> None:
+    store = redis_store(own_docket)
+    now = await store.now()
+    staged = entries(now, 3000)
+    assert await store.stage_batch("b", staged, 60 * SECOND) == 3000
+    assert await schedule_of(store) == {}
+    await commit_only(store, "b", 3000)
+    # Committed, nothing merged: the claims see its earliest due time.
+    assert await schedule_of(store) == {}
+    assert await merging(store) == {"b": now + SECOND}
+    steps = 0
+    while await store._merge_step("b") > 0:
+        steps += 1
+        on = await schedule_of(store)
+        # Each step a bounded part (one blob more at most), earliest first: whatever is left
+        # is due no earlier than anything merged, and the merging set says from when.
+        assert len(on) <= (steps + 1) * STEP
+        frontier = (await merging(store))["b"]
+        assert max(on.values()) <= frontier
+    assert steps >= 3000 // (STEP + 50)
+    assert await schedule_of(store) == {e.key: e.due for e in staged}
+    assert await merging(store) == {}
+    client = aioredis.Redis.from_url(store.url)
+    try:
+        assert await client.llen(store._members_key("b")) == 3000
+        assert await client.exists(*store._stage_keys("b")) == 0
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_killed_at_any_step_keeps_the_batch_whole_or_absent(
+    redis_server: RedisServer, docket_name: str
+) -> None:
+    count = 2000
+    for kill_after in range(-1, 7):  # -1: before the commit; then after k merge steps
+        name = f"{docket_name}-{kill_after + 1}"
+        async with Docket(name=name, url=redis_server.url) as docket:
+            store = redis_store(docket)
+            now = await store.now()
+            staged = entries(now, count)
+            await store.stage_batch("b", staged, 60 * SECOND)
+            if kill_after >= 0:
+                await commit_only(store, "b", count)
+                for _ in range(kill_after):
+                    await store._merge_step("b")
+        redis_server.stop(kill=True)  # SIGKILL: only what the AOF holds survives
+        redis_server.start()
+        async with Docket(name=name, url=redis_server.url) as docket:
+            store = redis_store(docket)
+            while await store._merge_step("b") > 0:
+                pass
+            found = await schedule_of(store)
+            if kill_after < 0:
+                assert found == {}  # never committed: its stage only waits to expire
+                await store.discard_batch("b")
+            else:
+                assert found == {e.key: e.due for e in staged}, kill_after
+            assert await merging(store) == {}
+            await store.destroy()
+
+
+async def test_a_batch_whose_producer_stopped_after_the_commit_is_finished_by_the_workers(
+    redis_server: RedisServer, docket_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        Docket(name=docket_name, url=redis_server.url) as producer,
+        Docket(name=docket_name, url=redis_server.url) as consumer,
+    ):
+        producer.register(work)
+        consumer.register(work)
+        store = redis_store(producer)
+
+        async def lost(batch: str) -> int:
+            raise ConnectionError("the producer's connection went away after the commit")
+
+        monkeypatch.setattr(store, "_merge_step", lost)
+        agenda = Agenda()
+        for n in range(1500):
+            agenda.add(work)(n)
+        # Due over the next second: the workers must merge to start them on time.
+        await agenda.scatter(producer, over=timedelta(seconds=1))
+        assert len(await schedule_of(store)) == 0
+        await Worker(consumer, concurrency=50).run_until_finished()
+        assert Counter(range(1500)) == RAN
+        assert await merging(redis_store(consumer)) == {}
+        await consumer.store.destroy()
+
+
+async def test_discard_leaves_a_committed_batch_alone(own_docket: Docket) -> None:
+    store = redis_store(own_docket)
+    now = await store.now()
+    await store.stage_batch("b", entries(now, 1000), 60 * SECOND)
+    await commit_only(store, "b", 1000)
+    await store._merge_step("b")
+    await store.discard_batch("b")  # what a producer cancelled mid-merge does on its way out
+    while await store._merge_step("b") > 0:
+        pass
+    assert len(await schedule_of(store)) == 1000
+
+
+@pytest.mark.parametrize("how", ["cancel", "clear"])
+async def test_cancel_and_clear_in_the_middle_of_a_merge_leave_nothing(
+    own_docket: Docket, how: str
+) -> None:
+    store = redis_store(own_docket)
+    now = await store.now()
+    await store.stage_batch("b", entries(now, 3000), 60 * SECOND)
+    await commit_only(store, "b", 3000)
+    await store._merge_step("b")
+    await store._merge_step("b")
+    merged = len(await schedule_of(store))
+    assert 0 < merged < 3000
+    if how == "cancel":
+        assert await store.cancel_batch("b") == merged
+    else:
+        assert await store.clear() == merged
+    assert await store._merge_step("b") == 0
+    assert await schedule_of(store) == {}
+    assert await merging(store) == {}
+
+
+async def test_cancel_of_a_large_batch_goes_in_bounded_steps(own_docket: Docket) -> None:
+    agenda = Agenda()
+    for n in range(2500):
+        agenda.add(work)(n)
+    scattered = await agenda.scatter(own_docket, over=timedelta(hours=1))
+    store = redis_store(own_docket)
+    calls: list[Any] = []
+    script = store._script
+
+    async def counted(name: str, what: str, keys: list[str], args: list[Any]) -> Any:
+        calls.append(name)
+        return await script(name, what, keys, args)
+
+    store._script = counted  # type: ignore[method-assign]
+    assert scattered.scatter_id is not None
+    assert await Agenda.cancel(own_docket, scattered.scatter_id) == 2500
+    assert calls.count("cancel_batch") == -(-2500 // STEP)
+    assert await schedule_of(store) == {}
