@@ -1,0 +1,508 @@
+"""The longest single Redis step of each large operation: issue 18 §1, "Never block Redis".
+
+Redis runs one command (or one Lua script) at a time: while a step runs, every other client
+of that server waits. strew's rule is that no single step takes more than about 50 ms, at any
+size. This script measures it through the public API only, so it runs unchanged before and
+after any change to how the store splits its work.
+
+On a redis-server of its own (a free loopback port, nothing persisted, shut down at the end)
+with the slow log catching every step over 1 ms (``slowlog-log-slower-than 1000``, a long
+``slowlog-max-len``) and the latency monitor on (10 ms), it runs on one docket, ``--runs``
+times (default 1: one run takes about a minute on 2 cores; each is the same work):
+
+* an atomic scatter of ``--small`` (100,000) tasks over an hour, the reads below at that
+  size (`count_by_function` counts exactly up to 100,000 tasks, so this is its worst case),
+  and its cancel;
+* an atomic scatter of ``--tasks`` (1,000,000) over an hour (rate, and its ratio to the
+  small scatter's: linear cost gives ~1.0);
+* at ``--tasks`` scheduled, the reads: ``strew snapshot``'s (`Docket.snapshot(20)`, the load
+  ahead `Docket.scheduled_histogram` over an hour in 24 slices and the overdue count,
+  `Docket.count_by_function()`), the dashboard's (`snapshot(0)`, `scatters(20)`,
+  `scatter_progress(id, 60)`, `workers()`, `punctuality()`), and pydocket's
+  `Docket.snapshot()` of everything;
+* `Agenda.cancel` of that scatter;
+* `Docket.clear()` of a docket holding ``--tasks`` scheduled;
+* the catch-up re-spread (docs/catch-up.md) of a ``--tasks`` scatter whose whole window is
+  overdue, made with ``CatchUp.respread()``: one worker of concurrency 1 claims a late task
+  and sends the re-spread request; it is stopped once that request went out.
+
+For each workload the slow log and latency monitor are reset first and read after: the
+longest single step and what it was (an ``EVALSHA`` is named by its script, matching the SHA1
+of each ``src/strew/stores/redis/lua/*.lua`` as the store loads it), the steps over 50 ms,
+their total, and the wall time. It is a measurement, not a test: it exits 0 whatever it
+finds (a workload that raises is reported with its error, and its steps still counted).
+
+    .venv/bin/python -m bench.redis_steps [--tasks 1000000] [--small 100000] [--runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
+
+from bench import common
+
+NAME = "redis_steps"
+LIMIT_MS = 50.0
+OVER = timedelta(hours=1)
+SLOW_US = 1000
+LATENCY_MS = 10
+OWN_COMMANDS = {b"SLOWLOG", b"LATENCY", b"PING"}
+"""This script's own reads of the server, left out of the figures (resetting a long slow log
+takes a few ms itself)."""
+LUA_DIR = Path(__file__).resolve().parents[1] / "src" / "strew" / "stores" / "redis" / "lua"
+
+
+async def work(i: int, label: str) -> None:
+    return None
+
+
+# -- naming the scripts ----------------------------------------------------------------------
+
+
+def _expanded(name: str) -> str:
+    # As the store loads a script: each "--#include OTHER" line replaced by OTHER.lua.
+    text = (LUA_DIR / f"{name}.lua").read_text("utf-8")
+    lines = [
+        _expanded(line.removeprefix("--#include ").strip())
+        if line.startswith("--#include ")
+        else line
+        for line in text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def script_names() -> dict[str, str]:
+    """SHA1 -> script name, for every .lua file beside the store (as loaded, and raw)."""
+    names: dict[str, str] = {}
+    for path in sorted(LUA_DIR.glob("*.lua")):
+        for text in (path.read_text("utf-8"), _expanded(path.stem)):
+            names[hashlib.sha1(text.encode()).hexdigest()] = path.stem
+    return names
+
+
+def describe(command: bytes, names: dict[str, str]) -> str:
+    """``EVALSHA <script>.lua`` for a known script, else the command and its first args."""
+    parts = command.split(b" ")
+    verb = parts[0].decode(errors="replace").upper()
+    if verb == "EVALSHA" and len(parts) > 1:
+        sha = parts[1].decode(errors="replace").lower()
+        return f"EVALSHA {names.get(sha, sha[:12])}"
+    return " ".join(p.decode(errors="replace")[:24] for p in parts[:3])
+
+
+# -- the server's own account ----------------------------------------------------------------
+
+
+async def patiently(call: Callable[[], Awaitable[Any]]) -> Any:
+    """A read of our own, retried while Redis answers BUSY (a script past its time limit
+    still running) or does not answer at all: the step in flight has to end first."""
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            return await call()
+        except (BusyLoadingError, RedisTimeout):
+            pass
+        except ResponseError as error:
+            if not str(error).startswith("BUSY"):
+                raise
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis stayed busy for 10 minutes")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Steps:
+    """What one workload cost Redis, step by step."""
+
+    wall_s: float
+    longest_ms: float
+    longest: str
+    over_limit: int
+    over_limit_ms: float
+    logged: int
+    latency_max_ms: float
+    load_1m: float
+    """The load average over the last minute when the workload ended (others on the
+    machine skew every figure here but the step count)."""
+    error: str = ""
+    note: str = ""
+
+
+class Observer:
+    """Our redis-server's slow log and latency monitor, reset before a workload, read after."""
+
+    def __init__(self, url: str) -> None:
+        self.client = aioredis.Redis.from_url(url)
+        self.names = script_names()
+
+    async def reset(self) -> None:
+        await patiently(self.client.ping)
+        await patiently(self.client.slowlog_reset)
+        await patiently(lambda: self.client.latency_reset())
+
+    async def measure(self, action: Callable[[], Awaitable[str]]) -> Steps:
+        await self.reset()
+        error, note = "", ""
+        began = time.perf_counter()
+        try:
+            note = await action()
+        except Exception as failed:  # a measurement: report it, count its steps anyway
+            error = f"{type(failed).__name__}: {failed}"[:160]
+        wall = time.perf_counter() - began
+        await patiently(self.client.ping)  # whatever step was still running has ended
+        entries = await patiently(lambda: self.client.slowlog_get(-1))
+        latest = await patiently(lambda: self.client.latency_latest())
+        durations = [
+            (int(e["duration"]) / 1000, bytes(e["command"]))
+            for e in entries
+            if bytes(e["command"]).split(b" ", 1)[0].upper() not in OWN_COMMANDS
+        ]
+        longest_ms, command = max(durations, default=(0.0, b""))
+        over = [ms for ms, _ in durations if ms > LIMIT_MS]
+        return Steps(
+            wall_s=wall,
+            longest_ms=longest_ms,
+            longest=describe(command, self.names) if command else "-",
+            over_limit=len(over),
+            over_limit_ms=sum(over),
+            logged=len(durations),
+            latency_max_ms=float(max((int(row[3]) for row in latest), default=0)),
+            load_1m=os.getloadavg()[0],
+            error=error,
+            note=note,
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+# -- the workloads ---------------------------------------------------------------------------
+
+
+def agenda_of(n: int) -> Any:
+    import strew
+
+    agenda = strew.Agenda()
+    for i in range(n):
+        agenda.add(work)(i, f"user-{i}")
+    return agenda
+
+
+class Workloads:
+    """Each workload on one docket; ``steps[label]`` gets one `Steps` per run."""
+
+    def __init__(self, docket: Any, observer: Observer, args: argparse.Namespace) -> None:
+        self.docket = docket
+        self.observer = observer
+        self.args = args
+        self.steps: dict[str, list[Steps]] = {}
+        self.rates: dict[int, list[float]] = {}
+
+    async def note(self, label: str, action: Callable[[], Awaitable[str]]) -> None:
+        steps = await self.observer.measure(action)
+        self.steps.setdefault(label, []).append(steps)
+        print(
+            f"  {label:<44} {steps.wall_s:8.2f} s wall, longest step {steps.longest_ms:8.1f} ms "
+            f"({steps.longest}), {steps.over_limit} over {LIMIT_MS:g} ms"
+            + (f"; {steps.note}" if steps.note else "")
+            + (f"; ERROR {steps.error}" if steps.error else ""),
+            flush=True,
+        )
+
+    async def scatter(self, n: int, **options: Any) -> Any:
+        agenda = agenda_of(n)
+        common.settle()
+        began = time.perf_counter()
+        done = await agenda.scatter(self.docket, over=OVER, **options)
+        seconds = time.perf_counter() - began
+        if len(done) != n:
+            raise RuntimeError(f"scattered {len(done)} of {n}")
+        return done.scatter_id, seconds
+
+    async def scatter_and_cancel(self, n: int) -> str | None:
+        """Scatter ``n`` (measured: its rate noted), and return its id."""
+        scatter_id: str | None = None
+
+        async def action() -> str:
+            nonlocal scatter_id
+            scatter_id, seconds = await self.scatter(n)
+            self.rates.setdefault(n, []).append(n / seconds)
+            return f"{n / seconds:,.0f} tasks/s"
+
+        await self.note(f"atomic scatter of {n:,}", action)
+        return scatter_id
+
+    async def cancel(self, n: int, scatter_id: str | None) -> None:
+        import strew
+
+        async def action() -> str:
+            removed = await strew.Agenda.cancel(self.docket, scatter_id or "")
+            return f"{removed:,} removed"
+
+        await self.note(f"cancel of the {n:,} scatter", action)
+
+    async def reads(self, n: int, scatter_id: str | None) -> None:
+        from datetime import UTC, datetime
+
+        docket = self.docket
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+
+        async def cli() -> str:
+            taken = await docket.snapshot(20)
+            now = taken.taken
+            await docket.scheduled_histogram(now, now + OVER, 24)
+            [overdue] = await docket.scheduled_histogram(epoch, now, 1)
+            await docket.count_by_function()
+            return f"{taken.total_tasks:,} tasks, {overdue:,} overdue"
+
+        async def load_ahead() -> str:
+            now = (await docket.snapshot(0)).taken
+            counts = await docket.scheduled_histogram(now, now + OVER, 24)
+            return f"{sum(counts):,} in the next hour"
+
+        async def by_function() -> str:
+            counts = await docket.count_by_function()
+            return "exact" if counts.scheduled.exact else "estimated from a sample"
+
+        async def dashboard() -> str:
+            taken = await docket.snapshot(0)
+            await docket.scheduled_histogram(taken.taken, taken.taken + OVER, 60)
+            await docket.scatters(20)
+            if scatter_id is not None:
+                await docket.scatter_progress(scatter_id, 60)
+            await docket.workers()
+            await docket.punctuality()
+            return ""
+
+        async def everything() -> str:
+            taken = await docket.snapshot()
+            return f"{len(taken.future):,} read"
+
+        await self.note(f"strew snapshot's reads at {n:,}", cli)
+        await self.note(f"  of which the load ahead (histogram) at {n:,}", load_ahead)
+        await self.note(f"  of which count_by_function() at {n:,}", by_function)
+        await self.note(f"dashboard reads at {n:,}", dashboard)
+        await self.note(f"snapshot() of everything at {n:,}", everything)
+
+    async def tidy(self) -> None:
+        """Between workloads, not measured: wait out any step still running (a reply lost
+        to the client's timeout), then empty the schedule."""
+        await patiently(self.observer.client.ping)
+        try:
+            await self.docket.clear()
+        except Exception as failed:
+            print(f"  (tidying up failed: {type(failed).__name__}: {failed})", flush=True)
+            await patiently(self.observer.client.ping)
+
+    async def prepared(self, label: str, setup: Awaitable[Any]) -> Any:
+        """``setup``'s result, or None (printed) when it raised: the workload is skipped."""
+        try:
+            return await setup
+        except Exception as failed:
+            print(f"  {label}: setting up failed ({type(failed).__name__}: {failed})", flush=True)
+            await self.tidy()
+            return None
+
+    async def clear(self, n: int) -> None:
+        label = f"clear() of {n:,} scheduled"
+        if await self.prepared(label, self.scatter(n)) is None:  # not measured
+            return
+
+        async def action() -> str:
+            return f"{await self.docket.clear():,} dropped"
+
+        await self.note(label, action)
+        await self.tidy()
+
+    async def respread(self, n: int) -> None:
+        import strew
+
+        label = f"catch-up re-spread of an overdue {n:,}"
+        now = (await self.docket.snapshot(0)).taken
+        # The whole window in the past: every member is overdue when a worker comes back.
+        setup = self.scatter(
+            n,
+            start=now - OVER - timedelta(minutes=1),
+            catch_up=strew.CatchUp.respread(after=timedelta(seconds=1)),
+        )
+        if await self.prepared(label, setup) is None:  # not measured
+            return
+
+        async def action() -> str:
+            worker = strew.Worker(self.docket, concurrency=1)
+            running = asyncio.create_task(worker.run_until_finished())
+            deadline = time.monotonic() + 600
+            while worker.catch_up.requests < 1 and not running.done():
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.005)
+            worker.stop()  # no more claims; the request in flight is awaited
+            await running
+            keeper = worker.catch_up
+            # A reply that outlasted the client's socket timeout is lost: the worker logs a
+            # warning and counts nothing, but the slow log has the step all the same.
+            lost = " (reply lost)" if keeper.requests and not keeper.retimed else ""
+            return f"{keeper.requests} request(s), {keeper.retimed:,} re-timed{lost}"
+
+        await self.note(label, action)
+        await self.tidy()
+
+
+async def one_run(url: str, observer: Observer, args: argparse.Namespace, out: Workloads) -> None:
+    import strew
+
+    name = common.docket_name(NAME, "strew")
+    try:
+        async with strew.Docket(name, url) as docket:
+            docket.register(work)
+            out.docket = docket
+            small = await out.scatter_and_cancel(args.small)
+            await out.reads(args.small, small)
+            await out.cancel(args.small, small)
+            await out.tidy()
+            big = await out.scatter_and_cancel(args.tasks)
+            await out.reads(args.tasks, big)
+            await out.cancel(args.tasks, big)
+            await out.tidy()
+            await out.clear(args.tasks)
+            await out.respread(args.tasks)
+    finally:
+        await common.forget(url, name)
+        common.settle()
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+def summary(runs: list[Steps]) -> dict[str, Any]:
+    worst = max(runs, key=lambda s: s.longest_ms)
+    return {
+        "wall_s": common.median([s.wall_s for s in runs]),
+        "longest_ms": common.median([s.longest_ms for s in runs]),
+        "longest": worst.longest,
+        "over_limit": common.median([s.over_limit for s in runs]),
+        "over_limit_ms": common.median([s.over_limit_ms for s in runs]),
+        "latency_max_ms": common.median([s.latency_max_ms for s in runs]),
+        "load_1m": common.median([s.load_1m for s in runs]),
+        "logged": max(s.logged for s in runs),
+        "errors": sorted({s.error for s in runs if s.error}),
+        "note": worst.note,
+    }
+
+
+def report(out: Workloads, args: argparse.Namespace) -> dict[str, Any]:
+    medians = {label: summary(runs) for label, runs in out.steps.items()}
+    header = (
+        "workload",
+        "wall",
+        "longest step",
+        "which",
+        f"> {LIMIT_MS:g} ms",
+        "their total",
+        "latency monitor",
+        "load",
+        "note",
+    )
+    lines = [
+        (
+            label,
+            common.fmt(m["wall_s"], "s"),
+            common.fmt(m["longest_ms"], "ms") if m["logged"] else f"< {SLOW_US / 1000:g} ms",
+            m["longest"],
+            f"{m['over_limit']:g}",
+            common.fmt(m["over_limit_ms"], "ms"),
+            common.fmt(m["latency_max_ms"], "ms"),
+            f"{m['load_1m']:.2f}",
+            ("ERROR " + "; ".join(m["errors"]) if m["errors"] else m["note"])[:60],
+        )
+        for label, m in medians.items()
+    ]
+    load = os.getloadavg()
+    print()
+    print(
+        common.text_table(
+            f"Redis steps, medians of {args.runs} run(s); slow log over {SLOW_US} us, "
+            f"limit {LIMIT_MS:g} ms; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+            header,
+            lines,
+        )
+    )
+    small = common.median(out.rates.get(args.small, []))
+    big = common.median(out.rates.get(args.tasks, []))
+    linearity = common.ratio(big, small)
+    print(
+        f"\natomic scatter: {small:,.0f} tasks/s at {args.small:,}, {big:,.0f} tasks/s at "
+        f"{args.tasks:,}; rate ratio {linearity:.2f} (linear cost: ~1.0)"
+    )
+    over = [label for label, m in medians.items() if m["longest_ms"] > LIMIT_MS]
+    print(
+        f"workloads with a step over {LIMIT_MS:g} ms: {len(over)} of {len(medians)}"
+        + (f" ({', '.join(label.strip() for label in over)})" if over else "")
+    )
+    return {
+        "medians": medians,
+        "scatter_rates": {"small": small, "tasks": big, "ratio": linearity},
+        "runs": {label: [asdict(s) for s in runs] for label, runs in out.steps.items()},
+        "load_average_at_table": load,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    from strew.testing import RedisServer, RedisServerMissing
+
+    extra = [
+        "--slowlog-log-slower-than",
+        str(SLOW_US),
+        "--slowlog-max-len",
+        "1000000",
+        "--latency-monitor-threshold",
+        str(LATENCY_MS),
+    ]
+    try:
+        server = RedisServer(appendonly=False, extra=extra)
+        server.start()
+    except RedisServerMissing as missing:
+        sys.exit(str(missing))
+    try:
+        print(f"redis-server {common.redis_version(server.url)} on port {server.port}", flush=True)
+        observer = Observer(server.url)
+        out = Workloads(None, observer, args)
+        try:
+            for i in range(args.runs):
+                print(f"run {i + 1}/{args.runs}", flush=True)
+                await one_run(server.url, observer, args, out)
+            data = report(out, args)
+            common.save(NAME, args, server.url, data)
+        finally:
+            await observer.close()
+    finally:
+        server.cleanup()
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", type=int, default=1_000_000, help="the large scatter's size")
+    p.add_argument("--small", type=int, default=100_000, help="the small scatter's size")
+    p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
+    p.add_argument("--no-save", action="store_true", help="do not write bench/results/<name>.json")
+    # Always a server of its own: the slow log and latency monitor are configured on it.
+    p.set_defaults(url=None)
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    common.run(main(parse()))
