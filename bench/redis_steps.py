@@ -39,155 +39,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import BusyLoadingError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeout
-
 from bench import common
+from bench.slowlog import LATENCY_MS, LIMIT_MS, SLOW_US, Observer, Steps, patiently
 
 NAME = "redis_steps"
-LIMIT_MS = 50.0
 OVER = timedelta(hours=1)
-SLOW_US = 1000
-LATENCY_MS = 10
-OWN_COMMANDS = {b"SLOWLOG", b"LATENCY", b"PING"}
-"""This script's own reads of the server, left out of the figures (resetting a long slow log
-takes a few ms itself)."""
-LUA_DIR = Path(__file__).resolve().parents[1] / "src" / "strew" / "stores" / "redis" / "lua"
 
 
 async def work(i: int, label: str) -> None:
     return None
-
-
-# -- naming the scripts ----------------------------------------------------------------------
-
-
-def _expanded(name: str) -> str:
-    # As the store loads a script: each "--#include OTHER" line replaced by OTHER.lua.
-    text = (LUA_DIR / f"{name}.lua").read_text("utf-8")
-    lines = [
-        _expanded(line.removeprefix("--#include ").strip())
-        if line.startswith("--#include ")
-        else line
-        for line in text.splitlines()
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def script_names() -> dict[str, str]:
-    """SHA1 -> script name, for every .lua file beside the store (as loaded, and raw)."""
-    names: dict[str, str] = {}
-    for path in sorted(LUA_DIR.glob("*.lua")):
-        for text in (path.read_text("utf-8"), _expanded(path.stem)):
-            names[hashlib.sha1(text.encode()).hexdigest()] = path.stem
-    return names
-
-
-def describe(command: bytes, names: dict[str, str]) -> str:
-    """``EVALSHA <script>.lua`` for a known script, else the command and its first args."""
-    parts = command.split(b" ")
-    verb = parts[0].decode(errors="replace").upper()
-    if verb == "EVALSHA" and len(parts) > 1:
-        sha = parts[1].decode(errors="replace").lower()
-        return f"EVALSHA {names.get(sha, sha[:12])}"
-    return " ".join(p.decode(errors="replace")[:24] for p in parts[:3])
-
-
-# -- the server's own account ----------------------------------------------------------------
-
-
-async def patiently(call: Callable[[], Awaitable[Any]]) -> Any:
-    """A read of our own, retried while Redis answers BUSY (a script past its time limit
-    still running) or does not answer at all: the step in flight has to end first."""
-    deadline = time.monotonic() + 600
-    while True:
-        try:
-            return await call()
-        except (BusyLoadingError, RedisTimeout):
-            pass
-        except ResponseError as error:
-            if not str(error).startswith("BUSY"):
-                raise
-        if time.monotonic() > deadline:
-            raise RuntimeError("Redis stayed busy for 10 minutes")
-        await asyncio.sleep(0.05)
-
-
-@dataclass
-class Steps:
-    """What one workload cost Redis, step by step."""
-
-    wall_s: float
-    longest_ms: float
-    longest: str
-    over_limit: int
-    over_limit_ms: float
-    logged: int
-    latency_max_ms: float
-    load_1m: float
-    """The load average over the last minute when the workload ended (others on the
-    machine skew every figure here but the step count)."""
-    error: str = ""
-    note: str = ""
-
-
-class Observer:
-    """Our redis-server's slow log and latency monitor, reset before a workload, read after."""
-
-    def __init__(self, url: str) -> None:
-        self.client = aioredis.Redis.from_url(url)
-        self.names = script_names()
-
-    async def reset(self) -> None:
-        await patiently(self.client.ping)
-        await patiently(self.client.slowlog_reset)
-        await patiently(lambda: self.client.latency_reset())
-
-    async def measure(self, action: Callable[[], Awaitable[str]]) -> Steps:
-        await self.reset()
-        error, note = "", ""
-        began = time.perf_counter()
-        try:
-            note = await action()
-        except Exception as failed:  # a measurement: report it, count its steps anyway
-            error = f"{type(failed).__name__}: {failed}"[:160]
-        wall = time.perf_counter() - began
-        await patiently(self.client.ping)  # whatever step was still running has ended
-        entries = await patiently(lambda: self.client.slowlog_get(-1))
-        latest = await patiently(lambda: self.client.latency_latest())
-        durations = [
-            (int(e["duration"]) / 1000, bytes(e["command"]))
-            for e in entries
-            if bytes(e["command"]).split(b" ", 1)[0].upper() not in OWN_COMMANDS
-        ]
-        longest_ms, command = max(durations, default=(0.0, b""))
-        over = [ms for ms, _ in durations if ms > LIMIT_MS]
-        return Steps(
-            wall_s=wall,
-            longest_ms=longest_ms,
-            longest=describe(command, self.names) if command else "-",
-            over_limit=len(over),
-            over_limit_ms=sum(over),
-            logged=len(durations),
-            latency_max_ms=float(max((int(row[3]) for row in latest), default=0)),
-            load_1m=os.getloadavg()[0],
-            error=error,
-            note=note,
-        )
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 # -- the workloads ---------------------------------------------------------------------------
@@ -215,9 +83,16 @@ class Workloads:
     async def note(self, label: str, action: Callable[[], Awaitable[str]]) -> None:
         steps = await self.observer.measure(action)
         self.steps.setdefault(label, []).append(steps)
+        over = [
+            f"{what.removeprefix('EVALSHA ')} {ms:,.0f}"
+            for ms, what in steps.slowest
+            if ms > LIMIT_MS
+        ]
+        more = ", ..." if steps.over_limit > len(over) else ""
         print(
             f"  {label:<44} {steps.wall_s:8.2f} s wall, longest step {steps.longest_ms:8.1f} ms "
             f"({steps.longest}), {steps.over_limit} over {LIMIT_MS:g} ms"
+            + (f" ({', '.join(over)}{more})" if over else "")
             + (f"; {steps.note}" if steps.note else "")
             + (f"; ERROR {steps.error}" if steps.error else ""),
             flush=True,
@@ -390,6 +265,7 @@ async def one_run(url: str, observer: Observer, args: argparse.Namespace, out: W
 
 def summary(runs: list[Steps]) -> dict[str, Any]:
     worst = max(runs, key=lambda s: s.longest_ms)
+    middle = sorted(runs, key=lambda s: s.wall_s)[len(runs) // 2]  # its note goes with "wall"
     return {
         "wall_s": common.median([s.wall_s for s in runs]),
         "longest_ms": common.median([s.longest_ms for s in runs]),
@@ -400,7 +276,8 @@ def summary(runs: list[Steps]) -> dict[str, Any]:
         "load_1m": common.median([s.load_1m for s in runs]),
         "logged": max(s.logged for s in runs),
         "errors": sorted({s.error for s in runs if s.error}),
-        "note": worst.note,
+        "runs_with_errors": sum(1 for s in runs if s.error),
+        "note": middle.note,
     }
 
 
@@ -421,13 +298,19 @@ def report(out: Workloads, args: argparse.Namespace) -> dict[str, Any]:
         (
             label,
             common.fmt(m["wall_s"], "s"),
-            common.fmt(m["longest_ms"], "ms") if m["logged"] else f"< {SLOW_US / 1000:g} ms",
+            common.fmt(m["longest_ms"], "ms")
+            if m["longest_ms"] >= SLOW_US / 1000
+            else f"< {SLOW_US / 1000:g} ms",
             m["longest"],
             f"{m['over_limit']:g}",
             common.fmt(m["over_limit_ms"], "ms"),
             common.fmt(m["latency_max_ms"], "ms"),
             f"{m['load_1m']:.2f}",
-            ("ERROR " + "; ".join(m["errors"]) if m["errors"] else m["note"])[:60],
+            (
+                f"ERROR in {m['runs_with_errors']} of {len(out.steps[label])}: {m['errors'][0]}"
+                if m["errors"]
+                else m["note"]
+            )[:90],
         )
         for label, m in medians.items()
     ]
@@ -494,14 +377,17 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = common.parser(__doc__.splitlines()[0])
+    p.set_defaults(runs=1)
     p.add_argument("--tasks", type=int, default=1_000_000, help="the large scatter's size")
     p.add_argument("--small", type=int, default=100_000, help="the small scatter's size")
-    p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
-    p.add_argument("--no-save", action="store_true", help="do not write bench/results/<name>.json")
-    # Always a server of its own: the slow log and latency monitor are configured on it.
-    p.set_defaults(url=None)
-    return p.parse_args()
+    args = p.parse_args()
+    if args.url is not None:
+        # Always a server of its own: its slow log and latency monitor are reconfigured,
+        # which is not ours to do to another (bench/run_all passes --url to every script).
+        print("redis_steps: --url ignored; it always starts a redis-server of its own")
+        args.url = None
+    return args
 
 
 if __name__ == "__main__":
