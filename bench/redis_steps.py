@@ -17,8 +17,8 @@ times (default 1: one run takes about a minute on 2 cores; each is the same work
   small scatter's: linear cost gives ~1.0);
 * at ``--tasks`` scheduled, the reads: ``strew snapshot``'s (`Docket.snapshot(20)`, the load
   ahead `Docket.scheduled_histogram` over an hour in 24 slices and the overdue count,
-  `Docket.count_by_function()`), the dashboard's (`snapshot(0)`, `scatters(20)`,
-  `scatter_progress(id, 60)`, `workers()`, `punctuality()`), and pydocket's
+  `Docket.count_by_function()`), the dashboard's (`snapshot(0)`, a 60-slice histogram,
+  `scatters(20)`, `scatter_progress(id, 60)`, `workers()`, `punctuality()`), and pydocket's
   `Docket.snapshot()` of everything;
 * `Agenda.cancel` of that scatter;
 * `Docket.clear()` of a docket holding ``--tasks`` scheduled;
