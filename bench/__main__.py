@@ -26,12 +26,13 @@ ALL = [
     "admission",
     "dashboard",
     "readmodel",
+    "redis_steps",
     "field_enqueue",
     "field_drain",
     "field_punctuality",
     "fleet",
 ]
-STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel", "fleet"}
+STREW_ONLY = {"catch_up", "snapshot", "load", "dashboard", "readmodel", "redis_steps", "fleet"}
 # The field scripts skip, with a printed reason, each library that is not installed.
 NO_PYDOCKET = STREW_ONLY | {"field_enqueue", "field_drain", "field_punctuality"}
 
