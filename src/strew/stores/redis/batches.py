@@ -53,7 +53,7 @@ BATCH_SCRIPTS = (
 
 MERGE_STEP_ENTRIES = 2_000
 """Entries one merge step moves onto the schedule (a blob is never split)."""
-CANCEL_STEP_MEMBERS = 10_000
+CANCEL_STEP_MEMBERS = 3_000
 """Members one step of a batch's cancel reads."""
 
 COMMIT_OUTCOME_TTL_MS = 600_000
