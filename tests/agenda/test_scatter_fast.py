@@ -227,8 +227,11 @@ def test_an_envelope_of_several_frames_is_left_as_pickle_wrote_it() -> None:
 
 @pytest.mark.parametrize("atomic", [True, False], ids=["atomic", "streamed"])
 async def test_a_scatter_reaches_redis_in_a_few_commands_not_one_per_task(
-    redis_docket: Docket, redis_url: str, atomic: bool
+    redis_docket: Docket, redis_url: str, atomic: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from strew.stores.redis import batches
+
+    monkeypatch.setattr(batches, "MERGE_STEP_MICROS", 60_000_000)  # the commit merges all
     redis_docket.register(work)
     counts: dict[int, Counter[str]] = {}
     for size in (1_200, 12_000):
@@ -241,9 +244,10 @@ async def test_a_scatter_reaches_redis_in_a_few_commands_not_one_per_task(
         assert sum(e.disposition is Disposition.SCHEDULED for e in scattered) == size
         counts[size] = Counter(log.commands)
     small, large = sum(counts[1_200].values()), sum(counts[12_000].values())
-    # One script per chunk of 5,000 (staged or written), and for an atomic scatter its
-    # commit, one bounded merge step per 2,000 and the outcome's read and clean-up
-    # (measured: 10 + 2 atomic, 3 streamed, for 12,000): ten times the tasks costs a command
-    # per 2,000 more, not ten thousand.
-    assert large <= 3 + 1 + 12_000 // 2_000 + 2, counts
-    assert large - small <= (12_000 - 1_200) // 2_000 + 2, counts
+    # One script per chunk of 5,000 (staged or written), then the commit and its clean-up
+    # (measured: 4 + 2 atomic, 3 streamed, for 12,000): ten times the tasks costs a command
+    # or two more, not ten thousand. (The merge budget is lifted above: steps of a time
+    # budget vary in number with the server's speed; tests/agenda/test_merge_steps.py
+    # counts them.)
+    assert large <= 10, counts
+    assert large - small <= 2, counts

@@ -11,8 +11,9 @@ a Redis Cluster::
     strew:{emails}:batch:ID   list        'due key' of each task scatter ID wrote (expires)
 
 An all-or-nothing scatter is staged, committed in one short step that reads only the names of
-its blobs, then merged onto the schedule `MERGE_STEP_ENTRIES` at a time, earliest due first:
-no step holds Redis long, at any size. Until the last step a claim sees the batch in the
+its blobs and merges for `MERGE_STEP_MICROS` (all of a small batch), then merged onto the
+schedule in further steps of that budget, earliest due first: no step holds Redis long, at
+any size. Until the last step a claim sees the batch in the
 merging set and merges what is due before it takes anything (store.py), so the batch is as
 good as on the schedule from its commit, and a producer that dies mid-merge leaves the rest
 to the workers.
@@ -51,8 +52,10 @@ BATCH_SCRIPTS = (
     "respread_batch",
 )
 
-MERGE_STEP_ENTRIES = 2_000
-"""Entries one merge step moves onto the schedule (a blob is never split)."""
+MERGE_STEP_MICROS = 20_000
+"""How long one merge step goes on taking blobs, by the server's clock: a step ends at most
+one blob (1,000 tasks, a few milliseconds) past it. A budget of time, not of entries, keeps
+the bound on a slow or busy server and takes fewer steps on a fast one."""
 CANCEL_STEP_MEMBERS = 3_000
 """Members one step of a batch's cancel reads."""
 
@@ -122,10 +125,23 @@ class RedisBatches:
             outcome,
             self._about_key(batch),
             self._listed_key(),
+            self.schedule_key,
+            self.payloads_key,
+            self.leases_key,
+            self._members_key(batch),
         ]
-        args: list[Any] = [expected, COMMIT_OUTCOME_TTL_MS, descriptor, batch, _millis(members_ttl)]
+        args: list[Any] = [
+            expected,
+            COMMIT_OUTCOME_TTL_MS,
+            descriptor,
+            batch,
+            _millis(members_ttl),
+            MERGE_STEP_MICROS,
+            self.wake_channel,
+        ]
+        left = 1
         try:
-            await self._waits.run(self, "commit_batch", "commit tasks", keys, args)
+            left = await self._waits.run(self, "commit_batch", "commit tasks", keys, args)
         except (RedisError, OSError) as error:
             # The reply may be what was lost: ask before reporting a failure for tasks that
             # are in fact committed.
@@ -133,10 +149,10 @@ class RedisBatches:
             if await self._commit_outcome(outcome, delete=False) is None:
                 return await self._call("commit staged tasks", lambda: _raise(failure))
         # Committed: from here the batch is written whole whatever happens to this call.
-        # Merge it now (the workers would too, but only as they claim).
+        # Merge the rest now (the workers would too, but only as they claim).
         try:
-            while await self._merge_step(batch) > 0:
-                pass
+            while int(left) > 0:
+                left = await self._merge_step(batch)
         except (RedisError, OSError) as error:
             logger.warning(
                 "scatter %s is committed but this producer could not finish merging it (%s): "
@@ -162,7 +178,7 @@ class RedisBatches:
             f"{stage}:outcome",
             self._about_key(batch),
         ]
-        args = [self.wake_channel, batch, MERGE_STEP_ENTRIES]
+        args = [self.wake_channel, batch, MERGE_STEP_MICROS]
         left, _ = await self._waits.run(self, "merge_batch", "merge tasks", keys, args)
         return int(left)
 

@@ -4,14 +4,19 @@
 -- from here the batch is committed. Merging moves it onto the schedule in bounded steps, and
 -- until the last one a claim sees the earliest due time not yet merged (the merging set) and
 -- merges before it takes anything (see claim.lua): no task of the batch starts late for it.
+-- With a budget, the commit goes on with the first merge step itself (merge_blobs.lua), so a
+-- small batch is written whole in this one step.
 -- KEYS: 1 stage (hash, see stage_batch.lua), 2 merge queue (list of blob names), 3 merging
 --       (sorted set: batch id -> earliest due not yet merged), 4 outcome (list: 'committed',
 --       then the skipped keys), 5 the batch's descriptor (hash), 6 the listed batches
---       (sorted set: batch id -> created, us)
+--       (sorted set: batch id -> created, us), and for the first merge step: 7 schedule,
+--       8 payloads, 9 leases, 10 members
 -- ARGV: 1 expected entry count, 2 outcome ttl (ms), 3 descriptor ('' for none: the batch is
---       not listed), 4 batch id, 5 members ttl (ms)
--- Returns how many blobs are queued for merging.
+--       not listed), 4 batch id, 5 members ttl (ms), 6 budget of the first merge step (us;
+--       0 or absent: none), 7 wake channel
+-- Returns how many blobs are left to merge.
 --#include describe_batch
+--#include merge_blobs
 local stage, queue, merging, outcome = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 if redis.call('EXISTS', queue) == 1 then
@@ -56,4 +61,9 @@ end
 redis.call('DEL', outcome)
 redis.call('RPUSH', outcome, 'committed')
 redis.call('PEXPIRE', outcome, ARGV[2])
-return #names
+
+local budget = tonumber(ARGV[6] or '0')
+if #names == 0 or budget <= 0 then return #names end
+local left = merge_blobs(KEYS[7], KEYS[8], KEYS[9], stage, queue, merging, KEYS[10], outcome,
+  KEYS[5], ARGV[4], budget, ARGV[7])
+return left
