@@ -1,72 +1,34 @@
--- How many scheduled, running and held tasks call each task function.
--- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running (payloads), 5 held, 6 held payloads:
---       each state's index (a sorted set of its keys) and the hash of its payloads
--- ARGV: 1 cap (a state of at most this many is counted whole), 2 sample (drawn from a larger one)
--- Returns one {total, seen, name, count, name, count, ...} per state: `seen` payloads were read.
---
--- The name is read from the first bytes of each payload, the envelope's layout (see
--- function_in in base.py, which reads them the same way): PROTO, an optional FRAME,
--- MARK, BININT1 1, then the name as SHORT_BINUNICODE (1-byte length) or BINUNICODE (4-byte
--- little-endian length); or a JSON envelope's "\0J", a two-byte length and the name.
--- Anything else counts under "".
-local cap, sample = tonumber(ARGV[1]), tonumber(ARGV[2])
-local byte, sub = string.byte, string.sub
+-- One page of `Store.count_functions`' exact count of one state (scheduled, running or held).
+-- KEYS: 1 the state's index (a sorted set of its keys), 2 the hash of its payloads
+-- ARGV: 1 cap: a state of more tasks than this is not read (it will be sampled), 2 the
+--       cursor's score and 3 its key (the last entry the previous page read, as that page
+--       returned them; an empty score for the first page), 4 how many payloads to read
+-- Returns {total, read, last score, last key, name, count, name, count, ...}: `read`
+-- payloads after the cursor, counted by function name ("" for a name that cannot be read);
+-- nothing is read (read 0) when total > cap.
+--#include function_name
+--#include after_cursor
+local index, hash = KEYS[1], KEYS[2]
+local cap, page = tonumber(ARGV[1]), tonumber(ARGV[4])
+local total = redis.call('ZCARD', index)
+if total > cap then return {total, 0, '', ''} end
 
-local function name_of(payload)
-  -- One call for the first 16 bytes (PROTO 2, FRAME 9, MARK, BININT1 2, opcode, a length
-  -- byte): a payload's name costs two C calls, which matters at 100,000 payloads.
-  local b1, b2, b3, b4, b5, b6, b7, _, _, _, _, b12, b13, b14, b15, b16 = byte(payload, 1, 16)
-  if b1 == 0x00 and b2 == 0x4A then
-    -- A JSON envelope (task/codec.py): \0 J, the name's length in two bytes, the name.
-    if not b4 then return '' end
-    local length = b3 * 256 + b4
-    if 4 + length > #payload then return '' end
-    return sub(payload, 5, 4 + length)
-  end
-  if b1 ~= 0x80 then return '' end
-  local p, mark, binint1, version, opcode, size = 3, b3, b4, b5, b6, b7
-  if b3 == 0x95 then p, mark, binint1, version, opcode, size = 12, b12, b13, b14, b15, b16 end
-  if mark ~= 0x28 or binint1 ~= 0x4B or version ~= 1 then return '' end
-  local start
-  if opcode == 0x8C then
-    start = p + 5
-  elseif opcode == 0x58 then
-    local a, b, c, d = byte(payload, p + 4, p + 7)
-    if not d then return '' end
-    size = a + b * 256 + c * 65536 + d * 16777216
-    start = p + 8
-  else
-    return ''
-  end
-  if not size or start + size - 1 > #payload then return '' end
-  return sub(payload, start, start + size - 1)
-end
-
-local function tally(index, hash)
-  local total = redis.call('ZCARD', index)
-  local counts, seen = {}, 0
-  local function add(payload)
+local start = rank_after(index, ARGV[2], ARGV[3])
+local entries = redis.call('ZRANGE', index, start, start + page - 1, 'WITHSCORES')
+local counts, read = {}, 0
+-- The payloads a thousand at a time: HMGET's arguments go through Lua's stack.
+for first = 1, #entries, 2000 do
+  local keys = {}
+  for i = first, math.min(first + 1999, #entries), 2 do keys[#keys + 1] = entries[i] end
+  for _, payload in ipairs(redis.call('HMGET', hash, unpack(keys))) do
     local name = payload and name_of(payload) or ''
     counts[name] = (counts[name] or 0) + 1
-    seen = seen + 1
+    read = read + 1
   end
-  if total <= cap then
-    -- A page of keys from the index, then their payloads: the script never holds more than
-    -- a page of payloads at once (HVALS would hold them all), at about the same cost.
-    for offset = 0, total - 1, 1000 do
-      local keys = redis.call('ZRANGE', index, offset, offset + 999)
-      for _, payload in ipairs(redis.call('HMGET', hash, unpack(keys))) do add(payload) end
-    end
-  elseif sample > 0 then
-    local items = redis.call('HRANDFIELD', hash, sample, 'WITHVALUES')
-    for i = 2, #items, 2 do add(items[i]) end
-  end
-  local out = {total, seen}
-  for name, count in pairs(counts) do
-    out[#out + 1] = name
-    out[#out + 1] = count
-  end
-  return out
 end
-
-return {tally(KEYS[1], KEYS[2]), tally(KEYS[3], KEYS[4]), tally(KEYS[5], KEYS[6])}
+local out = {total, read, entries[#entries] or '', entries[#entries - 1] or ''}
+for name, count in pairs(counts) do
+  out[#out + 1] = name
+  out[#out + 1] = count
+end
+return out

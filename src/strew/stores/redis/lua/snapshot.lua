@@ -1,7 +1,8 @@
--- A consistent picture of one docket.
+-- A consistent picture of one docket, but for its scheduled tasks past the first page
+-- (`Store.snapshot` reads those with snapshot_page.lua).
 -- KEYS: 1 schedule, 2 payloads, 3 leases, 4 running, 5 tokens, 6 workers (zset name -> expiry),
 --       7 seen (hash name -> last heartbeat), 8 quarantine (hash), 9 dues (of running tasks)
--- ARGV: 1 limit of scheduled tasks to return.
+-- ARGV: 1 how many scheduled tasks to return (at most a page: the caller bounds it)
 -- Returns {now, scheduled total, {key, due, payload, ...},
 --          {key, token, deadline, payload, claimed at or "", ...},
 --          {worker, last seen, ...}, quarantined count}
