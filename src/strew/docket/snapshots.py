@@ -200,9 +200,10 @@ async def take_snapshot(docket: TaskSource, limit: int | None) -> DocketSnapshot
 async def _scheduled(store: Store, limit: int | None) -> StoreSnapshot:
     """The store's snapshot with ``limit`` scheduled tasks, or all of them for None.
 
-    Each store snapshot is one atomic read, so "all" is the first read that came back with
-    room to spare: while producers add faster than we read, the page doubles (or grows to
-    the reported total), so this ends after a few reads however busy the docket is."""
+    "All" is the first read that came back with room to spare: while producers add faster
+    than we read, the page doubles (or grows to the reported total), so this ends after a
+    few reads however busy the docket is. (A store reads a large snapshot in bounded steps:
+    see `Store.snapshot`.)"""
     if limit is not None:
         return await store.snapshot(limit)
     page = SNAPSHOT_PAGE

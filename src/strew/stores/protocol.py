@@ -156,8 +156,10 @@ class SnapshotStore(Protocol):
     """Read-only views of the whole docket, for operators."""
 
     async def snapshot(self, limit: int) -> StoreSnapshot:
-        """A consistent picture: the earliest ``limit`` scheduled tasks, every running task
-        and every worker seen recently."""
+        """The earliest ``limit`` scheduled tasks, every running task and every worker seen
+        recently. A consistent picture up to one page of scheduled tasks; past it a store
+        may read the rest in further bounded steps (Redis does, 2,000 a step), where a task
+        claimed meanwhile may be missed but none is returned twice."""
         ...
 
     async def histogram(self, start: int, end: int, buckets: int) -> list[int]:
@@ -166,8 +168,9 @@ class SnapshotStore(Protocol):
         ...
 
     async def count_functions(self, cap: int, sample: int) -> FunctionCounts:
-        """In one atomic step, for the scheduled, the running and the held tasks: how many
-        call each task function.
+        """For the scheduled, the running and the held tasks: how many call each task
+        function (read in bounded steps on Redis, so counts of a busy docket are as of
+        slightly different moments).
 
         The one place a store reads a payload, and only its first bytes: the function name
         an envelope begins with (see `function_in`). A state of at most ``cap`` tasks is
