@@ -91,9 +91,9 @@ ACL_COMMANDS = (
 Five the workload below cannot reach cheaply were added from reading the code: ``ping``
 (redis-py's health check of an idle connection, and of a worker's subscription), ``pttl``
 (respread_batch.lua, a catch-up after an outage), ``hrandfield`` (an earlier version's
-count_functions.lua sampled with it: kept for a fleet mid-upgrade), ``zrank`` (admit.lua: a task's place among those waiting for a
-concurrency slot) and ``zremrangebyrank`` (record_lateness.lua trims the punctuality series a
-worker's heartbeat adds to every 10 s)."""
+count_functions.lua sampled with it: kept for a fleet mid-upgrade), ``zrank`` (admit.lua: a
+task's place among those waiting for a concurrency slot) and ``zremrangebyrank``
+(record_lateness.lua trims the punctuality series a worker's heartbeat adds to every 10 s)."""
 
 
 def acl_rules(commands: tuple[str, ...] = ACL_COMMANDS) -> list[str]:
