@@ -1,0 +1,197 @@
+-- One bounded step of a re-spread opened by respread_batch.lua (see Store.respread_batch):
+-- reads or moves at most ARGV[2] members, so no step blocks Redis for long at any batch size.
+-- A run has two phases. *Index*: the members listed when it began are read in list order,
+-- page by page, and each member still live (scheduled at a time the batch gave it, or an
+-- offered claim at such a time) goes into a sorted set by due time, which puts the batch in
+-- the re-spread's order (due, then key) whatever order the list has. *Move*: that set is
+-- taken from its head, page by page, each member re-timed from where the previous page left
+-- `previous`. Other clients run between steps, so each member is checked again in the step
+-- that moves it: one claimed, cancelled or scheduled again meanwhile is passed over (it
+-- takes no slot), and an offered claim goes back only if its token still holds it.
+-- KEYS: as respread_batch.lua
+-- ARGV: 1 run id, 2 members per step, 3 the run's keys' ttl (ms), 4 wake channel
+-- Returns {'more', moved, flags}, {'done', moved, flags}, or {'lost'} when the run is not
+-- this one any more (its keys expired and another began).
+local schedule, members, payloads = KEYS[1], KEYS[2], KEYS[3]
+local leases, running, tokens, dues = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local run, live, recent, offers = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local budget = tonumber(ARGV[2])
+
+--#include respread_due
+
+if redis.call('HGET', run, 'id') ~= ARGV[1] then return {'lost'} end
+local state = {}
+local fields = redis.call('HGETALL', run)
+for i = 1, #fields, 2 do state[fields[i]] = fields[i + 1] end
+local start, spacing = tonumber(state.start), tonumber(state.spacing)
+local threshold, moved = tonumber(state.threshold), tonumber(state.moved)
+local flags, any_offers = state.flags, tonumber(state.offers) > 0
+
+local function finish(status)
+  redis.call('DEL', run, live, recent, offers)
+  return {status, moved, flags}
+end
+-- Cancelled meanwhile (cancel_batch drops the list): nothing of the batch is left to move,
+-- and writing the list again would bring back the index it dropped.
+if redis.call('EXISTS', members) == 0 then return finish('done') end
+for i = 9, 12 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+
+local PAGE = 1000  -- per command: unpack() has a limit, and a reply is built at once
+
+local function offer_of(text)  -- 'position token due' (see respread_batch.lua)
+  if not text then return nil end
+  local position, token, due = string.match(text, '^(%d+) (%S+) (%d+)$')
+  return tonumber(position), token, tonumber(due)
+end
+
+if state.phase ~= 'move' then
+  -- Index: the members from `cursor` to `last`, in list order.
+  local cursor, last = tonumber(state.cursor), tonumber(state.last)
+  local frontier = tonumber(state.frontier)
+  local stop = math.min(last, cursor + budget)
+  -- ran[key]: true while the key's latest entry so far is one that ran without the
+  -- re-spread, in [threshold, start] (see Store.respread_batch: such members are reserved);
+  -- a later entry of the key clears it, in this step or (HDEL) in the hash of earlier ones.
+  local ran, earlier = {}, redis.call('EXISTS', recent) == 1
+  while cursor < stop do
+    local page = redis.call('LRANGE', members, cursor, math.min(stop, cursor + PAGE) - 1)
+    cursor = cursor + #page
+    local keys, texts = {}, {}
+    for i, member in ipairs(page) do
+      local space = string.find(member, ' ', 1, true)
+      texts[i] = string.sub(member, 1, space - 1)
+      keys[i] = string.sub(member, space + 1)
+    end
+    local current = redis.call('ZMSCORE', schedule, unpack(keys))
+    local claimed = redis.call('HMGET', dues, unpack(keys))
+    local offered = any_offers and redis.call('HMGET', offers, unpack(keys)) or {}
+    local zargs, later = {}, {}
+    for j, key in ipairs(keys) do
+      local due = tonumber(texts[j])
+      local _, _, offered_due = offer_of(offered[j])
+      local window = false
+      -- An entry left behind by an earlier re-spread no longer matches and is passed over.
+      if offered_due == due or (current[j] and tonumber(current[j]) == due) then
+        zargs[#zargs + 1] = texts[j]
+        zargs[#zargs + 1] = key  -- a key listed twice at one time is indexed once
+      elseif due > start and due_of(claimed[j]) == due then
+        -- Claimed early, on an earlier re-spread's time: this run queues behind it.
+        if due > frontier then frontier = due end
+      else
+        window = due >= threshold and due <= start
+      end
+      if window then
+        ran[key] = true
+      else
+        if ran[key] then ran[key] = false end
+        if earlier then later[#later + 1] = key end
+      end
+    end
+    if #zargs > 0 then redis.call('ZADD', live, unpack(zargs)) end
+    if #later > 0 then redis.call('HDEL', recent, unpack(later)) end
+  end
+  local window = {}
+  for key, flag in pairs(ran) do
+    if flag then
+      window[#window + 1] = key
+      window[#window + 1] = '1'
+      if #window >= 2 * PAGE then
+        redis.call('HSET', recent, unpack(window))
+        window = {}
+      end
+    end
+  end
+  if #window > 0 then redis.call('HSET', recent, unpack(window)) end
+  if cursor < last then
+    redis.call('HSET', run, 'cursor', cursor, 'frontier', string.format('%d', frontier))
+    return {'more', moved, flags}
+  end
+  -- Nothing of this batch overdue by more than the threshold: it is on time (or another
+  -- worker re-spread it a moment ago), and moving it again would only delay it. (A claim
+  -- handed back is always overdue, so this returns only when none was.)
+  local head = redis.call('ZRANGE', live, 0, 0, 'WITHSCORES')
+  if #head == 0 or tonumber(head[2]) >= threshold then return finish('done') end
+  local reserved = redis.call('HLEN', recent)
+  local previous = math.max(start + reserved * spacing, frontier)
+  redis.call('DEL', recent)
+  redis.call('HSET', run, 'phase', 'move', 'previous', string.format('%d', previous))
+  return {'more', moved, flags}
+end
+
+-- Move: the head of the index, in due order (ties by key: a sorted set's own order).
+local previous, push = tonumber(state.previous), tonumber(state.push)
+local first = nil  -- the first new due time of a handed-back claim, for the wake-up
+local left = budget
+while left > 0 do
+  local head = redis.call('ZRANGE', live, 0, math.min(left, PAGE) - 1, 'WITHSCORES')
+  if #head == 0 then break end
+  local n = #head / 2
+  left = left - n
+  redis.call('ZREMRANGEBYRANK', live, 0, n - 1)
+  local keys = {}
+  for i = 1, n do keys[i] = head[2 * i - 1] end
+  local current = redis.call('ZMSCORE', schedule, unpack(keys))
+  local offered = any_offers and redis.call('HMGET', offers, unpack(keys)) or {}
+  local zargs, margs = {}, {}
+  for i, key in ipairs(keys) do
+    local old = tonumber(head[2 * i])
+    local position, token, offered_due = offer_of(offered[i])
+    -- Checked again now: held by the token offered, not scheduled again, at this time.
+    if not (offered_due == old and not current[i]
+        and redis.call('HGET', tokens, key) == token
+        and due_of(redis.call('HGET', dues, key)) == old) then
+      position = nil
+    end
+    if position or (current[i] and tonumber(current[i]) == old) then
+      local due = math.max(old, previous + spacing)
+      if position then
+        -- Off the lease and back on the schedule, with the payload the claim carried.
+        redis.call('HSET', payloads, key, redis.call('HGET', running, key) or '')
+        redis.call('ZREM', leases, key)
+        redis.call('HDEL', running, key)
+        redis.call('HDEL', tokens, key)
+        redis.call('HDEL', dues, key)
+        flags = string.sub(flags, 1, position - 1) .. '1' .. string.sub(flags, position + 1)
+        if first == nil then first = due end
+      end
+      if due ~= old or position then
+        local text = string.format('%d', due)
+        moved = moved + 1
+        if due - old > push then push = due - old end
+        zargs[#zargs + 1] = text
+        zargs[#zargs + 1] = key
+        margs[#margs + 1] = text .. ' ' .. key
+      end
+      previous = due
+    end
+  end
+  if #zargs > 0 then
+    -- Live members are on the schedule (checked above, in this same step) and handed-back
+    -- claims are not: a plain ZADD serves both. The cancel index gets the new time
+    -- appended; the old entry stops matching.
+    redis.call('ZADD', schedule, unpack(zargs))
+    redis.call('RPUSH', members, unpack(margs))
+  end
+end
+
+-- Kept longer by the furthest move, so the pushed-back tail can be cancelled for as long
+-- after its new time as the original plan allowed; each step adds what its moves need.
+local extend = math.ceil(push / 1000) - math.ceil(tonumber(state.push) / 1000)
+local ttl = redis.call('PTTL', members)
+if extend > 0 and ttl > 0 then
+  redis.call('PEXPIRE', members, string.format('%d', ttl + extend))
+  -- The listing follows the members (see commit_batch.lua).
+  if KEYS[8] and redis.call('EXISTS', KEYS[8]) == 1 then
+    redis.call('PEXPIRE', KEYS[8], string.format('%d', ttl + extend))
+  end
+end
+-- Handed-back tasks are claimable again from `first`: a worker asleep until later would
+-- otherwise start them late. Once per run: the first hand-back is the earliest.
+if first and state.woken == '0' then
+  redis.call('PUBLISH', ARGV[4], string.format('%d', first))
+  redis.call('HSET', run, 'woken', 1)
+end
+redis.call('HSET', run, 'previous', string.format('%d', previous), 'moved', moved,
+  'push', string.format('%d', push), 'flags', flags)
+if redis.call('ZCARD', live) == 0 then return finish('done') end
+return {'more', moved, flags}

@@ -1,0 +1,171 @@
+"""The Redis re-spread in bounded steps (strew.stores.redis.respread): a batch larger than one
+step ends exactly as a one-step re-spread would leave it, and what other clients do between
+two steps (claims, cancels, a schedule replaced, a lease that ran out, another re-spread)
+leaves a result a one-step re-spread of the changed batch would give."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from strew.stores import Store, open_store
+from strew.stores.records import Entry, Finish, Respread
+from strew.stores.redis.respread import RESPREAD_STEP, RespreadRun
+from strew.stores.redis.store import RedisStore
+
+from ..helpers import wait_until
+from .test_catch_up_store import LEASE, MS, TTL, S, offers, running_of, scatter, schedule_of
+
+pytestmark = pytest.mark.parametrize("store_kind", ["redis", "cluster"])
+
+
+def redis_of(store: Store) -> RedisStore:
+    assert isinstance(store, RedisStore)
+    return store
+
+
+async def drain(run: RespreadRun) -> Respread:
+    while (done := await run.step()) is None:
+        pass
+    return done
+
+
+async def outage(store: Store, now: int) -> tuple[object, ...]:
+    """Two re-spreads of an untidy batch, with claims handed back, claims that ran, claims
+    taken early and a key listed twice; what they return and leave behind. Seconds apart, so
+    that nothing depends on how long the test takes."""
+    # Written out of due order (a later chunk holds earlier times), with ties.
+    await scatter(store, "s", [now - 20 * S + i * S for i in range(20)], prefix="late")
+    await scatter(store, "s", [now - 40 * S + i * S for i in range(10)], prefix="early")
+    await store.schedule_batch("s", [Entry(k, now - 30 * S, b"tie") for k in "cab"], TTL)
+    # A tail planned tighter than the re-spreads' spacing.
+    await scatter(store, "s", [now + 60 * S + i * 300 * MS for i in range(30)], prefix="tail")
+    # One key cancelled on its own and written again at the same time: listed twice.
+    assert await store.cancel(["late05"]) == 1
+    await store.schedule_batch("s", [Entry("late05", now - 15 * S, b"again")], TTL)
+    # w1 holds the 15 earliest; w2 the 18 others overdue, of which the two latest ran.
+    held = (await store.claim("w1", 15, LEASE, 0)).claims
+    theirs = (await store.claim("w2", 33, LEASE, 0)).claims
+    assert await store.finish([Finish(c.key, c.token) for c in theirs[-2:]]) == [True, True]
+    first = await store.respread_batch("s", now, 2 * S, 3 * S, offers(held))
+    # Prefetched early on the new times; then w2 comes back and hands its claims back.
+    early = (await store.claim("w3", 3, LEASE, 3600 * S)).claims
+    second = await store.respread_batch("s", now + 5 * S, S, 3 * S, offers(theirs[:-2]))
+    return (
+        first,
+        second,
+        await schedule_of(store),
+        set(await running_of(store)),
+        [(c.key, c.due) for c in early],
+        await store.cancel_batch("s"),
+    )
+
+
+async def test_a_batch_larger_than_one_step_is_respread_as_one_step_would_be(
+    store: Store, store_url: str, docket_name: str
+) -> None:
+    assert RESPREAD_STEP > 150  # the whole batch below is one step by default
+    whole = open_store(store_url, docket_name + "-whole")
+    reference = open_store(f"memory://{docket_name}-memory", docket_name)
+    try:
+        now = await store.now()
+        redis_of(store).respread_step = 4
+        stepped = await outage(store, now)
+        assert stepped == await outage(whole, now)
+        assert stepped == await outage(reference, now)  # and as the memory store does
+        assert stepped[0] == Respread(44, [True] * 15)  # both moved, and handed back
+        assert stepped[1] == Respread(28, [True] * 16)
+    finally:
+        for other in (whole, reference):
+            await other.destroy()
+            await other.close()
+
+
+async def test_members_claimed_cancelled_or_replaced_between_steps_take_no_slot(
+    store: Store,
+) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * MS + i * MS for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=2)
+    assert await run.step() is None  # begins
+    assert await run.step() is None  # indexes b00 and b01
+    # Between two steps of the index: b00 (indexed) is claimed, b05 (not yet) cancelled,
+    # b07 scheduled again at another time.
+    [claim] = (await store.claim("w", 1, LEASE, 0)).claims
+    assert claim.key == "b00"
+    assert await store.cancel(["b05"]) == 1
+    await store.schedule([Entry("b07", now + 500 * MS, b"replaced")], replace=True)
+    assert await drain(run) == Respread(7, [])
+    kept = ["b01", "b02", "b03", "b04", "b06", "b08", "b09"]
+    after = await schedule_of(store)
+    assert after == {"b07": now + 500 * MS} | {k: now + (i + 1) * MS for i, k in enumerate(kept)}
+    assert await running_of(store) == {"b00": claim.token}
+    assert await store.cancel_batch("s") == 7
+
+
+async def test_a_member_claimed_while_the_run_moves_leaves_no_hole(store: Store) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, S, 0, step=2)
+    for _ in range(1 + 5 + 4):  # begin, index ten, move eight
+        assert await run.step() is None
+    # Only b08 and b09 are still overdue: a worker takes b08 before the last step.
+    [claim] = (await store.claim("w", 1, LEASE, 0)).claims
+    assert claim.key == "b08"
+    assert await drain(run) == Respread(9, [])
+    after = await schedule_of(store)
+    order = [f"b{i:02d}" for i in (0, 1, 2, 3, 4, 5, 6, 7, 9)]
+    assert [after[key] for key in order] == [now + (i + 1) * S for i in range(9)]
+    assert await running_of(store) == {"b08": claim.token}
+
+
+async def test_an_offered_claim_whose_lease_ran_out_between_steps_stays_with_its_new_holder(
+    store: Store,
+) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * MS, now - 5 * MS])
+    first = await store.claim("w1", 1, 1, 0)  # a lease of 1 us: over at once
+    [stale] = first.claims
+    run = RespreadRun(redis_of(store), "s", now, MS, 0, [(stale.key, stale.token)], step=1)
+    assert await run.step() is None  # begins: the token still held it when offered
+
+    async def lease_over() -> bool:
+        return await store.now() > first.now + 1
+
+    await wait_until(lease_over, message="the 1 us lease to run out")
+    [fresh] = (await store.claim("w2", 1, LEASE, 0)).claims
+    assert (fresh.key, fresh.redelivered) == (stale.key, True)
+    assert await drain(run) == Respread(1, [False])
+    assert await running_of(store) == {fresh.key: fresh.token}
+    assert await schedule_of(store) == {"b01": now + MS}
+
+
+async def test_a_batch_cancelled_between_steps_ends_the_run_and_stays_cancelled(
+    store: Store,
+) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * MS + i * MS for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=3)
+    for _ in range(1 + 4 + 1):  # begin, index ten, move three
+        assert await run.step() is None
+    assert await store.cancel_batch("s") == 10
+    assert await drain(run) == Respread(3, [])
+    assert await schedule_of(store) == {}
+    assert await store.cancel_batch("s") == 0  # the run wrote no member list back
+
+
+async def test_a_second_respread_waits_for_the_run_under_way_then_hands_its_claims_back(
+    store: Store,
+) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * MS + i * MS for i in range(10)])
+    held = (await store.claim("w2", 2, LEASE, 0)).claims  # b00, b01
+    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=3)
+    assert await run.step() is None  # begins
+    second = asyncio.create_task(store.respread_batch("s", now, MS, 0, offers(held)))
+    assert await drain(run) == Respread(8, [])
+    # The claims go in at their planned place, and the rest moves on by two slots.
+    assert await second == Respread(10, [True, True])
+    after = await schedule_of(store)
+    assert [after[f"b{i:02d}"] for i in range(10)] == [now + (i + 1) * MS for i in range(10)]
