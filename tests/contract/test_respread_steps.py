@@ -6,6 +6,7 @@ leaves a result a one-step re-spread of the changed batch would give."""
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import pytest
 
@@ -18,6 +19,11 @@ from ..helpers import wait_until
 from .test_catch_up_store import LEASE, MS, TTL, S, offers, running_of, scatter, schedule_of
 
 pytestmark = pytest.mark.parametrize("store_kind", ["redis", "cluster"])
+
+AFTER = 900 * MS
+"""An ``overdue`` the pauses these tests make between steps never reach (a run that reads for
+longer starts its plan later: see the last test), and that holds no member of their batches,
+planned whole seconds before ``start``."""
 
 
 def redis_of(store: Store) -> RedisStore:
@@ -86,8 +92,8 @@ async def test_members_claimed_cancelled_or_replaced_between_steps_take_no_slot(
     store: Store,
 ) -> None:
     now = await store.now()
-    await scatter(store, "s", [now - 10 * MS + i * MS for i in range(10)])
-    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=2)
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, step=2)
     assert await run.step() is None  # begins
     assert await run.step() is None  # indexes b00 and b01
     # Between two steps of the index: b00 (indexed) is claimed, b05 (not yet) cancelled,
@@ -95,11 +101,11 @@ async def test_members_claimed_cancelled_or_replaced_between_steps_take_no_slot(
     [claim] = (await store.claim("w", 1, LEASE, 0)).claims
     assert claim.key == "b00"
     assert await store.cancel(["b05"]) == 1
-    await store.schedule([Entry("b07", now + 500 * MS, b"replaced")], replace=True)
+    await store.schedule([Entry("b07", now + 500 * S, b"replaced")], replace=True)
     assert await drain(run) == Respread(7, [])
     kept = ["b01", "b02", "b03", "b04", "b06", "b08", "b09"]
     after = await schedule_of(store)
-    assert after == {"b07": now + 500 * MS} | {k: now + (i + 1) * MS for i, k in enumerate(kept)}
+    assert after == {"b07": now + 500 * S} | {k: now + (i + 1) * S for i, k in enumerate(kept)}
     assert await running_of(store) == {"b00": claim.token}
     assert await store.cancel_batch("s") == 7
 
@@ -107,7 +113,7 @@ async def test_members_claimed_cancelled_or_replaced_between_steps_take_no_slot(
 async def test_a_member_claimed_while_the_run_moves_leaves_no_hole(store: Store) -> None:
     now = await store.now()
     await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
-    run = RespreadRun(redis_of(store), "s", now, S, 0, step=2)
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, step=2)
     for _ in range(1 + 5 + 4):  # begin, index ten, move eight
         assert await run.step() is None
     # Only b08 and b09 are still overdue: a worker takes b08 before the last step.
@@ -124,10 +130,10 @@ async def test_an_offered_claim_whose_lease_ran_out_between_steps_stays_with_its
     store: Store,
 ) -> None:
     now = await store.now()
-    await scatter(store, "s", [now - 10 * MS, now - 5 * MS])
+    await scatter(store, "s", [now - 10 * S, now - 5 * S])
     first = await store.claim("w1", 1, 1, 0)  # a lease of 1 us: over at once
     [stale] = first.claims
-    run = RespreadRun(redis_of(store), "s", now, MS, 0, [(stale.key, stale.token)], step=1)
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, [(stale.key, stale.token)], step=1)
     assert await run.step() is None  # begins: the token still held it when offered
 
     async def lease_over() -> bool:
@@ -138,15 +144,15 @@ async def test_an_offered_claim_whose_lease_ran_out_between_steps_stays_with_its
     assert (fresh.key, fresh.redelivered) == (stale.key, True)
     assert await drain(run) == Respread(1, [False])
     assert await running_of(store) == {fresh.key: fresh.token}
-    assert await schedule_of(store) == {"b01": now + MS}
+    assert await schedule_of(store) == {"b01": now + S}
 
 
 async def test_a_batch_cancelled_between_steps_ends_the_run_and_stays_cancelled(
     store: Store,
 ) -> None:
     now = await store.now()
-    await scatter(store, "s", [now - 10 * MS + i * MS for i in range(10)])
-    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=3)
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, step=3)
     for _ in range(1 + 4 + 1):  # begin, index ten, move three
         assert await run.step() is None
     assert await store.cancel_batch("s") == 10
@@ -159,13 +165,33 @@ async def test_a_second_respread_waits_for_the_run_under_way_then_hands_its_clai
     store: Store,
 ) -> None:
     now = await store.now()
-    await scatter(store, "s", [now - 10 * MS + i * MS for i in range(10)])
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
     held = (await store.claim("w2", 2, LEASE, 0)).claims  # b00, b01
-    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=3)
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, step=3)
     assert await run.step() is None  # begins
-    second = asyncio.create_task(store.respread_batch("s", now, MS, 0, offers(held)))
+    second = asyncio.create_task(store.respread_batch("s", now, S, AFTER, offers(held)))
     assert await drain(run) == Respread(8, [])
     # The claims go in at their planned place, and the rest moves on by two slots.
     assert await second == Respread(10, [True, True])
     after = await schedule_of(store)
-    assert [after[f"b{i:02d}"] for i in range(10)] == [now + (i + 1) * MS for i in range(10)]
+    assert [after[f"b{i:02d}"] for i in range(10)] == [now + (i + 1) * S for i in range(10)]
+
+
+async def test_a_plan_starts_as_much_later_as_reading_a_large_batch_took(store: Store) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, MS, 0, step=2)
+    assert await run.step() is None  # begins
+    begun = await store.now()
+    assert await run.step() is None  # reads two members of ten
+
+    async def later() -> bool:
+        return await store.now() > begun + 20 * MS
+
+    await wait_until(later, message="the store's clock to pass start + 20 ms")
+    assert await drain(run) == Respread(10, [])
+    # Timed from `start`, the first tasks would be 20 ms late, more than the 0 allowed, the
+    # moment they are written: the plan starts when the reading ended instead.
+    after = sorted((await schedule_of(store)).values())
+    assert after[0] > now + 20 * MS + MS
+    assert [b - a for a, b in pairwise(after)] == [MS] * 9

@@ -55,7 +55,9 @@ end
 if #pairs_ > 0 then redis.call('HSET', offers, unpack(pairs_)) end
 -- Only the members listed now are read: what a run appends (and a streamed scatter's later
 -- chunks) comes after `last`.
+local clock = redis.call('TIME')
 redis.call('HSET', run, 'id', ARGV[5], 'start', ARGV[1], 'spacing', ARGV[2],
+  'overdue', ARGV[3], 'began', clock[1] .. string.format('%06d', tonumber(clock[2])),
   'threshold', string.format('%d', threshold), 'cursor', 0, 'last', count,
   'frontier', ARGV[1], 'offers', offers_count, 'flags', table.concat(flags),
   'moved', 0, 'push', 0, 'woken', 0)

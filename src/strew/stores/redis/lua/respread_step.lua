@@ -111,6 +111,15 @@ if state.phase ~= 'move' then
   -- handed back is always overdue, so this returns only when none was.)
   local head = redis.call('ZRANGE', live, 0, 0, 'WITHSCORES')
   if #head == 0 or tonumber(head[2]) >= threshold then return finish('done') end
+  -- Reading a large batch takes a while: if it took longer than `overdue` (only a batch
+  -- read in several steps can), a plan timed from `start` would be more than `overdue`
+  -- late the moment it is written, and its first tasks handed back again by whoever
+  -- claims them. The plan then starts as much later as the reading took.
+  local clock = redis.call('TIME')
+  local reading = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) - tonumber(state.began)
+  if tonumber(state.cursor) > 0 and reading > tonumber(state.overdue) then
+    start = start + reading
+  end
   local reserved = redis.call('HLEN', recent)
   local previous = math.max(start + reserved * spacing, frontier)
   redis.call('DEL', recent)
