@@ -37,19 +37,24 @@ async def drain(run: RespreadRun) -> Respread:
     return done
 
 
-async def outage(store: Store, now: int) -> tuple[object, ...]:
-    """Two re-spreads of an untidy batch, with claims handed back, claims that ran, claims
-    taken early and a key listed twice; what they return and leave behind. Seconds apart, so
-    that nothing depends on how long the test takes."""
-    # Written out of due order (a later chunk holds earlier times), with ties.
+async def outage(store: Store, now: int, tidy: bool) -> tuple[object, ...]:
+    """Two re-spreads of a batch, with claims handed back, claims that ran, claims taken
+    early and a key listed twice; what they return and leave behind. A tidy batch's list is
+    in due order (read twice, no index), an untidy one's is not. Seconds apart, so that
+    nothing depends on how long the test takes."""
     await scatter(store, "s", [now - 20 * S + i * S for i in range(20)], prefix="late")
-    await scatter(store, "s", [now - 40 * S + i * S for i in range(10)], prefix="early")
-    await store.schedule_batch("s", [Entry(k, now - 30 * S, b"tie") for k in "cab"], TTL)
+    if tidy:  # one key cancelled on its own and written again at its time: listed twice
+        assert await store.cancel(["late19"]) == 1
+        await store.schedule_batch("s", [Entry("late19", now - S, b"again")], TTL)
+        await scatter(store, "s", [now - 9 * S + i * S for i in range(10)], prefix="newer")
+        await store.schedule_batch("s", [Entry(k, now - S // 2, b"tie") for k in "abc"], TTL)
+    else:  # a later chunk holds earlier times, and ties come in no order
+        await scatter(store, "s", [now - 40 * S + i * S for i in range(10)], prefix="early")
+        await store.schedule_batch("s", [Entry(k, now - 30 * S, b"tie") for k in "cab"], TTL)
+        assert await store.cancel(["late05"]) == 1
+        await store.schedule_batch("s", [Entry("late05", now - 15 * S, b"again")], TTL)
     # A tail planned tighter than the re-spreads' spacing.
     await scatter(store, "s", [now + 60 * S + i * 300 * MS for i in range(30)], prefix="tail")
-    # One key cancelled on its own and written again at the same time: listed twice.
-    assert await store.cancel(["late05"]) == 1
-    await store.schedule_batch("s", [Entry("late05", now - 15 * S, b"again")], TTL)
     # w1 holds the 15 earliest; w2 the 18 others overdue, of which the two latest ran.
     held = (await store.claim("w1", 15, LEASE, 0)).claims
     theirs = (await store.claim("w2", 33, LEASE, 0)).claims
@@ -68,8 +73,9 @@ async def outage(store: Store, now: int) -> tuple[object, ...]:
     )
 
 
+@pytest.mark.parametrize("tidy", [True, False], ids=["in-due-order", "in-no-order"])
 async def test_a_batch_larger_than_one_step_is_respread_as_one_step_would_be(
-    store: Store, store_url: str, docket_name: str
+    store: Store, store_url: str, docket_name: str, tidy: bool
 ) -> None:
     assert RESPREAD_STEP > 150  # the whole batch below is one step by default
     whole = open_store(store_url, docket_name + "-whole")
@@ -77,11 +83,11 @@ async def test_a_batch_larger_than_one_step_is_respread_as_one_step_would_be(
     try:
         now = await store.now()
         redis_of(store).respread_step = 4
-        stepped = await outage(store, now)
-        assert stepped == await outage(whole, now)
-        assert stepped == await outage(reference, now)  # and as the memory store does
-        assert stepped[0] == Respread(44, [True] * 15)  # both moved, and handed back
-        assert stepped[1] == Respread(28, [True] * 16)
+        stepped = await outage(store, now, tidy)
+        assert stepped == await outage(whole, now, tidy)
+        assert stepped == await outage(reference, now, tidy)  # and as the memory store does
+        # Both re-spreads moved tasks and took claims back.
+        assert stepped[:2] == (Respread(44, [True] * 15), Respread(28, [True] * 16))
     finally:
         for other in (whole, reference):
             await other.destroy()

@@ -246,9 +246,14 @@ class BatchStore(Protocol):
         overdue: int,
         claims: Sequence[tuple[str, str]] = (),
     ) -> Respread:
-        """Re-time what is left of ``batch`` after an outage, atomically, if it fell behind;
-        ``claims`` are a worker's late claims of the batch, handed back into the re-spread in
-        the same step.
+        """Re-time what is left of ``batch`` after an outage, if it fell behind; ``claims``
+        are a worker's late claims of the batch, handed back into the re-spread.
+
+        Atomic on the memory store; on Redis, bounded steps (see redis/respread.py), one run
+        per batch at a time: a member claimed, cancelled or scheduled again before the step
+        that moves it is passed over and takes no slot, a claim goes back only if its token
+        still holds it then, and a run that took longer than ``overdue`` to read the batch
+        times its plan from ``start`` plus that time.
 
         The batch's *live* members are those still scheduled at the due time the batch gave
         them. A ``(key, token)`` of ``claims`` is handed back (taken off its lease and made a

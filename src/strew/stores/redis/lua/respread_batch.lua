@@ -59,7 +59,8 @@ local clock = redis.call('TIME')
 redis.call('HSET', run, 'id', ARGV[5], 'start', ARGV[1], 'spacing', ARGV[2],
   'overdue', ARGV[3], 'began', clock[1] .. string.format('%06d', tonumber(clock[2])),
   'threshold', string.format('%d', threshold), 'cursor', 0, 'last', count,
-  'frontier', ARGV[1], 'offers', offers_count, 'flags', table.concat(flags),
+  'phase', 'read', 'sorted', 1, 'frontier', ARGV[1], 'offers', offers_count,
+  'flags', table.concat(flags),
   'moved', 0, 'push', 0, 'woken', 0)
 for i = 9, 12 do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
 return {'run'}
