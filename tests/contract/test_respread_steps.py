@@ -201,3 +201,29 @@ async def test_a_plan_starts_as_much_later_as_reading_a_large_batch_took(store: 
     after = sorted((await schedule_of(store)).values())
     assert after[0] > now + 20 * MS + MS
     assert [b - a for a, b in pairwise(after)] == [MS] * 9
+
+
+async def test_a_crowded_stretch_late_in_a_long_list_is_spaced_as_the_rest(
+    store: Store, docket_name: str
+) -> None:
+    now = await store.now()
+    # Overdue, then a stretch already far enough apart (it keeps its times), then a crowded
+    # one at the very end of the list, all in the last step of the read: the move may not
+    # stop at the stretch.
+    dues = [now - 5 * S + i * S for i in range(5)]
+    dues += [now + 100 * S + i * 10 * S for i in range(10)]
+    dues += [now + 300 * S + i * 100 * MS for i in range(3)]
+    reference = open_store(f"memory://{docket_name}-memory", docket_name)
+    try:
+        redis_of(store).respread_step = 4
+        for each in (store, reference):
+            await scatter(each, "s", dues)
+            assert await each.respread_batch("s", now, S, AFTER) == Respread(7, [])
+        assert await schedule_of(store) == await schedule_of(reference)
+        after = await schedule_of(store)
+        assert [after[f"b{i:02d}"] for i in range(15, 18)] == [
+            now + (300 + i) * S for i in range(3)
+        ]
+    finally:
+        await reference.destroy()
+        await reference.close()

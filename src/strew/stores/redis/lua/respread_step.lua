@@ -90,6 +90,10 @@ if state.phase == 'read' then
   end
   while cursor < stop do
     local keys, texts = read_page(cursor, math.min(stop, cursor + PAGE))
+    if #keys == 0 then  -- (never: the list only grows while it exists)
+      cursor = last
+      break
+    end
     local current = redis.call('ZMSCORE', schedule, unpack(keys))
     local claimed = claims == nil and redis.call('HMGET', dues, unpack(keys))
     local offered = any_offers and redis.call('HMGET', offers, unpack(keys)) or {}
@@ -147,8 +151,6 @@ if state.phase == 'read' then
     end
   end
   if #window > 0 then redis.call('HSET', recent, unpack(window)) end
-  local earliest = first_due
-  if indexing then earliest = tonumber(redis.call('ZRANGE', live, 0, 0, 'WITHSCORES')[2]) end
   if cursor < last then
     redis.call('HSET', run, 'cursor', cursor, 'frontier', string.format('%d', frontier))
     if not indexing and last_due then
@@ -160,6 +162,8 @@ if state.phase == 'read' then
   -- Nothing of this batch overdue by more than the threshold: it is on time (or another
   -- worker re-spread it a moment ago), and moving it again would only delay it. (A claim
   -- handed back is always overdue, so this returns only when none was.)
+  local earliest = first_due
+  if indexing then earliest = tonumber(redis.call('ZRANGE', live, 0, 0, 'WITHSCORES')[2]) end
   if earliest == nil or earliest >= threshold then return finish('done') end
   -- Reading a large batch takes a while: if it took longer than `overdue` (only a batch
   -- read in several steps can), a plan timed from `start` would be more than `overdue`
@@ -173,7 +177,7 @@ if state.phase == 'read' then
   local reserved = redis.call('HLEN', recent)
   local previous = math.max(start + reserved * spacing, frontier)
   redis.call('DEL', recent)
-  redis.call('HSET', run, 'phase', indexing and 'move' or 'walk', 'cursor', 0,
+  redis.call('HSET', run, 'phase', indexing and 'move' or 'walk', 'cursor', 0, 'tight', tight,
     'previous', string.format('%d', previous))
   return {'more', moved, flags}
 end
@@ -236,6 +240,10 @@ if state.phase == 'walk' then
   local stop = math.min(last, cursor + budget)
   while cursor < stop do
     local keys, texts = read_page(cursor, math.min(stop, cursor + PAGE))
+    if #keys == 0 then
+      cursor = last
+      break
+    end
     local current = redis.call('ZMSCORE', schedule, unpack(keys))
     local offered = any_offers and redis.call('HMGET', offers, unpack(keys)) or {}
     local done = false
