@@ -1,7 +1,7 @@
 """The Redis store's re-spread of a batch (`Store.respread_batch`), in bounded steps.
 
 A re-spread reads every member of the batch, a million for a million-task scatter: as one
-script it blocked Redis for 3 to 6 s (issue 18 asks for no step over 50 ms). So it runs as a
+script it blocked Redis for 3 to 7 s (issue 18 asks for no step over 50 ms). So it runs as a
 sequence of scripts, each reading or moving at most `RESPREAD_STEP` members:
 ``respread_batch.lua`` checks the offered claims and opens the run (or answers at once when
 nothing can be overdue), then each ``respread_step.lua`` does one step of the run: *read*
@@ -36,8 +36,8 @@ from strew.stores.records import Respread
 from strew.stores.redis.common import _flags
 
 RESPREAD_STEP = 2_000
-"""Members one step reads or moves at most: 3 to 6 ms of Redis a step, 12 ms at the longest
-on a loaded machine (see bench/README.md, "A re-spread in bounded steps"). At 5,000, moving
+"""Members one step reads or moves at most: 3 to 6 ms of Redis a step, 15 ms at the longest
+on the test machine (see bench/README.md, "A re-spread in bounded steps"). At 5,000, moving
 steps took 30 ms and reached 50 under load."""
 RESPREAD_RUN_TTL_MS = 10_000
 """How long a run's state outlives its last step: after that, a run whose driver died is
