@@ -11,10 +11,11 @@ from itertools import pairwise
 import pytest
 
 from strew.stores import Store, open_store
-from strew.stores.records import Entry, Finish, Respread
-from strew.stores.redis.respread import RESPREAD_STEP, RespreadRun
+from strew.stores.records import Entry, Finish, Respread, StoreError
+from strew.stores.redis.respread import RESPREAD_STEP, RespreadRun, drive
 from strew.stores.redis.store import RedisStore
 
+from ..conftest import raw_client
 from ..helpers import wait_until
 from .test_catch_up_store import LEASE, MS, TTL, S, offers, running_of, scatter, schedule_of
 
@@ -227,3 +228,27 @@ async def test_a_crowded_stretch_late_in_a_long_list_is_spaced_as_the_rest(
     finally:
         await reference.destroy()
         await reference.close()
+
+
+async def test_a_step_that_fails_after_claims_went_back_reports_them_handed_back(
+    store: Store, store_url: str
+) -> None:
+    now = await store.now()
+    # Out of due order (so the move takes the index), the two earliest claimed and offered.
+    await scatter(store, "s", [now - 5 * S + i * S for i in range(5)], prefix="late")
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(5)], prefix="early")
+    held = (await store.claim("w", 2, LEASE, 0)).claims
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, offers(held), step=3)
+    while run.so_far().handed_back != [True, True]:
+        assert await run.step() is None
+    # Redis refuses the next step (its index is no longer a sorted set).
+    client = raw_client(store_url)
+    try:
+        await client.set(f"strew:{{{redis_of(store).docket}}}:batch:s:respread:live", "x")
+    finally:
+        await client.aclose()
+    with pytest.raises(StoreError):
+        await run.step()
+    # The worker is told what went back, not an error after which it would run them too.
+    assert await drive(run) == Respread(3, [True, True])
+    assert await running_of(store) == {}

@@ -26,7 +26,13 @@ from strew.stores.records import Entry, Respread
 from strew.stores.redis.common import _flags, _millis, _raise, _text
 from strew.stores.redis.durability import ReplicaWait
 from strew.stores.redis.packing import pack_entries
-from strew.stores.redis.respread import RESPREAD_SCRIPTS, RESPREAD_STEP, RespreadCore, RespreadRun
+from strew.stores.redis.respread import (
+    RESPREAD_SCRIPTS,
+    RESPREAD_STEP,
+    RespreadCore,
+    RespreadRun,
+    drive,
+)
 
 T = TypeVar("T")
 
@@ -186,9 +192,7 @@ class RedisBatches:
     ) -> Respread:
         # Bounded steps, not one script: see respread.py.
         run = RespreadRun(self, batch, start, spacing, overdue, claims, step=self.respread_step)
-        while (done := await run.step()) is None:
-            pass
-        return done
+        return await drive(run)
 
     async def _destroy_batches(self: _Core) -> None:
         # Batch keys carry an id in their name, so they are found by pattern; the docket name

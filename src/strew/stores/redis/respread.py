@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from strew.stores.records import Respread
+from strew.stores.records import Respread, StoreError
 from strew.stores.redis.common import _flags
 
 RESPREAD_STEP = 2_000
@@ -68,7 +68,7 @@ class RespreadCore(Protocol):
 
 class RespreadRun:
     """One re-spread of ``batch``, a step per call of `step` (the while lives outside, in
-    `RedisBatches.respread_batch`; tests step it by hand to act between steps)."""
+    `drive`; tests step it by hand to act between steps)."""
 
     def __init__(
         self,
@@ -128,6 +128,27 @@ class RespreadRun:
                 return Respread(self._moved, self._flags)
         self._moved, self._flags = int(reply[1]), _flags(reply[2])
         return Respread(self._moved, self._flags) if status == "done" else None
+
+    def so_far(self) -> Respread:
+        """What the steps that answered did."""
+        return Respread(self._moved, self._flags)
+
+
+async def drive(run: RespreadRun) -> Respread:
+    """Step ``run`` to its end. A `StoreError` once some claims went back is not raised: the
+    caller would run tasks that are on the schedule again (so twice); it gets what the steps
+    that answered did instead, and its claims not yet handed back run late, as they would
+    after an error. The rest of the batch stays as those steps left it until the next
+    re-spread (which waits out the run's keys, `RESPREAD_RUN_TTL_MS`)."""
+    while True:
+        try:
+            done = await run.step()
+        except StoreError:
+            if not any(run.so_far().handed_back):
+                raise
+            return run.so_far()
+        if done is not None:
+            return done
 
 
 def _status(reply: list[Any]) -> str:
