@@ -252,3 +252,12 @@ async def test_a_step_that_fails_after_claims_went_back_reports_them_handed_back
     # The worker is told what went back, not an error after which it would run them too.
     assert await drive(run) == Respread(3, [True, True])
     assert await running_of(store) == {}
+
+
+async def test_a_claim_of_a_worker_whose_name_has_spaces_goes_back_too(store: Store) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(6)])
+    held = (await store.claim("worker one", 2, LEASE, 0)).claims
+    redis_of(store).respread_step = 2
+    assert await store.respread_batch("s", now, S, AFTER, offers(held)) == Respread(6, [True] * 2)
+    assert await running_of(store) == {}

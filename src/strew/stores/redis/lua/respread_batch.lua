@@ -19,7 +19,8 @@ local threshold = start - overdue
 -- The claims that may come back: still held by the token offered, not scheduled again
 -- meanwhile, and overdue enough. Whether the batch gave the key that due time is seen while
 -- reading the members, and all of it is checked again when the claim is handed back.
-local flags, offered = {}, {}  -- offered: key -> 'position token due'
+-- offered: key -> 'position due token' (the token last: a worker's name may hold spaces)
+local flags, offered = {}, {}
 local offers_count = 0
 for i = 7, #ARGV, 2 do
   local key, token = ARGV[i], ARGV[i + 1]
@@ -28,7 +29,7 @@ for i = 7, #ARGV, 2 do
       and not redis.call('ZSCORE', schedule, key) then
     local due = due_of(redis.call('HGET', dues, key))
     if due and due < threshold then
-      offered[key] = string.format('%d %s %d', #flags, token, due)
+      offered[key] = string.format('%d %d %s', #flags, due, token)
       offers_count = offers_count + 1
     end
   end

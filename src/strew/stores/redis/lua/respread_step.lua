@@ -41,9 +41,9 @@ for i = 9, 12 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 
 local PAGE = 1000  -- per command: unpack() has a limit, and a reply is built at once
 
-local function offer_of(text)  -- 'position token due' (see respread_batch.lua)
+local function offer_of(text)  -- 'position due token' (see respread_batch.lua)
   if not text then return nil end
-  local position, token, due = string.match(text, '^(%d+) (%S+) (%d+)$')
+  local position, due, token = string.match(text, '^(%d+) (%d+) (.*)$')
   return tonumber(position), token, tonumber(due)
 end
 
