@@ -261,3 +261,23 @@ async def test_a_claim_of_a_worker_whose_name_has_spaces_goes_back_too(store: St
     redis_of(store).respread_step = 2
     assert await store.respread_batch("s", now, S, AFTER, offers(held)) == Respread(6, [True] * 2)
     assert await running_of(store) == {}
+
+
+async def test_a_run_whose_keys_expired_ends_with_what_it_did(store: Store, store_url: str) -> None:
+    now = await store.now()
+    await scatter(store, "s", [now - 10 * S + i * S for i in range(10)])
+    run = RespreadRun(redis_of(store), "s", now, S, AFTER, step=2)
+    for _ in range(1 + 5 + 2):  # begin, read ten, move four
+        assert await run.step() is None
+    # Its driver stalled past RESPREAD_RUN_TTL_MS: the run's keys are gone.
+    client = raw_client(store_url)
+    try:
+        await client.delete(f"strew:{{{redis_of(store).docket}}}:batch:s:respread:run")
+    finally:
+        await client.aclose()
+    assert await drain(run) == Respread(4, [])
+    # The next re-spread starts over, in due order: the six still overdue first.
+    assert await store.respread_batch("s", now, S, AFTER) == Respread(10, [])
+    after = await schedule_of(store)
+    order = [f"b{i:02d}" for i in (4, 5, 6, 7, 8, 9, 0, 1, 2, 3)]
+    assert [after[key] for key in order] == [now + (i + 1) * S for i in range(10)]
