@@ -7,7 +7,7 @@ flood the scatter was meant to prevent. Each scatter chooses its policy:
 * `CatchUp.run_late()` (the default): overdue tasks run as soon as a worker can take them.
 * `CatchUp.respread(after=...)`: a worker about to start one of the scatter's tasks more
   than ``after`` late hands its late claims of the scatter back and re-times what is left of
-  the scatter, in one atomic store step (`Store.respread_batch`): the overdue part is spread
+  the scatter, in one store request (`Store.respread_batch`): the overdue part is spread
   again at the planned rate from now, and the tail is pushed back only as much as that
   needs. Every returning worker does the same with its own late claims, so no late task
   starts at a time the re-spread did not give it.
@@ -186,7 +186,7 @@ class CatchUpKeeper:
     A task of a re-spread scatter that is more than ``after`` late never starts without first
     being offered back: the keeper hands it to the store's re-spread (`Store.respread_batch`)
     together with the worker's other late claims of that scatter, and the store takes them
-    off their leases and re-times them with the rest of the scatter, in one step. So only the
+    off their leases and re-times them with the rest of the scatter, in one request. So only the
     re-spread's times decide when they run, however many workers return at once and however
     many tasks each had claimed. Requests are coalesced per scatter: claims that turn late
     while one request is in flight go together in the next one.

@@ -37,6 +37,13 @@ from strew.stores.records import Entry, Respread
 from strew.stores.redis.common import _flags, _millis, _raise, _text
 from strew.stores.redis.durability import ReplicaWait
 from strew.stores.redis.packing import pack_described, pack_entries
+from strew.stores.redis.respread import (
+    RESPREAD_SCRIPTS,
+    RESPREAD_STEP,
+    RespreadCore,
+    RespreadRun,
+    drive,
+)
 
 T = TypeVar("T")
 
@@ -49,7 +56,7 @@ BATCH_SCRIPTS = (
     "discard_batch",
     "schedule_batch",
     "cancel_batch",
-    "respread_batch",
+    *RESPREAD_SCRIPTS,
 )
 
 MERGE_STEP_MICROS = 20_000
@@ -241,29 +248,20 @@ class RedisBatches:
             offset = int(offset)
         return removed
 
+    respread_step: int = RESPREAD_STEP
+    """Members one step of a re-spread reads or moves at most (see respread.py)."""
+
     async def respread_batch(
-        self: _Core,
+        self: RespreadCore,
         batch: str,
         start: int,
         spacing: int,
         overdue: int,
         claims: Sequence[tuple[str, str]] = (),
     ) -> Respread:
-        keys = [
-            self.schedule_key,
-            self._members_key(batch),
-            self.payloads_key,
-            self.leases_key,
-            self.running_key,
-            self.tokens_key,
-            self.dues_key,
-            self._about_key(batch),
-        ]
-        args: list[Any] = [str(start), str(spacing), str(overdue), self.wake_channel]
-        for key, token in claims:
-            args.extend((key, token))
-        moved, flags = await self._script("respread_batch", "re-spread a batch", keys, args)
-        return Respread(int(moved), _flags(flags))
+        # Bounded steps, not one script: see respread.py.
+        run = RespreadRun(self, batch, start, spacing, overdue, claims, step=self.respread_step)
+        return await drive(run)
 
     async def _destroy_batches(self: _Core) -> None:
         # Batch keys carry an id in their name, so they are found by pattern; the docket name

@@ -58,7 +58,7 @@ PRODUCER_WRITES = frozenset(
     }
 )
 WORKER_WRITES = frozenset(
-    {"finish", "release", "quarantine", "hold", "restore_chains", "respread_batch"}
+    {"finish", "release", "quarantine", "hold", "restore_chains", "respread_batch", "respread_step"}
 )
 NOT_WAITED = frozenset(
     {
