@@ -13,6 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from strew import Docket
+from strew.docket.loops import LoopLocalStore
+from strew.stores.redis.store import RedisStore
 from strew.testing import RedisServer, free_port
 
 
@@ -172,3 +175,12 @@ class CommandLog:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await self._reader
+
+
+def redis_store(docket: Docket) -> RedisStore:
+    """The Redis store a docket on a Redis URL uses in this event loop (docket/loops.py)."""
+    store = docket.store
+    assert isinstance(store, LoopLocalStore)
+    here = store.here()
+    assert isinstance(here, RedisStore)
+    return here

@@ -18,7 +18,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Agenda, Docket, Worker
-from strew.docket.loops import LoopLocalStore
 from strew.stores.records import Entry
 from strew.stores.redis import batches
 from strew.stores.redis.common import _load_lua
@@ -26,6 +25,7 @@ from strew.stores.redis.store import RedisStore
 from strew.testing import RedisServer
 
 from ..conftest import leftover_keys
+from ..helpers import redis_store
 
 SECOND = 1_000_000
 STEP = 400
@@ -50,14 +50,6 @@ async def own_docket(redis_server: RedisServer, docket_name: str) -> AsyncIterat
         yield docket
         await docket.store.destroy()
     assert await leftover_keys(redis_server.url, docket_name) == []
-
-
-def redis_store(docket: Docket) -> RedisStore:
-    store = docket.store
-    assert isinstance(store, LoopLocalStore)
-    here = store.here()
-    assert isinstance(here, RedisStore)
-    return here
 
 
 def entries(now: int, count: int) -> list[Entry]:

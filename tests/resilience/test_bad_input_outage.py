@@ -22,16 +22,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Agenda, Docket, StoreError, Worker
-from strew.docket.loops import LoopLocalStore
 from strew.stores import StoreUnavailable
-from strew.stores.redis.store import RedisStore
 from strew.task.clock import to_micros
 from strew.task.envelope import load_payload
 from strew.testing import RedisServer, free_port
 
 from ..bad_input import WHEN, agenda_of, greet, raw_state, says
 from ..cutting_proxy import CuttingProxy
-from ..helpers import wait_until
+from ..helpers import redis_store, wait_until
 
 
 @pytest.fixture
@@ -200,14 +198,11 @@ def check_what_it_left(cut: Cut, before: Tasks, after: Tasks) -> None:
 async def merge_as_a_worker_would(docket: Docket) -> None:
     """A scatter cut off after its commit is committed: its merge onto the schedule is
     finished by the workers' claims (stores/redis/batches.py), as here."""
-    store = docket.store
-    assert isinstance(store, LoopLocalStore)
-    redis_store = store.here()
-    assert isinstance(redis_store, RedisStore)
-    client = aioredis.Redis.from_url(redis_store.url)
+    store = redis_store(docket)
+    client = aioredis.Redis.from_url(store.url)
     try:
-        while await client.zcard(redis_store._merging_key()):
-            await redis_store.claim("a-worker", 0, 1, 0)
+        while await client.zcard(store._merging_key()):
+            await store.claim("a-worker", 0, 1, 0)
     finally:
         await client.aclose()
 

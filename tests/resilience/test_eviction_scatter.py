@@ -11,12 +11,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from strew import Docket, StoreError
-from strew.docket.loops import LoopLocalStore
 from strew.stores.records import Entry
 from strew.stores.redis.common import _load_lua
-from strew.stores.redis.store import RedisStore
 from strew.testing import RedisServer
 
+from ..helpers import redis_store
 from .test_eviction import start_server
 
 HOUR = 3_600_000_000
@@ -30,14 +29,6 @@ def volatile_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
-
-
-def redis_store(docket: Docket) -> RedisStore:
-    store = docket.store
-    assert isinstance(store, LoopLocalStore)
-    here = store.here()
-    assert isinstance(here, RedisStore)
-    return here
 
 
 def chunk(now: int, first: int) -> list[Entry]:
