@@ -27,6 +27,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from strew.cli.loops import LoopKind, loop_factory
 from strew.testing import RedisServer, RedisServerMissing
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -365,9 +366,13 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def run(main: Any) -> None:
+def run(main: Any, loop: str = "asyncio") -> None:
+    """Run a benchmark's ``main`` on asyncio's own loop, or on uvloop (``loop="uvloop"``,
+    what `strew worker` runs on when the uvloop extra is installed: cli/loops.py)."""
     quiet_logs()
-    asyncio.run(main)
+    factory, _ = loop_factory(LoopKind(loop))
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
 
 
 # -- timed runs: one worker, tasks that note when they started ------------------------------

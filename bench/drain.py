@@ -162,6 +162,12 @@ def parse() -> argparse.Namespace:
         default="10:500,100:5000",
         help="tasks pydocket drains, per concurrency (c:n,c:n); the rest use --tasks",
     )
+    p.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the event loop both sides run on (strew worker takes uvloop when installed)",
+    )
     args = p.parse_args()
     args.pydocket_tasks = {
         int(c): int(n) for c, n in (pair.split(":") for pair in args.pydocket_tasks.split(","))
@@ -170,4 +176,5 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    common.run(main(parse()))
+    arguments = parse()
+    common.run(main(arguments), loop=arguments.loop)
