@@ -3,6 +3,7 @@
 -- `budget` microseconds of the server's clock have passed (a blob is never split: a step
 -- ends at most one blob past its budget) or the queue is empty.
 -- Returns the blobs left to merge and the entries this step wrote.
+--#include write_entries
 local function merge_blobs(schedule, payloads, leases, stage, queue, merging, members, outcome,
                            about, batch, budget, wake_channel)
   local function clock()
@@ -23,39 +24,16 @@ local function merge_blobs(schedule, payloads, leases, stage, queue, merging, me
     local blob = redis.call('HGET', stage, name)
     redis.call('HDEL', stage, name)
     if blob then
+      -- A key staged twice: the first entry wins, as two adds would. A repeat in a later
+      -- blob finds it scheduled; one in the same blob is caught by `seen`.
       local items = cmsgpack.unpack(blob)
-      local keys = {}
-      for i = 1, #items, 3 do keys[#keys + 1] = items[i] end
-      local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
-      local running = redis.call('ZMSCORE', leases, unpack(keys))
-      -- A key staged twice: the first entry wins, as two adds would. A repeat in a later blob
-      -- finds it scheduled; one in the same blob is caught here.
-      local zargs, hargs, margs, seen = {}, {}, {}, {}
-      for j, key in ipairs(keys) do
-        if scheduled[j] or running[j] or seen[key] then
-          skipped[#skipped + 1] = key
-        else
-          seen[key] = true
-          local i = 3 * j - 2
-          local due = items[i + 1]
-          zargs[#zargs + 1] = due
-          zargs[#zargs + 1] = key
-          hargs[#hargs + 1] = key
-          hargs[#hargs + 1] = items[i + 2]
-          margs[#margs + 1] = due .. ' ' .. key
-          local at = tonumber(due)
-          if earliest == nil or at < earliest then
-            earliest = at
-            wake = due
-          end
-        end
+      local flags, n
+      flags, n, earliest, wake = write_entries(schedule, payloads, leases, members, items, {},
+        earliest, wake)
+      for j, flag in ipairs(flags) do
+        if not flag then skipped[#skipped + 1] = items[3 * j - 2] end
       end
-      if #zargs > 0 then
-        redis.call('ZADD', schedule, unpack(zargs))
-        redis.call('HSET', payloads, unpack(hargs))
-        redis.call('RPUSH', members, unpack(margs))
-        written = written + #margs
-      end
+      written = written + n
     end
     if clock() - began >= budget then break end
   end

@@ -8,6 +8,7 @@
 -- Returns a string with one '1' or '0' per entry: 1 when written, 0 when its key was already
 -- scheduled or running.
 --#include describe_batch
+--#include write_entries
 local schedule, payloads, leases, members = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
@@ -19,37 +20,11 @@ local seen = {}  -- a key twice in one chunk: the first one wins, as with separa
 local count = 0
 for b = 5, #ARGV do
   local items = cmsgpack.unpack(ARGV[b])
-  local keys = {}
-  for i = 1, #items, 3 do keys[#keys + 1] = items[i] end
-  local scheduled = redis.call('ZMSCORE', schedule, unpack(keys))
-  local running = redis.call('ZMSCORE', leases, unpack(keys))
-  local zargs, hargs, margs = {}, {}, {}
-  for j, key in ipairs(keys) do
-    local i = 3 * j - 2
-    if scheduled[j] or running[j] or seen[key] then
-      written[#written + 1] = '0'
-    else
-      seen[key] = true
-      local due = items[i + 1]
-      zargs[#zargs + 1] = due
-      zargs[#zargs + 1] = key
-      hargs[#hargs + 1] = key
-      hargs[#hargs + 1] = items[i + 2]
-      margs[#margs + 1] = due .. ' ' .. key
-      written[#written + 1] = '1'
-      local at = tonumber(due)
-      if earliest == nil or at < earliest then
-        earliest = at
-        wake = due
-      end
-    end
-  end
-  if #zargs > 0 then
-    redis.call('ZADD', schedule, unpack(zargs))
-    redis.call('HSET', payloads, unpack(hargs))
-    redis.call('RPUSH', members, unpack(margs))
-    count = count + #margs
-  end
+  local flags, n
+  flags, n, earliest, wake = write_entries(schedule, payloads, leases, members, items, seen,
+    earliest, wake)
+  for _, flag in ipairs(flags) do written[#written + 1] = flag and '1' or '0' end
+  count = count + n
 end
 if redis.call('EXISTS', members) == 1 then
   redis.call('PEXPIRE', members, ARGV[2])
