@@ -24,6 +24,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
+from strew.stores.redis.common import _load_lua
+
 LIMIT_MS = 50.0
 """The longest a single step may take (issue 18 §1)."""
 SLOW_US = 1000
@@ -37,23 +39,11 @@ LUA_DIR = Path(__file__).resolve().parents[1] / "src" / "strew" / "stores" / "re
 # -- naming the scripts ----------------------------------------------------------------------
 
 
-def _expanded(name: str) -> str:
-    # As the store loads a script: each "--#include OTHER" line replaced by OTHER.lua.
-    text = (LUA_DIR / f"{name}.lua").read_text("utf-8")
-    lines = [
-        _expanded(line.removeprefix("--#include ").strip())
-        if line.startswith("--#include ")
-        else line
-        for line in text.splitlines()
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def script_names() -> dict[str, str]:
     """SHA1 -> script name, for every .lua file beside the store (as loaded, and raw)."""
     names: dict[str, str] = {}
     for path in sorted(LUA_DIR.glob("*.lua")):
-        for text in (path.read_text("utf-8"), _expanded(path.stem)):
+        for text in (path.read_text("utf-8"), _load_lua(path.stem)):
             names[hashlib.sha1(text.encode()).hexdigest()] = path.stem
     return names
 

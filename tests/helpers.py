@@ -184,3 +184,20 @@ def redis_store(docket: Docket) -> RedisStore:
     here = store.here()
     assert isinstance(here, RedisStore)
     return here
+
+
+async def commit_only(store: RedisStore, batch: str, expected: int) -> int:
+    """An atomic scatter's commit step alone, with no merge step (a producer that died right
+    after it); returns the blobs queued for merging."""
+    import redis.asyncio as aioredis
+
+    from strew.stores.redis.common import _load_lua
+
+    stage, queue = store._stage_keys(batch)
+    client = aioredis.Redis.from_url(store.url)
+    try:
+        commit = client.register_script(_load_lua("commit_batch"))
+        keys = [stage, queue, store._merging_key(), f"{stage}:outcome"]
+        return int(await commit(keys=keys, args=[expected, 60_000, "", batch, 3_600_000]))
+    finally:
+        await client.aclose()

@@ -20,12 +20,11 @@ import redis.asyncio as aioredis
 from strew import Agenda, Docket, Worker
 from strew.stores.records import Entry
 from strew.stores.redis import batches
-from strew.stores.redis.common import _load_lua
 from strew.stores.redis.store import RedisStore
 from strew.testing import RedisServer
 
 from ..conftest import leftover_keys
-from ..helpers import redis_store
+from ..helpers import commit_only, redis_store
 
 SECOND = 1_000_000
 STEP = 400
@@ -56,19 +55,6 @@ def entries(now: int, count: int) -> list[Entry]:
     # 1 KiB payloads: about twenty entries a blob, so a step is a few blobs. Written in
     # reverse due order: merging must still go earliest first.
     return [Entry(f"k{i}", now + SECOND + i * 1000, b"p" * 1024) for i in reversed(range(count))]
-
-
-async def commit_only(store: RedisStore, batch: str, expected: int) -> int:
-    """The commit step alone, as a producer that died right after it left the batch."""
-    stage, queue = store._stage_keys(batch)
-    client = aioredis.Redis.from_url(store.url)
-    try:
-        commit = client.register_script(_load_lua("commit_batch"))
-        keys = [stage, queue, store._merging_key(), f"{stage}:outcome"]
-        blobs = await commit(keys=keys, args=[expected, 60_000, "", batch, 3_600_000])
-        return int(blobs)
-    finally:
-        await client.aclose()
 
 
 async def schedule_of(store: RedisStore) -> dict[str, int]:

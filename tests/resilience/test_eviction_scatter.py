@@ -12,10 +12,9 @@ import redis.asyncio as aioredis
 
 from strew import Docket, StoreError
 from strew.stores.records import Entry
-from strew.stores.redis.common import _load_lua
 from strew.testing import RedisServer
 
-from ..helpers import redis_store
+from ..helpers import commit_only, redis_store
 from .test_eviction import start_server
 
 HOUR = 3_600_000_000
@@ -78,10 +77,8 @@ async def test_a_committed_stage_is_never_evicted_and_merges_whole(
             now = await store.now()
             await store.stage_batch("b", chunk(now, 0), HOUR)
             await store.stage_batch("b", chunk(now, 2000), HOUR)
-            stage, queue = store._stage_keys("b")
-            commit = client.register_script(_load_lua("commit_batch"))
-            keys = [stage, queue, store._merging_key(), f"{stage}:outcome"]
-            await commit(keys=keys, args=[4000, 60_000, "", "b", HOUR // 1000])
+            stage = store._stage_keys("b")[0]
+            await commit_only(store, "b", 4000)
             # The producer is gone; memory runs out and Redis evicts what it may.
             assert await flood(client, None, 200) >= 200
             assert await client.exists(stage) == 1
