@@ -20,6 +20,7 @@ times (default 1: one run takes about a minute on 2 cores; each is the same work
   `Docket.count_by_function()`), the dashboard's (`snapshot(0)`, a 60-slice histogram,
   `scatters(20)`, `scatter_progress(id, 60)`, `workers()`, `punctuality()`), and pydocket's
   `Docket.snapshot()` of everything;
+* a streamed scatter (``atomic=False``) of ``--small`` onto those ``--tasks`` scheduled;
 * `Agenda.cancel` of that scatter;
 * `Docket.clear()` of a docket holding ``--tasks`` scheduled;
 * the catch-up re-spread (docs/catch-up.md) of a ``--tasks`` scatter whose whole window is
@@ -121,6 +122,23 @@ class Workloads:
 
         await self.note(f"atomic scatter of {n:,}", action)
         return scatter_id
+
+    async def streamed(self, n: int, scheduled: int) -> None:
+        """A streamed scatter (``atomic=False``) of ``n`` onto ``scheduled`` already there:
+        each of its writes is one script on the live schedule (dropped after, unmeasured)."""
+        agenda = agenda_of(n)
+        done: list[str] = []
+
+        async def action() -> str:
+            scatter_id, seconds = await self.scatter(n, agenda, atomic=False)
+            done.append(scatter_id)
+            return f"{n / seconds:,.0f} tasks/s"
+
+        await self.note(f"streamed scatter of {n:,} onto {scheduled:,}", action)
+        if done:
+            import strew
+
+            await strew.Agenda.cancel(self.docket, done[0])
 
     async def cancel(self, n: int, scatter_id: str | None) -> None:
         import strew
@@ -252,6 +270,7 @@ async def one_run(url: str, observer: Observer, args: argparse.Namespace, out: W
             await out.tidy()
             big = await out.timed_scatter(args.tasks)
             await out.reads(args.tasks, big)
+            await out.streamed(args.small, args.tasks)
             await out.cancel(args.tasks, big)
             await out.tidy()
             await out.clear(args.tasks)

@@ -16,6 +16,12 @@ from strew.stores.protocol import Store
 from strew.stores.records import Entry, StoreError
 from strew.task.execution import Disposition, Execution
 
+STREAMED_STEP = 2_000
+"""Entries one write of a streamed scatter carries at most, whatever its ``chunk_size``: each
+write is one script on the live schedule, and 2,000 entries keep it to about 20 ms with a
+million tasks scheduled (5,000 took 60 ms; `bench/redis_steps.py`). Staged chunks of an
+atomic scatter are only appended to the stage, so they keep ``chunk_size``."""
+
 Progress = Callable[[int, int], object]
 """``on_progress(done, total)``: called after each chunk; may return an awaitable."""
 
@@ -114,26 +120,30 @@ async def write_streamed(
     (the first lists the scatter under ``descriptor``); `ScatterError` carries what was
     written if one fails."""
     # Everything is serialised before the first write (a streamed chunk is visible at
-    # once); the executions of a chunk are built while Redis writes it.
+    # once); the executions of a chunk are built while Redis writes its first step.
     total = len(plan)
     entries = plan.entries(0, total)
     executions: list[Execution] = []
+    writing: asyncio.Future[list[bool]] | None = None
     for low in range(0, total, chunk_size):
         high = min(low + chunk_size, total)
-        writing = asyncio.ensure_future(
-            store.schedule_batch(scatter_id, entries[low:high], members_ttl, descriptor)
-        )
         try:
-            await asyncio.sleep(0)
-            executions += plan.executions(low, high)
-            written = await writing
-            for execution, flag in zip(executions[low:high], written, strict=True):
-                execution.disposition = (
-                    Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
+            for part in range(low, high, STREAMED_STEP):
+                end = min(part + STREAMED_STEP, high)
+                writing = asyncio.ensure_future(
+                    store.schedule_batch(scatter_id, entries[part:end], members_ttl, descriptor)
                 )
+                if part == low:
+                    await asyncio.sleep(0)
+                    executions += plan.executions(low, high)
+                written = await writing
+                for execution, flag in zip(executions[part:end], written, strict=True):
+                    execution.disposition = (
+                        Disposition.SCHEDULED if flag else Disposition.ALREADY_SCHEDULED
+                    )
             await _report(on_progress, high, total)
         except Exception as error:
-            if not writing.done():
+            if writing is not None and not writing.done():
                 writing.cancel()
             executions += plan.executions(len(executions), total)
             for execution in executions:
