@@ -24,7 +24,7 @@ from strew.stores.redis.store import RedisStore
 from strew.testing import RedisServer
 
 from ..conftest import leftover_keys
-from ..helpers import commit_only, redis_store
+from ..helpers import commit_only, redis_store, wait_until
 
 SECOND = 1_000_000
 STEP = 400
@@ -212,3 +212,34 @@ async def test_cancel_of_a_large_batch_goes_in_bounded_steps(own_docket: Docket)
     assert await Agenda.cancel(own_docket, scattered.scatter_id) == 2500
     assert calls.count("cancel_batch") == -(-2500 // STEP)
     assert await schedule_of(store) == {}
+
+
+async def test_a_claim_hands_over_its_tasks_whatever_the_merge_step_beside_it_does(
+    own_docket: Docket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A claim that finds a batch merging merges a step beside itself, not before it returns:
+    # the tasks it took start at once, and a merge step that fails (Redis gone for that
+    # connection) does not turn into a failed claim whose tasks wait out their leases.
+    store = redis_store(own_docket)
+    now = await store.now()
+    await store.schedule([Entry(f"due{i}", now - i, b"p") for i in range(5)], replace=False)
+    await store.stage_batch("b", entries(now, 500), 60 * SECOND)
+    await commit_only(store, "b", 500)
+
+    async def lost(batch: str) -> int:
+        raise ConnectionError("the connection of this merge step went away")
+
+    monkeypatch.setattr(store, "_merge_step", lost)
+    result = await store.claim("w", 10, 60 * SECOND, 0)
+    assert sorted(claim.key for claim in result.claims) == [f"due{i}" for i in range(5)]
+    assert result.next_due == now + SECOND  # the merge's frontier still counts
+    step = store._merging_behind
+    assert step is not None
+    await wait_until(step.done)
+    assert "a merge step of scatter b failed" in caplog.text
+    monkeypatch.undo()
+    # The next claims finish the merge, one step beside each.
+    while await merging(store):
+        await store.claim("w", 0, 60 * SECOND, 0)
+        await wait_until(lambda: store._merging_behind is None or store._merging_behind.done())
+    assert len(await schedule_of(store)) == 500

@@ -13,10 +13,10 @@ a Redis Cluster::
 An all-or-nothing scatter is staged, committed in one short step that reads only the names of
 its blobs and merges for `MERGE_STEP_MICROS` (all of a small batch), then merged onto the
 schedule in further steps of that budget, earliest due first: no step holds Redis long, at
-any size. Until the last step a claim sees the batch in the
-merging set and merges what is due before it takes anything (store.py), so the batch is as
-good as on the schedule from its commit, and a producer that dies mid-merge leaves the rest
-to the workers.
+any size. Until the last step a claim sees the batch in the merging set, counts its earliest
+due time not merged yet as a due time, and merges a step beside itself (`_merge_behind`), so
+the batch is as good as on the schedule from its commit, and a producer that dies mid-merge
+leaves the rest to the workers.
 (the listing of batches and their descriptors: see readmodel.py)
 """
 
@@ -86,6 +86,7 @@ class _Core(Protocol):
     _client: aioredis.Redis | RedisCluster
     _scripts: dict[str, AsyncScript]
     _waits: ReplicaWait
+    _merging_behind: asyncio.Task[None] | None
 
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T: ...
     async def _script(self, name: str, what: str, keys: list[str], args: list[Any]) -> Any: ...
@@ -96,6 +97,18 @@ class _Core(Protocol):
     def _merging_key(self) -> str: ...
     def _about_key(self, batch: str) -> str: ...
     def _listed_key(self) -> str: ...
+
+
+async def _merge_quietly(store: _Core, batch: str) -> None:
+    try:
+        await store._merge_step(batch)
+    except Exception as error:  # a background step must not end unobserved
+        logger.warning(
+            "a merge step of scatter %s failed (%s): the next claim that finds it merging "
+            "tries again",
+            batch,
+            error,
+        )
 
 
 class RedisBatches:
@@ -169,6 +182,28 @@ class RedisBatches:
             )
         found = await self._commit_outcome(outcome, delete=True)
         return found or []
+
+    _merging_behind: asyncio.Task[None] | None = None
+
+    def _merge_behind(self: _Core, batch: str) -> None:
+        """Merge a step of ``batch`` beside the claim that found it merging, one such step
+        at a time: the tasks that claim took start at once instead of after the step, and a
+        step that fails costs the claim nothing (the next claim that finds the batch merging
+        starts another). A claim sent while the step runs waits for it in Redis anyway,
+        which paces the claims of a watcher whose next due time is the merge's."""
+        if self._merging_behind is None or self._merging_behind.done():
+            self._merging_behind = asyncio.get_running_loop().create_task(
+                _merge_quietly(self, batch)
+            )
+
+    async def _stop_merging_behind(self: _Core) -> None:
+        """Cancel a merge step still in flight (closing the store): it is a step like any
+        other, and what it did not merge the next claim will."""
+        step, self._merging_behind = self._merging_behind, None
+        if step is not None and not step.done():
+            step.cancel()
+            with suppress(asyncio.CancelledError):
+                await step
 
     async def _merge_step(self: _Core, batch: str) -> int:
         """One bounded step of merging a committed ``batch``; returns the blobs still to

@@ -273,8 +273,9 @@ class RedisStore(
         )
         if reply[-1] not in (b"", ""):
             # A committed batch still merging (its producer is at it, or died): merge a step
-            # of it; the next due time the claim reported already counts what is left.
-            await self._merge_step(_text(reply[-1]))
+            # of it beside this claim; the next due time the claim reported already counts
+            # what is left.
+            self._merge_behind(_text(reply[-1]))
         now, next_due, scheduled, running = reply[:4]
         claims = [
             Claim(
@@ -403,4 +404,5 @@ class RedisStore(
         await self._call("delete the docket's limits", self._destroy_limits)
 
     async def close(self) -> None:
+        await self._stop_merging_behind()
         await self._client.aclose()
