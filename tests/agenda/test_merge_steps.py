@@ -9,6 +9,7 @@ blob a step), so that a few thousand tasks take many steps."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -214,6 +215,11 @@ async def test_cancel_of_a_large_batch_goes_in_bounded_steps(own_docket: Docket)
     assert await schedule_of(store) == {}
 
 
+def merge_beside(store: RedisStore) -> asyncio.Task[None] | None:
+    """The merge step a claim started beside itself, if any."""
+    return store._merging_behind
+
+
 async def test_a_claim_hands_over_its_tasks_whatever_the_merge_step_beside_it_does(
     own_docket: Docket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -230,10 +236,11 @@ async def test_a_claim_hands_over_its_tasks_whatever_the_merge_step_beside_it_do
         raise ConnectionError("the connection of this merge step went away")
 
     monkeypatch.setattr(store, "_merge_step", lost)
-    result = await store.claim("w", 10, 60 * SECOND, 0)
+    # A horizon of 2 s: the batch's first task (due in 1 s) is due for this claim.
+    result = await store.claim("w", 10, 60 * SECOND, 2 * SECOND)
     assert sorted(claim.key for claim in result.claims) == [f"due{i}" for i in range(5)]
     assert result.next_due == now + SECOND  # the merge's frontier still counts
-    step = store._merging_behind
+    step = merge_beside(store)
     assert step is not None
     await wait_until(step.done)
     assert "a merge step of scatter b failed" in caplog.text
@@ -241,5 +248,29 @@ async def test_a_claim_hands_over_its_tasks_whatever_the_merge_step_beside_it_do
     # The next claims finish the merge, one step beside each.
     while await merging(store):
         await store.claim("w", 0, 60 * SECOND, 0)
-        await wait_until(lambda: store._merging_behind is None or store._merging_behind.done())
+        await wait_until(lambda: (step := merge_beside(store)) is None or step.done())
     assert len(await schedule_of(store)) == 500
+
+
+async def test_a_claim_that_takes_tasks_leaves_a_merge_not_due_yet_to_its_producer(
+    own_docket: Docket,
+) -> None:
+    # Merging is for tasks due: a worker busy claiming does not also merge a batch whose
+    # earliest unmerged task is an hour away (its producer is at it, and Redis time spent
+    # merging is time every claim waits), but an idle claim does (a producer may have died).
+    store = redis_store(own_docket)
+    now = await store.now()
+    await store.schedule([Entry("due", now, b"p")], replace=False)
+    later = [Entry(f"k{i}", now + 3600 * SECOND + i, b"p" * 1024) for i in range(100)]
+    await store.stage_batch("b", later, 60 * SECOND)
+    await commit_only(store, "b", 100)
+    result = await store.claim("w", 10, 2 * 3600 * SECOND, 0)
+    assert [claim.key for claim in result.claims] == ["due"]
+    assert result.next_due == now + 3600 * SECOND
+    assert merge_beside(store) is None
+    idle = await store.claim("w", 10, 60 * SECOND, 0)
+    assert idle.claims == []
+    step = merge_beside(store)
+    assert step is not None
+    await wait_until(step.done)
+    assert len(await schedule_of(store)) > 0  # a step (one blob: the budget is 0 here)

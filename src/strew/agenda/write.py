@@ -16,11 +16,13 @@ from strew.stores.protocol import Store
 from strew.stores.records import Entry, StoreError
 from strew.task.execution import Disposition, Execution
 
-STREAMED_STEP = 2_000
+STREAMED_STEP = 1_000
 """Entries one write of a streamed scatter carries at most, whatever its ``chunk_size``: each
-write is one script on the live schedule, and 2,000 entries keep it to about 20 ms with a
-million tasks scheduled (5,000 took 60 ms; `bench/redis_steps.py`). Staged chunks of an
-atomic scatter are only appended to the stage, so they keep ``chunk_size``."""
+write is one script on the live schedule, and every other client's command waits for the one
+running. 1,000 entries take about 5 ms with a million tasks scheduled (5,000 took up to
+60 ms, `bench/redis_steps.py`), so a worker's claims and acknowledgements keep their pace
+while a big scatter is written (`bench/busy.py`). Staged chunks of an atomic scatter are only
+appended to the stage, so they keep ``chunk_size``."""
 
 Progress = Callable[[int, int], object]
 """``on_progress(done, total)``: called after each chunk; may return an awaitable."""

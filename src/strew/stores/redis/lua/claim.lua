@@ -10,8 +10,9 @@
 -- Returns {now, next_due or "", scheduled count, running count, then per claim:
 --          key, token, payload, due, redelivered (1/0), then the count of scheduled
 --          tasks due by now, this worker's place in the standby line (0: none), and last
---          the id of a batch still merging ('' for none): the caller merges a step of it
---          (see batches.py). next_due counts that batch's earliest due not merged yet.}
+--          the id of a batch still merging that the caller is to merge a step of ('' for
+--          none; see below and batches.py). next_due counts the earliest due time not merged
+--          yet of any batch still merging.}
 local schedule, payloads, leases, running, tokens, dues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, limit, lease, horizon = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local serial = tonumber(ARGV[5])
@@ -136,13 +137,17 @@ if watch_lease > 0 then
 end
 out[#out + 1] = standby
 -- A committed batch not merged yet: its tasks count as scheduled from the commit on, so
--- the earliest of them not merged is a due time like any other, and the caller merges.
+-- the earliest of them not merged is a due time like any other. The caller merges a step
+-- when that time is within this claim's horizon (a task of it is due: it must be on the
+-- schedule to start on time), or when this claim took nothing (a step then delays no task):
+-- otherwise the merge is left to its producer, so that a busy worker and the producer do
+-- not both keep Redis merging while tasks wait to be claimed.
 local merging = ''
 if KEYS[9] then
   local first = redis.call('ZRANGE', KEYS[9], 0, 0, 'WITHSCORES')
   if first[1] then
-    merging = first[1]
     local frontier = tonumber(first[2])
+    if frontier <= now + horizon or taken == 0 then merging = first[1] end
     if next_due == nil or frontier < next_due then out[2] = string.format('%d', frontier) end
     if out[3] == 0 then out[3] = 1 end
   end
