@@ -14,6 +14,7 @@ from redis.exceptions import (
     NoPermissionError,
     RedisClusterException,
     RedisError,
+    ResponseError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -42,6 +43,23 @@ user executing the script can't run this command or subcommand"), as does a clus
 client's wrapping of NOPERM."""
 
 
+_BUSY_REPLY = re.compile(r"^BUSY\b")
+"""Redis running a script or function past its busy threshold (``busy-reply-threshold``, 5 s
+by default) answers every other command ``BUSY ...`` until it ends: our own old one-script
+commits, another application's Lua, an operator's. redis-py reports it as a plain
+ResponseError; it means "cannot answer right now", like a lost connection."""
+
+
+def is_busy(error: BaseException) -> bool:
+    return isinstance(error, ResponseError) and _BUSY_REPLY.match(str(error)) is not None
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the store cannot answer right now (retry later), as opposed
+    to a command it refused."""
+    return isinstance(error, UNAVAILABLE) or is_busy(error)
+
+
 def is_auth_error(error: BaseException) -> bool:
     return isinstance(error, AUTH_ERRORS) or (
         isinstance(error, RedisError | RedisClusterException)
@@ -58,6 +76,6 @@ def store_error(error: BaseException, url: str, what: str) -> StoreError:
             "of the URL and the user's ACL (strew's commands, keys strew:* and channels "
             "strew:*; see docs/security.md)"
         )
-    if isinstance(error, UNAVAILABLE):
+    if unavailable(error):
         return StoreUnavailable(f"could not reach Redis at {masked(url)} to {what}: {error}")
     return StoreError(f"Redis refused to {what}: {error}")

@@ -22,11 +22,11 @@ from typing import Any, Protocol
 
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from strew.stores.records import CancelRequested, Notice, Wake
 from strew.stores.redis.common import _cancelling, _text
-from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error
+from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, is_busy, store_error
 from strew.stores.redis.sentinel import master_moved
 
 logger = logging.getLogger("strew.store")
@@ -106,7 +106,10 @@ class RedisNotices:
                 # Before UNAVAILABLE (redis-py's AuthenticationError is a ConnectionError):
                 # a user that may not subscribe is refused for good, not retried forever.
                 raise store_error(error, self.url, "subscribe to notifications") from error
-            except UNAVAILABLE as error:
+            except (*UNAVAILABLE, ResponseError) as error:
+                if isinstance(error, ResponseError) and not is_busy(error):
+                    raise
+                # Lost, or Redis busy running a long script: subscribe again once it answers.
                 logger.warning("lost the notification channel of %s: %s", self.docket, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
