@@ -2,7 +2,8 @@
 
 A worker follows a live stream of tasks (``--rate`` a second for ``--seconds``, added up front
 with one batch add, each due at its own moment); another process, started once the stream is
-under way, scatters ``--tasks`` (1,000,000) more over the next hour, all-or-nothing, on the
+under way, scatters ``--tasks`` (1,000,000) more over an hour starting in five minutes (so
+that none of them competes for the worker: what is measured is Redis), all-or-nothing, on the
 same docket (``--streamed``: ``atomic=False``). Each stream task reads ``time.time()`` as its
 first statement; its lateness is that minus its due time. The figures are for the stream
 tasks due while the scatter ran (from the moment its ``scatter()`` was called to its return)
@@ -40,7 +41,7 @@ SCATTER_AFTER = 3.0
 
 PRODUCER = """
 import asyncio, sys, time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 import strew
 
 async def work(i: int, label: str) -> None:
@@ -55,7 +56,8 @@ async def main(url: str, name: str, n: int, atomic: bool) -> None:
         print("ready", flush=True)
         sys.stdin.readline()
         began = time.time()
-        await agenda.scatter(docket, over=timedelta(hours=1), atomic=atomic)
+        start = datetime.now(UTC) + timedelta(minutes=5)
+        await agenda.scatter(docket, over=timedelta(hours=1), start=start, atomic=atomic)
         print(f"{began} {time.time()}", flush=True)
 
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "atomic"))
