@@ -56,13 +56,13 @@ class Watched:
 async def test_a_burst_is_claimed_ahead_of_its_runners_within_the_concurrency(
     docket: Docket,
 ) -> None:
-    await docket.add_many([docket.call(job)(n) for n in range(60)])
-    worker = Worker(docket, concurrency=10)
+    await docket.add_many([docket.call(job)(n) for n in range(200)])
+    worker = Worker(docket, concurrency=40)
     watched = Watched(worker)
     await asyncio.wait_for(worker.run_until_finished(), timeout=30)
-    assert Counter(range(60)) == RAN
+    assert Counter(range(200)) == RAN
     # Never more leases asked for than free slots...
-    assert all(held + limit <= 10 for _, held, limit in watched.sent)
+    assert all(held + limit <= 40 for _, held, limit in watched.sent)
     # ...and some claim went out while tasks claimed before it had not run yet: the store
     # answered it while they ran.
     assert any(
@@ -73,8 +73,8 @@ async def test_a_burst_is_claimed_ahead_of_its_runners_within_the_concurrency(
 async def test_a_stop_with_a_claim_sent_ahead_hands_back_what_it_took(
     docket: Docket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await docket.add_many([docket.call(job)(n) for n in range(40)])
-    worker = Worker(docket, concurrency=10)
+    await docket.add_many([docket.call(job)(n) for n in range(150)])
+    worker = Worker(docket, concurrency=40)
     start = worker.claimer.start
 
     def start_then_stop(group: asyncio.TaskGroup, claim: Claim) -> None:
@@ -87,8 +87,18 @@ async def test_a_stop_with_a_claim_sent_ahead_hands_back_what_it_took(
     assert worker.stats.released > 0
     snapshot = await docket.snapshot()
     assert snapshot.running == []  # nothing left to a lease
-    assert len(snapshot.future) + sum(RAN.values()) == 40
+    assert len(snapshot.future) + sum(RAN.values()) == 150
 
     async with Worker(docket) as again:
         await again.run_until_finished()
-    assert Counter(range(40)) == RAN  # each exactly once
+    assert Counter(range(150)) == RAN  # each exactly once
+
+
+async def test_a_small_worker_claims_every_free_slot_at_once(docket: Docket) -> None:
+    """Half of a few slots would not pay for the second claim: no claim goes ahead."""
+    await docket.add_many([docket.call(job)(n) for n in range(50)])
+    worker = Worker(docket, concurrency=10)
+    watched = Watched(worker)
+    await asyncio.wait_for(worker.run_until_finished(), timeout=30)
+    assert Counter(range(50)) == RAN
+    assert all(held + limit == 10 for _, held, limit in watched.sent)

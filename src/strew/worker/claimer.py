@@ -41,6 +41,12 @@ ceilings, spread out. A watcher that dies unannounced is replaced within WATCH_L
 STANDBY_CHECK ceilings (6 s by default), usually within WATCH_LEASE + a fraction."""
 
 
+AHEAD_MIN = 16
+"""The fewest tasks a claim sent ahead asks for: below it (a worker of concurrency under
+32) the second claim per batch costs the worker more than the overlap saves (measured:
+concurrency 10 drained ~7% slower claiming 5 at a time ahead, 100 faster claiming 50)."""
+
+
 @dataclass(frozen=True)
 class Sent:
     """A claim on its way to the store."""
@@ -61,8 +67,10 @@ class Claimer:
         self._offset_rtt = 1 << 62  # the round trip the offset was measured over
         self._offset_age = 0
         # In a burst, at most half the slots per claim (rounded up), so that the next claim
-        # can be on its way while the tasks of the last one run (see `step`).
-        self.batch = (state.concurrency + 1) // 2
+        # can be on its way while the tasks of the last one run (see `step`); unless half
+        # is too few to pay for the extra claims.
+        half = (state.concurrency + 1) // 2
+        self.batch = half if half >= AHEAD_MIN else state.concurrency
         self._bursting = False
         self._ahead: Sent | None = None
         """A claim sent ahead, before the runners of the last one started."""
