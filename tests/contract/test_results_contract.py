@@ -67,6 +67,37 @@ async def test_finish_with_a_record_leaves_it_readable_in_the_same_step(store: S
     assert (state.scheduled, state.running, state.record) == (None, None, b"done")
 
 
+async def test_one_finish_of_many_claims_keeps_each_ones_record_and_reschedule(
+    store: Store,
+) -> None:
+    """Many acknowledgements in one call, records of every size among them (on Redis they
+    travel as several packed blobs: packing.py): each lands on its own key."""
+    count = 1_200
+    keys = [f"k{n}-é" * (1 + n % 3) for n in range(count)]
+    now = await store.now()
+    await store.schedule([Entry(key, now - 1, b"p") for key in keys], replace=False)
+    claims = (await store.claim("w", count, LEASE, 0)).claims
+    assert len(claims) == count
+    sizes = [1, 31, 32, 65_535, 65_536, 100_000]
+    finishes = []
+    for n, claim in enumerate(claims):
+        if n % 7 == 0:
+            again = Entry(claim.key, now + MINUTE + n, b"again %d" % n)
+            finishes.append(Finish(claim.key, claim.token, reschedule=again))
+        else:
+            data = (b"%d:" % n).ljust(sizes[n % len(sizes)], b"r")
+            finishes.append(Finish(claim.key, claim.token, record=Record(data, MINUTE)))
+    assert await store.finish(finishes) == [True] * count
+    for n, item in enumerate(finishes):
+        state = await store.task_state(item.key)
+        assert state.running is None
+        if item.reschedule is not None:
+            assert state.scheduled is not None and state.scheduled.payload == b"again %d" % n
+            assert state.scheduled.due == now + MINUTE + n
+        else:
+            assert item.record is not None and state.record == item.record.data
+
+
 async def test_finish_without_a_record_keeps_an_earlier_one(store: Store) -> None:
     for record in (Record(b"first", MINUTE), None):
         await store.schedule([await due_now(store)], replace=False)

@@ -98,6 +98,23 @@ async def test_replace_supersedes_a_scheduled_key(store: Store) -> None:
     assert [(c.key, c.payload) for c in claims] == [("k0", b"newer")]
 
 
+async def test_one_claim_takes_thousands_around_keys_still_running(store: Store) -> None:
+    """A claim larger than one Redis call's arguments can carry (claim.lua writes a round's
+    keys in chunks), past keys whose earlier run still holds a lease."""
+    count = 6_000
+    entries = await entries_due(store, *[-1_000 - i for i in range(count)])
+    await store.schedule(entries, replace=False)
+    held = (await store.claim("w", 10, LEASE, 0)).claims  # the ten due first
+    await store.schedule([Entry(c.key, entries[0].due, b"again") for c in held], replace=True)
+    claims = (await store.claim("w", count, LEASE, 0)).claims
+    assert len(claims) == count - 10
+    assert {c.key for c in claims} == {e.key for e in entries} - {c.key for c in held}
+    assert all(c.payload == f"payload-{c.key[1:]}".encode() for c in claims)
+    assert len({c.token for c in claims}) == len(claims)
+    finished = await store.finish([Finish(c.key, c.token) for c in claims])
+    assert finished == [True] * len(claims)
+
+
 async def test_a_replaced_running_key_waits_for_its_run_to_end(store: Store) -> None:
     [a] = await entries_due(store, -1)
     await store.schedule([a], replace=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from strew.signals import metrics as instrumentation
 from strew.stores.records import FATAL_STORE_ERRORS, Claim, ClaimResult, StoreError
@@ -40,6 +41,24 @@ ceilings, spread out. A watcher that dies unannounced is replaced within WATCH_L
 STANDBY_CHECK ceilings (6 s by default), usually within WATCH_LEASE + a fraction."""
 
 
+AHEAD_MIN = 16
+"""The fewest tasks a claim sent ahead asks for: below it (a worker of concurrency under
+32) the second claim per batch costs the worker more than the overlap saves (measured:
+concurrency 10 drained ~7% slower claiming 5 at a time ahead, 100 faster claiming 50)."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A claim on its way to the store."""
+
+    reply: asyncio.Future[ClaimResult]
+    limit: int
+    sent: int
+    """This machine's clock as it was sent (us)."""
+    ahead: bool
+    """Sent ahead of the runners of the claim before it (see `Claimer.step`)."""
+
+
 class Claimer:
     def __init__(self, state: WorkerState, runner: Runner) -> None:
         self.state = state
@@ -47,6 +66,14 @@ class Claimer:
         self.backoff = FIRST_BACKOFF
         self._offset_rtt = 1 << 62  # the round trip the offset was measured over
         self._offset_age = 0
+        # In a burst, at most half the slots per claim (rounded up), so that the next claim
+        # can be on its way while the tasks of the last one run (see `step`); unless half
+        # is too few to pay for the extra claims.
+        half = (state.concurrency + 1) // 2
+        self.batch = half if half >= AHEAD_MIN else state.concurrency
+        self._bursting = False
+        self._ahead: Sent | None = None
+        """A claim sent ahead, before the runners of the last one started."""
 
     async def loop(self, group: asyncio.TaskGroup, forever: bool) -> None:
         """Claim until stopped (or, unless ``forever``, until the docket has nothing left)."""
@@ -55,41 +82,61 @@ class Claimer:
         # Claim only once cancellations can reach us (a store that is down does not hold us
         # here for long: the claim below then fails and backs off).
         await self.wait_for(state.listening, state.reconnection_delay.total_seconds())
-        while not state.stopping.is_set():
-            free = state.concurrency - len(state.running)
-            if free <= 0:
-                state.slot_freed.clear()
-                await self.wait_for(state.slot_freed, state.poll_ceiling.total_seconds())
-                continue
-            state.wake.clear()
-            pause = await self.step(group, free, forever)
-            if pause is None:
-                return
-            if pause > 0:
-                await self.wait_for(state.wake, pause)
+        try:
+            while not state.stopping.is_set():
+                free = state.concurrency - len(state.running)
+                if free <= 0 and self._ahead is None:
+                    state.slot_freed.clear()
+                    await self.wait_for(state.slot_freed, state.poll_ceiling.total_seconds())
+                    continue
+                pause = await self.step(group, free, forever)
+                if pause is None:
+                    return
+                if pause > 0:
+                    await self.wait_for(state.wake, pause)
+        finally:
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None:  # stopped with a claim sent ahead: hand back what it took
+                await self.hand_back_cancelled(ahead.reply)
+
+    def send(self, limit: int, *, ahead: bool = False) -> Sent:
+        """Send a claim of up to ``limit`` tasks. A wake-up from now on is one it may not
+        have seen, so it counts from here (the claimer looks again rather than sleep)."""
+        state = self.state
+        state.wake.clear()
+        state.passed_over = False
+        sent = local_micros()
+        reply = asyncio.ensure_future(
+            state.store.claim(
+                state.name,
+                limit,
+                micros(state.redelivery_timeout),
+                micros(state.prefetch),
+                watch=micros(state.poll_ceiling) * WATCH_LEASE,
+            )
+        )
+        return Sent(reply, limit, sent, ahead)
 
     async def step(self, group: asyncio.TaskGroup, free: int, forever: bool) -> float | None:
         """One claim of up to ``free`` tasks, each started in ``group``. Returns how long to
         sleep before the next (0: claim again at once), or None when a worker that is not
-        ``forever`` has nothing left to wait for."""
+        ``forever`` has nothing left to wait for.
+
+        In a burst (the last claim took all it asked for), a claim asks for at most `batch`
+        tasks, and one that takes them all while slots are still free sends the next claim
+        before its runners start: the store answers it while they run, instead of the worker
+        and the store taking turns (a drain of short tasks would otherwise leave each idle
+        while the other works). Outside a burst a claim asks for every free slot, as the
+        watch expects (a claim that fills hands the watch on; see claim.lua)."""
         state = self.state
-        horizon = micros(state.prefetch)
         ceiling = state.poll_ceiling.total_seconds()
-        before = local_micros()
-        state.passed_over = False
-        claiming = asyncio.ensure_future(
-            state.store.claim(
-                state.name,
-                free,
-                micros(state.redelivery_timeout),
-                horizon,
-                watch=micros(state.poll_ceiling) * WATCH_LEASE,
-            )
-        )
+        claim, self._ahead = self._ahead, None
+        if claim is None:
+            claim = self.send(min(free, self.batch) if self._bursting else free)
         try:
-            result = await asyncio.shield(claiming)
+            result = await asyncio.shield(claim.reply)
         except asyncio.CancelledError:
-            await self.hand_back_cancelled(claiming)
+            await self.hand_back_cancelled(claim.reply)
             raise
         except FATAL_STORE_ERRORS:
             raise  # refused credentials, an evicting Redis: no retry mends them
@@ -101,16 +148,30 @@ class Claimer:
             self.backoff = min(pause * 2, state.reconnection_delay.total_seconds())
             return pause
         self.backoff = FIRST_BACKOFF
-        self.measure_offset(result.now, before, local_micros())
+        if not claim.ahead:
+            # A claim sent ahead is answered only once the runners before it have run: its
+            # round trip says nothing of the store's clock.
+            self.measure_offset(result.now, claim.sent, local_micros())
         instrumentation.record_depth(state.docket.name, result.due_now, result.scheduled)
-        for claim in result.claims:
-            self.start(group, claim)
+        filled = self._bursting = len(result.claims) >= claim.limit
+        if filled:
+            room = state.concurrency - len(state.running) - len(result.claims)
+            if room > 0:
+                self._ahead = self.send(min(room, self.batch), ahead=True)
+        try:
+            for each in result.claims:
+                self.start(group, each)
+        except BaseException:
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None:
+                await self.hand_back_cancelled(ahead.reply)
+            raise
         state.standby = result.standby > 0
         if not state.standby and state.passed_over:
             # Made the watcher by this claim, having ignored a wake-up while it was on its
             # way (a task added after the claim looked): look again rather than sleep.
             state.wake.set()
-        if len(result.claims) >= free:
+        if filled:
             return 0
         if (
             not forever
@@ -124,7 +185,7 @@ class Claimer:
             return ceiling * min(result.standby, STANDBY_CHECK)
         if result.next_due is None:
             return ceiling
-        delay = (result.next_due - horizon - result.now) / MICROS
+        delay = (result.next_due - micros(state.prefetch) - result.now) / MICROS
         return min(max(delay, 0.001), ceiling)
 
     async def hand_back_cancelled(self, claiming: asyncio.Future[ClaimResult]) -> None:

@@ -1,4 +1,5 @@
-"""Entries packed into one MessagePack array, for the Redis batch scripts to unpack.
+"""Entries (and acknowledgements) packed into MessagePack arrays, for the Redis batch
+scripts to unpack.
 
 A scatter chunk sent as three arguments per task spends more time in redis-py (each argument
 encoded and framed on its own) and in Redis (each one turned into a Lua string of ``ARGV``)
@@ -21,9 +22,9 @@ blob of at most 1,000 entries also fits one Lua ``unpack()`` of a command's argu
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from strew.stores.records import Entry
+from strew.stores.records import Entry, Finish
 
 _ARRAY = struct.Struct(">BI").pack  # array 32: 0xdd, element count
 _RAW16 = struct.Struct(">BH").pack  # raw 16: 0xda, byte length
@@ -82,4 +83,72 @@ def pack_described(entries: Sequence[Entry]) -> list[tuple[bytes, int, int]]:
         count += 1
     if count:
         blobs.append((_ARRAY(0xDD, 3 * count) + b"".join(parts), count, earliest))
+    return blobs
+
+
+_EMPTY = _FIXRAW[0]
+_NO_RESCHEDULE = _EMPTY * 2  # due, payload
+_NO_RECORD = _EMPTY * 2  # record, ttl
+_NO_FAILURE = _EMPTY * 3  # note, keep, max age
+_ENDS = (_EMPTY, _FIXRAW[1] + b"1")
+FINISH_FIELDS = 10
+
+
+def _raw(value: bytes) -> bytes:
+    length = len(value)
+    if length < 32:
+        return _FIXRAW[length] + value
+    if length < 65536:
+        return _RAW16(0xDA, length) + value
+    return _RAW32(0xDB, length) + value
+
+
+def pack_finishes(finishes: Sequence[Finish], millis: Callable[[int], int]) -> list[bytes]:
+    """Acknowledgements as MessagePack arrays of `FINISH_FIELDS` raw strings each, in order:
+    key, token, reschedule due and payload, record and its ttl (ms, ``millis`` of the
+    record's), "1" when the run ended its chain, failure note, keep and max age (empty where
+    there is none), cut into blobs as `pack_entries` cuts entries (``finish.lua`` unpacks
+    them). As separate arguments, redis-py would encode and frame ten a task."""
+    blobs: list[bytes] = []
+    parts: list[bytes] = []
+    add = parts.append
+    size = count = 0
+    for item in finishes:
+        again, record, failure = item.reschedule, item.record, item.failure
+        key, token = item.key.encode(), item.token.encode()
+        grown = size + len(key) + len(token) + 40
+        if again is not None:
+            grown += len(again.payload)
+        if record is not None:
+            grown += len(record.data)
+        if failure is not None:
+            grown += len(failure.note)
+        if count and (grown > BLOB_BYTES or count == BLOB_ENTRIES):
+            blobs.append(_ARRAY(0xDD, FINISH_FIELDS * count) + b"".join(parts))
+            parts.clear()
+            grown -= size
+            count = 0
+        add(_raw(key))
+        add(_raw(token))
+        if again is None:
+            add(_NO_RESCHEDULE)
+        else:
+            add(_raw(b"%d" % again.due))
+            add(_raw(again.payload))
+        if record is None:
+            add(_NO_RECORD)
+        else:
+            add(_raw(record.data))
+            add(_raw(b"%d" % millis(record.ttl)))
+        add(_ENDS[item.ends_chain])
+        if failure is None:
+            add(_NO_FAILURE)
+        else:
+            add(_raw(failure.note))
+            add(_raw(b"%d" % failure.keep))
+            add(_raw(b"%d" % failure.max_age))
+        size = grown
+        count += 1
+    if count:
+        blobs.append(_ARRAY(0xDD, FINISH_FIELDS * count) + b"".join(parts))
     return blobs

@@ -53,6 +53,28 @@ if limit > 0 then
   end
 end
 
+-- Redis commands over many keys at once, at most CHUNK values a call (unpack() has a stack
+-- limit): one call a round of due tasks instead of one a task per step.
+local CHUNK = 1000
+local function each_chunk(command, key, values, width)
+  local size = CHUNK - CHUNK % width
+  for i = 1, #values, size do
+    if key then
+      redis.call(command, key, unpack(values, i, math.min(i + size - 1, #values)))
+    else
+      redis.call(command, unpack(values, i, math.min(i + size - 1, #values)))
+    end
+  end
+end
+local function scores(zset, keys)
+  local found = {}
+  for i = 1, #keys, CHUNK do
+    local part = redis.call('ZMSCORE', zset, unpack(keys, i, math.min(i + CHUNK - 1, #keys)))
+    for j = 1, #part do found[#found + 1] = part[j] end
+  end
+  return found
+end
+
 if taken < limit then
   local upto = string.format('%d', now + horizon)
   local skipped = 0
@@ -60,23 +82,57 @@ if taken < limit then
     local want = limit - taken
     local due = redis.call('ZRANGEBYSCORE', schedule, '-inf', upto, 'WITHSCORES', 'LIMIT', skipped, want)
     if #due == 0 then break end
-    for i = 1, #due, 2 do
-      local key, at = due[i], due[i + 1]
-      if redis.call('ZSCORE', leases, key) then
+    local keys = {}
+    for i = 1, #due, 2 do keys[#keys + 1] = due[i] end
+    local leased = scores(leases, keys)
+    local free, ats = {}, {}
+    for i = 1, #keys do
+      if leased[i] then
         skipped = skipped + 1  -- an earlier run of this key is still going; it waits
       else
+        free[#free + 1] = keys[i]
+        ats[#ats + 1] = due[i * 2]
+      end
+    end
+    if #free > 0 then
+      local found = {}
+      for i = 1, #free, CHUNK do
+        local part = redis.call('HMGET', payloads, unpack(free, i, math.min(i + CHUNK - 1, #free)))
+        for j = 1, #part do found[#found + 1] = part[j] end
+      end
+      local runs, claimed, progress, leased_until, held_by = {}, {}, {}, {}, {}
+      for i = 1, #free do
+        local key, at = free[i], ats[i]
         -- A key scheduled without a payload (written by hand) is claimed with an empty one,
         -- which the worker quarantines, instead of failing every claim from now on.
-        local payload = redis.call('HGET', payloads, key) or ''
-        redis.call('ZREM', schedule, key)
-        redis.call('HDEL', payloads, key)
-        redis.call('HSET', running, key, payload)
-        redis.call('HSET', dues, key, at .. ' ' .. claimed_at)
+        local payload = found[i] or ''
+        runs[#runs + 1] = key
+        runs[#runs + 1] = payload
+        claimed[#claimed + 1] = key
+        claimed[#claimed + 1] = at .. ' ' .. claimed_at
         -- A new run starts with no progress: an earlier run's count would run on (the key's
         -- progress is kept after a run for its record's lifetime).
-        redis.call('DEL', progress_prefix .. key)
-        take(key, payload, at, 0)
+        progress[#progress + 1] = progress_prefix .. key
+        local token = prefix .. serial
+        serial = serial + 1
+        taken = taken + 1
+        leased_until[#leased_until + 1] = deadline
+        leased_until[#leased_until + 1] = key
+        held_by[#held_by + 1] = key
+        held_by[#held_by + 1] = token
+        out[#out + 1] = key
+        out[#out + 1] = token
+        out[#out + 1] = payload
+        out[#out + 1] = at
+        out[#out + 1] = 0
       end
+      each_chunk('ZREM', schedule, free, 1)
+      each_chunk('HDEL', payloads, free, 1)
+      each_chunk('HSET', running, runs, 2)
+      each_chunk('HSET', dues, claimed, 2)
+      each_chunk('DEL', nil, progress, 1)
+      each_chunk('ZADD', leases, leased_until, 2)
+      each_chunk('HSET', tokens, held_by, 2)
     end
     if #due < want * 2 then break end
   end
