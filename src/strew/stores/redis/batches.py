@@ -59,14 +59,15 @@ BATCH_SCRIPTS = (
     *RESPREAD_SCRIPTS,
 )
 
-MERGE_STEP_MICROS = 5_000
+MERGE_STEP_MICROS = 10_000
 """How long one merge step goes on taking blobs, by the server's clock: a step ends at most
 one blob (1,000 tasks, a few milliseconds) past it. A budget of time, not of entries, keeps
 the bound on a slow or busy server and takes fewer steps on a fast one. Short, because a
 producer merges step after step and every claim and acknowledgement meanwhile waits for the
 step running: with 20 ms steps a worker at concurrency 10 following 200 tasks a second fell
-hundreds of milliseconds behind during a large merge, with 5 ms it kept p99 within a few
-(`bench/busy.py`); the merge as a whole took no longer."""
+behind during a large merge; with 10 ms it kept p99 within a few milliseconds
+(`bench/busy.py`). Shorter still costs the scatter more round trips (5 ms: ~10-15% slower at
+100,000, in noisy runs) for no better lateness."""
 CANCEL_STEP_MEMBERS = 3_000
 """Members one step of a batch's cancel reads."""
 
