@@ -66,8 +66,8 @@ the bound on a slow or busy server and takes fewer steps on a fast one. Short, b
 producer merges step after step and every claim and acknowledgement meanwhile waits for the
 step running: with 20 ms steps a worker at concurrency 10 following 200 tasks a second fell
 behind during a large merge; with 10 ms it kept p99 within a few milliseconds
-(`bench/busy.py`). Shorter still costs the scatter more round trips (5 ms: ~10-15% slower at
-100,000, in noisy runs) for no better lateness."""
+(`bench/busy.py`). Shorter still costs the scatter more round trips for no better
+lateness."""
 CANCEL_STEP_MEMBERS = 3_000
 """Members one step of a batch's cancel reads."""
 
