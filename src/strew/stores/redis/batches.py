@@ -36,6 +36,7 @@ from redis.exceptions import RedisError, ResponseError
 from strew.stores.records import Entry, Respread
 from strew.stores.redis.common import _flags, _millis, _raise, _text
 from strew.stores.redis.durability import ReplicaWait
+from strew.stores.redis.errors import is_busy
 from strew.stores.redis.packing import pack_described, pack_entries
 from strew.stores.redis.respread import (
     RESPREAD_SCRIPTS,
@@ -238,7 +239,7 @@ class RedisBatches:
             try:
                 found = await self._client.lrange(outcome, 0, -1)
             except ResponseError as error:
-                if "BUSY" not in str(error) or loop.time() > deadline:
+                if not is_busy(error) or loop.time() > deadline:
                     return None
                 await asyncio.sleep(0.1)
                 continue

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from strew.stores.records import CancelRequested, Notice, Wake
 from strew.stores.redis.common import _cancelling, _text
-from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, is_busy, store_error
+from strew.stores.redis.errors import AUTH_ERRORS, UNAVAILABLE, store_error, unavailable
 from strew.stores.redis.sentinel import master_moved
 
 logger = logging.getLogger("strew.store")
@@ -71,7 +71,9 @@ class RedisNotices:
                     # A cluster client learns the slot map on its first command; a pubsub
                     # needs it before subscribing (to pick the node owning our channels).
                     await self._client.initialize()
-            except UNAVAILABLE as error:
+            except (*UNAVAILABLE, ResponseError) as error:
+                if not unavailable(error):
+                    raise
                 logger.warning("cannot reach the cluster of %s: %s", self.docket, error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -107,7 +109,7 @@ class RedisNotices:
                 # a user that may not subscribe is refused for good, not retried forever.
                 raise store_error(error, self.url, "subscribe to notifications") from error
             except (*UNAVAILABLE, ResponseError) as error:
-                if isinstance(error, ResponseError) and not is_busy(error):
+                if not unavailable(error):
                     raise
                 # Lost, or Redis busy running a long script: subscribe again once it answers.
                 logger.warning("lost the notification channel of %s: %s", self.docket, error)
