@@ -66,10 +66,11 @@ local function each_chunk(command, key, values, width)
     end
   end
 end
-local function scores(zset, keys)
+-- One reply value per key (ZMSCORE, HMGET), asked CHUNK keys at a time.
+local function each_key(command, key, keys)
   local found = {}
   for i = 1, #keys, CHUNK do
-    local part = redis.call('ZMSCORE', zset, unpack(keys, i, math.min(i + CHUNK - 1, #keys)))
+    local part = redis.call(command, key, unpack(keys, i, math.min(i + CHUNK - 1, #keys)))
     for j = 1, #part do found[#found + 1] = part[j] end
   end
   return found
@@ -84,7 +85,7 @@ if taken < limit then
     if #due == 0 then break end
     local keys = {}
     for i = 1, #due, 2 do keys[#keys + 1] = due[i] end
-    local leased = scores(leases, keys)
+    local leased = each_key('ZMSCORE', leases, keys)
     local free, ats = {}, {}
     for i = 1, #keys do
       if leased[i] then
@@ -95,11 +96,7 @@ if taken < limit then
       end
     end
     if #free > 0 then
-      local found = {}
-      for i = 1, #free, CHUNK do
-        local part = redis.call('HMGET', payloads, unpack(free, i, math.min(i + CHUNK - 1, #free)))
-        for j = 1, #part do found[#found + 1] = part[j] end
-      end
+      local found = each_key('HMGET', payloads, free)
       local runs, claimed, progress, leased_until, held_by = {}, {}, {}, {}, {}
       for i = 1, #free do
         local key, at = free[i], ats[i]
