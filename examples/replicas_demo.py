@@ -52,7 +52,8 @@ async def main() -> dict[str, Any]:
                     name,
                     master_server.url,
                     replicas=1,  # or STREW_REPLICAS=1
-                    replica_timeout=timedelta(milliseconds=200),
+                    # Long enough for a replica on a busy machine; the refusal below waits it.
+                    replica_timeout=timedelta(seconds=2),
                 ) as docket:
                     docket.register(send_invoice)
                     await docket.add(send_invoice, key="invoice-42")(42)

@@ -256,8 +256,8 @@ async def test_a_scatter_reaches_redis_in_a_few_commands_not_one_per_task(
         assert large - small <= 2, counts
     else:
         # Streamed: one script per 2,000 entries (`STREAMED_STEP`), whatever the chunk size
-        # (5,000 by default), so no write holds a big schedule for long. The first scatter
-        # on the docket makes one more call (measured: 3 for 1,200, 12 for 12,000).
+        # (5,000 by default), so no write holds a big schedule for long. Either scatter may
+        # also read the store's clock once (measured: 3 for 1,200; 12 or 13 for 12,000).
         writes = {
             size: sum(
                 math.ceil(min(DEFAULT_CHUNK, size - low) / STREAMED_STEP)
@@ -265,5 +265,6 @@ async def test_a_scatter_reaches_redis_in_a_few_commands_not_one_per_task(
             )
             for size in counts
         }
-        assert large - small == writes[12_000] - writes[1_200] - 1, counts
+        more = writes[12_000] - writes[1_200]
+        assert more - 1 <= large - small <= more + 1, counts
         assert large <= writes[12_000] + 2, counts
